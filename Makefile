@@ -1,0 +1,44 @@
+# Quick start: `make demo` and `make test`. Both set up .venv themselves.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+DBT := $(CURDIR)/$(BIN)/dbt
+DEMO_DIR := dbt_project
+
+.PHONY: venv demo test lint bench pg-start pg-stop fixtures clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	@cd $(DEMO_DIR) && $(DBT) deps --profiles-dir . --quiet && rm -f demo.duckdb
+	@cd $(DEMO_DIR) && $(DBT) build --profiles-dir . --target demo; \
+	  rc=$$?; echo "dbt build exited $$rc (1 is expected: the demo holds one model's publication)"
+	@$(BIN)/sluice summary --project-dir $(DEMO_DIR)
+
+test: $(STAMP)
+	@bash tests/pg.sh start || echo "PostgreSQL could not be started: the postgres tests will fail"
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check python_sidecar tests bench
+	$(BIN)/ruff format --check python_sidecar tests bench
+	$(BIN)/mypy
+
+bench: $(STAMP)
+	$(BIN)/python bench/quarantine.py
+
+pg-start:
+	bash tests/pg.sh start
+
+pg-stop:
+	bash tests/pg.sh stop
+
+clean:
+	rm -rf $(VENV) $(DEMO_DIR)/target $(DEMO_DIR)/dbt_packages $(DEMO_DIR)/*.duckdb bench/.work

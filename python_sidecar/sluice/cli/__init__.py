@@ -1,0 +1,70 @@
+"""The command line: parse arguments, call the core, render, map errors to exit codes.
+
+Each subcommand lives in its own module under ``sluice.cli`` and exposes
+``register(subparsers)`` and a ``run(args) -> int``. Nothing below this package prints or exits.
+
+Exit codes (stable, documented in README.md):
+
+* 0 - success, everything published;
+* 1 - a data-quality or structural failure (publication held somewhere);
+* 2 - a usage or configuration error, or unreadable input (nothing written);
+* 3 - transient failures still failing after the retry budget.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from sluice import __version__
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_TRANSIENT = 3
+
+# (subcommand, module) pairs; a module missing from an installation is skipped.
+SUBCOMMANDS: tuple[tuple[str, str], ...] = (
+    ("summary", "sluice.cli.summary"),
+    ("report", "sluice.cli.report"),
+    ("build", "sluice.cli.build"),
+    ("review", "sluice.cli.review"),
+)
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sluice",
+        description=(
+            "Integration error handling for dbt: quarantine, publication gates, "
+            "retries and impact reports."
+        ),
+        epilog="Exit codes: 0 ok, 1 publication held or failure, 2 usage/input error, "
+        "3 transient failures left after retries.",
+    )
+    parser.add_argument("--version", action="version", version=f"sluice {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, module_name in SUBCOMMANDS:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name != module_name:
+                raise
+            continue
+        module.register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse exits 2 on usage errors, 0 on --help
+        return int(exc.code or 0)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    result: int = args.run(args)
+    return result
