@@ -1,0 +1,59 @@
+{#- The original row as JSON text, built from explicit columns so bookkeeping columns never leak in.
+    NULLs stay JSON nulls; quotes, unicode and JSON-looking text are escaped by the engine. -#}
+{% macro row_to_json(columns, alias) %}
+  {{ return(adapter.dispatch('row_to_json', 'sluice')(columns, alias)) }}
+{% endmacro %}
+
+{% macro default__row_to_json(columns, alias) -%}
+  cast(json_object(
+    {%- for col in columns %}
+    '{{ col | replace("'", "''") }}', {{ alias }}.{{ adapter.quote(col) }}{{ "," if not loop.last }}
+    {%- endfor %}
+  ) as {{ dbt.type_string() }})
+{%- endmacro %}
+
+{% macro postgres__row_to_json(columns, alias) -%}
+  {#- json_build_object takes at most 100 arguments: build 50-column chunks and merge them. -#}
+  {%- set chunks = columns | batch(50) | list -%}
+  {%- if chunks | length == 1 -%}
+  cast(json_build_object(
+    {%- for col in columns %}
+    '{{ col | replace("'", "''") }}', {{ alias }}.{{ adapter.quote(col) }}{{ "," if not loop.last }}
+    {%- endfor %}
+  ) as text)
+  {%- else -%}
+  cast(
+    {%- for chunk in chunks %}
+    jsonb_build_object(
+      {%- for col in chunk %}
+      '{{ col | replace("'", "''") }}', {{ alias }}.{{ adapter.quote(col) }}{{ "," if not loop.last }}
+      {%- endfor %}
+    ){{ " ||" if not loop.last }}
+    {%- endfor %}
+  as text)
+  {%- endif -%}
+{%- endmacro %}
+
+{% macro snowflake__row_to_json(columns, alias) -%}
+  to_json(object_construct_keep_null(
+    {%- for col in columns %}
+    '{{ col | replace("'", "''") }}', {{ alias }}.{{ adapter.quote(col) }}{{ "," if not loop.last }}
+    {%- endfor %}
+  ))
+{%- endmacro %}
+
+{% macro bigquery__row_to_json(columns, alias) -%}
+  to_json_string(struct(
+    {%- for col in columns %}
+    {{ alias }}.{{ adapter.quote(col) }} as {{ adapter.quote(col) }}{{ "," if not loop.last }}
+    {%- endfor %}
+  ))
+{%- endmacro %}
+
+{% macro spark__row_to_json(columns, alias) -%}
+  to_json(named_struct(
+    {%- for col in columns %}
+    '{{ col | replace("'", "\\'") }}', {{ alias }}.{{ adapter.quote(col) }}{{ "," if not loop.last }}
+    {%- endfor %}
+  ))
+{%- endmacro %}

@@ -1,0 +1,70 @@
+{#- The body shared by every sluice generic test.
+
+    On an ordinary model the rule scans the model like any dbt test (so `where`, `store_failures`,
+    `warn_if`, `error_if` behave as usual). On a model materialized `sluice`, the materialization
+    has already evaluated every rule in its single pass: the test reads what it recorded instead
+    of scanning the model again. Rows routed quarantine / manual_review / deduplicate were kept out
+    of the published relation, so only the open `flag` exceptions (published, but recorded) are
+    reported as failures. -#}
+{% macro _sluice_rule_test(kind, model, args) %}
+  {%- set test_node = graph.nodes.get(config.model.unique_id) if execute else none -%}
+  {%- set attached = test_node.attached_node if test_node else (config.model.attached_node if config.model.attached_node is defined else none) -%}
+  {%- set model_name = attached.split('.')[-1] if attached else (model.identifier if model.identifier is defined else model | string) -%}
+  {%- set rule = sluice._sluice_rule(kind, model_name, config.model.name, args) -%}
+  {%- set dbt_severity = sluice.get_setting('dbt_severity')[rule.severity] -%}
+  {{ config(severity=dbt_severity) }}
+
+  {%- set recorded = sluice._sluice_recorded_relation(attached, model) if execute else none -%}
+  {%- if recorded is not none -%}
+    select *
+    from {{ recorded }} as q
+    where q.rule_name = '{{ config.model.name }}'
+      and q.status = 'open'
+      and q.route = 'flag'
+      and not exists (
+        select 1 from {{ recorded }} as held
+        where held.record_key = q.record_key
+          and held.record_copy = q.record_copy
+          and held.status = 'open'
+          and held.route <> 'flag'
+      )
+  {%- else -%}
+    {{ sluice._sluice_rule_scan(rule, model) }}
+  {%- endif -%}
+{% endmacro %}
+
+
+{#- The quarantine relation of the attached model when it is materialized `sluice` and its
+    quarantine exists; none otherwise (a plain model, a `where`-filtered test, or a sluice model
+    that has never been built). Looked up by name: package bookkeeping is never ref()'d. -#}
+{% macro _sluice_recorded_relation(attached, model) %}
+  {%- if not attached or attached not in graph.nodes or model is string -%}{{ return(none) }}{%- endif -%}
+  {%- set node = graph.nodes[attached] -%}
+  {%- if node.config.materialized != 'sluice' -%}{{ return(none) }}{%- endif -%}
+  {%- set q = sluice._sluice_quarantine_relation(node) -%}
+  {{ return(adapter.get_relation(database=q.database, schema=q.schema, identifier=q.identifier)) }}
+{% endmacro %}
+
+
+{#- A direct scan returning the failing rows of one rule. -#}
+{% macro _sluice_rule_scan(rule, model) %}
+  {%- set cols = {} -%}
+  {%- for c in rule.columns -%}{%- do cols.update({c: c}) -%}{%- endfor -%}
+  {%- if rule.kind == 'unique' -%}
+    select {{ rule.columns | join(', ') }}, count(*) as n_records
+    from {{ model }}
+    where {% for c in rule.columns %}{{ c }} is not null{{ " and " if not loop.last }}{% endfor %}
+    group by {{ rule.columns | join(', ') }}
+    having count(*) > 1
+  {%- elif rule.kind == 'relationship' -%}
+    select s.*
+    from {{ model }} as s
+    left join (select distinct {{ rule.field }} as _sluice_ref_k from {{ rule.to }}) as r
+      on r._sluice_ref_k = s.{{ rule.column }}
+    where {{ sluice._sluice_failure_predicate(rule, 's', cols, 'r._sluice_ref_k') }}
+  {%- else -%}
+    select *
+    from {{ model }} as s
+    where {{ sluice._sluice_failure_predicate(rule, 's', cols) }}
+  {%- endif -%}
+{% endmacro %}

@@ -1,0 +1,77 @@
+{#- Package-owned tables, each declared once, typed. -#}
+
+{% macro _sluice_quarantine_columns() %}
+  {%- set s = dbt.type_string() -%}
+  {%- set ts = dbt.type_timestamp() -%}
+  {%- set i = dbt.type_int() -%}
+  {{ return([
+    ('exception_id', s), ('model_name', s), ('model_unique_id', s), ('record_key', s),
+    ('record_copy', i), ('rule_name', s), ('error_class', s), ('severity', s), ('route', s),
+    ('owner', s), ('source_system', s), ('target_system', s), ('message', s),
+    ('failed_column', s), ('failed_value', s), ('invocation_id', s), ('first_invocation_id', s),
+    ('first_seen_at', ts), ('last_seen_at', ts), ('attempt_count', i), ('status', s),
+    ('status_changed_at', ts), ('status_invocation_id', s), ('row_json', s),
+  ]) }}
+{% endmacro %}
+
+
+{% macro _sluice_runs_columns() %}
+  {%- set s = dbt.type_string() -%}
+  {%- set ts = dbt.type_timestamp() -%}
+  {%- set i = dbt.type_bigint() -%}
+  {{ return([
+    ('invocation_id', s), ('model_unique_id', s), ('model_name', s), ('relation_name', s),
+    ('quarantine_relation', s), ('mode', s), ('run_started_at', ts), ('finished_at', ts),
+    ('rows_in', i), ('rows_published', i), ('rows_held', i), ('rows_flagged', i),
+    ('gate_status', s), ('gate_message', s), ('rule_counts_json', s),
+  ]) }}
+{% endmacro %}
+
+
+{#- The quarantine relation of a model node: `<alias>__quarantine` beside it, or the identifier
+    in config.meta.sluice.quarantine. -#}
+{% macro _sluice_quarantine_relation(node=none) %}
+  {%- set meta = sluice._sluice_model_meta(node) -%}
+  {%- set base = node if node is not none else model -%}
+  {%- set alias = base.alias or base.name -%}
+  {%- set identifier = meta.get('quarantine') or (alias ~ sluice.get_setting('quarantine_suffix')) -%}
+  {{ return(api.Relation.create(database=base.database, schema=base.schema, identifier=identifier, type='table')) }}
+{% endmacro %}
+
+
+{% macro _sluice_runs_relation() %}
+  {%- set schema = sluice.get_setting('schema') or target.schema -%}
+  {{ return(api.Relation.create(database=target.database, schema=schema, identifier=sluice.get_setting('runs_table'), type='table')) }}
+{% endmacro %}
+
+
+{% macro _sluice_ensure_table(relation, columns) %}
+  {%- if adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier) is none -%}
+    {%- do adapter.create_schema(relation) -%}
+    {% call statement('sluice_create_' ~ relation.identifier) -%}
+      create table if not exists {{ relation }} (
+        {%- for name, data_type in columns %}
+        {{ name }} {{ data_type }}{{ "," if not loop.last }}
+        {%- endfor %}
+      )
+    {%- endcall %}
+  {%- endif -%}
+{% endmacro %}
+
+
+{#- A typed SQL literal: a quoted string, or NULL, cast to the column's type. -#}
+{% macro _sluice_lit(value, data_type=none) %}
+  {%- set t = data_type or dbt.type_string() -%}
+  {%- if value is none -%}
+    {{ return("cast(null as " ~ t ~ ")") }}
+  {%- else -%}
+    {{ return("cast('" ~ (value | string | replace("'", "''")) ~ "' as " ~ t ~ ")") }}
+  {%- endif -%}
+{% endmacro %}
+
+
+{% macro _sluice_drop_temp(relation) %}
+  {% call statement('sluice_drop_' ~ relation.identifier) -%}
+    drop table if exists {{ relation }}
+  {%- endcall %}
+{% endmacro %}
