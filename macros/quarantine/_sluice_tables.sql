@@ -55,6 +55,7 @@
         {%- endfor %}
       )
     {%- endcall %}
+    {%- do adapter.cache_added(relation) -%}
   {%- endif -%}
 {% endmacro %}
 

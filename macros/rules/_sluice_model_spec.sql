@@ -57,7 +57,7 @@
         {%- endif -%}
       {%- endif -%}
       {%- set rule = sluice._sluice_rule(kinds[tm.name], model_name, node.name, args) -%}
-      {%- do rule.update({'index': rules | length, 'owner': rule.owner or meta.get('owner')}) -%}
+      {%- do rule.update({'index': rules | length, 'owner': rule.owner or meta.get('owner'), 'description': node.description or none}) -%}
       {%- do rules.append(rule) -%}
     {%- endif -%}
   {%- endfor -%}

@@ -26,9 +26,9 @@
   {%- if error_class not in classes -%}
     {{ sluice._sluice_config_error(model_name, rule_name, 'error_class', "unknown error class '" ~ error_class ~ "' (expected one of " ~ (classes.keys() | list | join(', ')) ~ ")") }}
   {%- endif -%}
-  {%- set severity = args.get('severity') or classes[error_class]['severity'] -%}
+  {%- set severity = args.get('sluice_severity') or classes[error_class]['severity'] -%}
   {%- if severity not in defaults['severities'] -%}
-    {{ sluice._sluice_config_error(model_name, rule_name, 'severity', "unknown severity '" ~ severity ~ "' (expected one of " ~ (defaults['severities'] | join(', ')) ~ ")") }}
+    {{ sluice._sluice_config_error(model_name, rule_name, 'sluice_severity', "unknown severity '" ~ severity ~ "' (expected one of " ~ (defaults['severities'] | join(', ')) ~ ")") }}
   {%- endif -%}
   {%- set route = args.get('route') or (classes[error_class]['route'] if kind == 'unique' or classes[error_class]['route'] != 'deduplicate' else 'quarantine') -%}
   {%- if route == 'dead_letter' -%}

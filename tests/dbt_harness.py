@@ -1,0 +1,166 @@
+"""Run real dbt against real engines from pytest: a throwaway project per test.
+
+Each `DbtProject` is a directory with its own dbt_project.yml, packages.yml (installing sluice
+from the repository root with `local:`), profiles.yml and files; dbt runs as a subprocess, as a
+user would run it. DuckDB projects use a file in the project directory; PostgreSQL projects use
+the server started by `tests/pg.sh` and a schema of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+DBT = str(Path(sys.executable).with_name("dbt"))
+PG_HOST = os.environ.get("SLUICE_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("SLUICE_PG_PORT", "54329"))
+PG_USER = os.environ.get("SLUICE_PG_USER", "postgres")
+PG_PASSWORD = os.environ.get("SLUICE_PG_PASSWORD", "postgres")
+PG_DBNAME = os.environ.get("SLUICE_PG_DBNAME", "postgres")
+
+
+def postgres_available() -> str | None:
+    """None when the test server answers, else the reason it does not."""
+    try:
+        import psycopg2
+
+        conn = psycopg2.connect(
+            host=PG_HOST, port=PG_PORT, user=PG_USER, password=PG_PASSWORD,
+            dbname=PG_DBNAME, connect_timeout=5,
+        )
+        conn.close()
+        return None
+    except Exception as exc:  # noqa: BLE001 - the reason is reported to the user
+        return f"PostgreSQL is not reachable on {PG_HOST}:{PG_PORT} ({exc}); start it with `bash tests/pg.sh start`"
+
+
+@dataclass
+class DbtResult:
+    returncode: int
+    output: str
+    run_results: dict[str, Any] | None
+
+    def status(self, name: str) -> str:
+        """The status of the node whose unique_id ends with `.name` (or `.name.<hash>`)."""
+        assert self.run_results is not None, self.output
+        for result in self.run_results["results"]:
+            parts = result["unique_id"].split(".")
+            if name in (parts[-1], parts[-2] if len(parts) > 3 else None):
+                return str(result["status"])
+        raise KeyError(f"{name} not in run results: {[r['unique_id'] for r in self.run_results['results']]}")
+
+    def result(self, name: str) -> dict[str, Any]:
+        assert self.run_results is not None, self.output
+        for result in self.run_results["results"]:
+            parts = result["unique_id"].split(".")
+            if name in (parts[-1], parts[-2] if len(parts) > 3 else None):
+                return dict(result)
+        raise KeyError(name)
+
+
+@dataclass
+class DbtProject:
+    root: Path
+    engine: str = "duckdb"
+    schema: str = field(default_factory=lambda: "t_" + uuid.uuid4().hex[:10])
+
+    def __post_init__(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.write("dbt_project.yml", """
+            name: sluice_test
+            version: "1.0"
+            config-version: 2
+            profile: sluice_test
+            model-paths: ["models"]
+            seed-paths: ["seeds"]
+            test-paths: ["tests"]
+            macro-paths: ["macros"]
+            snapshot-paths: ["snapshots"]
+            analysis-paths: ["analyses"]
+            """)
+        self.write("packages.yml", f"packages:\n  - local: {REPO}\n")
+        if self.engine == "duckdb":
+            output = f"type: duckdb\n      path: {self.root / 'test.duckdb'}\n      threads: 2"
+        else:
+            output = (
+                f"type: postgres\n      host: {PG_HOST}\n      port: {PG_PORT}\n"
+                f"      user: {PG_USER}\n      password: {PG_PASSWORD}\n      dbname: {PG_DBNAME}\n"
+                f"      schema: {self.schema}\n      threads: 2"
+            )
+        self.write("profiles.yml", f"sluice_test:\n  target: dev\n  outputs:\n    dev:\n      {output}\n")
+        self._deps_done = False
+
+    @property
+    def relation_schema(self) -> str:
+        return "main" if self.engine == "duckdb" else self.schema
+
+    def write(self, relpath: str, text: str) -> Path:
+        path = self.root / relpath
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text).lstrip("\n"), encoding="utf-8")
+        return path
+
+    def dbt(self, *args: str, expect: int | None = 0) -> DbtResult:
+        if not self._deps_done:
+            self._run(["deps"])
+            self._deps_done = True
+        result = self._run(list(args))
+        if expect is not None:
+            assert result.returncode == expect, (
+                f"dbt {' '.join(args)} exited {result.returncode}, expected {expect}:\n{result.output[-6000:]}"
+            )
+        return result
+
+    def _run(self, args: list[str]) -> DbtResult:
+        env = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false", DO_NOT_TRACK="1")
+        proc = subprocess.run(
+            [DBT, *args, "--profiles-dir", str(self.root), "--project-dir", str(self.root)],
+            cwd=self.root, env=env, capture_output=True, text=True, timeout=600,
+        )
+        rr_path = self.root / "target" / "run_results.json"
+        run_results = json.loads(rr_path.read_text()) if rr_path.exists() and args[0] != "deps" else None
+        if run_results is not None:
+            rr_path.unlink()
+        return DbtResult(proc.returncode, proc.stdout + proc.stderr, run_results)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        sql = sql.replace("{schema}", self.relation_schema)
+        if self.engine == "duckdb":
+            import duckdb
+
+            with duckdb.connect(str(self.root / "test.duckdb"), read_only=True) as conn:
+                return [tuple(r) for r in conn.execute(sql).fetchall()]
+        import psycopg2
+
+        conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, password=PG_PASSWORD, dbname=PG_DBNAME)
+        try:
+            with conn.cursor() as cur:
+                cur.execute(sql)
+                return [tuple(r) for r in cur.fetchall()]
+        finally:
+            conn.close()
+
+    def relation_exists(self, name: str) -> bool:
+        if self.engine == "duckdb":
+            sql = f"select count(*) from information_schema.tables where table_schema = 'main' and table_name = '{name}'"
+        else:
+            sql = f"select count(*) from information_schema.tables where table_schema = '{self.schema}' and table_name = '{name}'"
+        return self.query(sql)[0][0] > 0
+
+    def drop_schema(self) -> None:
+        if self.engine == "postgres":
+            import psycopg2
+
+            conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, password=PG_PASSWORD, dbname=PG_DBNAME)
+            conn.autocommit = True
+            with conn.cursor() as cur:
+                cur.execute(f'drop schema if exists "{self.schema}" cascade')
+            conn.close()

@@ -1,0 +1,109 @@
+"""The sluice materialization: every error class and route lands where it should."""
+
+from __future__ import annotations
+
+import json
+
+from tests import scenario
+
+METADATA_COLUMNS = (
+    "exception_id, model_name, model_unique_id, record_key, record_copy, rule_name, error_class, "
+    "severity, route, owner, source_system, target_system, message, invocation_id, "
+    "first_invocation_id, first_seen_at, last_seen_at, attempt_count, status, status_changed_at, row_json"
+)
+
+
+def test_every_class_and_route_lands_where_it_should(make_project, engine):
+    project = make_project(engine)
+    scenario.setup(project)
+    result = project.dbt("build")
+
+    assert result.status("orders") == "success"
+    assert result.result("orders")["adapter_response"]["code"] == "SLUICE"
+    assert result.status("orders_daily") == "success"
+
+    published_keys = {row[0] for row in scenario.published(project)}
+    assert published_keys == scenario.PUBLISHED_KEYS
+    # the first copy of the duplicate event (by loaded_at) is the one published
+    assert [row[5].hour for row in scenario.published(project) if row[0] == 5] == [10]
+
+    rows = project.query(
+        f"select {METADATA_COLUMNS}, failed_column, failed_value from {{schema}}.orders__quarantine order by rule_name"
+    )
+    assert {r[5] for r in rows} == set(scenario.RULES)
+    invocation = result.run_results["metadata"]["invocation_id"]
+    for row in rows:
+        record = dict(zip([c.strip() for c in METADATA_COLUMNS.split(",")] + ["failed_column", "failed_value"], row, strict=True))
+        error_class, route, key, copy = scenario.RULES[record["rule_name"]]
+        assert (record["error_class"], record["route"], record["record_key"], record["record_copy"]) == (error_class, route, key, copy)
+        assert all(record[c] is not None for c in record if c not in ("failed_column", "failed_value")), record
+        assert record["source_system"] == "erp" and record["target_system"] == "finance_dw"
+        assert record["invocation_id"] == invocation and record["status"] == "open"
+        assert record["attempt_count"] == 1
+        assert json.loads(record["row_json"])["order_id"] == int(key)
+        if record["rule_name"] != "orders_amount_positive":
+            assert record["failed_column"]
+        if record["rule_name"] not in ("orders_amount_positive", "orders_customer_required"):
+            assert record["failed_value"] == json.loads(record["row_json"])[record["failed_column"]] or record["rule_name"] == "orders_event_unique"
+
+    owners = {r[5]: r[9] for r in rows}
+    assert owners["orders_customer_required"] == "crm-team"  # the rule's owner wins
+    assert owners["orders_status_known"] == "erp-team"  # else the model's
+
+    # the flagged row is published, so its test reports it (as a warning, severity low);
+    # the held rows are not in the published relation, so their tests pass without a scan
+    assert result.status("orders_amount_positive") == "warn"
+    for name in ("orders_customer_required", "orders_status_known", "orders_date_readable", "orders_event_unique"):
+        assert result.status(name) == "pass", name
+
+    runs = project.query("select gate_status, rows_in, rows_published, rows_held, rows_flagged from {schema}.sluice_runs")
+    assert runs == [("passed", 9, 4, 5, 1)]
+
+
+def test_tests_on_a_sluice_model_read_the_record_instead_of_scanning(make_project):
+    project = make_project("duckdb")
+    scenario.setup(project)
+    project.dbt("build")
+    compiled = next((project.root / "target" / "compiled").rglob("orders_status_known.sql")).read_text()
+    assert "orders__quarantine" in compiled
+    assert '"orders" ' not in compiled and ".orders\n" not in compiled
+
+
+def test_values_round_trip_into_the_payload(make_project, engine):
+    project = make_project(engine)
+    tricky = {
+        "quotes": "O'Brien \"Bob\" said: 'hi'",
+        "unicode": "Zoë — 東京 🚀",
+        "json": '{"vip": true, "tags": ["a", "b"]}',
+        "long": "x" * 5000,
+        "backslash": "C:\\path\\to\\file",
+    }
+    lines = ["id,label,note"]
+    for i, (label, note) in enumerate(tricky.items(), start=1):
+        escaped = note.replace('"', '""')
+        lines.append(f'{i},{label},"{escaped}"')
+    lines.append(f"{len(tricky) + 1},null_note,")
+    project.write("seeds/raw_notes.csv", "\n".join(lines) + "\n")
+    project.write("models/notes.sql", "select * from {{ ref('raw_notes') }}\n")
+    project.write("models/schema.yml", """
+        seeds:
+          - name: raw_notes
+            config:
+              column_types: {id: integer, label: varchar(20), note: text}
+        models:
+          - name: notes
+            config:
+              materialized: sluice
+              meta: {sluice: {key: id}}
+            data_tests:
+              - sluice.sluice_expression:
+                  name: notes_all_held
+                  arguments: {expression: "id < 0", sluice_severity: low}
+        """)
+    project.dbt("build")
+    rows = project.query("select record_key, row_json from {schema}.notes__quarantine order by record_key")
+    payloads = {int(key): json.loads(payload) for key, payload in rows}
+    for i, note in enumerate(tricky.values(), start=1):
+        assert payloads[i]["note"] == note
+    assert payloads[len(tricky) + 1]["note"] is None
+    assert set(payloads[1]) == {"id", "label", "note"}
