@@ -19,7 +19,7 @@ class _Frozen(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
     """Base: immutable, unknown fields ignored."""
 
 
-class Metadata(_Frozen):
+class Metadata(_Frozen, frozen=True):
     dbt_schema_version: str
     dbt_version: str | None = None
     generated_at: datetime | None = None
@@ -28,17 +28,17 @@ class Metadata(_Frozen):
     project_name: str | None = None
 
 
-class DependsOn(_Frozen):
+class DependsOn(_Frozen, frozen=True):
     nodes: list[str] = []
 
 
-class NodeConfig(_Frozen):
+class NodeConfig(_Frozen, frozen=True):
     materialized: str | None = None
     severity: str | None = None
     meta: dict[str, Any] = {}
 
 
-class Node(_Frozen):
+class Node(_Frozen, frozen=True):
     """A manifest node: model, seed, snapshot, test, unit test, analysis, operation."""
 
     unique_id: str
@@ -54,11 +54,11 @@ class Node(_Frozen):
     attached_node: str | None = None
 
 
-class SourceConfig(_Frozen):
+class SourceConfig(_Frozen, frozen=True):
     meta: dict[str, Any] = {}
 
 
-class Source(_Frozen):
+class Source(_Frozen, frozen=True):
     unique_id: str
     name: str
     source_name: str = ""
@@ -72,16 +72,16 @@ class Source(_Frozen):
     config: SourceConfig = SourceConfig()
 
 
-class Owner(_Frozen):
+class Owner(_Frozen, frozen=True):
     name: str | None = None
     email: str | list[str] | None = None
 
 
-class ExposureConfig(_Frozen):
+class ExposureConfig(_Frozen, frozen=True):
     meta: dict[str, Any] = {}
 
 
-class Exposure(_Frozen):
+class Exposure(_Frozen, frozen=True):
     unique_id: str
     name: str
     type: str | None = None
@@ -95,7 +95,7 @@ class Exposure(_Frozen):
     depends_on: DependsOn = DependsOn()
 
 
-class GraphOnly(_Frozen):
+class GraphOnly(_Frozen, frozen=True):
     """Metrics, semantic models, saved queries: kept only as links in the graph."""
 
     unique_id: str
@@ -103,7 +103,7 @@ class GraphOnly(_Frozen):
     depends_on: DependsOn = DependsOn()
 
 
-class Manifest(_Frozen):
+class Manifest(_Frozen, frozen=True):
     """manifest.json, schemas v9 to v12 (dbt 1.5 to 1.11+)."""
 
     metadata: Metadata
@@ -113,20 +113,21 @@ class Manifest(_Frozen):
     metrics: dict[str, GraphOnly] = {}
     semantic_models: dict[str, GraphOnly] = {}
     saved_queries: dict[str, GraphOnly] = {}
+    unit_tests: dict[str, Node] = {}
 
 
-class Timing(_Frozen):
+class Timing(_Frozen, frozen=True):
     name: str
     started_at: datetime | None = None
     completed_at: datetime | None = None
 
 
-class AdapterResponse(_Frozen):
+class AdapterResponse(_Frozen, frozen=True):
     code: str | None = None
     rows_affected: int | None = None
 
 
-class RunResult(_Frozen):
+class RunResult(_Frozen, frozen=True):
     unique_id: str
     status: str
     message: str | None = None
@@ -136,7 +137,7 @@ class RunResult(_Frozen):
     adapter_response: AdapterResponse = AdapterResponse()
 
 
-class RunResults(_Frozen):
+class RunResults(_Frozen, frozen=True):
     """run_results.json, schemas v4 to v6 (dbt 1.0 to 1.11+)."""
 
     metadata: Metadata
@@ -144,18 +145,18 @@ class RunResults(_Frozen):
     elapsed_time: float | None = None
 
 
-class Period(_Frozen):
+class Period(_Frozen, frozen=True):
     count: int | None = None
     period: str | None = None
 
 
-class Criteria(_Frozen):
+class Criteria(_Frozen, frozen=True):
     warn_after: Period | None = None
     error_after: Period | None = None
     filter: str | None = None
 
 
-class FreshnessResult(_Frozen):
+class FreshnessResult(_Frozen, frozen=True):
     """One entry of sources.json: a measured source, or a runtime error (``error`` set)."""
 
     unique_id: str
@@ -167,7 +168,7 @@ class FreshnessResult(_Frozen):
     error: str | int | None = None
 
 
-class SourcesResults(_Frozen):
+class SourcesResults(_Frozen, frozen=True):
     """sources.json, schemas v1 to v3."""
 
     metadata: Metadata

@@ -1,0 +1,41 @@
+"""Which exposures a run's problems reach, why, since when, and who owns them."""
+
+from sluice.impact.analyze import (
+    analyze,
+    exposure_criticality,
+    exposure_owners,
+    quarantine_from_run_results,
+)
+from sluice.impact.model import (
+    CRITICALITIES,
+    MATURITY_CRITICALITY,
+    ExposureImpact,
+    ExposureStatus,
+    Impact,
+    ModelQuarantine,
+    NodeStatus,
+    Owner,
+    ProblemKind,
+    Reason,
+    RootCause,
+    RuleCount,
+)
+
+__all__ = [
+    "CRITICALITIES",
+    "MATURITY_CRITICALITY",
+    "ExposureImpact",
+    "ExposureStatus",
+    "Impact",
+    "ModelQuarantine",
+    "NodeStatus",
+    "Owner",
+    "ProblemKind",
+    "Reason",
+    "RootCause",
+    "RuleCount",
+    "analyze",
+    "exposure_criticality",
+    "exposure_owners",
+    "quarantine_from_run_results",
+]

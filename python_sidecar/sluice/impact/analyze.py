@@ -1,0 +1,502 @@
+"""From run results, freshness and quarantine counts to the status of every exposure.
+
+One pass over the graph in topological order. Each root cause gets a bit; a node's bits are
+its own root causes or'ed with its parents' bits, so every node knows which root causes reach
+it without walking the graph once per problem. A skipped node whose upstream failed, or a node
+with no run result under one that already explains it, inherits bits but is not a root cause.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Final
+
+from sluice.artifacts.models import Exposure, Manifest, RunResult, RunResults, SourcesResults
+from sluice.freshness import FreshnessStatus, SourceFreshness, source_freshness
+from sluice.freshness.sources import as_utc
+from sluice.impact.model import (
+    CRITICALITIES,
+    DEFAULT_CRITICALITY,
+    MATURITY_CRITICALITY,
+    ExposureImpact,
+    ExposureStatus,
+    Impact,
+    ModelQuarantine,
+    NodeStatus,
+    Owner,
+    ProblemKind,
+    Reason,
+    RootCause,
+)
+from sluice.lineage import Graph, build_graph
+
+GATE_HELD_MARK: Final = "sluice gate held publication"
+SLUICE_CODE: Final = "SLUICE"
+_SLUICE_COUNTS = re.compile(r"\bheld (\d+), flagged (\d+)")
+_PUBLISHED = re.compile(r"\bpublished (\d+) of (\d+) rows")
+_BUILT_TYPES: Final = frozenset({"model", "seed", "snapshot"})
+_BUILT_OK: Final = frozenset({"success", "no-op"})
+# problems whose downstream nodes dbt skips: a skip below one of them is not its own root cause
+_SKIP_CAUSES: Final = frozenset(
+    {
+        ProblemKind.ERROR,
+        ProblemKind.SKIPPED,
+        ProblemKind.TEST_FAIL,
+        ProblemKind.TEST_ERROR,
+        ProblemKind.GATE_HELD,
+    }
+)
+_TEST_KINDS: Final = {
+    "fail": ProblemKind.TEST_FAIL,
+    "error": ProblemKind.TEST_ERROR,
+    "runtime error": ProblemKind.TEST_ERROR,
+    "warn": ProblemKind.TEST_WARN,
+}
+
+
+def _bits(mask: int) -> Iterator[int]:
+    """Indexes of the set bits of ``mask``, lowest first."""
+    while mask:
+        low = mask & -mask
+        yield low.bit_length() - 1
+        mask ^= low
+
+
+def _completed_at(result: RunResult) -> datetime | None:
+    for timing in reversed(result.timing):
+        if timing.completed_at is not None:
+            return as_utc(timing.completed_at)
+    return None
+
+
+def quarantine_from_run_results(run_results: RunResults) -> dict[str, ModelQuarantine]:
+    """Counts a sluice model states in its run result message (used without a warehouse)."""
+    found: dict[str, ModelQuarantine] = {}
+    for result in run_results.results:
+        message = result.message or ""
+        if result.adapter_response.code == SLUICE_CODE or message.startswith("sluice:"):
+            counts = _SLUICE_COUNTS.search(message)
+            published = _PUBLISHED.search(message)
+            found[result.unique_id] = ModelQuarantine(
+                model_unique_id=result.unique_id,
+                rows_in=int(published.group(2)) if published else None,
+                rows_published=int(published.group(1)) if published else None,
+                rows_held=int(counts.group(1)) if counts else 0,
+                rows_flagged=int(counts.group(2)) if counts else 0,
+                gate_status="passed",
+                gate_message=None,
+                rule_counts=(),
+                last_passed_at=_completed_at(result),
+            )
+        elif result.status == "error" and GATE_HELD_MARK in message:
+            found[result.unique_id] = ModelQuarantine(
+                model_unique_id=result.unique_id,
+                rows_in=None,
+                rows_published=0,
+                rows_held=0,
+                rows_flagged=0,
+                gate_status="held",
+                gate_message=message,
+                rule_counts=(),
+                last_passed_at=None,
+            )
+    return found
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def exposure_owners(exposure: Exposure) -> tuple[Owner, ...]:
+    """The exposure's ``owner`` plus any ``meta.owner`` (a name, a mapping, or a list of them)."""
+    owners: list[Owner] = []
+    emails = exposure.owner.email
+    email_list: list[str | None] = list(emails) if isinstance(emails, list) else [emails]
+    if exposure.owner.name or any(email_list):
+        for email in email_list or [None]:
+            owners.append(Owner(name=_text(exposure.owner.name), email=_text(email)))
+    for meta in (exposure.config.meta, exposure.meta):
+        raw = meta.get("owner")
+        for item in raw if isinstance(raw, list) else [raw]:
+            if isinstance(item, dict):
+                owner = Owner(name=_text(item.get("name")), email=_text(item.get("email")))
+            else:
+                text = _text(item)
+                is_email = text is not None and "@" in text
+                owner = Owner(name=None if is_email else text, email=text if is_email else None)
+            if owner.name or owner.email:
+                owners.append(owner)
+    return tuple(dict.fromkeys(owners))
+
+
+def exposure_criticality(exposure: Exposure) -> str:
+    """``meta.criticality`` or ``meta.sluice.criticality`` if valid, else from ``maturity``."""
+    for meta in (exposure.config.meta, exposure.meta):
+        sluice_meta = meta.get("sluice")
+        candidates = [meta.get("criticality")]
+        if isinstance(sluice_meta, dict):
+            candidates.insert(0, sluice_meta.get("criticality"))
+        for candidate in candidates:
+            if isinstance(candidate, str) and candidate.strip().lower() in CRITICALITIES:
+                return candidate.strip().lower()
+    return MATURITY_CRITICALITY.get((exposure.maturity or "").lower(), DEFAULT_CRITICALITY)
+
+
+@dataclass(slots=True)
+class _Root:
+    kind: ProblemKind
+    node_id: str
+    entry_nodes: tuple[str, ...]
+    result: RunResult | None
+    freshness: SourceFreshness | None
+    rows_held: int
+
+
+@dataclass(frozen=True, slots=True)
+class _AsOf:
+    built_at: datetime | None
+    complete: bool
+    source_at: datetime | None
+    source_id: str | None
+
+
+def _min_as_of(values: list[_AsOf]) -> _AsOf:
+    built = [v.built_at for v in values if v.built_at is not None]
+    sources = [(v.source_at, v.source_id) for v in values if v.source_at is not None]
+    oldest_source = min(sources, key=lambda pair: (pair[0], pair[1] or "")) if sources else None
+    return _AsOf(
+        built_at=min(built) if built else None,
+        complete=all(v.complete for v in values),
+        source_at=oldest_source[0] if oldest_source else None,
+        source_id=oldest_source[1] if oldest_source else None,
+    )
+
+
+class _Analysis:
+    """Mutable working state of one :func:`analyze` call; never escapes it."""
+
+    def __init__(
+        self,
+        manifest: Manifest,
+        run_results: RunResults,
+        freshness: tuple[SourceFreshness, ...],
+        quarantine: Mapping[str, ModelQuarantine],
+    ) -> None:
+        self.manifest = manifest
+        self.graph: Graph = build_graph(manifest)
+        self.results = {r.unique_id: r for r in run_results.results}
+        self.freshness = {f.unique_id: f for f in freshness}
+        self.quarantine = quarantine
+        self.roots: list[_Root] = []
+        self.own: dict[str, int] = {}
+        self.total: dict[str, int] = {}
+        self.own_kind: dict[str, ProblemKind] = {}
+        self.skip_mask = 0
+        self.no_result_mask = 0
+        self.as_of: dict[str, _AsOf] = {}
+
+    def add_root(self, root: _Root) -> None:
+        bit = 1 << len(self.roots)
+        self.roots.append(root)
+        if root.kind in _SKIP_CAUSES:
+            self.skip_mask |= bit
+        if root.kind is ProblemKind.NO_RESULT:
+            self.no_result_mask |= bit
+        for entry in root.entry_nodes:
+            self.own[entry] = self.own.get(entry, 0) | bit
+
+    def resource_type(self, node_id: str) -> str:
+        node = self.manifest.nodes.get(node_id)
+        if node is not None:
+            return node.resource_type
+        if node_id in self.manifest.sources:
+            return "source"
+        if node_id in self.manifest.exposures:
+            return "exposure"
+        return node_id.split(".", 1)[0]
+
+    def name(self, node_id: str) -> str:
+        for group in (
+            self.manifest.nodes,
+            self.manifest.sources,
+            self.manifest.exposures,
+            self.manifest.unit_tests,
+        ):
+            item = group.get(node_id)
+            if item is not None:
+                return item.name
+        return node_id.rsplit(".", 1)[-1]
+
+    def tests_first(self) -> None:
+        for test_id in sorted(self.graph.tested):
+            result = self.results.get(test_id)
+            if result is None or result.status not in _TEST_KINDS:
+                continue
+            entries = self.graph.tested[test_id]
+            if entries:
+                self.add_root(_Root(_TEST_KINDS[result.status], test_id, entries, result, None, 0))
+
+    def own_problem(self, node_id: str, inherited: int) -> ProblemKind | None:
+        if node_id in self.freshness:
+            fresh = self.freshness[node_id]
+            if fresh.is_late:
+                return ProblemKind.SOURCE_LATE
+            if fresh.status is FreshnessStatus.RUNTIME_ERROR:
+                return ProblemKind.SOURCE_ERROR
+            return None
+        result = self.results.get(node_id)
+        held = self.quarantine.get(node_id)
+        if result is None:
+            node = self.manifest.nodes.get(node_id)
+            if (
+                node is not None
+                and node.resource_type in _BUILT_TYPES
+                and node.config.materialized != "ephemeral"
+                and not inherited & (self.skip_mask | self.no_result_mask)
+            ):
+                return ProblemKind.NO_RESULT
+            return None
+        status = result.status
+        if status in ("error", "runtime error", "fail"):
+            is_held = GATE_HELD_MARK in (result.message or "") or (
+                held is not None and held.gate_status == "held"
+            )
+            return ProblemKind.GATE_HELD if is_held else ProblemKind.ERROR
+        if status == "skipped":
+            return None if inherited & self.skip_mask else ProblemKind.SKIPPED
+        if status == "partial success":
+            return ProblemKind.PARTIAL
+        if held is not None and held.rows_held > 0:
+            return ProblemKind.ROWS_HELD
+        return None
+
+    def own_as_of(self, node_id: str) -> _AsOf:
+        fresh = self.freshness.get(node_id)
+        if fresh is not None:
+            return _AsOf(None, True, fresh.max_loaded_at, node_id if fresh.max_loaded_at else None)
+        node = self.manifest.nodes.get(node_id)
+        if (
+            node is None
+            or node.resource_type not in _BUILT_TYPES
+            or node.config.materialized == "ephemeral"
+        ):
+            return _AsOf(None, True, None, None)
+        result = self.results.get(node_id)
+        if result is not None and result.status in _BUILT_OK:
+            built = _completed_at(result)
+            return _AsOf(built, built is not None, None, None)
+        held = self.quarantine.get(node_id)
+        last = held.last_passed_at if held is not None else None
+        return _AsOf(last, last is not None, None, None)
+
+    def walk(self) -> None:
+        self.tests_first()
+        graph = self.graph
+        for node_id in graph.order:
+            parents = graph.parents[node_id]
+            inherited = 0
+            for parent in parents:
+                inherited |= self.total[parent]
+            kind = (
+                None if node_id in self.manifest.exposures else self.own_problem(node_id, inherited)
+            )
+            if kind is not None:
+                self.own_kind[node_id] = kind
+                result = self.results.get(node_id)
+                held = self.quarantine.get(node_id)
+                self.add_root(
+                    _Root(
+                        kind,
+                        node_id,
+                        (node_id,),
+                        result,
+                        self.freshness.get(node_id),
+                        held.rows_held if held is not None else 0,
+                    )
+                )
+            self.total[node_id] = inherited | self.own.get(node_id, 0)
+            self.as_of[node_id] = _min_as_of(
+                [self.own_as_of(node_id), *(self.as_of[p] for p in parents)]
+            )
+
+    def path(self, root_index: int, exposure_id: str) -> tuple[str, ...]:
+        """Root cause to exposure: climb parents that carry the root's bit."""
+        bit = 1 << root_index
+        node = exposure_id
+        path = [node]
+        while not self.own.get(node, 0) & bit:
+            node = next(p for p in self.graph.parents[node] if self.total[p] & bit)
+            path.append(node)
+        root = self.roots[root_index]
+        if root.node_id != node:
+            path.append(root.node_id)
+        return tuple(reversed(path))
+
+
+def _root_id(root: _Root) -> str:
+    return f"{root.kind.value}:{root.node_id}"
+
+
+def analyze(
+    manifest: Manifest,
+    run_results: RunResults,
+    *,
+    generated_at: datetime,
+    sources: SourcesResults | None = None,
+    quarantine: Mapping[str, ModelQuarantine] | None = None,
+) -> Impact:
+    """The impact of one invocation's problems on every exposure of the manifest.
+
+    ``quarantine`` (from the warehouse's ``sluice_runs``) takes precedence over the counts a
+    sluice model states in its run result message.
+    """
+    held = {**quarantine_from_run_results(run_results), **(quarantine or {})}
+    freshness = source_freshness(manifest, sources)
+    state = _Analysis(manifest, run_results, freshness, held)
+    state.walk()
+    exposures_set = manifest.exposures
+
+    affected_nodes: list[list[str]] = [[] for _ in state.roots]
+    affected_exposures: list[list[str]] = [[] for _ in state.roots]
+    caused_by: dict[str, tuple[int, ...]] = {}
+    for node_id in state.graph.order:
+        mask = state.total[node_id]
+        if not mask:
+            continue
+        indexes = tuple(_bits(mask))
+        target = affected_exposures if node_id in exposures_set else affected_nodes
+        for index in indexes:
+            if state.roots[index].node_id != node_id:
+                target[index].append(node_id)
+        caused_by[node_id] = tuple(i for i in indexes if state.roots[i].node_id != node_id)
+
+    root_ids = [_root_id(root) for root in state.roots]
+    root_causes = tuple(
+        sorted(
+            (
+                RootCause(
+                    id=root_ids[index],
+                    kind=root.kind,
+                    node_id=root.node_id,
+                    node_name=state.name(root.node_id),
+                    resource_type=state.resource_type(root.node_id),
+                    status=(
+                        root.result.status
+                        if root.result is not None
+                        else root.freshness.status.value
+                        if root.freshness is not None
+                        else "no result"
+                    ),
+                    message=(
+                        root.result.message
+                        if root.result is not None
+                        else root.freshness.message
+                        if root.freshness is not None
+                        else None
+                    ),
+                    failures=root.result.failures if root.result is not None else None,
+                    rows_held=root.rows_held,
+                    entry_nodes=root.entry_nodes,
+                    affected_nodes=tuple(affected_nodes[index]),
+                    affected_exposures=tuple(affected_exposures[index]),
+                )
+                for index, root in enumerate(state.roots)
+            ),
+            key=lambda rc: (-rc.effect.rank, rc.node_id, rc.kind.value),
+        )
+    )
+
+    exposures: list[ExposureImpact] = []
+    for exposure_id, exposure in manifest.exposures.items():
+        indexes = tuple(_bits(state.total.get(exposure_id, 0)))
+        reasons = tuple(
+            sorted(
+                (
+                    Reason(
+                        root_cause_id=root_ids[i],
+                        kind=state.roots[i].kind,
+                        effect=state.roots[i].kind.effect,
+                        node_id=state.roots[i].node_id,
+                        path=state.path(i, exposure_id),
+                    )
+                    for i in indexes
+                ),
+                key=lambda r: (-r.effect.rank, r.node_id, r.kind.value),
+            )
+        )
+        status = max(
+            (r.effect for r in reasons), key=lambda s: s.rank, default=ExposureStatus.HEALTHY
+        )
+        as_of = state.as_of.get(exposure_id, _AsOf(None, True, None, None))
+        known = [t for t in (as_of.built_at, as_of.source_at) if t is not None]
+        exposures.append(
+            ExposureImpact(
+                unique_id=exposure_id,
+                name=exposure.name,
+                label=exposure.label,
+                type=exposure.type,
+                url=exposure.url,
+                maturity=exposure.maturity,
+                criticality=exposure_criticality(exposure),
+                owners=exposure_owners(exposure),
+                status=status,
+                reasons=reasons,
+                rows_held_upstream=sum(state.roots[i].rows_held for i in indexes),
+                models_built_at=as_of.built_at,
+                oldest_source_loaded_at=as_of.source_at,
+                oldest_source_id=as_of.source_id,
+                data_as_of=min(known) if known else None,
+                as_of_complete=as_of.complete,
+            )
+        )
+    exposures.sort(
+        key=lambda e: (-e.status.rank, CRITICALITIES.index(e.criticality), e.name, e.unique_id)
+    )
+
+    nodes: list[NodeStatus] = []
+    for node_id in [*state.graph.order, *sorted(state.graph.tested)]:
+        result = state.results.get(node_id)
+        own = state.own_kind.get(node_id)
+        causes = caused_by.get(node_id, ())
+        test_root = (
+            node_id in state.graph.tested and result is not None and (result.status in _TEST_KINDS)
+        )
+        if node_id in exposures_set or (result is None and own is None and not causes):
+            continue
+        quarantine_row = held.get(node_id)
+        nodes.append(
+            NodeStatus(
+                unique_id=node_id,
+                name=state.name(node_id),
+                resource_type=state.resource_type(node_id),
+                run_status=result.status if result is not None else None,
+                problem=own
+                if own is not None
+                else (_TEST_KINDS[result.status] if test_root and result is not None else None),
+                caused_by=tuple(root_ids[i] for i in causes),
+                message=result.message if result is not None else None,
+                completed_at=_completed_at(result) if result is not None else None,
+                rows_held=quarantine_row.rows_held if quarantine_row else None,
+                rows_flagged=quarantine_row.rows_flagged if quarantine_row else None,
+                gate_status=quarantine_row.gate_status if quarantine_row else None,
+            )
+        )
+
+    return Impact(
+        invocation_id=run_results.metadata.invocation_id or "",
+        generated_at=generated_at,
+        dbt_version=run_results.metadata.dbt_version,
+        run_generated_at=as_utc(run_results.metadata.generated_at),
+        freshness_generated_at=as_utc(sources.metadata.generated_at) if sources else None,
+        exposures=tuple(exposures),
+        root_causes=root_causes,
+        nodes=tuple(nodes),
+        sources=freshness,
+        quarantine=tuple(held[k] for k in sorted(held)),
+    )

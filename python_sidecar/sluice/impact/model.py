@@ -1,0 +1,215 @@
+"""The vocabulary of the impact report, as frozen data."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Final
+
+from sluice.freshness import SourceFreshness
+
+
+class ExposureStatus(StrEnum):
+    HEALTHY = "healthy"
+    DEGRADED = "degraded"
+    UNKNOWN = "unknown"
+    STALE = "stale"
+    BLOCKED = "blocked"
+
+    @property
+    def rank(self) -> int:
+        """Worse is higher: healthy < degraded < unknown < stale < blocked."""
+        return _STATUS_RANK[self]
+
+
+_STATUS_RANK: Final = {
+    ExposureStatus.HEALTHY: 0,
+    ExposureStatus.DEGRADED: 1,
+    ExposureStatus.UNKNOWN: 2,
+    ExposureStatus.STALE: 3,
+    ExposureStatus.BLOCKED: 4,
+}
+
+
+class ProblemKind(StrEnum):
+    """Why a node is a root cause. Each kind has one effect on the exposures it reaches."""
+
+    ERROR = "error"
+    """A model, seed or snapshot failed."""
+    SKIPPED = "skipped"
+    """Skipped with no failing node upstream (e.g. ``--fail-fast``, a failed hook)."""
+    TEST_FAIL = "test_fail"
+    TEST_ERROR = "test_error"
+    TEST_WARN = "test_warn"
+    GATE_HELD = "gate_held"
+    """A sluice gate held publication: the last good data stays."""
+    ROWS_HELD = "rows_held"
+    """Published, with rows held back in quarantine."""
+    PARTIAL = "partial_success"
+    """A microbatch model where some batches failed."""
+    SOURCE_LATE = "source_late"
+    """Source freshness past ``warn_after`` or ``error_after``."""
+    SOURCE_ERROR = "source_error"
+    """Source freshness could not be measured."""
+    NO_RESULT = "no_result"
+    """No run result (not selected in this invocation): state unknown."""
+
+    @property
+    def effect(self) -> ExposureStatus:
+        return _EFFECT[self]
+
+    @property
+    def is_problem(self) -> bool:
+        """A missing run result is reported, but is not a problem of the run."""
+        return self is not ProblemKind.NO_RESULT
+
+
+_EFFECT: Final = {
+    ProblemKind.ERROR: ExposureStatus.BLOCKED,
+    ProblemKind.SKIPPED: ExposureStatus.BLOCKED,
+    ProblemKind.TEST_FAIL: ExposureStatus.BLOCKED,
+    ProblemKind.TEST_ERROR: ExposureStatus.BLOCKED,
+    ProblemKind.GATE_HELD: ExposureStatus.STALE,
+    ProblemKind.SOURCE_LATE: ExposureStatus.STALE,
+    ProblemKind.SOURCE_ERROR: ExposureStatus.UNKNOWN,
+    ProblemKind.NO_RESULT: ExposureStatus.UNKNOWN,
+    ProblemKind.ROWS_HELD: ExposureStatus.DEGRADED,
+    ProblemKind.TEST_WARN: ExposureStatus.DEGRADED,
+    ProblemKind.PARTIAL: ExposureStatus.DEGRADED,
+}
+
+CRITICALITIES: Final = ("critical", "high", "medium", "low")
+MATURITY_CRITICALITY: Final = {"high": "critical", "medium": "high", "low": "medium"}
+"""Exposure ``maturity`` -> criticality, when no ``meta`` criticality is set; unset -> low."""
+DEFAULT_CRITICALITY: Final = "low"
+
+
+@dataclass(frozen=True, slots=True)
+class RuleCount:
+    rule_name: str
+    error_class: str
+    severity: str
+    route: str
+    rows: int
+
+
+@dataclass(frozen=True, slots=True)
+class ModelQuarantine:
+    """What a sluice model recorded for one invocation (sluice_runs, or its run result)."""
+
+    model_unique_id: str
+    rows_in: int | None
+    rows_published: int | None
+    rows_held: int
+    rows_flagged: int
+    gate_status: str | None
+    gate_message: str | None
+    rule_counts: tuple[RuleCount, ...]
+    last_passed_at: datetime | None
+    """When this model's gate last passed (its last good data), if known."""
+    quarantine_relation: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Owner:
+    name: str | None
+    email: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class RootCause:
+    id: str
+    kind: ProblemKind
+    node_id: str
+    node_name: str
+    resource_type: str
+    status: str
+    message: str | None
+    failures: int | None
+    rows_held: int
+    entry_nodes: tuple[str, ...]
+    """The graph nodes the problem starts from: the node itself, or the nodes a test checks."""
+    affected_nodes: tuple[str, ...]
+    """Graph nodes downstream of the entry nodes (exposures excluded)."""
+    affected_exposures: tuple[str, ...]
+
+    @property
+    def effect(self) -> ExposureStatus:
+        return self.kind.effect
+
+
+@dataclass(frozen=True, slots=True)
+class Reason:
+    root_cause_id: str
+    kind: ProblemKind
+    effect: ExposureStatus
+    node_id: str
+    path: tuple[str, ...]
+    """From the root cause to the exposure, both included."""
+
+
+@dataclass(frozen=True, slots=True)
+class ExposureImpact:
+    unique_id: str
+    name: str
+    label: str | None
+    type: str | None
+    url: str | None
+    maturity: str | None
+    criticality: str
+    owners: tuple[Owner, ...]
+    status: ExposureStatus
+    reasons: tuple[Reason, ...]
+    rows_held_upstream: int
+    models_built_at: datetime | None
+    """Oldest last successful build among upstream models, seeds and snapshots."""
+    oldest_source_loaded_at: datetime | None
+    oldest_source_id: str | None
+    data_as_of: datetime | None
+    """The older of the two above: how old the oldest data feeding the exposure is."""
+    as_of_complete: bool
+    """False when some upstream model has no known last successful build."""
+
+
+@dataclass(frozen=True, slots=True)
+class NodeStatus:
+    unique_id: str
+    name: str
+    resource_type: str
+    run_status: str | None
+    problem: ProblemKind | None
+    """The node's own problem, when it is a root cause."""
+    caused_by: tuple[str, ...]
+    """Root causes upstream of this node (ids)."""
+    message: str | None
+    completed_at: datetime | None
+    rows_held: int | None
+    rows_flagged: int | None
+    gate_status: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Impact:
+    invocation_id: str
+    generated_at: datetime
+    dbt_version: str | None
+    run_generated_at: datetime | None
+    freshness_generated_at: datetime | None
+    exposures: tuple[ExposureImpact, ...]
+    root_causes: tuple[RootCause, ...]
+    nodes: tuple[NodeStatus, ...]
+    sources: tuple[SourceFreshness, ...]
+    quarantine: tuple[ModelQuarantine, ...]
+
+    @property
+    def has_problems(self) -> bool:
+        return any(rc.kind.is_problem for rc in self.root_causes) or any(
+            e.status is not ExposureStatus.HEALTHY for e in self.exposures
+        )
+
+    def status_counts(self) -> dict[str, int]:
+        counts = {status.value: 0 for status in ExposureStatus}
+        for exposure in self.exposures:
+            counts[exposure.status.value] += 1
+        return counts

@@ -1,0 +1,11 @@
+"""The dbt graph as frozen adjacency maps, with pure walks over it."""
+
+from sluice.lineage.graph import (
+    TEST_TYPES,
+    Graph,
+    build_graph,
+    topological_order,
+    upstream,
+)
+
+__all__ = ["TEST_TYPES", "Graph", "build_graph", "topological_order", "upstream"]

@@ -1,0 +1,113 @@
+"""Build the lineage graph from a manifest and walk it.
+
+Edges come from each resource's ``depends_on.nodes`` (the same data as the manifest's
+``parent_map``, without decoding it twice). Tests and unit tests are not graph members: a test
+is attached to the nodes it checks (``tested``), so a failing test enters the graph there.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Final
+
+from sluice.artifacts.models import Manifest
+
+TEST_TYPES: Final = frozenset({"test", "unit_test"})
+_NOT_IN_GRAPH: Final = TEST_TYPES | {"operation", "sql_operation", "rpc"}
+
+
+@dataclass(frozen=True, slots=True)
+class Graph:
+    """Parents and children of every graph member, and a topological order (parents first)."""
+
+    parents: Mapping[str, tuple[str, ...]]
+    children: Mapping[str, tuple[str, ...]]
+    order: tuple[str, ...]
+    tested: Mapping[str, tuple[str, ...]]
+    """For each test or unit test: the graph nodes it checks."""
+
+
+def topological_order(parents: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
+    """Kahn's algorithm over ``parents``; members of a cycle (invalid in dbt) come last."""
+    indegree = {node: 0 for node in parents}
+    children: dict[str, list[str]] = {node: [] for node in parents}
+    for node, node_parents in parents.items():
+        for parent in node_parents:
+            if parent in indegree:
+                indegree[node] += 1
+                children[parent].append(node)
+    ready = deque(node for node, degree in indegree.items() if degree == 0)
+    order: list[str] = []
+    while ready:
+        node = ready.popleft()
+        order.append(node)
+        for child in children[node]:
+            indegree[child] -= 1
+            if indegree[child] == 0:
+                ready.append(child)
+    if len(order) < len(indegree):
+        seen = set(order)
+        order.extend(node for node in parents if node not in seen)
+    return tuple(order)
+
+
+def _freeze(mapping: dict[str, list[str]]) -> Mapping[str, tuple[str, ...]]:
+    return MappingProxyType({key: tuple(values) for key, values in mapping.items()})
+
+
+def build_graph(manifest: Manifest) -> Graph:
+    parents: dict[str, list[str]] = {}
+    tested: dict[str, list[str]] = {}
+
+    def add(unique_id: str, depends_on: Iterable[str]) -> None:
+        parents[unique_id] = list(dict.fromkeys(depends_on))
+
+    for source_id in manifest.sources:
+        add(source_id, ())
+    for node_id, node in manifest.nodes.items():
+        if node.resource_type in TEST_TYPES:
+            tested[node_id] = (
+                [node.attached_node] if node.attached_node else list(node.depends_on.nodes)
+            )
+        elif node.resource_type not in _NOT_IN_GRAPH:
+            add(node_id, node.depends_on.nodes)
+    for unit_id, unit in manifest.unit_tests.items():
+        tested[unit_id] = list(unit.depends_on.nodes)
+    for group in (manifest.metrics, manifest.semantic_models, manifest.saved_queries):
+        for other_id, other in group.items():
+            add(other_id, other.depends_on.nodes)
+    for exposure_id, exposure in manifest.exposures.items():
+        add(exposure_id, exposure.depends_on.nodes)
+
+    # keep only edges between graph members (a disabled or missing parent is not an edge)
+    for node_id, node_parents in parents.items():
+        parents[node_id] = [p for p in node_parents if p in parents]
+    for test_id, nodes in tested.items():
+        tested[test_id] = [n for n in dict.fromkeys(nodes) if n in parents]
+
+    children: dict[str, list[str]] = {node_id: [] for node_id in parents}
+    for node_id, node_parents in parents.items():
+        for parent in node_parents:
+            children[parent].append(node_id)
+    frozen_parents = _freeze(parents)
+    return Graph(
+        parents=frozen_parents,
+        children=_freeze(children),
+        order=topological_order(frozen_parents),
+        tested=_freeze(tested),
+    )
+
+
+def upstream(graph: Graph, start: str) -> frozenset[str]:
+    """Every ancestor of ``start`` (not ``start`` itself)."""
+    seen: set[str] = set()
+    stack = list(graph.parents.get(start, ()))
+    while stack:
+        node = stack.pop()
+        if node not in seen:
+            seen.add(node)
+            stack.extend(graph.parents.get(node, ()))
+    return frozenset(seen)
