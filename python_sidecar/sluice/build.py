@@ -1,0 +1,578 @@
+"""``sluice build``: run ``dbt build``, classify failures, retry the transient ones, escalate.
+
+The Python API for orchestrators (Airflow, Dagster)::
+
+    from sluice import build
+    result = build("path/to/dbt_project", ["--target", "prod"])
+    if result.exit_code == 3: ...  # transient failures left: try again later
+
+Exit codes (``BuildResult.exit_code``, also the ``sluice build`` exit status):
+
+* 0 - every selected node ran: everything published;
+* 1 - a data-quality or structural failure: publication is held somewhere (also when transient
+  failures are left alongside it);
+* 2 - a usage or configuration error (raised here as :class:`BuildError`);
+* 3 - only transient failures are left after the retry budget.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+import types
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from sluice.classify.artifacts import (
+    ArtifactError,
+    Manifest,
+    decode_run_results,
+    load_manifest,
+    load_run_results,
+)
+from sluice.classify.core import classify
+from sluice.classify.graph import Graph, build_graph
+from sluice.classify.model import Failure, FailureClass
+from sluice.classify.patterns import builtin_patterns
+from sluice.escalate.core import Escalation, escalate
+from sluice.escalate.prometheus import (
+    BuildMetrics,
+    count_by,
+    held_from_message,
+    quarantined_from_message,
+    write_textfile,
+)
+from sluice.escalate.webhook import Delivery, build_payload, deliver
+from sluice.retry.attempts import keep_attempt, reset_attempts, sluice_dir, stamp, write_final_view
+from sluice.retry.backoff import full_jitter_delay
+from sluice.retry.config import ConfigError, resolve_settings
+from sluice.retry.dbt_args import flag_value, retry_args, without_selection
+from sluice.retry.plan import NextStep, plan_next, selectors
+
+EXIT_OK = 0
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_TRANSIENT = 3
+
+Sleeper = Callable[[float], None]
+Clock = Callable[[], float]
+DbtRunner = Callable[[Sequence[str], Path | None], int]
+"""Runs dbt with the given arguments (after the executable); output goes to the log file given,
+or to this process's own stdout and stderr when it is None. Returns dbt's exit status."""
+
+
+class BuildError(Exception):
+    """A usage or configuration error: nothing could be built (exit code 2)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    number: int
+    kind: str
+    """``build``, ``retry`` (``dbt retry``) or ``rerun_selected`` (``dbt build --select``)."""
+    dbt_args: tuple[str, ...]
+    returncode: int
+    delay_before: float
+    duration_seconds: float
+    failures: tuple[Failure, ...]
+    artifacts: Path
+    rerun: tuple[str, ...] = ()
+    """The nodes this attempt was started to rerun (empty for the first)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReportStep:
+    generated: bool
+    note: str | None = None
+    result: Any = field(default=None, repr=False, compare=False)
+
+
+@dataclass(frozen=True, slots=True)
+class BuildResult:
+    exit_code: int
+    outcome: str
+    """``published``, ``held`` (structural or data-quality failure) or ``transient``."""
+    project_dir: Path
+    target_dir: Path
+    attempts: tuple[Attempt, ...]
+    failures: tuple[Failure, ...]
+    """Failed and skipped nodes of the whole run (a node's latest result wins)."""
+    escalations: tuple[Escalation, ...]
+    alert_delivery: Delivery
+    stopped_because: str
+    exposure_statuses: Mapping[str, str]
+    exposure_statuses_from: str
+    report: ReportStep
+    notes: tuple[str, ...] = ()
+
+    @property
+    def retries(self) -> int:
+        return max(0, len(self.attempts) - 1)
+
+    @property
+    def alerts(self) -> tuple[Escalation, ...]:
+        return tuple(e for e in self.escalations if e.alert)
+
+    @property
+    def root_failures(self) -> tuple[Failure, ...]:
+        return tuple(f for f in self.failures if f.is_root)
+
+
+def find_dbt(executable: str | None = None) -> str:
+    """dbt next to this Python (the same virtualenv), else ``dbt`` on PATH."""
+    if executable:
+        return executable
+    beside = Path(sys.executable).parent / "dbt"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("dbt")
+    if found is None:
+        raise BuildError("dbt was not found next to this Python nor on PATH")
+    return found
+
+
+def subprocess_runner(executable: str) -> DbtRunner:
+    def run(args: Sequence[str], log_path: Path | None) -> int:
+        if log_path is None:
+            return subprocess.run([executable, *args], check=False).returncode
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("wb") as log:
+            return subprocess.run(
+                [executable, *args], stdout=log, stderr=subprocess.STDOUT, check=False
+            ).returncode
+
+    return run
+
+
+def target_dir_of(project_dir: Path, dbt_args: Sequence[str], environ: Mapping[str, str]) -> Path:
+    target = flag_value(dbt_args, "--target-path") or environ.get("DBT_TARGET_PATH") or "target"
+    path = Path(target)
+    return path if path.is_absolute() else project_dir / path
+
+
+def decide_exit_code(failures: Sequence[Failure], last_returncode: int) -> tuple[int, str]:
+    """0 published, 1 held or structural, 3 only transient failures left."""
+    if not failures:
+        if last_returncode == 0:
+            return EXIT_OK, "published"
+        return EXIT_FAILED, "held"
+    if any(f.effective_class is not FailureClass.TRANSIENT for f in failures):
+        return EXIT_FAILED, "held"
+    return EXIT_TRANSIENT, "transient"
+
+
+def _fqns(manifest: Manifest) -> dict[str, tuple[str, ...]]:
+    return {uid: node.fqn for uid, node in manifest.nodes.items()}
+
+
+def _fallback_exposure_statuses(
+    manifest: Manifest, graph: Graph, failures: Sequence[Failure]
+) -> dict[str, str]:
+    """Exposure statuses from the build alone: ``stale`` behind a held gate or failed data test
+    (the last good data stays), ``blocked`` behind any other failure, else ``healthy``."""
+    by_id = {f.unique_id: f for f in failures}
+    statuses: dict[str, str] = {}
+    for uid in sorted(manifest.exposures):
+        upstream = graph.ancestors(uid)
+        hit = [by_id[n] for n in upstream if n in by_id]
+        if not hit:
+            statuses[uid] = "healthy"
+            continue
+        roots = {r for f in hit for r in (f.root_causes or (f.unique_id,))}
+        root_failures = [by_id[r] for r in roots if r in by_id]
+        if root_failures and all(
+            f.failure_class is FailureClass.DATA_QUALITY for f in root_failures
+        ):
+            statuses[uid] = "stale"
+        else:
+            statuses[uid] = "blocked"
+    return statuses
+
+
+def _report_statuses(result: Any) -> dict[str, str] | None:
+    exposures = getattr(result, "exposures", None)
+    if exposures is None:
+        exposures = getattr(result, "exposure_statuses", None)
+    if exposures is None:
+        return None
+    statuses: dict[str, str] = {}
+    if isinstance(exposures, Mapping):
+        items: list[tuple[Any, Any]] = list(exposures.items())
+    else:
+        items = [
+            (getattr(e, "unique_id", None) or getattr(e, "name", None), getattr(e, "status", None))
+            for e in exposures
+        ]
+    for key, status in items:
+        if key is None or status is None:
+            continue
+        value = getattr(status, "value", status)
+        statuses[str(key)] = str(value)
+    return statuses
+
+
+def run_report(
+    project_dir: Path,
+    final_dir: Path,
+    *,
+    output_dir: Path,
+    formats: Sequence[str],
+    warehouse: bool,
+    profiles_dir: str | None,
+    target: str | None,
+) -> ReportStep:
+    """Produce the ``sluice report`` output over the whole run; never fails the build."""
+    try:
+        from sluice import report as report_module
+    except ImportError as exc:
+        return ReportStep(False, f"report skipped: sluice.report is not available ({exc})")
+    generate = getattr(report_module, "generate_report", None)
+    if generate is None:
+        return ReportStep(False, "report skipped: sluice.report has no generate_report")
+    try:
+        result = generate(
+            project_dir,
+            target_path=final_dir,
+            output_dir=output_dir,
+            formats=tuple(formats),
+            warehouse=warehouse,
+            profiles_dir=Path(profiles_dir) if profiles_dir else None,
+            target=target,
+        )
+    except Exception as exc:  # the report must not change the build's outcome
+        return ReportStep(False, f"report failed: {type(exc).__name__}: {exc}")
+    return ReportStep(True, None, result)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+def _write_json(path: Path, data: Any) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(_jsonable(data), indent=2, default=str), "utf-8")
+    tmp.replace(path)
+
+
+def build(
+    project_dir: str | os.PathLike[str] = ".",
+    dbt_args: Sequence[str] = (),
+    *,
+    max_attempts: int | None = None,
+    base_delay: float | None = None,
+    max_delay: float | None = None,
+    budget: float | None = None,
+    alert_min_priority: str | None = None,
+    report: bool = True,
+    report_formats: Sequence[str] = ("html", "json", "md"),
+    report_dir: str | os.PathLike[str] | None = None,
+    warehouse: bool = True,
+    environ: Mapping[str, str] | None = None,
+    sleeper: Sleeper = time.sleep,
+    clock: Clock = time.monotonic,
+    uniform: Callable[[], float] | None = None,
+    dbt_executable: str | None = None,
+    runner: DbtRunner | None = None,
+    log_dbt_output: bool = False,
+) -> BuildResult:
+    """Run ``dbt build`` for the project with ``dbt_args``; retry transient failures; escalate.
+
+    Arguments left as None come from the environment (``SLUICE_*``), then ``[tool.sluice]`` in
+    the project's ``pyproject.toml``, then the defaults. ``sleeper``, ``clock`` and ``uniform``
+    (a number in [0, 1) for the jitter) are injectable for tests. With ``log_dbt_output`` dbt's
+    output goes to ``target/sluice/attempts/<n>/dbt.log`` instead of this process's stdout.
+
+    Raises :class:`BuildError` for usage and configuration errors.
+    """
+    started_wall = time.time()
+    env = os.environ if environ is None else environ
+    project = Path(project_dir).resolve()
+    if not (project / "dbt_project.yml").exists():
+        raise BuildError(f"{project} is not a dbt project (no dbt_project.yml)")
+    given_project = flag_value(dbt_args, "--project-dir")
+    if given_project is not None and Path(given_project).resolve() != project:
+        raise BuildError("--project-dir is given twice with different folders")
+    passthrough = list(dbt_args)
+    if given_project is not None:
+        passthrough = _drop_flag(passthrough, "--project-dir")
+    flags = {
+        "max_attempts": max_attempts,
+        "base_delay": base_delay,
+        "max_delay": max_delay,
+        "budget": budget,
+        "alert_min_priority": alert_min_priority,
+    }
+    try:
+        settings = resolve_settings(project, flags, env)
+    except ConfigError as exc:
+        raise BuildError(str(exc)) from None
+    run_dbt = runner if runner is not None else subprocess_runner(find_dbt(dbt_executable))
+    patterns = (*settings.patterns, *builtin_patterns())
+    target_dir = target_dir_of(project, passthrough, env)
+    reset_attempts(target_dir)
+
+    start = clock()
+    notes: list[str] = []
+    attempts: list[Attempt] = []
+    manifest: Manifest | None = None
+    graph: Graph | None = None
+    kind = "build"
+    args = ["build", "--project-dir", str(project), *passthrough]
+    delay = 0.0
+    rerun: tuple[str, ...] = ()
+    stopped = ""
+    number = 1
+    while True:
+        results_path = target_dir / "run_results.json"
+        before = stamp(results_path)
+        began = clock()
+        log = (
+            sluice_dir(target_dir) / "attempts" / str(number) / "dbt.log"
+            if log_dbt_output
+            else None
+        )
+        returncode = run_dbt(args, log)
+        duration = clock() - began
+        after = stamp(results_path)
+        if not after.exists or after == before:
+            message = f"dbt {kind} exited {returncode} and wrote no run results"
+            if number == 1:
+                raise BuildError(message + " (see dbt's output above)")
+            notes.append(message)
+            stopped = "dbt_error"
+            break
+        folder = keep_attempt(target_dir, number)
+        try:
+            manifest = load_manifest(folder / "manifest.json")
+            run_results = load_run_results(folder / "run_results.json")
+        except ArtifactError as exc:
+            if number == 1:
+                raise BuildError(str(exc)) from None
+            notes.append(f"attempt {number}: {exc}")
+            stopped = "dbt_error"
+            break
+        graph = build_graph(manifest)
+        failures = classify(run_results, manifest, patterns, graph)
+        attempts.append(
+            Attempt(number, kind, tuple(args), returncode, delay, duration, failures, folder, rerun)
+        )
+        plan = plan_next(failures)
+        if plan.step is NextStep.DONE:
+            stopped = "published"
+            break
+        if plan.step is NextStep.STOP:
+            stopped = "nothing_to_retry"
+            break
+        if number >= settings.retry.max_attempts:
+            stopped = "max_attempts"
+            break
+        delay = full_jitter_delay(settings.retry, number, *([uniform] if uniform else []))
+        if clock() - start + delay > settings.retry.budget:
+            stopped = "budget"
+            notes.append(
+                f"no retry after attempt {number}: a {delay:.1f} s wait would pass the "
+                f"{settings.retry.budget:g} s budget"
+            )
+            break
+        sleeper(delay)
+        number += 1
+        rerun = plan.nodes
+        if plan.step is NextStep.RETRY:
+            kind = "retry"
+            args = ["retry", "--project-dir", str(project), *retry_args(passthrough)]
+        else:
+            kind = "rerun_selected"
+            args = [
+                "build",
+                "--project-dir",
+                str(project),
+                *without_selection(passthrough),
+                "--select",
+                *selectors(plan.nodes, _fqns(manifest)),
+            ]
+
+    assert manifest is not None and graph is not None and attempts
+    final_dir = write_final_view(target_dir, [a.artifacts for a in attempts])
+    final_results = decode_run_results(
+        (final_dir / "run_results.json").read_bytes(), final_dir / "run_results.json"
+    )
+    final_failures = classify(final_results, manifest, patterns, graph)
+    exit_code, outcome = decide_exit_code(final_failures, attempts[-1].returncode)
+    if not final_failures and exit_code != EXIT_OK:
+        notes.append(f"dbt exited {attempts[-1].returncode} without a failed node")
+
+    escalations = escalate(final_failures, manifest, graph, settings.escalation)
+    alerts = [e for e in escalations if e.alert]
+    project_name = manifest.metadata.project_name or project.name
+    payload = (
+        build_payload(alerts, project=project_name, exit_code=exit_code, attempts=len(attempts))
+        if alerts
+        else None
+    )
+    url = settings.escalation.webhook_url
+    if payload is not None and url:
+        delivery = deliver(url, payload, settings.escalation.webhook_timeout)
+        if not delivery.delivered:
+            notes.append(f"alert delivery failed: {delivery.error}")
+    elif payload is not None:
+        delivery = Delivery(False, False, None, "no webhook configured")
+    else:
+        delivery = Delivery(False, False, None, None)
+    _write_json(
+        sluice_dir(target_dir) / "alerts.json",
+        {
+            "delivery": asdict(delivery),
+            "payload": payload,
+            "escalations": [asdict(e) for e in escalations],
+        },
+    )
+
+    report_step = ReportStep(False, "report skipped (disabled)")
+    if report:
+        report_step = run_report(
+            project,
+            final_dir,
+            output_dir=Path(report_dir) if report_dir else sluice_dir(target_dir) / "report",
+            formats=report_formats,
+            warehouse=warehouse,
+            profiles_dir=flag_value(passthrough, "--profiles-dir"),
+            target=flag_value(passthrough, "--target", "-t"),
+        )
+        if report_step.note:
+            notes.append(report_step.note)
+    statuses = _report_statuses(report_step.result) if report_step.generated else None
+    statuses_from = "report"
+    if statuses is None:
+        statuses = _fallback_exposure_statuses(manifest, graph, final_failures)
+        statuses_from = "build"
+
+    quarantined: dict[tuple[str, str], int] = {}
+    held: dict[str, int] = {}
+    for res in final_results.results:
+        text = res.message or ""
+        for key, rows in quarantined_from_message(text).items():
+            quarantined[key] = quarantined.get(key, 0) + rows
+        rows_held = held_from_message(text)
+        if rows_held is not None:
+            node = manifest.nodes.get(res.unique_id)
+            held[node.name if node else res.unique_id] = rows_held
+    metrics = BuildMetrics(
+        failures_by_class=count_by([f.failure_class.value for f in final_failures]),
+        failures_seen_by_class=count_by(
+            [f.failure_class.value for a in attempts for f in a.failures]
+        ),
+        attempts=len(attempts),
+        retries=len(attempts) - 1,
+        exit_code=exit_code,
+        duration_seconds=clock() - start,
+        finished_at=time.time(),
+        gates_held=sum(1 for f in final_failures if f.gate_held),
+        rows_quarantined=quarantined,
+        rows_held_by_model=held,
+        exposures_by_status=count_by(list(statuses.values())),
+        alerts_by_priority=count_by([e.priority for e in alerts]),
+        alert_delivery_failures=int(delivery.attempted and not delivery.delivered),
+    )
+    write_textfile(sluice_dir(target_dir) / "sluice.prom", metrics)
+
+    result = BuildResult(
+        exit_code=exit_code,
+        outcome=outcome,
+        project_dir=project,
+        target_dir=target_dir,
+        attempts=tuple(attempts),
+        failures=final_failures,
+        escalations=escalations,
+        alert_delivery=delivery,
+        stopped_because=stopped,
+        exposure_statuses=statuses,
+        exposure_statuses_from=statuses_from,
+        report=report_step,
+        notes=tuple(notes),
+    )
+    _write_json(sluice_dir(target_dir) / "build.json", summary(result, started_wall))
+    return result
+
+
+def summary(result: BuildResult, started_at: float | None = None) -> dict[str, Any]:
+    """A JSON-ready description of a build (written to ``target/sluice/build.json``)."""
+    return {
+        "exit_code": result.exit_code,
+        "outcome": result.outcome,
+        "stopped_because": result.stopped_because,
+        "started_at": started_at,
+        "project_dir": result.project_dir,
+        "attempts": [
+            {
+                "number": a.number,
+                "kind": a.kind,
+                "dbt_args": list(a.dbt_args),
+                "returncode": a.returncode,
+                "delay_before_seconds": round(a.delay_before, 3),
+                "duration_seconds": round(a.duration_seconds, 3),
+                "rerun": list(a.rerun),
+                "failures": [_failure_json(f) for f in a.failures],
+            }
+            for a in result.attempts
+        ],
+        "failures": [_failure_json(f) for f in result.failures],
+        "escalations": [asdict(e) for e in result.escalations],
+        "alert_delivery": asdict(result.alert_delivery),
+        "exposure_statuses": dict(result.exposure_statuses),
+        "exposure_statuses_from": result.exposure_statuses_from,
+        "report": {"generated": result.report.generated, "note": result.report.note},
+        "notes": list(result.notes),
+    }
+
+
+def _failure_json(failure: Failure) -> dict[str, Any]:
+    return {
+        "unique_id": failure.unique_id,
+        "status": failure.status,
+        "class": failure.failure_class.value,
+        "effective_class": failure.effective_class.value,
+        "reason": failure.reason,
+        "root_causes": list(failure.root_causes),
+        "gate_held": failure.gate_held,
+        "message": failure.message,
+    }
+
+
+def _drop_flag(args: list[str], flag: str) -> list[str]:
+    kept: list[str] = []
+    skip = False
+    for arg in args:
+        if skip:
+            skip = False
+            continue
+        if arg == flag:
+            skip = True
+            continue
+        if arg.startswith(flag + "="):
+            continue
+        kept.append(arg)
+    return kept
+
+
+class _CallableModule(types.ModuleType):
+    """Keeps ``sluice.build(...)`` working after ``import sluice.build`` has bound the module
+    (rather than the function) to the package's ``build`` attribute."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> BuildResult:
+        return build(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

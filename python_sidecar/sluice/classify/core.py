@@ -1,0 +1,171 @@
+"""Classification: a pure function from run results and a manifest to classified failures."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from sluice.classify.artifacts import Manifest, RunResult, RunResults
+from sluice.classify.graph import Graph, build_graph
+from sluice.classify.model import FAILED_STATUSES, SKIPPED_STATUS, Failure, FailureClass
+from sluice.classify.patterns import Pattern, match_message
+
+GATE_MARKER = "sluice gate held publication"
+
+# When the root causes of a skip differ, the class that decides is the first in this order.
+_PRECEDENCE = (
+    FailureClass.AUTHORIZATION,
+    FailureClass.SCHEMA_CHANGE,
+    FailureClass.SOURCE_UNAVAILABLE,
+    FailureClass.DATA_QUALITY,
+    FailureClass.PARTIAL_LOAD,
+    FailureClass.UNKNOWN,
+    FailureClass.TRANSIENT,
+)
+
+
+def classify_message(
+    message: str,
+    adapter: str | None,
+    patterns: Sequence[Pattern],
+    source_names: Sequence[str] = (),
+) -> tuple[FailureClass, str]:
+    """The class of an error message and the reason, from the first matching pattern.
+
+    ``source_names`` are the identifiers of the sources the node reads: a "relation does not
+    exist" message naming one of them is ``source_unavailable``, any other missing relation is a
+    ``schema_change``.
+    """
+    pattern = match_message(message, adapter, patterns)
+    if pattern is None:
+        return FailureClass.UNKNOWN, "no pattern matched the message"
+    if pattern.missing_relation:
+        lowered = message.lower()
+        if any(name.lower() in lowered for name in source_names if name):
+            return FailureClass.SOURCE_UNAVAILABLE, pattern.description
+        return (
+            FailureClass.SCHEMA_CHANGE,
+            f"{pattern.description} It is not one of the node's sources: a model or relation "
+            "was dropped or renamed.",
+        )
+    return pattern.failure_class, pattern.description
+
+
+def _source_names(manifest: Manifest, parents: Sequence[str]) -> list[str]:
+    names: list[str] = []
+    for parent in parents:
+        source = manifest.sources.get(parent)
+        if source is not None:
+            names.append(source.identifier or source.name)
+            if source.relation_name:
+                names.append(source.relation_name.replace('"', "").replace("`", ""))
+    return names
+
+
+def _classify_failed(
+    result: RunResult, manifest: Manifest, graph: Graph, patterns: Sequence[Pattern]
+) -> tuple[FailureClass, str]:
+    message = result.message or ""
+    if result.status == "fail":
+        failing = f"{result.failures} failing rows" if result.failures is not None else "failed"
+        return FailureClass.DATA_QUALITY, f"a data test failed ({failing})"
+    if result.status == "partial success":
+        return FailureClass.PARTIAL_LOAD, "only part of the batches were written"
+    if result.unique_id.startswith("source."):
+        return FailureClass.SOURCE_UNAVAILABLE, "the source's freshness check errored"
+    adapter = manifest.metadata.adapter_type
+    sources = _source_names(manifest, graph.parents.get(result.unique_id, ()))
+    return classify_message(message, adapter, patterns, sources)
+
+
+def _root_causes(unique_id: str, statuses: Mapping[str, str], graph: Graph) -> tuple[str, ...]:
+    """The failed nodes upstream of a skipped node, through any chain of skipped nodes.
+
+    ``dbt build`` also skips the children of a node whose test failed, so a parent's tests are
+    looked at as well as the parent itself.
+    """
+    roots: set[str] = set()
+    seen: set[str] = {unique_id}
+    stack = [unique_id]
+    while stack:
+        current = stack.pop()
+        parents = graph.parents.get(current, ())
+        candidates = list(parents)
+        for parent in parents:
+            candidates.extend(t for t in graph.tests_on.get(parent, ()) if t != current)
+        for candidate in candidates:
+            if candidate in seen:
+                continue
+            seen.add(candidate)
+            status = statuses.get(candidate)
+            if status in FAILED_STATUSES:
+                roots.add(candidate)
+            elif status == SKIPPED_STATUS:
+                stack.append(candidate)
+    return tuple(sorted(roots))
+
+
+def effective_class(classes: Sequence[FailureClass]) -> FailureClass:
+    """The class that decides for a set of root causes: transient only if all are."""
+    present = set(classes)
+    if not present:
+        return FailureClass.UNKNOWN
+    return next(c for c in _PRECEDENCE if c in present)
+
+
+def classify(
+    run_results: RunResults,
+    manifest: Manifest,
+    patterns: Sequence[Pattern],
+    graph: Graph | None = None,
+) -> tuple[Failure, ...]:
+    """Every failed or skipped node of a run, classified, in the run's order."""
+    graph = graph if graph is not None else build_graph(manifest)
+    statuses = {r.unique_id: r.status for r in run_results.results}
+    own: dict[str, tuple[FailureClass, str]] = {}
+    for result in run_results.results:
+        if result.status in FAILED_STATUSES:
+            own[result.unique_id] = _classify_failed(result, manifest, graph, patterns)
+    failures: list[Failure] = []
+    for result in run_results.results:
+        node = manifest.nodes.get(result.unique_id)
+        source = manifest.sources.get(result.unique_id)
+        name = node.name if node else (source.name if source else result.unique_id)
+        resource_type = node.resource_type if node else result.unique_id.split(".", 1)[0]
+        message = result.message or ""
+        if result.unique_id in own:
+            cls, reason = own[result.unique_id]
+            failures.append(
+                Failure(
+                    unique_id=result.unique_id,
+                    name=name,
+                    resource_type=resource_type,
+                    status=result.status,
+                    failure_class=cls,
+                    message=message,
+                    reason=reason,
+                    effective_class=cls,
+                    gate_held=GATE_MARKER in message.lower(),
+                )
+            )
+        elif result.status == SKIPPED_STATUS:
+            roots = _root_causes(result.unique_id, statuses, graph)
+            decided = effective_class([own[r][0] for r in roots if r in own])
+            reason = (
+                f"skipped: upstream {', '.join(roots)} failed"
+                if roots
+                else "skipped, but no failed upstream node was found in this run"
+            )
+            failures.append(
+                Failure(
+                    unique_id=result.unique_id,
+                    name=name,
+                    resource_type=resource_type,
+                    status=result.status,
+                    failure_class=FailureClass.DEPENDENCY_FAILED,
+                    message=message,
+                    reason=reason,
+                    root_causes=roots,
+                    effective_class=decided,
+                )
+            )
+    return tuple(failures)

@@ -1,0 +1,160 @@
+"""A Prometheus textfile (for node_exporter's textfile collector) describing one build."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sluice.classify.model import FailureClass
+
+EXPOSURE_STATUSES = ("healthy", "degraded", "stale", "blocked", "unknown")
+
+_GATE_RULE = re.compile(r"rule '[^']*' \((\w+)\) (\d+) rows")
+_GATE_SEVERITY_PART = re.compile(
+    r"\b(critical|high|medium|low): \d+ rows \([^)]*\)[^\[]*\[([^\]]*)\]"
+)
+_PASSED_HELD = re.compile(r"sluice: gate passed; published \d+ of \d+ rows; held (\d+)")
+
+
+@dataclass(frozen=True, slots=True)
+class BuildMetrics:
+    failures_by_class: Mapping[str, int]
+    failures_seen_by_class: Mapping[str, int]
+    attempts: int
+    retries: int
+    exit_code: int
+    duration_seconds: float
+    finished_at: float
+    gates_held: int
+    rows_quarantined: Mapping[tuple[str, str], int]
+    rows_held_by_model: Mapping[str, int]
+    exposures_by_status: Mapping[str, int]
+    alerts_by_priority: Mapping[str, int]
+    alert_delivery_failures: int
+    extra: Mapping[str, float] = field(default_factory=dict)
+
+
+def quarantined_from_message(message: str) -> dict[tuple[str, str], int]:
+    """Rows by (row-level error class, severity) from a sluice gate's hold message."""
+    counts: dict[tuple[str, str], int] = {}
+    for severity, rules in _GATE_SEVERITY_PART.findall(message):
+        for error_class, rows in _GATE_RULE.findall(rules):
+            key = (error_class, severity)
+            counts[key] = counts.get(key, 0) + int(rows)
+    return counts
+
+
+def held_from_message(message: str) -> int | None:
+    """Rows held back by a sluice model whose gate passed, from its result message."""
+    match = _PASSED_HELD.search(message)
+    return int(match.group(1)) if match else None
+
+
+def _label(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _family(lines: list[str], name: str, kind: str, help_text: str) -> None:
+    lines.append(f"# HELP {name} {help_text}")
+    lines.append(f"# TYPE {name} {kind}")
+
+
+def _num(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def render(metrics: BuildMetrics) -> str:
+    lines: list[str] = []
+    _family(
+        lines,
+        "sluice_build_failures",
+        "gauge",
+        "Failed or skipped nodes at the end of the build, by run-level failure class.",
+    )
+    for cls in FailureClass:
+        lines.append(
+            f'sluice_build_failures{{class="{cls.value}"}} '
+            f"{metrics.failures_by_class.get(cls.value, 0)}"
+        )
+    _family(
+        lines,
+        "sluice_build_node_failures_total",
+        "counter",
+        "Failed or skipped node results over every attempt of the build, by class.",
+    )
+    for cls in FailureClass:
+        lines.append(
+            f'sluice_build_node_failures_total{{class="{cls.value}"}} '
+            f"{metrics.failures_seen_by_class.get(cls.value, 0)}"
+        )
+    _family(lines, "sluice_build_retries_total", "counter", "Retries run by the build.")
+    lines.append(f"sluice_build_retries_total {metrics.retries}")
+    _family(lines, "sluice_build_attempts", "gauge", "dbt invocations of the build.")
+    lines.append(f"sluice_build_attempts {metrics.attempts}")
+    _family(
+        lines,
+        "sluice_build_exit_code",
+        "gauge",
+        "0 published, 1 held or structural failure, 2 usage error, 3 transient left.",
+    )
+    lines.append(f"sluice_build_exit_code {metrics.exit_code}")
+    _family(lines, "sluice_build_duration_seconds", "gauge", "Wall time of the build.")
+    lines.append(f"sluice_build_duration_seconds {_num(round(metrics.duration_seconds, 3))}")
+    _family(
+        lines,
+        "sluice_build_last_run_timestamp_seconds",
+        "gauge",
+        "When the build finished (Unix time).",
+    )
+    lines.append(f"sluice_build_last_run_timestamp_seconds {_num(round(metrics.finished_at, 3))}")
+    _family(lines, "sluice_gates_held", "gauge", "sluice models whose gate held publication.")
+    lines.append(f"sluice_gates_held {metrics.gates_held}")
+    _family(
+        lines,
+        "sluice_rows_quarantined",
+        "gauge",
+        "Rows held back by gates that held, by row-level error class and severity.",
+    )
+    for (error_class, severity), rows in sorted(metrics.rows_quarantined.items()):
+        lines.append(
+            f'sluice_rows_quarantined{{class="{_label(error_class)}",'
+            f'severity="{_label(severity)}"}} {rows}'
+        )
+    _family(
+        lines,
+        "sluice_rows_held",
+        "gauge",
+        "Rows held back (quarantined) by sluice models whose gate passed, by model.",
+    )
+    for model, rows in sorted(metrics.rows_held_by_model.items()):
+        lines.append(f'sluice_rows_held{{model="{_label(model)}"}} {rows}')
+    _family(lines, "sluice_exposures", "gauge", "Exposures by status after the build.")
+    for status in EXPOSURE_STATUSES:
+        lines.append(
+            f'sluice_exposures{{status="{status}"}} {metrics.exposures_by_status.get(status, 0)}'
+        )
+    _family(lines, "sluice_alerts", "gauge", "Escalations at or above the alert threshold.")
+    for level, count in sorted(metrics.alerts_by_priority.items()):
+        lines.append(f'sluice_alerts{{priority="{_label(level)}"}} {count}')
+    _family(
+        lines, "sluice_alert_delivery_failures_total", "counter", "Webhook deliveries that failed."
+    )
+    lines.append(f"sluice_alert_delivery_failures_total {metrics.alert_delivery_failures}")
+    return "\n".join(lines) + "\n"
+
+
+def write_textfile(path: Path, metrics: BuildMetrics) -> None:
+    """Write atomically, so the collector never reads half a file."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(render(metrics), "utf-8")
+    tmp.replace(path)
+
+
+def count_by(values: Sequence[str]) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for value in values:
+        counts[value] = counts.get(value, 0) + 1
+    return counts

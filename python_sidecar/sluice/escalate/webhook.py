@@ -1,0 +1,96 @@
+"""Alerts to a generic webhook, as a Slack-compatible JSON payload (``text`` and ``blocks``).
+
+The URL is a secret: it is never logged, returned or written anywhere; delivery errors are
+reported without it.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sluice.escalate.core import Escalation
+
+MAX_FAILURE_BLOCKS = 40
+MAX_MESSAGE_CHARS = 600
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    attempted: bool
+    delivered: bool
+    status: int | None = None
+    error: str | None = None
+
+
+def _escape(text: str) -> str:
+    """Slack mrkdwn escaping: the three control characters."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _short(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def build_payload(
+    alerts: Sequence[Escalation], *, project: str, exit_code: int, attempts: int
+) -> dict[str, Any]:
+    counts: dict[str, int] = {}
+    for alert in alerts:
+        counts[alert.priority] = counts.get(alert.priority, 0) + 1
+    summary = ", ".join(f"{p}: {n}" for p, n in sorted(counts.items()))
+    text = (
+        f"sluice build of {project}: {len(alerts)} failure(s) need an owner ({summary}); "
+        f"exit code {exit_code} after {attempts} attempt(s)."
+    )
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _short(text, 150)}},
+    ]
+    for alert in alerts[:MAX_FAILURE_BLOCKS]:
+        exposures = ", ".join(e.split(".")[-1] for e in alert.exposures) or "none"
+        body = (
+            f"*{alert.priority}* `{_escape(alert.name)}` - *{alert.failure_class}* "
+            f"({alert.severity})\n"
+            f"*Owner:* {_escape(alert.owner)}  *Exposures:* {_escape(exposures)}  "
+            f"*Blocked nodes:* {len(alert.blocked)}\n"
+            f"*Next:* {alert.action}\n"
+            f"> {_escape(_short(alert.message or alert.reason))}"
+        )
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": body}})
+    if len(alerts) > MAX_FAILURE_BLOCKS:
+        more = len(alerts) - MAX_FAILURE_BLOCKS
+        blocks.append(
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": f"and {more} more"}]}
+        )
+    return {"text": text, "blocks": blocks}
+
+
+def _scrub(text: str, url: str) -> str:
+    return text.replace(url, "<webhook>") if url else text
+
+
+def deliver(url: str, payload: dict[str, Any], timeout: float) -> Delivery:
+    """POST the payload; any failure is returned, never raised."""
+    data = json.dumps(payload).encode("utf-8")
+    request = urllib.request.Request(  # noqa: S310 - the scheme is checked when configured
+        url,
+        data=data,
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "sluice"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
+            status = int(response.status)
+    except urllib.error.HTTPError as exc:
+        return Delivery(True, False, exc.code, _scrub(f"HTTP {exc.code} {exc.reason}", url))
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        reason = getattr(exc, "reason", exc)
+        return Delivery(True, False, None, _scrub(f"{type(exc).__name__}: {reason}", url))
+    if 200 <= status < 300:
+        return Delivery(True, True, status)
+    return Delivery(True, False, status, f"HTTP {status}")

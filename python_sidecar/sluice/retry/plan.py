@@ -1,0 +1,67 @@
+"""Deciding the next attempt from an attempt's classified failures (a pure function)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sluice.classify.model import Failure, FailureClass
+
+
+class NextStep(StrEnum):
+    DONE = "done"
+    """Nothing failed."""
+    STOP = "stop"
+    """Failures remain, none of them transient: nothing to retry."""
+    RETRY = "retry"
+    """Every failure is transient: ``dbt retry`` reruns the failed and skipped nodes."""
+    RERUN_SELECTED = "rerun_selected"
+    """Transient and structural failures are mixed: rerun only the transient part."""
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    step: NextStep
+    nodes: tuple[str, ...] = ()
+    """For RERUN_SELECTED: the transient nodes and the nodes skipped only because of them."""
+
+
+def plan_next(failures: Sequence[Failure]) -> Plan:
+    """What to do after an attempt.
+
+    A node skipped because of both a transient and a structural failure is not rerun: it would
+    be skipped again.
+    """
+    if not failures:
+        return Plan(NextStep.DONE)
+    transient = {
+        f.unique_id for f in failures if f.is_root and f.failure_class is FailureClass.TRANSIENT
+    }
+    if not transient:
+        return Plan(NextStep.STOP)
+    structural = [
+        f for f in failures if f.is_root and f.failure_class is not FailureClass.TRANSIENT
+    ]
+    if not structural:
+        return Plan(NextStep.RETRY, tuple(sorted(transient)))
+    skipped_behind = {
+        f.unique_id
+        for f in failures
+        if not f.is_root and f.root_causes and set(f.root_causes) <= transient
+    }
+    return Plan(NextStep.RERUN_SELECTED, tuple(sorted(transient | skipped_behind)))
+
+
+def selectors(nodes: Sequence[str], fqns: Mapping[str, Sequence[str]]) -> list[str]:
+    """``fqn:`` selectors for the nodes, for ``dbt build --select``.
+
+    Tests are left out when the node they test is selected: ``dbt build`` selects them again
+    through indirect selection.
+    """
+    chosen: list[str] = []
+    for uid in nodes:
+        fqn = fqns.get(uid)
+        if fqn:
+            chosen.append("fqn:" + ".".join(fqn))
+    return sorted(set(chosen))
