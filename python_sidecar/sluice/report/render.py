@@ -1,0 +1,90 @@
+"""Render the impact document as JSON, self-contained HTML, and Markdown.
+
+Both come from Jinja2 templates. HTML: autoescape on, so every value is escaped. Markdown: every
+value passes through ``_md_cell`` (HTML-escaped, since PR comments render HTML). The HTML loads
+nothing from the network (inline CSS, no script) and carries a Content-Security-Policy that
+forbids scripts, as a second line of defence.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any, Final
+
+import jinja2
+import msgspec
+
+from sluice.report.document import Document
+
+FORMATS: Final = ("html", "json", "md")
+FILE_NAMES: Final = {"html": "report.html", "json": "impact.json", "md": "summary.md"}
+MAX_REASONS_SHOWN: Final = 12
+MAX_ROWS_MD: Final = 30
+
+
+def render_json(document: Document) -> str:
+    return msgspec.json.format(msgspec.json.encode(document), indent=2).decode() + "\n"
+
+
+def _md_cell(value: Any) -> str:
+    """A Markdown table cell: HTML-escaped (PR comments render HTML), one line, no bare pipes."""
+    text = "" if value is None else str(value)
+    text = " ".join(text.split())
+    return html.escape(text, quote=False).replace("|", "\\|").replace("`", "'")
+
+
+def _safe_url(value: Any) -> str | None:
+    text = str(value or "").strip()
+    return text if text.lower().startswith(("https://", "http://")) else None
+
+
+def _percent(value: float, total: float) -> float:
+    return 0.0 if total <= 0 else round(100.0 * value / total, 1)
+
+
+def _short_id(unique_id: Any) -> str:
+    """``model.pkg.orders`` -> ``orders``; ``source.pkg.raw.orders`` -> ``raw.orders``."""
+    parts = str(unique_id).split(".")
+    if parts[0] == "source" and len(parts) >= 4:
+        return ".".join(parts[2:])
+    if parts[0] == "test" and len(parts) >= 4:
+        return parts[2]
+    return parts[-1] if len(parts) > 1 else str(unique_id)
+
+
+def _environment(*, markdown: bool) -> jinja2.Environment:
+    loader = jinja2.PackageLoader("sluice.report", "templates")
+    common: dict[str, Any] = {
+        "loader": loader,
+        "undefined": jinja2.StrictUndefined,
+        "trim_blocks": True,
+        "lstrip_blocks": True,
+    }
+    if markdown:
+        # Not HTML: instead of autoescape, every expression's value passes through _md_cell.
+        env = jinja2.Environment(autoescape=False, finalize=_md_cell, **common)  # noqa: S701
+    else:
+        env = jinja2.Environment(autoescape=True, **common)
+    env.filters["safe_url"] = _safe_url
+    env.filters["short_id"] = _short_id
+    env.globals["percent"] = _percent
+    return env
+
+
+_HTML_ENV: Final = _environment(markdown=False)
+_MD_ENV: Final = _environment(markdown=True)
+
+
+def render_html(document: Document) -> str:
+    return _HTML_ENV.get_template("report.html.j2").render(
+        doc=document, max_reasons=MAX_REASONS_SHOWN
+    )
+
+
+def render_markdown(document: Document) -> str:
+    return _MD_ENV.get_template("summary.md.j2").render(doc=document, max_rows=MAX_ROWS_MD)
+
+
+def render(document: Document, formats: tuple[str, ...]) -> dict[str, str]:
+    renderers = {"html": render_html, "json": render_json, "md": render_markdown}
+    return {fmt: renderers[fmt](document) for fmt in formats}
