@@ -411,6 +411,9 @@ def build(
     )
     final_failures = classify(final_results, manifest, patterns, graph)
     exit_code, outcome = decide_exit_code(final_failures, attempts[-1].returncode)
+    if stopped == "published" and final_failures:
+        # The last attempt reran only transient nodes and they passed; structural ones remain.
+        stopped = "nothing_to_retry"
     if not final_failures and exit_code != EXIT_OK:
         notes.append(f"dbt exited {attempts[-1].returncode} without a failed node")
 
@@ -445,7 +448,7 @@ def build(
         report_step = run_report(
             project,
             final_dir,
-            output_dir=Path(report_dir) if report_dir else sluice_dir(target_dir) / "report",
+            output_dir=Path(report_dir) if report_dir else sluice_dir(target_dir),
             formats=report_formats,
             warehouse=warehouse,
             profiles_dir=flag_value(passthrough, "--profiles-dir"),

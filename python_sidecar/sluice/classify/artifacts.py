@@ -182,7 +182,7 @@ class RawRunResults(msgspec.Struct, frozen=True):
     metadata: msgspec.Raw
     results: tuple[msgspec.Raw, ...] = ()
     elapsed_time: float = 0.0
-    args: msgspec.Raw | None = None
+    args: msgspec.Raw = msgspec.Raw(b"{}")
 
 
 def merge_run_results(documents: list[bytes]) -> bytes:

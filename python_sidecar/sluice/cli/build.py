@@ -44,7 +44,7 @@ def register(subparsers: Any) -> None:
         help="alert failures at or above this priority (default P3)",
     )
     parser.add_argument("--no-report", action="store_true", help="skip the impact report")
-    parser.add_argument("--report-dir", help="report folder (default target/sluice/report)")
+    parser.add_argument("--report-dir", help="report folder (default target/sluice)")
     parser.add_argument(
         "--report-format",
         action="append",
