@@ -20,7 +20,7 @@ from sluice.artifacts import load_artifacts
 from sluice.errors import InputError
 from sluice.impact import ExposureImpact, ExposureStatus, Impact, ModelQuarantine, analyze
 from sluice.report.document import SCHEMA_VERSION, build_document
-from sluice.report.render import FILE_NAMES, FORMATS, render
+from sluice.report.render import FILE_NAMES, FORMATS, render_all
 from sluice.report.warehouse import connect, read_project, resolve_target
 
 __all__ = [
@@ -141,7 +141,7 @@ def generate_report(
             quarantine=quarantine,
         )
         document = build_document(impact, quarantine_source=source)
-        rendered = render(document, chosen)
+        rendered = render_all(document, chosen)
         return impact, {FILE_NAMES[fmt]: text for fmt, text in rendered.items()}
 
     tables: tuple[str, ...] = ()

@@ -85,6 +85,6 @@ def render_markdown(document: Document) -> str:
     return _MD_ENV.get_template("summary.md.j2").render(doc=document, max_rows=MAX_ROWS_MD)
 
 
-def render(document: Document, formats: tuple[str, ...]) -> dict[str, str]:
+def render_all(document: Document, formats: tuple[str, ...]) -> dict[str, str]:
     renderers = {"html": render_html, "json": render_json, "md": render_markdown}
     return {fmt: renderers[fmt](document) for fmt in formats}
