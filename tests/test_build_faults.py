@@ -20,7 +20,6 @@ from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
 import pytest
-
 from sluice.build import BuildResult, build
 from sluice.classify import FailureClass
 from sluice.cli import main

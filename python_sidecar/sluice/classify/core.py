@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from sluice.classify.artifacts import Manifest, RunResult, RunResults
@@ -39,8 +40,7 @@ def classify_message(
     if pattern is None:
         return FailureClass.UNKNOWN, "no pattern matched the message"
     if pattern.missing_relation:
-        lowered = message.lower()
-        if any(name.lower() in lowered for name in source_names if name):
+        if any(_names(name, message) for name in source_names if name):
             return FailureClass.SOURCE_UNAVAILABLE, pattern.description
         return (
             FailureClass.SCHEMA_CHANGE,
@@ -48,6 +48,11 @@ def classify_message(
             "was dropped or renamed.",
         )
     return pattern.failure_class, pattern.description
+
+
+def _names(name: str, message: str) -> bool:
+    """Whether the message names the relation as a whole word (``orders``, not ``stg_orders``)."""
+    return re.search(rf"(?<![\w$]){re.escape(name)}(?![\w$])", message, re.IGNORECASE) is not None
 
 
 def _source_names(manifest: Manifest, parents: Sequence[str]) -> list[str]:

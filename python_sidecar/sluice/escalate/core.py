@@ -42,7 +42,8 @@ def escalate(
 ) -> tuple[Escalation, ...]:
     """Escalate each root-cause failure; skipped nodes count towards their root's impact.
 
-    A failure reaches the exposures downstream of itself and of every node it blocked.
+    A failure reaches the exposures downstream of itself and of every node it blocked; a failed
+    test also reaches those of the node it tested.
     """
     blocked: dict[str, list[str]] = {}
     for failure in failures:
@@ -53,7 +54,10 @@ def escalate(
         if not failure.is_root:
             continue
         downstream = blocked.get(failure.unique_id, [])
-        reached = exposures_reached(graph, [failure.unique_id, *downstream])
+        impact = [failure.unique_id, *downstream]
+        if failure.resource_type in ("test", "unit_test"):
+            impact.extend(graph.parents.get(failure.unique_id, ()))  # the data it tested
+        reached = exposures_reached(graph, impact)
         ownership = resolve_owner(
             failure.unique_id, manifest, graph, settings.source_owners, settings.default_owner
         )

@@ -1,0 +1,291 @@
+"""Owners, priorities, the webhook payload and delivery, and the Prometheus textfile."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from typing import ClassVar
+
+import msgspec
+import pytest
+from sluice.classify import Failure, FailureClass
+from sluice.classify.artifacts import decode_manifest
+from sluice.classify.graph import build_graph
+from sluice.escalate import escalate
+from sluice.escalate.owners import resolve_owner
+from sluice.escalate.priority import is_alert, priority
+from sluice.escalate.prometheus import (
+    BuildMetrics,
+    held_from_message,
+    quarantined_from_message,
+    render,
+)
+from sluice.escalate.webhook import build_payload, deliver
+from sluice.retry.config import EscalationSettings
+
+MANIFEST_V12 = "https://schemas.getdbt.com/dbt/manifest/v12.json"
+
+
+def node(name, *parents, resource_type="model", **extra):
+    return {
+        "unique_id": f"{resource_type}.shop.{name}",
+        "resource_type": resource_type,
+        "name": name,
+        "depends_on": {"nodes": list(parents)},
+        **extra,
+    }
+
+
+MANIFEST = decode_manifest(
+    msgspec.json.encode(
+        {
+            "metadata": {"dbt_schema_version": MANIFEST_V12, "adapter_type": "snowflake"},
+            "nodes": {
+                n["unique_id"]: n
+                for n in [
+                    node("stg_orders", "source.shop.erp.orders"),
+                    node("stg_crm", config={"meta": {"sluice": {"owner": "crm@example.com"}}}),
+                    node(
+                        "customers", "model.shop.stg_crm", meta={"owner": ["ana@example.com", "bo"]}
+                    ),
+                    node("orders", "model.shop.stg_orders", config={"group": "finance"}),
+                    node("revenue", "model.shop.orders"),
+                    node("orphan"),
+                    node(
+                        "assert_positive",
+                        "model.shop.stg_crm",
+                        resource_type="test",
+                        attached_node="model.shop.stg_crm",
+                        config={"meta": {"sluice": {"severity": "critical"}}},
+                    ),
+                ]
+            },
+            "sources": {
+                "source.shop.erp.orders": {
+                    "unique_id": "source.shop.erp.orders",
+                    "name": "orders",
+                    "source_name": "erp",
+                    "meta": {"source_system": "SAP"},
+                }
+            },
+            "exposures": {
+                "exposure.shop.board": {
+                    "unique_id": "exposure.shop.board",
+                    "name": "board",
+                    "depends_on": {"nodes": ["model.shop.revenue"]},
+                    "owner": {"name": "CFO office", "email": "cfo@example.com"},
+                    "config": {"meta": {"criticality": "critical"}},
+                },
+                "exposure.shop.crm_app": {
+                    "unique_id": "exposure.shop.crm_app",
+                    "name": "crm_app",
+                    "depends_on": {"nodes": ["model.shop.customers"]},
+                    "owner": {"name": "CRM app"},
+                    "meta": {"criticality": "medium"},
+                },
+            },
+            "groups": {
+                "group.shop.finance": {"name": "finance", "owner": {"email": "fin@example.com"}}
+            },
+        }
+    )
+)
+GRAPH = build_graph(MANIFEST)
+
+
+@pytest.mark.parametrize(
+    ("uid", "overrides", "owner", "basis"),
+    [
+        ("model.shop.stg_orders", {"SAP": "sap-team@example.com"}, "sap-team@example.com", "SAP"),
+        ("model.shop.stg_orders", {"erp": "erp@example.com"}, "erp@example.com", "erp"),
+        ("source.shop.erp.orders", {"erp": "erp@example.com"}, "erp@example.com", "erp"),
+        ("model.shop.stg_crm", {}, "crm@example.com", "meta.owner"),
+        ("model.shop.customers", {}, "ana@example.com, bo", "meta.owner"),
+        ("test.shop.assert_positive", {}, "crm@example.com", "stg_crm"),
+        ("model.shop.orders", {}, "fin@example.com", "group 'finance'"),
+        ("model.shop.revenue", {}, "cfo@example.com", "exposures"),
+        ("model.shop.stg_orders", {}, "cfo@example.com", "exposures"),
+        ("model.shop.orphan", {}, "nobody@example.com", "default"),
+    ],
+)
+def test_owner_resolution(uid, overrides, owner, basis):
+    found = resolve_owner(uid, MANIFEST, GRAPH, overrides, "nobody@example.com")
+    assert found.owner == owner
+    assert basis in found.basis
+
+
+@pytest.mark.parametrize(
+    ("severity", "criticality", "expected"),
+    [
+        ("critical", "critical", "P1"),
+        ("high", "critical", "P1"),
+        ("high", "high", "P2"),
+        ("high", None, "P3"),
+        ("medium", "high", "P2"),
+        ("medium", None, "P3"),
+        ("low", "low", "P4"),
+        ("low", "medium", "P3"),
+        ("critical", None, "P2"),
+    ],
+)
+def test_priority_matrix(severity, criticality, expected):
+    assert priority(severity, criticality) == expected
+
+
+def test_alert_threshold():
+    assert is_alert("P1", "P3") and is_alert("P3", "P3") and not is_alert("P4", "P3")
+    assert not is_alert("P2", "P1")
+
+
+def fail(uid, cls, message="", roots=(), status="error", gate=False):
+    c = FailureClass(cls)
+    return Failure(
+        uid, uid.split(".")[-1], uid.split(".")[0], status, c, message, "why", tuple(roots), c, gate
+    )
+
+
+def test_escalations_follow_root_causes_to_exposures():
+    failures = [
+        fail("model.shop.stg_orders", "schema_change"),
+        fail(
+            "model.shop.orders",
+            "dependency_failed",
+            roots=["model.shop.stg_orders"],
+            status="skipped",
+        ),
+        fail(
+            "model.shop.revenue",
+            "dependency_failed",
+            roots=["model.shop.stg_orders"],
+            status="skipped",
+        ),
+        fail("test.shop.assert_positive", "data_quality", status="fail"),
+        fail("model.shop.orphan", "unknown"),
+    ]
+    settings = EscalationSettings(alert_min_priority="P2", source_owners={"SAP": "sap@x.com"})
+    found = {e.unique_id: e for e in escalate(failures, MANIFEST, GRAPH, settings)}
+    assert set(found) == {"model.shop.stg_orders", "test.shop.assert_positive", "model.shop.orphan"}
+    stg = found["model.shop.stg_orders"]
+    assert stg.exposures == ("exposure.shop.board",) and stg.criticality == "critical"
+    assert stg.priority == "P1" and stg.alert and stg.owner == "sap@x.com"
+    assert stg.blocked == ("model.shop.orders", "model.shop.revenue")
+    assert stg.action == "escalate"
+    test = found["test.shop.assert_positive"]
+    assert test.severity == "critical" and test.exposures == ("exposure.shop.crm_app",)
+    assert test.priority == "P2" and test.action == "hold_and_escalate"
+    orphan = found["model.shop.orphan"]
+    assert orphan.priority == "P3" and not orphan.alert
+
+
+def test_gate_hold_severity_comes_from_the_gate_message():
+    message = (
+        "sluice gate held publication of model 'revenue': low: 9 rows (9.00% of 100) "
+        "over the threshold of 5% [rule 'a' (invalid_value) 9 rows, 9.00%] | critical: "
+        "2 rows (2.00% of 100) over the threshold of 0 rows [rule 'b' "
+        "(missing_required_field) 2 rows, 2.00%]. The last published data stays in place"
+    )
+    [e] = escalate(
+        [fail("model.shop.revenue", "data_quality", message, gate=True)],
+        MANIFEST,
+        GRAPH,
+        EscalationSettings(),
+    )
+    assert e.severity == "critical" and e.priority == "P1"
+    assert quarantined_from_message(message) == {
+        ("invalid_value", "low"): 9,
+        ("missing_required_field", "critical"): 2,
+    }
+    assert (
+        held_from_message("sluice: gate passed; published 95 of 100 rows; held 5, flagged 1") == 5
+    )
+
+
+def test_payload_is_slack_compatible_and_escaped():
+    failures = [fail("model.shop.customers", "schema_change", "column <x> & 'y' missing")]
+    escalations = escalate(failures, MANIFEST, GRAPH, EscalationSettings())
+    payload = build_payload(escalations, project="shop", exit_code=1, attempts=1)
+    assert set(payload) == {"text", "blocks"}
+    assert payload["blocks"][0]["type"] == "header"
+    body = payload["blocks"][1]["text"]["text"]
+    assert "&lt;x&gt; &amp;" in body and "ana@example.com" in body
+    many = build_payload(escalations * 45, project="shop", exit_code=1, attempts=1)
+    assert len(many["blocks"]) <= 50
+    json.dumps(payload)
+
+
+class Recorder(BaseHTTPRequestHandler):
+    received: ClassVar[list[bytes]] = []
+    status = 200
+
+    def do_POST(self):
+        Recorder.received.append(self.rfile.read(int(self.headers["Content-Length"])))
+        self.send_response(Recorder.status)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def server():
+    httpd = HTTPServer(("127.0.0.1", 0), Recorder)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    Recorder.received = []
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+    thread.join()
+
+
+def test_webhook_delivery(server):
+    url = f"http://127.0.0.1:{server.server_port}/hook/secret"
+    Recorder.status = 200
+    delivery = deliver(url, {"text": "hi", "blocks": []}, timeout=5)
+    assert delivery.delivered and delivery.status == 200
+    assert json.loads(Recorder.received[0]) == {"text": "hi", "blocks": []}
+    Recorder.status = 500
+    failed = deliver(url, {"text": "hi", "blocks": []}, timeout=5)
+    assert not failed.delivered and failed.status == 500 and "secret" not in failed.error
+
+
+def test_webhook_connection_refused_is_returned_not_raised():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    delivery = deliver(f"http://127.0.0.1:{port}/secret", {"text": "x", "blocks": []}, 5)
+    assert delivery.attempted and not delivery.delivered
+    assert "refused" in delivery.error.lower() and "secret" not in delivery.error
+
+
+def test_prometheus_textfile():
+    text = render(
+        BuildMetrics(
+            failures_by_class={"schema_change": 1},
+            failures_seen_by_class={"transient": 2},
+            attempts=3,
+            retries=2,
+            exit_code=1,
+            duration_seconds=12.5,
+            finished_at=1700000000.0,
+            gates_held=1,
+            rows_quarantined={("invalid_value", "high"): 4},
+            rows_held_by_model={'we"ird': 3},
+            exposures_by_status={"blocked": 2},
+            alerts_by_priority={"P1": 1},
+            alert_delivery_failures=0,
+        )
+    )
+    lines = text.splitlines()
+    assert 'sluice_build_failures{class="schema_change"} 1' in lines
+    assert 'sluice_build_failures{class="transient"} 0' in lines
+    assert "sluice_build_retries_total 2" in lines
+    assert 'sluice_rows_quarantined{class="invalid_value",severity="high"} 4' in lines
+    assert 'sluice_rows_held{model="we\\"ird"} 3' in lines
+    assert 'sluice_exposures{status="blocked"} 2' in lines
+    assert "# TYPE sluice_build_retries_total counter" in lines
+    assert text.endswith("\n")
+    for line in lines:
+        assert line.startswith("#") or line.startswith("sluice_")
