@@ -17,11 +17,14 @@ Exit codes (``BuildResult.exit_code``, also the ``sluice build`` exit status):
 
 from __future__ import annotations
 
+import contextlib
+import importlib
 import json
 import os
 import shutil
 import subprocess
 import sys
+import threading
 import time
 import types
 from collections.abc import Callable, Mapping, Sequence
@@ -217,6 +220,16 @@ def _report_statuses(result: Any) -> dict[str, str] | None:
     return statuses
 
 
+def _preload_report() -> None:
+    # A failure shows again, with its message, when run_report imports the module.
+    # A report module may offer ``preload()`` (e.g. compiling its templates) for the same reason.
+    with contextlib.suppress(Exception):
+        module = importlib.import_module("sluice.report")
+        preload = getattr(module, "preload", None)
+        if callable(preload):
+            preload()
+
+
 def run_report(
     project_dir: Path,
     final_dir: Path,
@@ -324,6 +337,10 @@ def build(
     target_dir = target_dir_of(project, passthrough, env)
     reset_attempts(target_dir)
 
+    # The report's modules load while dbt runs (this process only waits for dbt meanwhile).
+    warm = threading.Thread(target=_preload_report, daemon=True) if report else None
+    if warm is not None:
+        warm.start()
     start = clock()
     notes: list[str] = []
     attempts: list[Attempt] = []
@@ -444,6 +461,8 @@ def build(
     )
 
     report_step = ReportStep(False, "report skipped (disabled)")
+    if warm is not None:
+        warm.join()
     if report:
         report_step = run_report(
             project,
