@@ -134,6 +134,37 @@ def test_priority_matrix(severity, criticality, expected):
     assert priority(severity, criticality) == expected
 
 
+def test_an_unavailable_source_goes_to_the_source_owner_first():
+    found = resolve_owner(
+        "model.shop.stg_orders", SOURCED, build_graph(SOURCED), {}, "x", source_first=True
+    )
+    assert found.owner == "erp-owner@example.com"
+    plain = resolve_owner("model.shop.stg_orders", SOURCED, build_graph(SOURCED), {}, "x")
+    assert plain.owner == "stg-owner@example.com"
+
+
+SOURCED = decode_manifest(
+    msgspec.json.encode(
+        {
+            "metadata": {"dbt_schema_version": MANIFEST_V12},
+            "nodes": {
+                "model.shop.stg_orders": node(
+                    "stg_orders", "source.shop.erp.orders", meta={"owner": "stg-owner@example.com"}
+                )
+            },
+            "sources": {
+                "source.shop.erp.orders": {
+                    "unique_id": "source.shop.erp.orders",
+                    "name": "orders",
+                    "source_name": "erp",
+                    "config": {"meta": {"owner": "erp-owner@example.com"}},
+                }
+            },
+        }
+    )
+)
+
+
 def test_alert_threshold():
     assert is_alert("P1", "P3") and is_alert("P3", "P3") and not is_alert("P4", "P3")
     assert not is_alert("P2", "P1")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from sluice.classify.artifacts import Manifest
 from sluice.classify.graph import Graph, exposures_reached
-from sluice.classify.model import Failure
+from sluice.classify.model import Failure, FailureClass
 from sluice.escalate.owners import resolve_owner
 from sluice.escalate.priority import exposure_criticality, failure_severity, is_alert, priority
 from sluice.retry.config import EscalationSettings
@@ -59,7 +59,12 @@ def escalate(
             impact.extend(graph.parents.get(failure.unique_id, ()))  # the data it tested
         reached = exposures_reached(graph, impact)
         ownership = resolve_owner(
-            failure.unique_id, manifest, graph, settings.source_owners, settings.default_owner
+            failure.unique_id,
+            manifest,
+            graph,
+            settings.source_owners,
+            settings.default_owner,
+            source_first=failure.failure_class is FailureClass.SOURCE_UNAVAILABLE,
         )
         severity = failure_severity(failure, manifest)
         criticality = exposure_criticality(manifest, reached)

@@ -79,12 +79,15 @@ def resolve_owner(
     graph: Graph,
     source_owners: Mapping[str, str],
     default_owner: str,
+    *,
+    source_first: bool = False,
 ) -> Ownership:
     """The owner of a failed node, first found in this order:
 
     1. ``source_owners`` from configuration, for the source system the node is or reads directly;
     2. the node's ``config.meta.sluice.owner``, then ``meta.owner`` (for a test: also the tested
-       node's);
+       node's); with ``source_first`` (a source is unavailable) the owner of the sources it
+       reads directly comes before;
     3. the owner of the node's group;
     4. the owners of the exposures the node reaches;
     5. ``default_owner``.
@@ -100,6 +103,8 @@ def resolve_owner(
 
     node = manifest.nodes.get(unique_id) or manifest.sources.get(unique_id)
     candidates: list[ManifestNode | ManifestSource] = []
+    if source_first:
+        candidates.extend(manifest.sources[uid] for uid in direct if uid in manifest.sources)
     if node is not None:
         candidates.append(node)
         if isinstance(node, ManifestNode) and node.resource_type in ("test", "unit_test"):
