@@ -242,7 +242,7 @@ def run_report(
 ) -> ReportStep:
     """Produce the ``sluice report`` output over the whole run; never fails the build."""
     try:
-        from sluice import report as report_module
+        report_module = importlib.import_module("sluice.report")
     except ImportError as exc:
         return ReportStep(False, f"report skipped: sluice.report is not available ({exc})")
     generate = getattr(report_module, "generate_report", None)
