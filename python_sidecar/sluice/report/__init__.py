@@ -20,7 +20,7 @@ from sluice.artifacts import load_artifacts
 from sluice.errors import InputError
 from sluice.impact import ExposureImpact, ExposureStatus, Impact, ModelQuarantine, analyze
 from sluice.report.document import SCHEMA_VERSION, build_document
-from sluice.report.render import FILE_NAMES, FORMATS, render_all
+from sluice.report.render import FILE_NAMES, FORMATS, preload, render_all
 from sluice.report.warehouse import connect, read_project, resolve_target
 
 __all__ = [
@@ -29,6 +29,7 @@ __all__ = [
     "ReportResult",
     "generate_report",
     "parse_formats",
+    "preload",
     "resolve_target_path",
 ]
 

@@ -75,6 +75,12 @@ _HTML_ENV: Final = _environment(markdown=False)
 _MD_ENV: Final = _environment(markdown=True)
 
 
+def preload() -> None:
+    """Compile the templates now (``sluice build`` calls this while dbt runs)."""
+    _HTML_ENV.get_template("report.html.j2")
+    _MD_ENV.get_template("summary.md.j2")
+
+
 def render_html(document: Document) -> str:
     return _HTML_ENV.get_template("report.html.j2").render(
         doc=document, max_reasons=MAX_REASONS_SHOWN
