@@ -180,13 +180,20 @@ def test_mixed_failures_rerun_only_the_transient_part(env: Env, lock: LockHolder
     second = result.attempts[1]
     assert set(second.rerun) == {LOCKED, DOWNSTREAM, "exposure.build_faults.finance_dashboard"}
     select = list(second.dbt_args[second.dbt_args.index("--select") + 1 :])
-    assert select == ["fqn:build_faults.locked_orders", "fqn:build_faults.order_totals"]
+    assert select == [
+        "exposure:finance_dashboard",
+        "fqn:build_faults.locked_orders",
+        "fqn:build_faults.order_totals",
+    ]
     rerun = statuses(env.project / "target" / "sluice" / "attempts" / "2" / "run_results.json")
     assert EMAILS not in rerun
     assert rerun[LOCKED] == "success" and rerun[DOWNSTREAM] == "success"
     # the structural failure remains, so publication is held: exit 1, no further retries
     assert result.exit_code == 1
     assert [f.unique_id for f in result.root_failures] == [EMAILS]
+    # the merged view: what the rerun fixed is no longer failed, exposures included
+    assert {f.unique_id for f in result.failures} == {EMAILS, "exposure.build_faults.newsletter"}
+    assert result.exposure_statuses["exposure.build_faults.finance_dashboard"] == "healthy"
     assert result.stopped_because == "nothing_to_retry"
 
 

@@ -79,9 +79,10 @@ def test_plan_nothing_failed():
     assert plan_next([]).step is NextStep.DONE
 
 
-def test_selectors_use_fqn_and_skip_unknown_nodes():
-    fqns = {"model.p.a": ("p", "staging", "a"), "test.p.t": ("p", "t")}
-    assert selectors(["model.p.a", "test.p.t", "exposure.p.e"], fqns) == [
+def test_selectors_use_fqn_and_exposure_names():
+    known = {"model.p.a": "fqn:p.staging.a", "test.p.t": "fqn:p.t", "exposure.p.e": "exposure:e"}
+    assert selectors(["model.p.a", "test.p.t", "exposure.p.e", "unit_test.p.u"], known) == [
+        "exposure:e",
         "fqn:p.staging.a",
         "fqn:p.t",
     ]

@@ -56,7 +56,7 @@ from sluice.retry.attempts import keep_attempt, reset_attempts, sluice_dir, stam
 from sluice.retry.backoff import full_jitter_delay
 from sluice.retry.config import ConfigError, resolve_settings
 from sluice.retry.dbt_args import flag_value, retry_args, without_selection
-from sluice.retry.plan import NextStep, plan_next, selectors
+from sluice.retry.plan import NextStep, node_selectors, plan_next, selectors
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -168,10 +168,6 @@ def decide_exit_code(failures: Sequence[Failure], last_returncode: int) -> tuple
     if any(f.effective_class is not FailureClass.TRANSIENT for f in failures):
         return EXIT_FAILED, "held"
     return EXIT_TRANSIENT, "transient"
-
-
-def _fqns(manifest: Manifest) -> dict[str, tuple[str, ...]]:
-    return {uid: node.fqn for uid, node in manifest.nodes.items()}
 
 
 def _fallback_exposure_statuses(
@@ -418,7 +414,7 @@ def build(
                 str(project),
                 *without_selection(passthrough),
                 "--select",
-                *selectors(plan.nodes, _fqns(manifest)),
+                *selectors(plan.nodes, node_selectors(manifest)),
             ]
 
     assert manifest is not None and graph is not None and attempts

@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
+from sluice.classify.artifacts import Manifest
 from sluice.classify.model import Failure, FailureClass
 
 
@@ -53,15 +54,15 @@ def plan_next(failures: Sequence[Failure]) -> Plan:
     return Plan(NextStep.RERUN_SELECTED, tuple(sorted(transient | skipped_behind)))
 
 
-def selectors(nodes: Sequence[str], fqns: Mapping[str, Sequence[str]]) -> list[str]:
-    """``fqn:`` selectors for the nodes, for ``dbt build --select``.
+def selectors(nodes: Sequence[str], known: Mapping[str, str]) -> list[str]:
+    """The ``dbt build --select`` selectors for the nodes, from ``known`` (see
+    :func:`node_selectors`); nodes without one are left out."""
+    return sorted({known[uid] for uid in nodes if uid in known})
 
-    Tests are left out when the node they test is selected: ``dbt build`` selects them again
-    through indirect selection.
-    """
-    chosen: list[str] = []
-    for uid in nodes:
-        fqn = fqns.get(uid)
-        if fqn:
-            chosen.append("fqn:" + ".".join(fqn))
-    return sorted(set(chosen))
+
+def node_selectors(manifest: Manifest) -> dict[str, str]:
+    """A selector per node: ``fqn:<fqn>`` for models, seeds, snapshots and tests,
+    ``exposure:<name>`` for exposures (so they leave the skipped state too)."""
+    known = {uid: "fqn:" + ".".join(node.fqn) for uid, node in manifest.nodes.items() if node.fqn}
+    known.update({uid: f"exposure:{e.name}" for uid, e in manifest.exposures.items()})
+    return known
