@@ -249,3 +249,21 @@ def test_target_path_from_dbt_project(tmp_path: Path, monkeypatch: pytest.Monkey
     synth.write_target(project / "custom_target", man, runs, fresh)
     result = generate_report(project, warehouse=False)
     assert result.outputs["json"].parent == project / "custom_target" / "sluice"
+
+
+def test_unreadable_sluice_runs_is_an_input_error_and_writes_nothing(tmp_path: Path) -> None:
+    project = synth.write_project(tmp_path / "proj")
+    man, runs, fresh = synth.shop()
+    synth.write_target(project / "target", man, runs, fresh)
+    con = duckdb.connect(str(project / "wh.duckdb"))
+    con.execute("create schema analytics")
+    con.execute("create table analytics.sluice_runs (invocation_id varchar)")
+    con.close()
+    with pytest.raises(InputError, match=r"cannot read analytics\.sluice_runs"):
+        generate_report(project)
+    assert not (project / "target" / "sluice").exists()
+    tables = _rows(
+        project / "wh.duckdb",
+        "select table_name from information_schema.tables where table_name like 'sluice_%'",
+    )
+    assert tables == [("sluice_runs",)]

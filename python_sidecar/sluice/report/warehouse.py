@@ -257,6 +257,17 @@ class Warehouse:
 
     def read_quarantine(self, invocation_id: str) -> dict[str, ModelQuarantine]:
         """Rows of ``sluice_runs`` for ``invocation_id``; empty when the table does not exist."""
+        try:
+            return self._read_quarantine(invocation_id)
+        except SluiceError:
+            raise
+        except Exception as exc:
+            raise InputError(
+                f"{self.target.description}: cannot read "
+                f"{self.target.runs_schema}.{RUNS_TABLE}: {exc}"
+            ) from None
+
+    def _read_quarantine(self, invocation_id: str) -> dict[str, ModelQuarantine]:
         schema = self.target.runs_schema
         if not self.table_exists(schema, RUNS_TABLE):
             return {}
@@ -313,9 +324,12 @@ class Warehouse:
                         f"insert into {relation} ({names}) values ({marks})", rows[table]
                     )
             self._connection.commit()
-        except Exception:
+        except Exception as exc:
             self._connection.rollback()
-            raise
+            raise InputError(
+                f"{self.target.description}: writing the report tables failed, nothing "
+                f"written: {exc}"
+            ) from None
         return tuple(f"{schema}.{table}" for table in _COLUMNS)
 
     def close(self) -> None:
