@@ -165,6 +165,38 @@ SOURCED = decode_manifest(
 )
 
 
+def test_a_sluice_rule_test_carries_its_owner_and_severity():
+    rule = node(
+        "sluice_not_null_orders_id",
+        "model.shop.orders",
+        resource_type="test",
+        test_metadata={
+            "name": "sluice_not_null",
+            "namespace": "sluice",
+            "kwargs": {
+                "column_name": "id",
+                "sluice_severity": "critical",
+                "owner": "order-desk@example.com",
+            },
+        },
+    )
+    manifest = decode_manifest(
+        msgspec.json.encode(
+            {
+                "metadata": {"dbt_schema_version": MANIFEST_V12},
+                "nodes": {rule["unique_id"]: rule, "model.shop.orders": node("orders")},
+            }
+        )
+    )
+    [e] = escalate(
+        [fail(rule["unique_id"], "data_quality", status="fail")],
+        manifest,
+        build_graph(manifest),
+        EscalationSettings(),
+    )
+    assert e.owner == "order-desk@example.com" and e.severity == "critical"
+
+
 def test_alert_threshold():
     assert is_alert("P1", "P3") and is_alert("P3", "P3") and not is_alert("P4", "P3")
     assert not is_alert("P2", "P1")

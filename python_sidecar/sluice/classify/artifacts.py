@@ -43,6 +43,14 @@ class NodeConfig(msgspec.Struct, frozen=True):
     materialized: str | None = None
 
 
+class TestMetadata(msgspec.Struct, frozen=True):
+    """The generic test a test node instantiates, with its arguments."""
+
+    name: str = ""
+    namespace: str | None = None
+    kwargs: dict[str, Any] = {}
+
+
 class ManifestNode(msgspec.Struct, frozen=True):
     unique_id: str
     resource_type: str
@@ -55,6 +63,7 @@ class ManifestNode(msgspec.Struct, frozen=True):
     group: str | None = None
     relation_name: str | None = None
     attached_node: str | None = None
+    test_metadata: TestMetadata | None = None
 
 
 class ManifestSource(msgspec.Struct, frozen=True):

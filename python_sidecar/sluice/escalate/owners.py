@@ -34,6 +34,10 @@ def _text(value: Any) -> str | None:
 
 
 def _meta_owner(node: ManifestNode | ManifestSource) -> str | None:
+    if isinstance(node, ManifestNode) and node.test_metadata is not None:
+        owner = _text(node.test_metadata.kwargs.get("owner"))  # a sluice rule's `owner`
+        if owner:
+            return owner
     for meta in (node.config.meta, node.meta):
         owner = _text(_sluice_meta(meta).get("owner"))
         if owner:
@@ -85,9 +89,9 @@ def resolve_owner(
     """The owner of a failed node, first found in this order:
 
     1. ``source_owners`` from configuration, for the source system the node is or reads directly;
-    2. the node's ``config.meta.sluice.owner``, then ``meta.owner`` (for a test: also the tested
-       node's); with ``source_first`` (a source is unavailable) the owner of the sources it
-       reads directly comes before;
+    2. with ``source_first`` (a source is unavailable), the owner of the sources the node reads
+       directly; then, for a sluice rule, its ``owner`` argument; the node's
+       ``config.meta.sluice.owner``, then ``meta.owner`` (for a test: then the tested node's);
     3. the owner of the node's group;
     4. the owners of the exposures the node reaches;
     5. ``default_owner``.

@@ -40,14 +40,19 @@ def _sluice_meta(meta: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def failure_severity(failure: Failure, manifest: Manifest) -> str:
-    """The gate's highest breached severity for a held gate, a test's ``meta.sluice.severity``
-    (or ``meta.severity``) for a failed test, otherwise the class's severity."""
+    """The gate's highest breached severity for a held gate; for a failed test, the sluice
+    rule's ``sluice_severity`` argument, ``meta.sluice.severity`` or ``meta.severity``; otherwise
+    the class's severity."""
     if failure.gate_held:
         found = _GATE_SEVERITY.findall(failure.message)
         if found:
             return str(max(found, key=lambda s: _RANK[s]))
     node = manifest.nodes.get(failure.unique_id)
     if node is not None and failure.failure_class is FailureClass.DATA_QUALITY:
+        if node.test_metadata is not None:
+            value = node.test_metadata.kwargs.get("sluice_severity")  # a sluice rule's severity
+            if isinstance(value, str) and value.lower() in _RANK:
+                return value.lower()
         for meta in (node.config.meta, node.meta):
             for value in (_sluice_meta(meta).get("severity"), meta.get("severity")):
                 if isinstance(value, str) and value.lower() in _RANK:
