@@ -45,6 +45,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Env:
     data.mkdir()
     monkeypatch.setenv("BUILD_FAULTS_DIR", str(data))
     monkeypatch.delenv("BUILD_FAULTS_DROP_EMAIL", raising=False)
+    monkeypatch.delenv("BUILD_FAULTS_NULL_ID", raising=False)
     for name in (
         "SLUICE_MAX_ATTEMPTS",
         "SLUICE_BASE_DELAY",
@@ -170,6 +171,23 @@ def test_structural_failure_is_not_retried_and_is_escalated_to_its_owner(env: En
     assert "customer_emails" in json.dumps(payload["blocks"])
     assert "marketing-data@example.com" in json.dumps(payload["blocks"])
     assert url not in (env.project / "target" / "sluice" / "build.json").read_text()
+
+
+def test_failed_data_test_holds_downstream_and_is_not_retried(env: Env, monkeypatch):
+    monkeypatch.setenv("BUILD_FAULTS_NULL_ID", "1")
+    result = run(env, sleeper_releasing(env, None, None), max_attempts=3)
+
+    assert result.exit_code == 1 and len(result.attempts) == 1
+    [root] = result.root_failures
+    assert root.unique_id.startswith("test.build_faults.not_null_customers_id")
+    assert root.failure_class is FailureClass.DATA_QUALITY and root.status == "fail"
+    skipped = {f.unique_id: f for f in result.failures if not f.is_root}
+    assert skipped[EMAILS].root_causes == (root.unique_id,)
+    [escalation] = result.escalations
+    assert escalation.owner == "crm-team@example.com"  # the tested model's meta.sluice.owner
+    assert escalation.exposures == ("exposure.build_faults.newsletter",)
+    assert escalation.action == "hold_and_escalate"
+    assert result.exposure_statuses["exposure.build_faults.newsletter"] == "stale"
 
 
 def test_mixed_failures_rerun_only_the_transient_part(env: Env, lock: LockHolder, monkeypatch):
