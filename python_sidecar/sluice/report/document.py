@@ -12,6 +12,7 @@ from typing import Any, Final
 
 from sluice.freshness import FreshnessStatus, SourceFreshness
 from sluice.impact import (
+    CRITICALITIES,
     ExposureImpact,
     ExposureStatus,
     Impact,
@@ -135,10 +136,14 @@ def _quarantine_model(model: ModelQuarantine) -> Document:
 
 
 def _tally(models: tuple[ModelQuarantine, ...], field: str) -> dict[str, int]:
+    """Rows per value of ``field``: severities in severity order, anything else largest first."""
     counts: Counter[str] = Counter()
     for model in models:
         for count in model.rule_counts:
             counts[str(getattr(count, field))] += count.rows
+    if field == "severity":
+        rank = {name: i for i, name in enumerate(CRITICALITIES)}
+        return dict(sorted(counts.items(), key=lambda item: (rank.get(item[0], 99), item[0])))
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
