@@ -95,6 +95,8 @@ def test_cli_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     err = capsys.readouterr().err
     assert "run_results.json" in err and "JSON" in err
     assert main(["report", "--project-dir", str(healthy), "--format", "pdf"]) == 2
+    assert main(["report", "--project-dir", str(healthy), "--format", ""]) == 2
+    assert main(["report", "--bogus-option"]) == 2
 
 
 def test_invalid_input_writes_nothing(tmp_path: Path) -> None:

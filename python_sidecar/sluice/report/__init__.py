@@ -72,6 +72,8 @@ def parse_formats(formats: Iterable[str]) -> tuple[str, ...]:
                 raise InputError(f"unknown report format {fmt!r}; choose from {', '.join(FORMATS)}")
             if fmt not in chosen:
                 chosen.append(fmt)
+    if not chosen:
+        raise InputError(f"no report format given; choose from {', '.join(FORMATS)}")
     return tuple(chosen)
 
 
