@@ -1,0 +1,60 @@
+"""The lineage graph: edges from depends_on, tests attached to what they check, a topological order."""
+
+from __future__ import annotations
+
+from types import MappingProxyType
+
+import msgspec
+from sluice.artifacts.models import Manifest
+from sluice.lineage import build_graph, topological_order, upstream
+
+from tests.fixtures import synth
+from tests.fixtures.synth import dbt_test, exposure, model, source, uid
+
+
+def _manifest(doc: dict) -> Manifest:
+    return msgspec.json.decode(msgspec.json.encode(doc), type=Manifest)
+
+
+def test_graph_edges_tests_and_order() -> None:
+    src = source("raw", "events")
+    doc = synth.manifest(
+        [
+            model("b", (uid("a"), "model.shop.disabled_or_missing")),
+            model("a", (src["unique_id"],)),
+            dbt_test("rel_b_a", uid("b"), depends=(uid("a"), uid("b"))),
+            {**dbt_test("plain", uid("a")), "attached_node": None},
+        ],
+        sources=[src],
+        exposures=[exposure("dash", (uid("b"),))],
+    )
+    doc["metrics"] = {
+        "metric.shop.m": {
+            "unique_id": "metric.shop.m",
+            "name": "m",
+            "depends_on": {"nodes": [uid("a")]},
+        }
+    }
+    doc["exposures"]["exposure.shop.dash"]["depends_on"]["nodes"].append("metric.shop.m")
+    graph = build_graph(_manifest(doc))
+    assert graph.parents[uid("b")] == (uid("a"),)  # the missing parent is not an edge
+    assert set(graph.children[uid("a")]) == {uid("b"), "metric.shop.m"}
+    assert graph.tested["test.shop.rel_b_a.abc123"] == (uid("b"),)  # attached node wins
+    assert graph.tested["test.shop.plain.abc123"] == (uid("a"),)  # else depends_on
+    assert "test.shop.plain.abc123" not in graph.parents
+    order = graph.order
+    assert order.index(src["unique_id"]) < order.index(uid("a")) < order.index(uid("b"))
+    assert order.index("metric.shop.m") < order.index("exposure.shop.dash")
+    assert upstream(graph, "exposure.shop.dash") == {
+        src["unique_id"],
+        uid("a"),
+        uid("b"),
+        "metric.shop.m",
+    }
+
+
+def test_topological_order_tolerates_a_cycle() -> None:
+    parents = MappingProxyType({"a": (), "b": ("a", "c"), "c": ("b",), "d": ("a",)})
+    order = topological_order(parents)
+    assert sorted(order) == ["a", "b", "c", "d"]
+    assert order[:2] == ("a", "d")
