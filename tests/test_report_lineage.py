@@ -1,4 +1,4 @@
-"""The lineage graph: edges from depends_on, tests attached to what they check, a topological order."""
+"""The lineage graph: edges from depends_on, tests attached to what they check, an order."""
 
 from __future__ import annotations
 
