@@ -179,6 +179,19 @@ def test_bad_settings_are_refused(tmp_path, flags, env, text, error):
         resolve_settings(project, flags, env)
 
 
+def test_target_path(tmp_path):
+    from sluice.build import target_dir_of
+
+    (tmp_path / "dbt_project.yml").write_text("name: x\ntarget-path: 'build/out'  # here\n")
+    assert target_dir_of(tmp_path, [], {}) == tmp_path / "build" / "out"
+    assert target_dir_of(tmp_path, [], {"DBT_TARGET_PATH": "/abs"}) == Path("/abs")
+    assert target_dir_of(tmp_path, ["--target-path", "t2"], {"DBT_TARGET_PATH": "x"}) == (
+        tmp_path / "t2"
+    )
+    (tmp_path / "dbt_project.yml").write_text("name: x\n")
+    assert target_dir_of(tmp_path, [], {}) == tmp_path / "target"
+
+
 # --- dbt arguments ----------------------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ import contextlib
 import importlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -35,6 +36,7 @@ from typing import Any
 from sluice.classify.artifacts import (
     ArtifactError,
     Manifest,
+    RunResults,
     decode_run_results,
     load_manifest,
     load_run_results,
@@ -42,7 +44,7 @@ from sluice.classify.artifacts import (
 from sluice.classify.core import classify
 from sluice.classify.graph import Graph, build_graph
 from sluice.classify.model import Failure, FailureClass
-from sluice.classify.patterns import builtin_patterns
+from sluice.classify.patterns import Pattern, builtin_patterns
 from sluice.escalate.core import Escalation, escalate
 from sluice.escalate.prometheus import (
     BuildMetrics,
@@ -52,11 +54,18 @@ from sluice.escalate.prometheus import (
     write_textfile,
 )
 from sluice.escalate.webhook import Delivery, build_payload, deliver
-from sluice.retry.attempts import keep_attempt, reset_attempts, sluice_dir, stamp, write_final_view
+from sluice.retry.attempts import (
+    attempts_dir,
+    keep_attempt,
+    reset_attempts,
+    sluice_dir,
+    stamp,
+    write_final_view,
+)
 from sluice.retry.backoff import full_jitter_delay
-from sluice.retry.config import ConfigError, resolve_settings
+from sluice.retry.config import BuildSettings, ConfigError, resolve_settings
 from sluice.retry.dbt_args import flag_value, retry_args, without_selection
-from sluice.retry.plan import NextStep, node_selectors, plan_next, selectors
+from sluice.retry.plan import NextStep, Plan, node_selectors, plan_next, selectors
 
 EXIT_OK = 0
 EXIT_FAILED = 1
@@ -153,8 +162,19 @@ def subprocess_runner(executable: str) -> DbtRunner:
     return run
 
 
+_TARGET_PATH_KEY = re.compile(r"""^target-path:\s*["']?([^"'#\n]+?)["']?\s*(#.*)?$""", re.M)
+
+
 def target_dir_of(project_dir: Path, dbt_args: Sequence[str], environ: Mapping[str, str]) -> Path:
-    target = flag_value(dbt_args, "--target-path") or environ.get("DBT_TARGET_PATH") or "target"
+    """Where dbt writes its artifacts: ``--target-path``, ``DBT_TARGET_PATH``, the project's
+    ``target-path``, else ``target``; relative to the project."""
+    target = flag_value(dbt_args, "--target-path") or environ.get("DBT_TARGET_PATH")
+    if not target:
+        try:
+            match = _TARGET_PATH_KEY.search((project_dir / "dbt_project.yml").read_text("utf-8"))
+        except (OSError, UnicodeDecodeError):
+            match = None
+        target = match.group(1).strip() if match else "target"
     path = Path(target)
     return path if path.is_absolute() else project_dir / path
 
@@ -328,102 +348,35 @@ def build(
         settings = resolve_settings(project, flags, env)
     except ConfigError as exc:
         raise BuildError(str(exc)) from None
-    run_dbt = runner if runner is not None else subprocess_runner(find_dbt(dbt_executable))
-    patterns = (*settings.patterns, *builtin_patterns())
-    target_dir = target_dir_of(project, passthrough, env)
-    reset_attempts(target_dir)
 
     # The report's modules load while dbt runs (this process only waits for dbt meanwhile).
     warm = threading.Thread(target=_preload_report, daemon=True) if report else None
     if warm is not None:
         warm.start()
+    context = _Context(
+        project=project,
+        passthrough=tuple(passthrough),
+        settings=settings,
+        patterns=(*settings.patterns, *builtin_patterns()),
+        target_dir=target_dir_of(project, passthrough, env),
+        run_dbt=runner if runner is not None else subprocess_runner(find_dbt(dbt_executable)),
+        sleeper=sleeper,
+        clock=clock,
+        uniform=uniform,
+        log_dbt_output=log_dbt_output,
+    )
     start = clock()
-    notes: list[str] = []
-    attempts: list[Attempt] = []
-    manifest: Manifest | None = None
-    graph: Graph | None = None
-    kind = "build"
-    args = ["build", "--project-dir", str(project), *passthrough]
-    delay = 0.0
-    rerun: tuple[str, ...] = ()
-    stopped = ""
-    number = 1
-    while True:
-        results_path = target_dir / "run_results.json"
-        before = stamp(results_path)
-        began = clock()
-        log = (
-            sluice_dir(target_dir) / "attempts" / str(number) / "dbt.log"
-            if log_dbt_output
-            else None
-        )
-        returncode = run_dbt(args, log)
-        duration = clock() - began
-        after = stamp(results_path)
-        if not after.exists or after == before:
-            message = f"dbt {kind} exited {returncode} and wrote no run results"
-            if number == 1:
-                raise BuildError(message + " (see dbt's output above)")
-            notes.append(message)
-            stopped = "dbt_error"
-            break
-        folder = keep_attempt(target_dir, number)
-        try:
-            manifest = load_manifest(folder / "manifest.json")
-            run_results = load_run_results(folder / "run_results.json")
-        except ArtifactError as exc:
-            if number == 1:
-                raise BuildError(str(exc)) from None
-            notes.append(f"attempt {number}: {exc}")
-            stopped = "dbt_error"
-            break
-        graph = build_graph(manifest)
-        failures = classify(run_results, manifest, patterns, graph)
-        attempts.append(
-            Attempt(number, kind, tuple(args), returncode, delay, duration, failures, folder, rerun)
-        )
-        plan = plan_next(failures)
-        if plan.step is NextStep.DONE:
-            stopped = "published"
-            break
-        if plan.step is NextStep.STOP:
-            stopped = "nothing_to_retry"
-            break
-        if number >= settings.retry.max_attempts:
-            stopped = "max_attempts"
-            break
-        delay = full_jitter_delay(settings.retry, number, *([uniform] if uniform else []))
-        if clock() - start + delay > settings.retry.budget:
-            stopped = "budget"
-            notes.append(
-                f"no retry after attempt {number}: a {delay:.1f} s wait would pass the "
-                f"{settings.retry.budget:g} s budget"
-            )
-            break
-        sleeper(delay)
-        number += 1
-        rerun = plan.nodes
-        if plan.step is NextStep.RETRY:
-            kind = "retry"
-            args = ["retry", "--project-dir", str(project), *retry_args(passthrough)]
-        else:
-            kind = "rerun_selected"
-            args = [
-                "build",
-                "--project-dir",
-                str(project),
-                *without_selection(passthrough),
-                "--select",
-                *selectors(plan.nodes, node_selectors(manifest)),
-            ]
+    run = _run_attempts(context)
+    target_dir = context.target_dir
+    attempts, manifest, graph, notes = run.attempts, run.manifest, run.graph, run.notes
 
-    assert manifest is not None and graph is not None and attempts
     final_dir = write_final_view(target_dir, [a.artifacts for a in attempts])
     final_results = decode_run_results(
         (final_dir / "run_results.json").read_bytes(), final_dir / "run_results.json"
     )
-    final_failures = classify(final_results, manifest, patterns, graph)
+    final_failures = classify(final_results, manifest, context.patterns, graph)
     exit_code, outcome = decide_exit_code(final_failures, attempts[-1].returncode)
+    stopped = run.stopped
     if stopped == "published" and final_failures:
         # The last attempt reran only transient nodes and they passed; structural ones remain.
         stopped = "nothing_to_retry"
@@ -431,30 +384,16 @@ def build(
         notes.append(f"dbt exited {attempts[-1].returncode} without a failed node")
 
     escalations = escalate(final_failures, manifest, graph, settings.escalation)
-    alerts = [e for e in escalations if e.alert]
-    project_name = manifest.metadata.project_name or project.name
-    payload = (
-        build_payload(alerts, project=project_name, exit_code=exit_code, attempts=len(attempts))
-        if alerts
-        else None
+    delivery = _alert(
+        escalations,
+        settings,
+        target_dir,
+        project=manifest.metadata.project_name or project.name,
+        exit_code=exit_code,
+        attempts=len(attempts),
     )
-    url = settings.escalation.webhook_url
-    if payload is not None and url:
-        delivery = deliver(url, payload, settings.escalation.webhook_timeout)
-        if not delivery.delivered:
-            notes.append(f"alert delivery failed: {delivery.error}")
-    elif payload is not None:
-        delivery = Delivery(False, False, None, "no webhook configured")
-    else:
-        delivery = Delivery(False, False, None, None)
-    _write_json(
-        sluice_dir(target_dir) / "alerts.json",
-        {
-            "delivery": asdict(delivery),
-            "payload": payload,
-            "escalations": [asdict(e) for e in escalations],
-        },
-    )
+    if delivery.attempted and not delivery.delivered:
+        notes.append(f"alert delivery failed: {delivery.error}")
 
     report_step = ReportStep(False, "report skipped (disabled)")
     if warm is not None:
@@ -477,35 +416,6 @@ def build(
         statuses = _fallback_exposure_statuses(manifest, graph, final_failures)
         statuses_from = "build"
 
-    quarantined: dict[tuple[str, str], int] = {}
-    held: dict[str, int] = {}
-    for res in final_results.results:
-        text = res.message or ""
-        for key, rows in quarantined_from_message(text).items():
-            quarantined[key] = quarantined.get(key, 0) + rows
-        rows_held = held_from_message(text)
-        if rows_held is not None:
-            node = manifest.nodes.get(res.unique_id)
-            held[node.name if node else res.unique_id] = rows_held
-    metrics = BuildMetrics(
-        failures_by_class=count_by([f.failure_class.value for f in final_failures]),
-        failures_seen_by_class=count_by(
-            [f.failure_class.value for a in attempts for f in a.failures]
-        ),
-        attempts=len(attempts),
-        retries=len(attempts) - 1,
-        exit_code=exit_code,
-        duration_seconds=clock() - start,
-        finished_at=time.time(),
-        gates_held=sum(1 for f in final_failures if f.gate_held),
-        rows_quarantined=quarantined,
-        rows_held_by_model=held,
-        exposures_by_status=count_by(list(statuses.values())),
-        alerts_by_priority=count_by([e.priority for e in alerts]),
-        alert_delivery_failures=int(delivery.attempted and not delivery.delivered),
-    )
-    write_textfile(sluice_dir(target_dir) / "sluice.prom", metrics)
-
     result = BuildResult(
         exit_code=exit_code,
         outcome=outcome,
@@ -521,8 +431,181 @@ def build(
         report=report_step,
         notes=tuple(notes),
     )
+    write_textfile(
+        sluice_dir(target_dir) / "sluice.prom",
+        _metrics(result, final_results, manifest, duration=clock() - start),
+    )
     _write_json(sluice_dir(target_dir) / "build.json", summary(result, started_wall))
     return result
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What every attempt of one build shares."""
+
+    project: Path
+    passthrough: tuple[str, ...]
+    settings: BuildSettings
+    patterns: tuple[Pattern, ...]
+    target_dir: Path
+    run_dbt: DbtRunner
+    sleeper: Sleeper
+    clock: Clock
+    uniform: Callable[[], float] | None
+    log_dbt_output: bool
+
+
+@dataclass(slots=True)
+class _Run:
+    attempts: list[Attempt]
+    manifest: Manifest
+    graph: Graph
+    stopped: str
+    notes: list[str]
+
+
+def _next_args(context: _Context, plan: Plan, manifest: Manifest) -> tuple[str, list[str]]:
+    project = str(context.project)
+    if plan.step is NextStep.RETRY:
+        return "retry", ["retry", "--project-dir", project, *retry_args(context.passthrough)]
+    return "rerun_selected", [
+        "build",
+        "--project-dir",
+        project,
+        *without_selection(context.passthrough),
+        "--select",
+        *selectors(plan.nodes, node_selectors(manifest)),
+    ]
+
+
+def _run_attempts(context: _Context) -> _Run:
+    """Run dbt, then retry while the plan says so and the attempts and the budget allow."""
+    policy = context.settings.retry
+    clock = context.clock
+    reset_attempts(context.target_dir)
+    results_path = context.target_dir / "run_results.json"
+    start = clock()
+    attempts: list[Attempt] = []
+    notes: list[str] = []
+    kind, args = "build", ["build", "--project-dir", str(context.project), *context.passthrough]
+    delay = 0.0
+    rerun: tuple[str, ...] = ()
+    loaded: tuple[Manifest, Graph] | None = None
+    number = 1
+    while True:
+        before = stamp(results_path)
+        log = attempts_dir(context.target_dir) / str(number) / "dbt.log"
+        began = clock()
+        returncode = context.run_dbt(args, log if context.log_dbt_output else None)
+        duration = clock() - began
+        after = stamp(results_path)
+        problem: str | None = None
+        if not after.exists or after == before:
+            problem = f"dbt {kind} exited {returncode} and wrote no run results"
+        else:
+            folder = keep_attempt(context.target_dir, number)
+            try:
+                manifest = load_manifest(folder / "manifest.json")
+                run_results = load_run_results(folder / "run_results.json")
+            except ArtifactError as exc:
+                problem = str(exc)
+        if problem is not None:
+            if loaded is None:
+                raise BuildError(problem)
+            notes.append(f"attempt {number}: {problem}")
+            return _Run(attempts, *loaded, "dbt_error", notes)
+        graph = build_graph(manifest)
+        loaded = (manifest, graph)
+        failures = classify(run_results, manifest, context.patterns, graph)
+        attempts.append(
+            Attempt(number, kind, tuple(args), returncode, delay, duration, failures, folder, rerun)
+        )
+        plan = plan_next(failures)
+        if plan.step is NextStep.DONE:
+            return _Run(attempts, manifest, graph, "published", notes)
+        if plan.step is NextStep.STOP:
+            return _Run(attempts, manifest, graph, "nothing_to_retry", notes)
+        if number >= policy.max_attempts:
+            return _Run(attempts, manifest, graph, "max_attempts", notes)
+        uniform = (context.uniform,) if context.uniform else ()
+        delay = full_jitter_delay(policy, number, *uniform)
+        if clock() - start + delay > policy.budget:
+            notes.append(
+                f"no retry after attempt {number}: a {delay:.1f} s wait would pass the "
+                f"{policy.budget:g} s budget"
+            )
+            return _Run(attempts, manifest, graph, "budget", notes)
+        context.sleeper(delay)
+        number += 1
+        rerun = plan.nodes
+        kind, args = _next_args(context, plan, manifest)
+
+
+def _alert(
+    escalations: Sequence[Escalation],
+    settings: BuildSettings,
+    target_dir: Path,
+    *,
+    project: str,
+    exit_code: int,
+    attempts: int,
+) -> Delivery:
+    """Send the alerts to the webhook, if any; record everything in ``alerts.json``."""
+    alerts = [e for e in escalations if e.alert]
+    payload = (
+        build_payload(alerts, project=project, exit_code=exit_code, attempts=attempts)
+        if alerts
+        else None
+    )
+    url = settings.escalation.webhook_url
+    if payload is not None and url:
+        delivery = deliver(url, payload, settings.escalation.webhook_timeout)
+    elif payload is not None:
+        delivery = Delivery(False, False, None, "no webhook configured")
+    else:
+        delivery = Delivery(False, False, None, None)
+    _write_json(
+        sluice_dir(target_dir) / "alerts.json",
+        {
+            "delivery": asdict(delivery),
+            "payload": payload,
+            "escalations": [asdict(e) for e in escalations],
+        },
+    )
+    return delivery
+
+
+def _metrics(
+    result: BuildResult, final_results: RunResults, manifest: Manifest, *, duration: float
+) -> BuildMetrics:
+    quarantined: dict[tuple[str, str], int] = {}
+    held: dict[str, int] = {}
+    for res in final_results.results:
+        text = res.message or ""
+        for key, rows in quarantined_from_message(text).items():
+            quarantined[key] = quarantined.get(key, 0) + rows
+        rows_held = held_from_message(text)
+        if rows_held is not None:
+            node = manifest.nodes.get(res.unique_id)
+            held[node.name if node else res.unique_id] = rows_held
+    delivery = result.alert_delivery
+    return BuildMetrics(
+        failures_by_class=count_by([f.failure_class.value for f in result.failures]),
+        failures_seen_by_class=count_by(
+            [f.failure_class.value for a in result.attempts for f in a.failures]
+        ),
+        attempts=len(result.attempts),
+        retries=result.retries,
+        exit_code=result.exit_code,
+        duration_seconds=duration,
+        finished_at=time.time(),
+        gates_held=sum(1 for f in result.failures if f.gate_held),
+        rows_quarantined=quarantined,
+        rows_held_by_model=held,
+        exposures_by_status=count_by(list(result.exposure_statuses.values())),
+        alerts_by_priority=count_by([e.priority for e in result.alerts]),
+        alert_delivery_failures=int(delivery.attempted and not delivery.delivered),
+    )
 
 
 def summary(result: BuildResult, started_at: float | None = None) -> dict[str, Any]:
