@@ -187,7 +187,7 @@ def test_failed_data_test_holds_downstream_and_is_not_retried(env: Env, monkeypa
     assert escalation.owner == "crm-team@example.com"  # the tested model's meta.sluice.owner
     assert escalation.exposures == ("exposure.build_faults.newsletter",)
     assert escalation.action == "hold_and_escalate"
-    assert result.exposure_statuses["exposure.build_faults.newsletter"] == "stale"
+    assert result.exposure_statuses["exposure.build_faults.newsletter"] == "blocked"
 
 
 def test_mixed_failures_rerun_only_the_transient_part(env: Env, lock: LockHolder, monkeypatch):

@@ -122,6 +122,8 @@ class BuildResult:
     exposure_statuses_from: str
     report: ReportStep
     notes: tuple[str, ...] = ()
+    started_at: float = 0.0
+    """Unix time the build started."""
 
     @property
     def retries(self) -> int:
@@ -193,8 +195,8 @@ def decide_exit_code(failures: Sequence[Failure], last_returncode: int) -> tuple
 def _fallback_exposure_statuses(
     manifest: Manifest, graph: Graph, failures: Sequence[Failure]
 ) -> dict[str, str]:
-    """Exposure statuses from the build alone: ``stale`` behind a held gate or failed data test
-    (the last good data stays), ``blocked`` behind any other failure, else ``healthy``."""
+    """Exposure statuses from the build alone: ``stale`` behind held gates only (the last good
+    data stays), ``blocked`` behind any other failed or skipped node, else ``healthy``."""
     by_id = {f.unique_id: f for f in failures}
     statuses: dict[str, str] = {}
     for uid in sorted(manifest.exposures):
@@ -205,9 +207,7 @@ def _fallback_exposure_statuses(
             continue
         roots = {r for f in hit for r in (f.root_causes or (f.unique_id,))}
         root_failures = [by_id[r] for r in roots if r in by_id]
-        if root_failures and all(
-            f.failure_class is FailureClass.DATA_QUALITY for f in root_failures
-        ):
+        if root_failures and all(f.gate_held for f in root_failures):
             statuses[uid] = "stale"
         else:
             statuses[uid] = "blocked"
@@ -430,12 +430,13 @@ def build(
         exposure_statuses_from=statuses_from,
         report=report_step,
         notes=tuple(notes),
+        started_at=started_wall,
     )
     write_textfile(
         sluice_dir(target_dir) / "sluice.prom",
         _metrics(result, final_results, manifest, duration=clock() - start),
     )
-    _write_json(sluice_dir(target_dir) / "build.json", summary(result, started_wall))
+    _write_json(sluice_dir(target_dir) / "build.json", summary(result))
     return result
 
 
@@ -608,13 +609,13 @@ def _metrics(
     )
 
 
-def summary(result: BuildResult, started_at: float | None = None) -> dict[str, Any]:
+def summary(result: BuildResult) -> dict[str, Any]:
     """A JSON-ready description of a build (written to ``target/sluice/build.json``)."""
     return {
         "exit_code": result.exit_code,
         "outcome": result.outcome,
         "stopped_because": result.stopped_because,
-        "started_at": started_at,
+        "started_at": result.started_at,
         "project_dir": result.project_dir,
         "attempts": [
             {
