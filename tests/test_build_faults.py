@@ -190,6 +190,73 @@ def test_failed_data_test_holds_downstream_and_is_not_retried(env: Env, monkeypa
     assert result.exposure_statuses["exposure.build_faults.newsletter"] == "blocked"
 
 
+GATED = """
+models:
+  - name: payments
+    config:
+      materialized: sluice
+      meta:
+        sluice:
+          key: payment_id
+          owner: payments-team@example.com
+          gate: {critical: 0}
+    columns:
+      - name: customer_id
+        data_tests:
+          - sluice.sluice_not_null:
+              name: payments_customer_required
+              arguments: {sluice_severity: critical}
+exposures:
+  - name: cash_report
+    type: dashboard
+    owner: {email: treasury@example.com}
+    config: {meta: {criticality: high}}
+    depends_on: [ref('payments_daily')]
+"""
+
+
+def test_gate_hold_of_a_sluice_model_is_data_quality(env: Env):
+    repo = Path(__file__).resolve().parents[1]
+    (env.project / "packages.yml").write_text(f"packages:\n  - local: {repo}\n")
+    (env.project / "seeds" / "raw_payments.csv").write_text(
+        "payment_id,customer_id,amount\n1,1,10\n2,,20\n3,2,30\n"
+    )
+    (env.project / "models" / "payments.sql").write_text("select * from {{ ref('raw_payments') }}")
+    (env.project / "models" / "payments_daily.sql").write_text(
+        "select sum(amount) as amount from {{ ref('payments') }}"
+    )
+    (env.project / "models" / "_gated.yml").write_text(GATED)
+    deps = subprocess.run(
+        [
+            str(Path(sys.executable).with_name("dbt")),
+            "deps",
+            "--project-dir",
+            str(env.project),
+            "--profiles-dir",
+            str(env.project),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert deps.returncode == 0, deps.stdout
+
+    result = run(env, sleeper_releasing(env, None, None), max_attempts=3)
+
+    assert result.exit_code == 1 and len(result.attempts) == 1
+    [root] = result.root_failures
+    assert root.unique_id == "model.build_faults.payments"
+    assert root.failure_class is FailureClass.DATA_QUALITY and root.gate_held
+    [escalation] = result.escalations
+    assert escalation.owner == "payments-team@example.com"
+    assert escalation.severity == "critical" and escalation.criticality == "high"
+    assert escalation.priority == "P1"
+    assert escalation.exposures == ("exposure.build_faults.cash_report",)
+    assert result.exposure_statuses["exposure.build_faults.cash_report"] == "stale"
+    prom = (env.project / "target" / "sluice" / "sluice.prom").read_text()
+    assert "sluice_gates_held 1" in prom
+    assert 'sluice_rows_quarantined{class="missing_required_field",severity="critical"} 1' in prom
+
+
 def test_mixed_failures_rerun_only_the_transient_part(env: Env, lock: LockHolder, monkeypatch):
     monkeypatch.setenv("BUILD_FAULTS_DROP_EMAIL", "1")
     result = run(env, sleeper_releasing(env, lock, on_wait=1), max_attempts=3)
