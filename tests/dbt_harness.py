@@ -120,15 +120,15 @@ class DbtProject:
         return result
 
     def _run(self, args: list[str]) -> DbtResult:
+        rr_path = self.root / "target" / "run_results.json"
+        before = rr_path.stat().st_mtime_ns if rr_path.exists() else None
         env = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false", DO_NOT_TRACK="1")
         proc = subprocess.run(
             [DBT, *args, "--profiles-dir", str(self.root), "--project-dir", str(self.root)],
             cwd=self.root, env=env, capture_output=True, text=True, timeout=600,
         )
-        rr_path = self.root / "target" / "run_results.json"
-        run_results = json.loads(rr_path.read_text()) if rr_path.exists() and args[0] != "deps" else None
-        if run_results is not None:
-            rr_path.unlink()
+        fresh = rr_path.exists() and rr_path.stat().st_mtime_ns != before
+        run_results = json.loads(rr_path.read_text()) if fresh and args[0] != "deps" else None
         return DbtResult(proc.returncode, proc.stdout + proc.stderr, run_results)
 
     def query(self, sql: str) -> list[tuple[Any, ...]]:
@@ -145,6 +145,24 @@ class DbtProject:
             with conn.cursor() as cur:
                 cur.execute(sql)
                 return [tuple(r) for r in cur.fetchall()]
+        finally:
+            conn.close()
+
+    def execute(self, sql: str) -> None:
+        """Change data in the warehouse, the way a source system would."""
+        sql = sql.replace("{schema}", self.relation_schema)
+        if self.engine == "duckdb":
+            import duckdb
+
+            with duckdb.connect(str(self.root / "test.duckdb")) as conn:
+                conn.execute(sql)
+            return
+        import psycopg2
+
+        conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, password=PG_PASSWORD, dbname=PG_DBNAME)
+        try:
+            with conn, conn.cursor() as cur:
+                cur.execute(sql)
         finally:
             conn.close()
 

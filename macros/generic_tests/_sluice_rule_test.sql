@@ -9,7 +9,8 @@
 {% macro _sluice_rule_test(kind, model, args) %}
   {%- set test_node = graph.nodes.get(config.model.unique_id) if execute else none -%}
   {%- set attached = test_node.attached_node if test_node else (config.model.attached_node if config.model.attached_node is defined else none) -%}
-  {%- set model_name = attached.split('.')[-1] if attached else (model.identifier if model.identifier is defined else model | string) -%}
+  {%- set file_key = config.model.file_key_name if config.model.file_key_name is defined else none -%}
+  {%- set model_name = attached.split('.')[-1] if attached else (file_key.split('.', 1)[-1] if file_key else model | string) -%}
   {%- set rule = sluice._sluice_rule(kind, model_name, config.model.name, args) -%}
   {%- set dbt_severity = sluice.get_setting('dbt_severity')[rule.severity] -%}
   {{ config(severity=dbt_severity) }}
