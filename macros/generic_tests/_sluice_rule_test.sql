@@ -59,13 +59,13 @@
     having count(*) > 1
   {%- elif rule.kind == 'relationship' -%}
     select s.*
-    from {{ model }} as s
+    from (select * from {{ model }}) as s
     left join (select distinct {{ rule.field }} as _sluice_ref_k from {{ rule.to }}) as r
       on r._sluice_ref_k = s.{{ rule.column }}
     where {{ sluice._sluice_failure_predicate(rule, 's', cols, 'r._sluice_ref_k') }}
   {%- else -%}
     select *
-    from {{ model }} as s
+    from (select * from {{ model }}) as s
     where {{ sluice._sluice_failure_predicate(rule, 's', cols) }}
   {%- endif -%}
 {% endmacro %}

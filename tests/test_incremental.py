@@ -1,0 +1,52 @@
+"""Incremental sluice models merge on the key; only the new batch is evaluated."""
+
+from __future__ import annotations
+
+RAW = """event_id,account,amount,loaded_at
+1,A,10,2024-01-01 00:00:00
+2,,20,2024-01-01 00:00:00
+3,B,30,2024-01-01 00:00:00
+"""
+
+
+def test_incremental_build_merges_on_the_key(make_project, engine):
+    project = make_project(engine)
+    project.write("seeds/raw_events.csv", RAW)
+    project.write("models/events.sql", """
+        select * from {{ ref('raw_events') }}
+        {% if sluice.is_incremental() %}
+        where loaded_at > (select max(loaded_at) from {{ this }})
+        {% endif %}
+        """)
+    project.write("models/schema.yml", """
+        seeds:
+          - name: raw_events
+            config: {column_types: {event_id: integer, account: varchar(5), amount: integer, loaded_at: timestamp}}
+        models:
+          - name: events
+            config:
+              materialized: sluice
+              meta: {sluice: {key: event_id, incremental: true, gate: {high: 5}}}
+            columns:
+              - name: account
+                data_tests:
+                  - sluice.sluice_not_null: {name: events_account_required, arguments: {}}
+        """)
+    project.dbt("build")
+    assert project.query("select event_id from {schema}.events order by 1") == [(1,), (3,)]
+
+    # a new batch: event 2 is fixed at the source, event 3 changes, event 4 is new and broken
+    project.execute(
+        "insert into {schema}.raw_events values "
+        "(2, 'A', 21, '2024-01-02 00:00:00'), (3, 'B', 31, '2024-01-02 00:00:00'), (4, null, 40, '2024-01-02 00:00:00')"
+    )
+    result = project.dbt("run", "-s", "events")
+    assert "published 2 of 3 rows" in result.result("events")["message"]
+    assert project.query("select event_id, amount from {schema}.events order by 1") == [(1, 10), (2, 21), (3, 31)]
+    statuses = project.query("select record_key, status from {schema}.events__quarantine order by 1")
+    assert statuses == [("2", "recovered"), ("4", "open")]
+    assert project.query("select mode from {schema}.sluice_runs order by finished_at") == [("table",), ("incremental",)]
+
+    # --full-refresh rebuilds the table from everything and keeps the quarantine
+    project.dbt("run", "-s", "events", "--full-refresh")
+    assert project.query("select count(*) from {schema}.events__quarantine")[0][0] == 2
