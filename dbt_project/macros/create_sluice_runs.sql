@@ -5,7 +5,7 @@
     create ... sluice_runs" (or does not see the table yet). Creating it up front, with the
     package's own column list, keeps every sluice model free to build on any thread. -#}
 {% macro create_sluice_runs() %}
-  {%- if not execute -%}{{ return('') }}{%- endif -%}
+  {%- if not execute or flags.WHICH not in ('build', 'run', 'retry') -%}{{ return('') }}{%- endif -%}
   {%- set runs = sluice._sluice_runs_relation() -%}
   {%- do adapter.create_schema(runs) -%}
   create table if not exists {{ runs }} (
