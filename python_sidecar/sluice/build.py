@@ -236,9 +236,12 @@ def _report_statuses(result: Any) -> dict[str, str] | None:
     return statuses
 
 
-def _preload_report() -> None:
-    # A failure shows again, with its message, when run_report imports the module.
-    # A report module may offer ``preload()`` (e.g. compiling its templates) for the same reason.
+def _preload(report: bool) -> None:
+    builtin_patterns()
+    if not report:
+        return
+    # A failure shows again, with its message, when run_report imports the module. A report
+    # module may offer ``preload()`` (e.g. compiling its templates) for the same reason.
     with contextlib.suppress(Exception):
         module = importlib.import_module("sluice.report")
         preload = getattr(module, "preload", None)
@@ -349,15 +352,11 @@ def build(
     except ConfigError as exc:
         raise BuildError(str(exc)) from None
 
-    # The report's modules load while dbt runs (this process only waits for dbt meanwhile).
-    warm = threading.Thread(target=_preload_report, daemon=True) if report else None
-    if warm is not None:
-        warm.start()
     context = _Context(
         project=project,
         passthrough=tuple(passthrough),
         settings=settings,
-        patterns=(*settings.patterns, *builtin_patterns()),
+        user_patterns=settings.patterns,
         target_dir=target_dir_of(project, passthrough, env),
         run_dbt=runner if runner is not None else subprocess_runner(find_dbt(dbt_executable)),
         sleeper=sleeper,
@@ -365,8 +364,15 @@ def build(
         uniform=uniform,
         log_dbt_output=log_dbt_output,
     )
+    # The pattern table compiles, and the report's modules load, while dbt runs: this process
+    # only waits for dbt meanwhile.
+    warm = threading.Thread(target=_preload, args=(report,), daemon=True)
+    warm.start()
     start = clock()
-    run = _run_attempts(context)
+    try:
+        run = _run_attempts(context)
+    finally:
+        warm.join()  # never leave the thread behind, not even on an error
     target_dir = context.target_dir
     attempts, manifest, graph, notes = run.attempts, run.manifest, run.graph, run.notes
 
@@ -374,7 +380,7 @@ def build(
     final_results = decode_run_results(
         (final_dir / "run_results.json").read_bytes(), final_dir / "run_results.json"
     )
-    final_failures = classify(final_results, manifest, context.patterns, graph)
+    final_failures = classify(final_results, manifest, context.patterns(), graph)
     exit_code, outcome = decide_exit_code(final_failures, attempts[-1].returncode)
     stopped = run.stopped
     if stopped == "published" and final_failures:
@@ -396,8 +402,6 @@ def build(
         notes.append(f"alert delivery failed: {delivery.error}")
 
     report_step = ReportStep(False, "report skipped (disabled)")
-    if warm is not None:
-        warm.join()
     if report:
         report_step = run_report(
             project,
@@ -447,13 +451,17 @@ class _Context:
     project: Path
     passthrough: tuple[str, ...]
     settings: BuildSettings
-    patterns: tuple[Pattern, ...]
+    user_patterns: tuple[Pattern, ...]
     target_dir: Path
     run_dbt: DbtRunner
     sleeper: Sleeper
     clock: Clock
     uniform: Callable[[], float] | None
     log_dbt_output: bool
+
+    def patterns(self) -> tuple[Pattern, ...]:
+        """The users' rows first, then the built-in table."""
+        return (*self.user_patterns, *builtin_patterns())
 
 
 @dataclass(slots=True)
@@ -517,7 +525,7 @@ def _run_attempts(context: _Context) -> _Run:
             return _Run(attempts, *loaded, "dbt_error", notes)
         graph = build_graph(manifest)
         loaded = (manifest, graph)
-        failures = classify(run_results, manifest, context.patterns, graph)
+        failures = classify(run_results, manifest, context.patterns(), graph)
         attempts.append(
             Attempt(number, kind, tuple(args), returncode, delay, duration, failures, folder, rerun)
         )
