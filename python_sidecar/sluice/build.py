@@ -29,6 +29,7 @@ import threading
 import time
 import types
 from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -390,30 +391,33 @@ def build(
         notes.append(f"dbt exited {attempts[-1].returncode} without a failed node")
 
     escalations = escalate(final_failures, manifest, graph, settings.escalation)
-    delivery = _alert(
-        escalations,
-        settings,
-        target_dir,
-        project=manifest.metadata.project_name or project.name,
-        exit_code=exit_code,
-        attempts=len(attempts),
-    )
+    # The webhook is called while the report is produced: a slow endpoint costs no extra time.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        alerting = pool.submit(
+            _alert,
+            escalations,
+            settings,
+            target_dir,
+            project=manifest.metadata.project_name or project.name,
+            exit_code=exit_code,
+            attempts=len(attempts),
+        )
+        report_step = ReportStep(False, "report skipped (disabled)")
+        if report:
+            report_step = run_report(
+                project,
+                final_dir,
+                output_dir=Path(report_dir) if report_dir else sluice_dir(target_dir),
+                formats=report_formats,
+                warehouse=warehouse,
+                profiles_dir=flag_value(passthrough, "--profiles-dir"),
+                target=flag_value(passthrough, "--target", "-t"),
+            )
+        delivery = alerting.result()
     if delivery.attempted and not delivery.delivered:
         notes.append(f"alert delivery failed: {delivery.error}")
-
-    report_step = ReportStep(False, "report skipped (disabled)")
-    if report:
-        report_step = run_report(
-            project,
-            final_dir,
-            output_dir=Path(report_dir) if report_dir else sluice_dir(target_dir),
-            formats=report_formats,
-            warehouse=warehouse,
-            profiles_dir=flag_value(passthrough, "--profiles-dir"),
-            target=flag_value(passthrough, "--target", "-t"),
-        )
-        if report_step.note:
-            notes.append(report_step.note)
+    if report_step.note:
+        notes.append(report_step.note)
     statuses = _report_statuses(report_step.result) if report_step.generated else None
     statuses_from = "report"
     if statuses is None:

@@ -7,8 +7,6 @@ reported without it.
 from __future__ import annotations
 
 import json
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -76,6 +74,9 @@ def _scrub(text: str, url: str) -> str:
 
 def deliver(url: str, payload: dict[str, Any], timeout: float) -> Delivery:
     """POST the payload; any failure is returned, never raised."""
+    import urllib.error  # here, not at the top: most builds send nothing (saves start-up time)
+    import urllib.request
+
     data = json.dumps(payload).encode("utf-8")
     request = urllib.request.Request(  # noqa: S310 - the scheme is checked when configured
         url,
