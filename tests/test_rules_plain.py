@@ -11,6 +11,7 @@ BAD = """id,customer_id,status,amount,order_date
 1,C1,paid,10,2024-01-01
 2,,open,-20,2024-02-31x
 2,C7,lost,30,2024-01-03
+4,C1,paid,5,2023-02-29
 """
 CUSTOMERS = "customer_id\nC1\nC2\n"
 
@@ -18,7 +19,7 @@ RULES = {
     # rule name: (yaml under the column or model, failures on the bad model)
     "not_null": ("customer_id", "sluice.sluice_not_null: {arguments: {sluice_severity: high}}", 1),
     "accepted": ("status", "sluice.sluice_accepted_values: {arguments: {values: [paid, open]}}", 1),
-    "castable": ("order_date", "sluice.sluice_castable: {arguments: {data_type: date}}", 1),
+    "castable": ("order_date", "sluice.sluice_castable: {arguments: {data_type: date}}", 2),
     "pattern": ("order_date", "sluice.sluice_castable: {arguments: {pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'}}", 1),
     "unique": ("id", "sluice.sluice_unique: {arguments: {sluice_severity: high}}", 1),
     "reference": ("customer_id", "sluice.sluice_relationship: {arguments: {to: ref('customers'), field: customer_id}}", 1),

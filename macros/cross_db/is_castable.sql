@@ -26,12 +26,21 @@
   {%- elif t.startswith('numeric') or t.startswith('decimal') or t in ('double', 'double precision', 'float', 'float8', 'real') -%}
   ({{ text_expr }} ~ '^[-+]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][-+]?[0-9]+)?$')
   {%- elif t == 'date' -%}
-  ({{ text_expr }} ~ '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$')
+  (case when {{ text_expr }} ~ '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$'
+        then {{ sluice._sluice_pg_day_exists(text_expr) }} else false end)
   {%- elif t.startswith('timestamp') -%}
-  ({{ text_expr }} ~ '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([ T]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?)?([+-][0-9]{2}(:?[0-9]{2})?|Z)?$')
+  (case when {{ text_expr }} ~ '^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])([ T]([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?)?([+-][0-9]{2}(:?[0-9]{2})?|Z)?$'
+        then {{ sluice._sluice_pg_day_exists(text_expr) }} else false end)
   {%- elif t in ('boolean', 'bool') -%}
   (lower({{ text_expr }}) in ('true', 'false', 't', 'f', '1', '0', 'yes', 'no', 'y', 'n', 'on', 'off'))
   {%- else -%}
   {{ exceptions.raise_compiler_error("sluice: castable type '" ~ data_type ~ "' is not supported on postgres; use one of integer, bigint, numeric, double, date, timestamp, boolean, or a `pattern`") }}
   {%- endif -%}
+{%- endmacro %}
+
+{#- The day of a well-formed 'YYYY-MM-DD...' text exists in its month (no 2024-02-30). -#}
+{% macro _sluice_pg_day_exists(text_expr) -%}
+  (cast(substr({{ text_expr }}, 9, 2) as integer) <= extract(day from (
+      make_date(cast(substr({{ text_expr }}, 1, 4) as integer), cast(substr({{ text_expr }}, 6, 2) as integer), 1)
+      + interval '1 month - 1 day')))
 {%- endmacro %}

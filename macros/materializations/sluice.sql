@@ -42,6 +42,8 @@
   {%- do spec.update({'columns': columns, 'cols': cols, 'key_sql': key_sql, 'value_columns': value_columns}) -%}
 
   {%- set repeats = make_temp_relation(this, '__sluice_rep') -%}
+  {%- set failures_main = make_temp_relation(this, '__sluice_fmain') -%}
+  {%- set interesting = make_temp_relation(this, '__sluice_rows_in') -%}
   {%- set failures = make_temp_relation(this, '__sluice_fail') -%}
   {%- set failed_rows = make_temp_relation(this, '__sluice_rows') -%}
   {%- set exc_rel = make_temp_relation(this, '__sluice_exc') -%}
@@ -57,14 +59,32 @@
   {%- do sluice._sluice_ensure_table(quarantine, sluice._sluice_quarantine_columns()) -%}
   {%- do sluice._sluice_ensure_table(runs, sluice._sluice_runs_columns()) -%}
 
-  {#- 1. the narrow pass -#}
+  {#- 1. the narrow pass; then one scan for the few rows worth reading in full -#}
   {%- if spec.dedupe is not none -%}
     {% call statement('sluice_repeats') -%}
       {{ get_create_table_as_sql(True, repeats, sluice._sluice_repeats_sql(sql, spec)) }}
     {%- endcall %}
   {%- endif -%}
   {% call statement('sluice_narrow_pass') -%}
-    {{ get_create_table_as_sql(True, failures, sluice._sluice_narrow_pass_sql(sql, spec, repeats)) }}
+    {{ get_create_table_as_sql(True, failures_main, sluice._sluice_narrow_pass_sql(sql, spec, repeats, 'all' if spec.dedupe is none else 'first')) }}
+  {%- endcall %}
+  {%- set null_key_sql -%}
+    select count(*) from {{ failures_main }}
+    where {% for k in sluice._sluice_key_aliases(spec) %}{{ k }} is null{{ " or " if not loop.last }}{% endfor %}
+  {%- endset -%}
+  {%- do spec.update({'null_keys': (run_query(null_key_sql).rows[0][0] | int) > 0}) -%}
+  {% call statement('sluice_interesting') -%}
+    {{ get_create_table_as_sql(True, interesting, sluice._sluice_numbered_interesting_sql(spec, '(' ~ sluice._sluice_interesting_sql(sql, spec, repeats, failures_main) ~ ')')) }}
+  {%- endcall %}
+  {% call statement('sluice_failures') -%}
+    {%- set failures_sql -%}
+      select * from {{ failures_main }}
+      {%- if spec.dedupe is not none %}
+      union all
+      {{ sluice._sluice_narrow_pass_sql(interesting, spec, repeats, 'repeat') }}
+      {%- endif %}
+    {%- endset -%}
+    {{ get_create_table_as_sql(True, failures, failures_sql) }}
   {%- endcall %}
 
   {#- 2. the gate -#}
@@ -90,7 +110,7 @@
 
   {#- 3. the evidence: failing rows with their full row, as exceptions -#}
   {% call statement('sluice_failed_rows') -%}
-    {{ get_create_table_as_sql(True, failed_rows, sluice._sluice_failed_rows_sql(sql, spec, repeats, failures, (counts[4] | int) > 0)) }}
+    {{ get_create_table_as_sql(True, failed_rows, sluice._sluice_failed_rows_sql(spec, interesting, failures, (counts[4] | int) > 0)) }}
   {%- endcall %}
   {%- if spec.rules | length > 0 -%}
     {% call statement('sluice_exceptions') -%}
@@ -108,14 +128,14 @@
   {%- if breaches | length > 0 -%}
     {%- set gate_message = sluice._sluice_gate_message(spec, breaches, rule_counts, rows_in) -%}
     {%- do sluice._sluice_log_run(spec, runs, quarantine, mode, stats, 'held', gate_message, rule_counts) -%}
-    {%- for rel in [repeats, failures, failed_rows, exc_rel] -%}{%- do sluice._sluice_drop_temp(rel) -%}{%- endfor -%}
+    {%- for rel in [repeats, failures_main, interesting, failures, failed_rows, exc_rel] -%}{%- do sluice._sluice_drop_temp(rel) -%}{%- endfor -%}
     {{ adapter.commit() }}
     {{ exceptions.raise_compiler_error(gate_message) }}
   {%- endif -%}
 
   {%- if incremental -%}
     {% call statement('sluice_batch') -%}
-      {{ get_create_table_as_sql(True, batch, sluice._sluice_publish_sql(sql, spec, repeats, failures)) }}
+      {{ get_create_table_as_sql(True, batch, sluice._sluice_publish_sql(sql, spec, failures, interesting)) }}
     {%- endcall %}
     {%- set dest_columns = adapter.get_columns_in_relation(existing_relation) -%}
     {% call statement('main') -%}
@@ -125,7 +145,7 @@
     {%- do sluice._sluice_recover_exceptions(spec, quarantine, exc_rel, batch) -%}
   {%- else -%}
     {% call statement('main') -%}
-      {{ get_create_table_as_sql(False, intermediate_relation, sluice._sluice_publish_sql(sql, spec, repeats, failures)) }}
+      {{ get_create_table_as_sql(False, intermediate_relation, sluice._sluice_publish_sql(sql, spec, failures, interesting)) }}
     {%- endcall %}
     {%- do stats.update({'rows_published': run_query("select count(*) from " ~ intermediate_relation).rows[0][0] | int}) -%}
     {%- if existing_relation is not none -%}
@@ -140,7 +160,7 @@
 
   {%- do sluice._sluice_log_run(spec, runs, quarantine, mode, stats, 'passed', none, rule_counts) -%}
   {{ run_hooks(post_hooks, inside_transaction=True) }}
-  {%- for rel in [repeats, failures, failed_rows, exc_rel, batch] -%}{%- do sluice._sluice_drop_temp(rel) -%}{%- endfor -%}
+  {%- for rel in [repeats, failures_main, interesting, failures, failed_rows, exc_rel, batch] -%}{%- do sluice._sluice_drop_temp(rel) -%}{%- endfor -%}
   {% do apply_grants(target_relation, config.get('grants'), should_revoke=should_revoke(existing_relation, full_refresh_mode=(not incremental))) %}
   {% do persist_docs(target_relation, model) %}
   {{ adapter.commit() }}

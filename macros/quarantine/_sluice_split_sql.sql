@@ -36,31 +36,11 @@
 {%- endmacro %}
 
 
-{#- The model's rows, each with its copy number (1 unless its dedupe columns repeat). -#}
-{% macro _sluice_numbered_sql(sql, spec, repeats) %}
-  {%- if spec.dedupe is none -%}
-  select s.*, 1 as _sluice_copy from (
-{{ sql }}
-  ) as s
-  {%- else -%}
-  select s.*, 1 as _sluice_copy from (
-{{ sql }}
-  ) as s
-  where not exists ({{ sluice._sluice_repeat_match(spec, repeats, 's') }})
-  union all
-  select s.*, row_number() over (
-      partition by {% for c in spec.dedupe.columns %}s.{{ spec.cols[c] }}{{ ", " if not loop.last }}{% endfor %}
-      order by {{ sluice._sluice_order_by(spec) }}) as _sluice_copy
-  from (
-{{ sql }}
-  ) as s
-  where exists ({{ sluice._sluice_repeat_match(spec, repeats, 's') }})
-  {%- endif -%}
-{% endmacro %}
-
-
-{#- The narrow pass: only failing rows, only key columns, copy number and one flag per rule. -#}
-{% macro _sluice_narrow_pass_sql(sql, spec, repeats) %}
+{#- The narrow pass over `source` (the model's SQL, or the small table of interesting rows):
+    only failing rows, only key columns, copy number and one flag per rule.
+    branch: 'all' (no uniqueness rule), 'first' (rows whose dedupe columns do not repeat) or
+    'repeat' (rows of repeated groups, read from the interesting rows, numbered). -#}
+{% macro _sluice_narrow_pass_sql(source, spec, repeats, branch) %}
   {%- set keys = sluice._sluice_key_aliases(spec) -%}
   {%- set row_rules = spec.rules | rejectattr('kind', 'equalto', 'unique') | list -%}
   {%- set blocking = [] -%}
@@ -71,8 +51,6 @@
   {%- endfor -%}
   select e.*, {{ (blocking | join(' or ')) if blocking else 'false' }} as _sluice_blocking
   from (
-    {%- set branches = [('s', none)] if spec.dedupe is none else [('s', 'first'), ('s', 'repeat')] -%}
-    {%- for alias, branch in branches %}
     select
       {%- for k in spec.key_sql %}
       s.{{ k }} as {{ keys[loop.index0] }},
@@ -85,36 +63,69 @@
       {{ '(s._sluice_copy > 1)' if branch == 'repeat' else 'false' }} as _sluice_f{{ spec.dedupe.index }}
       {%- endif %}
     from
-      {%- if branch == 'repeat' %} (
-        select s.*, row_number() over (
-            partition by {% for c in spec.dedupe.columns %}s.{{ spec.cols[c] }}{{ ", " if not loop.last }}{% endfor %}
-            order by {{ sluice._sluice_order_by(spec) }}) as _sluice_copy
-        from (
-{{ sql }}
-        ) as s
-        where exists ({{ sluice._sluice_repeat_match(spec, repeats, 's') }})
-      ) as s
+      {%- if branch == 'repeat' %} {{ source }} as s
       {%- else %} (
-{{ sql }}
+{{ source }}
       ) as s
       {%- endif %}
       {%- for r in row_rules if r.kind == 'relationship' %}
       left join (select distinct {{ r.field }} as _sluice_ref_k from {{ r.to }}) as r{{ r.index }}
         on r{{ r.index }}._sluice_ref_k = s.{{ spec.cols[r.column] }}
       {%- endfor %}
-      {%- if branch == 'first' %}
+    {%- if branch == 'first' %}
     where not exists ({{ sluice._sluice_repeat_match(spec, repeats, 's') }})
-      {%- endif %}
-    {{ "union all" if not loop.last }}
-    {%- endfor %}
+    {%- elif branch == 'repeat' %}
+    where s._sluice_in_rep
+    {%- endif %}
   ) as e
   where {{ any_fail | join(' or ') if any_fail else 'false' }}
 {% endmacro %}
 
 
-{#- Failing rows joined back to their full source row: the original row as JSON, plus the text
-    of every column a rule names. Keys that are NULL are matched separately (hash joins skip them). -#}
-{% macro _sluice_failed_rows_sql(sql, spec, repeats, failures, null_keys) %}
+{#- The few rows worth reading in full: failing rows and every row of a repeated group, with
+    their copy number. One scan of the model; everything after it reads this small table. -#}
+{% macro _sluice_interesting_sql(sql, spec, repeats, failures) %}
+  {%- set keys = sluice._sluice_key_aliases(spec) -%}
+  {%- set d = spec.dedupe -%}
+  select s.*
+    {%- if d is not none %},
+    (exists ({{ sluice._sluice_repeat_match(spec, repeats, 's') }})) as _sluice_in_rep
+    {%- else %},
+    false as _sluice_in_rep
+    {%- endif %}
+  from (
+{{ sql }}
+  ) as s
+  where exists (
+    select 1 from {{ failures }} as f
+    where {% for k in spec.key_sql %}f.{{ keys[loop.index0] }} = s.{{ k }}{{ " and " if not loop.last }}{% endfor %}
+  )
+  {%- if d is not none %}
+  or exists ({{ sluice._sluice_repeat_match(spec, repeats, 's') }})
+  {%- endif %}
+  {%- if spec.null_keys %}
+  or {% for k in spec.key_sql %}s.{{ k }} is null{{ " or " if not loop.last }}{% endfor %}
+  {%- endif %}
+{% endmacro %}
+
+
+{% macro _sluice_numbered_interesting_sql(spec, interesting) %}
+  {%- set d = spec.dedupe -%}
+  select i.*,
+    {%- if d is not none %}
+    case when i._sluice_in_rep then row_number() over (
+        partition by {% for c in d.columns %}i.{{ spec.cols[c] }}{{ ", " if not loop.last }}{% endfor %}
+        order by {{ sluice._sluice_order_by(spec) }}) else 1 end as _sluice_copy
+    {%- else %}
+    1 as _sluice_copy
+    {%- endif %}
+  from {{ interesting }} as i
+{% endmacro %}
+
+
+{#- Failing rows joined to their full row (from the interesting rows): the original row as JSON,
+    plus the text of every column a rule names. NULL keys are matched separately. -#}
+{% macro _sluice_failed_rows_sql(spec, interesting, failures, null_keys) %}
   {%- set keys = sluice._sluice_key_aliases(spec) -%}
   {%- for join_kind in (['key', 'null'] if null_keys else ['key']) %}
   select f.*,
@@ -123,9 +134,7 @@
     cast(n.{{ spec.cols[c] }} as {{ dbt.type_string() }}) as _sluice_v{{ loop.index0 }}
     {%- endfor %}
   from {{ failures }} as f
-  join (
-    {{ sluice._sluice_numbered_sql(sql, spec, repeats) }}
-  ) as n
+  join {{ interesting }} as n
     on n._sluice_copy = f._sluice_copy
     {%- if join_kind == 'key' %}
     {%- for k in spec.key_sql %}
@@ -207,19 +216,36 @@
 {% endmacro %}
 
 
-{#- What gets published: every row but the blocking failures (flagged rows stay in). -#}
-{% macro _sluice_publish_sql(sql, spec, repeats, failures) %}
+{#- What gets published: every row but the held ones (flagged rows stay in). Rows of repeated
+    groups are taken from the interesting rows, where they are numbered; all other rows are read
+    once from the model and anti-joined with the small set of held keys. -#}
+{% macro _sluice_publish_sql(sql, spec, failures, interesting) %}
   {%- set keys = sluice._sluice_key_aliases(spec) -%}
-  select {% for c in spec.columns %}n.{{ adapter.quote(c) }}{{ ", " if not loop.last }}{% endfor %}
+  select {% for c in spec.columns %}s.{{ adapter.quote(c) }}{{ ", " if not loop.last }}{% endfor %}
   from (
-    {{ sluice._sluice_numbered_sql(sql, spec, repeats) }}
-  ) as n
-  where {% for k in spec.key_sql %}n.{{ k }} is not null and {% endfor %}not exists (
-    select 1 from {{ failures }} as f
-    where f._sluice_blocking
-      and f._sluice_copy = n._sluice_copy
-      {%- for k in spec.key_sql %}
-      and f.{{ keys[loop.index0] }} = n.{{ k }}
-      {%- endfor %}
+{{ sql }}
+  ) as s
+  where {% for k in spec.key_sql %}s.{{ k }} is not null and {% endfor %}not exists (
+    select 1 from (
+      select {% for k in keys %}{{ k }}{{ ", " if not loop.last }}{% endfor %} from {{ failures }} where _sluice_blocking
+      {%- if spec.dedupe is not none %}
+      union all
+      select {% for k in spec.key_sql %}{{ k }}{{ ", " if not loop.last }}{% endfor %} from {{ interesting }} where _sluice_in_rep
+      {%- endif %}
+    ) as h
+    where {% for k in spec.key_sql %}h.{{ keys[loop.index0] }} = s.{{ k }}{{ " and " if not loop.last }}{% endfor %}
   )
+  {%- if spec.dedupe is not none %}
+  union all
+  select {% for c in spec.columns %}i.{{ adapter.quote(c) }}{{ ", " if not loop.last }}{% endfor %}
+  from {{ interesting }} as i
+  where i._sluice_in_rep
+    and {% for k in spec.key_sql %}i.{{ k }} is not null and {% endfor %}not exists (
+      select 1 from {{ failures }} as f
+      where f._sluice_blocking and f._sluice_copy = i._sluice_copy
+        {%- for k in spec.key_sql %}
+        and f.{{ keys[loop.index0] }} = i.{{ k }}
+        {%- endfor %}
+    )
+  {%- endif %}
 {% endmacro %}
