@@ -5,7 +5,7 @@
   {{ return({
     'severities': ['critical', 'high', 'medium', 'low'],
     'routes': ['quarantine', 'manual_review', 'deduplicate', 'flag'],
-    'statuses': ['open', 'recovered', 'released', 'rejected', 'dead_letter'],
+    'statuses': ['open', 'recovered', 'released', 'rejected', 'dead_letter', 'withdrawn'],
     'error_classes': {
       'missing_required_field': {'severity': 'high', 'route': 'quarantine'},
       'invalid_value': {'severity': 'medium', 'route': 'quarantine'},
@@ -19,6 +19,10 @@
     'quarantine_suffix': '__quarantine',
     'schema': none,
     'runs_table': 'sluice_runs',
+    'events_table': 'sluice_exception_events',
+    'decisions_table': 'sluice_decisions',
+    'max_attempts': 5,
+    'full_refresh_quarantine': false,
   }) }}
 {% endmacro %}
 

@@ -1,8 +1,8 @@
 {#- Required field: fails rows where the column is NULL (class missing_required_field). -#}
-{% test sluice_not_null(model, column_name, sluice_severity=none, route=none, owner=none, error_class=none) %}
-  {{ return(adapter.dispatch('test_sluice_not_null', 'sluice')(model, column_name, sluice_severity, route, owner, error_class)) }}
+{% test sluice_not_null(model, column_name, sluice_severity=none, route=none, owner=none, error_class=none, max_attempts=none) %}
+  {{ return(adapter.dispatch('test_sluice_not_null', 'sluice')(model, column_name, sluice_severity, route, owner, error_class, max_attempts)) }}
 {% endtest %}
 
-{% macro default__test_sluice_not_null(model, column_name, sluice_severity, route, owner, error_class) %}
-  {{ sluice._sluice_rule_test('not_null', model, {'column_name': column_name, 'sluice_severity': sluice_severity, 'route': route, 'owner': owner, 'error_class': error_class}) }}
+{% macro default__test_sluice_not_null(model, column_name, sluice_severity, route, owner, error_class, max_attempts) %}
+  {{ sluice._sluice_rule_test('not_null', model, {'column_name': column_name, 'sluice_severity': sluice_severity, 'route': route, 'owner': owner, 'error_class': error_class, 'max_attempts': max_attempts}) }}
 {% endmacro %}

@@ -16,6 +16,8 @@
   {%- set mode = 'incremental' if incremental else 'table' -%}
   {%- set quarantine = sluice._sluice_quarantine_relation() -%}
   {%- set runs = sluice._sluice_runs_relation() -%}
+  {%- set events = sluice._sluice_bookkeeping_relation('events_table') -%}
+  {%- set decisions = sluice._sluice_bookkeeping_relation('decisions_table') -%}
 
   {#- Resolve every column the key and the rules name against the model's real columns. -#}
   {%- set columns = get_columns_in_query(sql) -%}
@@ -48,6 +50,8 @@
   {%- set failed_rows = make_temp_relation(this, '__sluice_rows') -%}
   {%- set exc_rel = make_temp_relation(this, '__sluice_exc') -%}
   {%- set batch = make_temp_relation(this, '__sluice_batch') -%}
+  {%- set before = make_temp_relation(this, '__sluice_before') -%}
+  {%- set rejected = make_temp_relation(this, '__sluice_rejected') -%}
   {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
   {%- set backup_relation = make_backup_relation(target_relation, 'table' if existing_relation is none else existing_relation.type) -%}
   {{ drop_relation_if_exists(load_cached_relation(intermediate_relation)) }}
@@ -58,6 +62,19 @@
 
   {%- do sluice._sluice_ensure_table(quarantine, sluice._sluice_quarantine_columns()) -%}
   {%- do sluice._sluice_ensure_table(runs, sluice._sluice_runs_columns()) -%}
+  {%- do sluice._sluice_ensure_table(events, sluice._sluice_events_columns()) -%}
+  {%- do sluice._sluice_ensure_table(decisions, sluice._sluice_decisions_columns()) -%}
+  {%- if should_full_refresh() and sluice.get_setting('full_refresh_quarantine') -%}
+    {% call statement('sluice_wipe_quarantine') -%}
+      delete from {{ quarantine }} where model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
+    {%- endcall %}
+  {%- endif -%}
+
+  {#- 0. the state before this build, then reviewers' decisions -#}
+  {% call statement('sluice_before') -%}
+    {{ get_create_table_as_sql(True, before, "select exception_id, status from " ~ quarantine ~ " where model_unique_id = " ~ sluice._sluice_lit(model.unique_id)) }}
+  {%- endcall %}
+  {%- do sluice._sluice_apply_decisions(quarantine, decisions) -%}
 
   {#- 1. the narrow pass; then one scan for the few rows worth reading in full -#}
   {%- if spec.dedupe is not none -%}
@@ -86,6 +103,10 @@
     {%- endset -%}
     {{ get_create_table_as_sql(True, failures, failures_sql) }}
   {%- endcall %}
+  {%- set n_released = run_query("select count(*) from " ~ quarantine ~ " where status = 'released' and model_unique_id = " ~ sluice._sluice_lit(model.unique_id)).rows[0][0] | int -%}
+  {%- if n_released > 0 -%}
+    {%- do sluice._sluice_release_failures(spec, quarantine, failures) -%}
+  {%- endif -%}
 
   {#- 2. the gate -#}
   {%- set count_sql -%}
@@ -121,31 +142,38 @@
       {{ get_create_table_as_sql(True, exc_rel, "select * from " ~ quarantine ~ " where 1 = 0") }}
     {%- endcall %}
   {%- endif -%}
-  {%- do sluice._sluice_upsert_exceptions(quarantine, exc_rel) -%}
+  {%- do sluice._sluice_upsert_exceptions(spec, quarantine, exc_rel) -%}
+  {%- set n_rejected = run_query("select count(*) from " ~ quarantine ~ " where status = 'rejected' and model_unique_id = " ~ sluice._sluice_lit(model.unique_id)).rows[0][0] | int -%}
+  {%- if n_rejected > 0 -%}
+    {% call statement('sluice_rejected') -%}
+      {{ get_create_table_as_sql(True, rejected, "select distinct record_key from " ~ quarantine ~ " where status = 'rejected' and model_unique_id = " ~ sluice._sluice_lit(model.unique_id)) }}
+    {%- endcall %}
+  {%- endif -%}
 
   {#- 4. publish, or hold -#}
   {%- set stats = {'rows_in': rows_in, 'rows_held': counts[2] | int, 'rows_flagged': counts[3] | int, 'rows_published': 0} -%}
   {%- if breaches | length > 0 -%}
     {%- set gate_message = sluice._sluice_gate_message(spec, breaches, rule_counts, rows_in) -%}
+    {%- do sluice._sluice_record_events(spec, quarantine, before, events, decisions) -%}
     {%- do sluice._sluice_log_run(spec, runs, quarantine, mode, stats, 'held', gate_message, rule_counts) -%}
-    {%- for rel in [repeats, failures_main, interesting, failures, failed_rows, exc_rel] -%}{%- do sluice._sluice_drop_temp(rel) -%}{%- endfor -%}
+    {%- for rel in [repeats, failures_main, interesting, failures, failed_rows, exc_rel, before, rejected] -%}{%- do sluice._sluice_drop_temp(rel) -%}{%- endfor -%}
     {{ adapter.commit() }}
     {{ exceptions.raise_compiler_error(gate_message) }}
   {%- endif -%}
 
   {%- if incremental -%}
     {% call statement('sluice_batch') -%}
-      {{ get_create_table_as_sql(True, batch, sluice._sluice_publish_sql(sql, spec, failures, interesting)) }}
+      {{ get_create_table_as_sql(True, batch, sluice._sluice_publish_sql(sql, spec, failures, interesting, rejected if n_rejected > 0 else none)) }}
     {%- endcall %}
     {%- set dest_columns = adapter.get_columns_in_relation(existing_relation) -%}
     {% call statement('main') -%}
       {{ get_delete_insert_merge_sql(target_relation, batch, spec.key_sql, dest_columns, none) }}
     {%- endcall %}
     {%- do stats.update({'rows_published': run_query("select count(*) from " ~ batch).rows[0][0] | int}) -%}
-    {%- do sluice._sluice_recover_exceptions(spec, quarantine, exc_rel, batch) -%}
+    {%- do sluice._sluice_recover_exceptions(spec, quarantine, exc_rel, sql, batch) -%}
   {%- else -%}
     {% call statement('main') -%}
-      {{ get_create_table_as_sql(False, intermediate_relation, sluice._sluice_publish_sql(sql, spec, failures, interesting)) }}
+      {{ get_create_table_as_sql(False, intermediate_relation, sluice._sluice_publish_sql(sql, spec, failures, interesting, rejected if n_rejected > 0 else none)) }}
     {%- endcall %}
     {%- do stats.update({'rows_published': run_query("select count(*) from " ~ intermediate_relation).rows[0][0] | int}) -%}
     {%- if existing_relation is not none -%}
@@ -155,12 +183,13 @@
       {%- endif -%}
     {%- endif -%}
     {{ adapter.rename_relation(intermediate_relation, target_relation) }}
-    {%- do sluice._sluice_recover_exceptions(spec, quarantine, exc_rel) -%}
+    {%- do sluice._sluice_recover_exceptions(spec, quarantine, exc_rel, sql) -%}
   {%- endif -%}
 
+  {%- do sluice._sluice_record_events(spec, quarantine, before, events, decisions) -%}
   {%- do sluice._sluice_log_run(spec, runs, quarantine, mode, stats, 'passed', none, rule_counts) -%}
   {{ run_hooks(post_hooks, inside_transaction=True) }}
-  {%- for rel in [repeats, failures_main, interesting, failures, failed_rows, exc_rel, batch] -%}{%- do sluice._sluice_drop_temp(rel) -%}{%- endfor -%}
+  {%- for rel in [repeats, failures_main, interesting, failures, failed_rows, exc_rel, batch, before, rejected] -%}{%- do sluice._sluice_drop_temp(rel) -%}{%- endfor -%}
   {% do apply_grants(target_relation, config.get('grants'), should_revoke=should_revoke(existing_relation, full_refresh_mode=(not incremental))) %}
   {% do persist_docs(target_relation, model) %}
   {{ adapter.commit() }}

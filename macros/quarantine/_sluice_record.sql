@@ -1,49 +1,164 @@
 {#- Writing the record: quarantine upsert (one row per record and rule, attempt count incremented
     once per invocation), recovery of exceptions that no longer fail, and the run log. -#}
 
-{% macro _sluice_upsert_exceptions(quarantine, exc_rel) %}
+{% macro _sluice_upsert_exceptions(spec, quarantine, exc_rel) %}
   {%- set cols = sluice._sluice_quarantine_columns() | map(attribute=0) | list -%}
   {%- set refreshed = ['rule_name', 'error_class', 'severity', 'route', 'owner', 'source_system', 'target_system', 'message', 'failed_column', 'failed_value', 'row_json', 'last_seen_at', 'invocation_id'] -%}
+  {%- set attempts = "q.attempt_count + (case when q.invocation_id = n.invocation_id then 0 else 1 end)" -%}
+  {%- set limit -%}
+    case n.rule_name {% for r in spec.rules %}when {{ sluice._sluice_lit(r.name) }} then {{ r.max_attempts }} {% endfor %}else null end
+  {%- endset -%}
   {% call statement('sluice_update_exceptions') -%}
     update {{ quarantine }} as q set
       {%- for c in refreshed %}
       {{ c }} = n.{{ c }},
       {%- endfor %}
-      attempt_count = q.attempt_count + (case when q.invocation_id = n.invocation_id then 0 else 1 end),
-      status_changed_at = (case when q.status = 'open' then q.status_changed_at else n.status_changed_at end),
-      status_invocation_id = (case when q.status = 'open' then q.status_invocation_id else n.status_invocation_id end),
-      status = 'open'
+      attempt_count = {{ attempts }},
+      status_changed_at = (case when q.status = 'open' and {{ attempts }} < {{ limit }} then q.status_changed_at else n.status_changed_at end),
+      status_invocation_id = (case when q.status = 'open' and {{ attempts }} < {{ limit }} then q.status_invocation_id else n.status_invocation_id end),
+      status = (case when {{ attempts }} >= {{ limit }} then 'dead_letter' else 'open' end)
     from {{ exc_rel }} as n
     where q.exception_id = n.exception_id
-      and q.status in ('open', 'recovered')
+      and q.status in ('open', 'recovered', 'withdrawn')
   {%- endcall %}
   {% call statement('sluice_insert_exceptions') -%}
     insert into {{ quarantine }} ({{ cols | join(', ') }})
-    select {% for c in cols %}n.{{ c }}{{ ", " if not loop.last }}{% endfor %}
+    select {% for c in cols %}{{ "(case when " ~ limit ~ " <= 1 then 'dead_letter' else 'open' end)" if c == 'status' else 'n.' ~ c }}{{ ", " if not loop.last }}{% endfor %}
     from {{ exc_rel }} as n
     where not exists (select 1 from {{ quarantine }} as q where q.exception_id = n.exception_id)
   {%- endcall %}
 {% endmacro %}
 
 
-{#- Open exceptions of this model that were evaluated and no longer fail become `recovered`.
-    For incremental builds only the records in this batch were evaluated. -#}
-{% macro _sluice_recover_exceptions(spec, quarantine, exc_rel, batch=none) %}
+{#- The latest decision per exception that names its author and its reason; others are refused. -#}
+{% macro _sluice_latest_decisions_sql(decisions) %}
+  select exception_id, decision, decided_by, decided_at, reason
+  from (
+    select d.*, row_number() over (partition by d.exception_id order by d.decided_at desc, d.decision_id desc) as _sluice_rn
+    from {{ decisions }} as d
+    where d.decision in ('release', 'reject', 'retry')
+      and coalesce(trim(d.decided_by), '') <> ''
+      and coalesce(trim(d.reason), '') <> ''
+      and d.decided_at is not null
+  ) as x
+  where _sluice_rn = 1
+{% endmacro %}
+
+
+{#- Reviewers' decisions made since the exception last changed: release (published as it is),
+    reject (kept out for good), retry (re-opened with its attempts reset). -#}
+{% macro _sluice_apply_decisions(quarantine, decisions) %}
   {%- set now = "cast(" ~ dbt.current_timestamp() ~ " as " ~ dbt.type_timestamp() ~ ")" -%}
+  {% call statement('sluice_apply_decisions') -%}
+    update {{ quarantine }} as q set
+      status = (case d.decision when 'release' then 'released' when 'reject' then 'rejected' else 'open' end),
+      attempt_count = (case when d.decision = 'retry' then 0 else q.attempt_count end),
+      status_changed_at = {{ now }},
+      status_invocation_id = {{ sluice._sluice_lit(invocation_id) }}
+    from ({{ sluice._sluice_latest_decisions_sql(decisions) }}) as d
+    where q.exception_id = d.exception_id
+      and q.model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
+      and d.decided_at > q.status_changed_at
+      and ((d.decision in ('release', 'reject') and q.status = 'open')
+        or (d.decision = 'retry' and q.status in ('dead_letter', 'rejected', 'released')))
+  {%- endcall %}
+{% endmacro %}
+
+
+{#- Released exceptions no longer count as failures of their rule: the row is published. -#}
+{% macro _sluice_release_failures(spec, quarantine, failures) %}
+  {%- set blocking = [] -%}
+  {%- set any_fail = [] -%}
+  {%- for r in spec.rules -%}
+    {%- do any_fail.append('_sluice_f' ~ r.index) -%}
+    {%- if r.blocking -%}{%- do blocking.append('_sluice_f' ~ r.index) -%}{%- endif -%}
+  {%- endfor -%}
+  {%- for r in spec.rules %}
+    {% call statement('sluice_release_' ~ r.index) -%}
+      update {{ failures }} as f set _sluice_f{{ r.index }} = false
+      where f._sluice_f{{ r.index }} and exists (
+        select 1 from {{ quarantine }} as q
+        where q.model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
+          and q.status = 'released'
+          and q.rule_name = {{ sluice._sluice_lit(r.name) }}
+          and q.record_copy = f._sluice_copy
+          and q.record_key = {{ sluice._sluice_record_key_sql(spec, 'f') }}
+      )
+    {%- endcall %}
+  {%- endfor %}
+  {% call statement('sluice_release_blocking') -%}
+    update {{ failures }} set _sluice_blocking = ({{ (blocking | join(' or ')) if blocking else 'false' }})
+  {%- endcall %}
+  {% call statement('sluice_release_prune') -%}
+    delete from {{ failures }} where not ({{ any_fail | join(' or ') if any_fail else 'false' }})
+  {%- endcall %}
+{% endmacro %}
+
+
+{#- Open exceptions of this model that were evaluated and no longer fail are closed: `recovered`
+    when the record is still in the source (it now passes and is published), `withdrawn` when it
+    has left the source. Incremental builds evaluate only the records in their batch. -#}
+{% macro _sluice_recover_exceptions(spec, quarantine, exc_rel, sql, batch=none) %}
+  {%- set now = "cast(" ~ dbt.current_timestamp() ~ " as " ~ dbt.type_timestamp() ~ ")" -%}
+  {%- set candidates -%}
+    model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
+      and status = 'open'
+      and not exists (select 1 from {{ exc_rel }} as n where n.exception_id = {{ quarantine }}.exception_id)
+  {%- endset -%}
+  {%- if batch is none -%}
+    {%- set n = run_query("select count(*) from " ~ quarantine ~ " where " ~ candidates).rows[0][0] | int -%}
+    {%- if n > 0 -%}
+      {% call statement('sluice_withdraw_exceptions') -%}
+        update {{ quarantine }} set
+          status = 'withdrawn',
+          status_changed_at = {{ now }},
+          status_invocation_id = {{ sluice._sluice_lit(invocation_id) }}
+        where {{ candidates }}
+          and record_key not in (
+            select {{ sluice._sluice_source_key_sql(spec, 's') }}
+            from (
+{{ sql }}
+            ) as s
+            where {% for k in spec.key_sql %}s.{{ k }} is not null{{ " and " if not loop.last }}{% endfor %}
+          )
+      {%- endcall %}
+    {%- endif -%}
+  {%- endif -%}
   {% call statement('sluice_recover_exceptions') -%}
     update {{ quarantine }} set
       status = 'recovered',
       status_changed_at = {{ now }},
       status_invocation_id = {{ sluice._sluice_lit(invocation_id) }}
-    where model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
-      and status = 'open'
-      and not exists (select 1 from {{ exc_rel }} as n where n.exception_id = {{ quarantine }}.exception_id)
+    where {{ candidates }}
       {%- if batch is not none %}
-      and record_key in (
-        select {{ sluice._sluice_record_key_sql(spec, 'b') }}
-        from (select {% for k in spec.key_sql %}{{ k }} as _sluice_k{{ loop.index0 }}{{ ", " if not loop.last }}{% endfor %} from {{ batch }}) as b
-      )
+      and record_key in (select {{ sluice._sluice_source_key_sql(spec, 'b') }} from {{ batch }} as b)
       {%- endif %}
+  {%- endcall %}
+{% endmacro %}
+
+
+{#- Every status change of this build's exceptions, appended to the history once (keyed on
+    exception, invocation and new status), with the reviewer as actor for decisions. -#}
+{% macro _sluice_record_events(spec, quarantine, before, events, decisions) %}
+  {%- set inv = sluice._sluice_lit(invocation_id) -%}
+  {%- set event_id = dbt.hash(dbt.concat(["q.exception_id", "'|'", inv, "'|'", "q.status"])) -%}
+  {% call statement('sluice_record_events') -%}
+    insert into {{ events }} ({{ sluice._sluice_events_columns() | map(attribute=0) | join(', ') }})
+    select
+      {{ event_id }}, q.exception_id, q.model_name, q.model_unique_id, q.record_key, q.record_copy,
+      q.rule_name, q.error_class, q.severity, q.route, q.owner,
+      b.status, q.status, q.attempt_count, {{ inv }},
+      cast({{ dbt.current_timestamp() }} as {{ dbt.type_timestamp() }}),
+      coalesce(d.decided_by, 'sluice'), d.reason
+    from {{ quarantine }} as q
+    left join {{ before }} as b on b.exception_id = q.exception_id
+    left join ({{ sluice._sluice_latest_decisions_sql(decisions) }}) as d
+      on d.exception_id = q.exception_id
+      and (q.status in ('released', 'rejected')
+        or (q.status = 'open' and b.status in ('dead_letter', 'rejected', 'released')))
+    where q.model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
+      and (b.exception_id is null or b.status <> q.status)
+      and not exists (select 1 from {{ events }} as e where e.event_id = {{ event_id }})
   {%- endcall %}
 {% endmacro %}
 

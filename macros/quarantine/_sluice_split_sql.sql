@@ -160,6 +160,17 @@
 {%- endmacro %}
 
 
+{#- The record key text over the model's own key columns (not the narrow pass aliases). -#}
+{% macro _sluice_source_key_sql(spec, alias) -%}
+  {%- set parts = [] -%}
+  {%- for k in spec.key_sql -%}
+    {%- if not loop.first -%}{%- do parts.append("'|'") -%}{%- endif -%}
+    {%- do parts.append("coalesce(cast(" ~ alias ~ "." ~ k ~ " as " ~ dbt.type_string() ~ "), '')") -%}
+  {%- endfor -%}
+  {{ dbt.concat(parts) if parts | length > 1 else parts[0] }}
+{%- endmacro %}
+
+
 {#- One exception per (record, rule), with every metadata column, typed as the quarantine. -#}
 {% macro _sluice_exceptions_sql(spec, failed_rows) %}
   {%- set s = dbt.type_string() -%}
@@ -219,7 +230,7 @@
 {#- What gets published: every row but the held ones (flagged rows stay in). Rows of repeated
     groups are taken from the interesting rows, where they are numbered; all other rows are read
     once from the model and anti-joined with the small set of held keys. -#}
-{% macro _sluice_publish_sql(sql, spec, failures, interesting) %}
+{% macro _sluice_publish_sql(sql, spec, failures, interesting, rejected=none) %}
   {%- set keys = sluice._sluice_key_aliases(spec) -%}
   select {% for c in spec.columns %}s.{{ adapter.quote(c) }}{{ ", " if not loop.last }}{% endfor %}
   from (
@@ -235,6 +246,9 @@
     ) as h
     where {% for k in spec.key_sql %}h.{{ keys[loop.index0] }} = s.{{ k }}{{ " and " if not loop.last }}{% endfor %}
   )
+  {%- if rejected is not none %}
+  and {{ sluice._sluice_source_key_sql(spec, 's') }} not in (select record_key from {{ rejected }})
+  {%- endif %}
   {%- if spec.dedupe is not none %}
   union all
   select {% for c in spec.columns %}i.{{ adapter.quote(c) }}{{ ", " if not loop.last }}{% endfor %}
@@ -247,5 +261,8 @@
         and f.{{ keys[loop.index0] }} = i.{{ k }}
         {%- endfor %}
     )
+    {%- if rejected is not none %}
+    and {{ sluice._sluice_source_key_sql(spec, 'i') }} not in (select record_key from {{ rejected }})
+    {%- endif %}
   {%- endif %}
 {% endmacro %}

@@ -28,6 +28,28 @@
 {% endmacro %}
 
 
+{% macro _sluice_events_columns() %}
+  {%- set s = dbt.type_string() -%}
+  {%- set ts = dbt.type_timestamp() -%}
+  {%- set i = dbt.type_int() -%}
+  {{ return([
+    ('event_id', s), ('exception_id', s), ('model_name', s), ('model_unique_id', s),
+    ('record_key', s), ('record_copy', i), ('rule_name', s), ('error_class', s), ('severity', s),
+    ('route', s), ('owner', s), ('from_status', s), ('to_status', s), ('attempt_count', i),
+    ('invocation_id', s), ('event_at', ts), ('actor', s), ('reason', s),
+  ]) }}
+{% endmacro %}
+
+
+{% macro _sluice_decisions_columns() %}
+  {%- set s = dbt.type_string() -%}
+  {{ return([
+    ('decision_id', s), ('exception_id', s), ('model_unique_id', s), ('decision', s),
+    ('decided_by', s), ('decided_at', dbt.type_timestamp()), ('reason', s),
+  ]) }}
+{% endmacro %}
+
+
 {#- The quarantine relation of a model node: `<alias>__quarantine` beside it, or the identifier
     in config.meta.sluice.quarantine. -#}
 {% macro _sluice_quarantine_relation(node=none) %}
@@ -40,8 +62,14 @@
 
 
 {% macro _sluice_runs_relation() %}
+  {{ return(sluice._sluice_bookkeeping_relation('runs_table')) }}
+{% endmacro %}
+
+
+{#- A package-owned table in the sluice schema (var sluice_schema, default the target schema). -#}
+{% macro _sluice_bookkeeping_relation(table_setting) %}
   {%- set schema = sluice.get_setting('schema') or target.schema -%}
-  {{ return(api.Relation.create(database=target.database, schema=schema, identifier=sluice.get_setting('runs_table'), type='table')) }}
+  {{ return(api.Relation.create(database=target.database, schema=schema, identifier=sluice.get_setting(table_setting), type='table')) }}
 {% endmacro %}
 
 

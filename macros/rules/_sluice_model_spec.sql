@@ -27,7 +27,7 @@
 {% macro _sluice_model_spec() %}
   {%- set meta = sluice._sluice_model_meta() -%}
   {%- set model_name = model.name -%}
-  {%- set known = ['key', 'source_system', 'target_system', 'owner', 'incremental', 'quarantine', 'gate', 'description'] -%}
+  {%- set known = ['key', 'source_system', 'target_system', 'owner', 'incremental', 'quarantine', 'gate', 'description', 'max_attempts'] -%}
   {%- for k in meta.keys() if k not in known -%}
     {{ sluice._sluice_config_error(model_name, none, 'meta.sluice.' ~ k, "unknown setting (expected one of " ~ (known | join(', ')) ~ ")") }}
   {%- endfor -%}
@@ -38,6 +38,10 @@
     {{ sluice._sluice_config_error(model_name, none, 'meta.sluice.key', "a sluice model needs a record key: set config.meta.sluice.key to one or more columns") }}
   {%- endif -%}
 
+  {%- set max_attempts = sluice.get_setting('max_attempts', meta) -%}
+  {%- if max_attempts is not number or max_attempts is boolean or max_attempts != (max_attempts | int) or max_attempts < 1 -%}
+    {{ sluice._sluice_config_error(model_name, none, 'max_attempts', "expected a whole number of attempts of at least 1, got '" ~ max_attempts ~ "'") }}
+  {%- endif -%}
   {%- set kinds = sluice._sluice_test_kinds() -%}
   {%- set rules = [] -%}
   {%- set nodes = graph.nodes.values() | selectattr('resource_type', 'equalto', 'test') | sort(attribute='name') -%}
@@ -57,7 +61,7 @@
         {%- endif -%}
       {%- endif -%}
       {%- set rule = sluice._sluice_rule(kinds[tm.name], model_name, node.name, args) -%}
-      {%- do rule.update({'index': rules | length, 'owner': rule.owner or meta.get('owner'), 'description': node.description or none}) -%}
+      {%- do rule.update({'index': rules | length, 'owner': rule.owner or meta.get('owner'), 'description': node.description or none, 'max_attempts': (rule.max_attempts or max_attempts) | int}) -%}
       {%- do rules.append(rule) -%}
     {%- endif -%}
   {%- endfor -%}

@@ -57,6 +57,10 @@
   {%- if kind == 'expression' and not args.get('expression') -%}
     {{ sluice._sluice_config_error(model_name, rule_name, 'expression', "a business rule needs an `expression` that is true for valid rows") }}
   {%- endif -%}
+  {%- set max_attempts = args.get('max_attempts') -%}
+  {%- if max_attempts is not none and (max_attempts is not number or max_attempts is boolean or max_attempts != (max_attempts | int) or max_attempts < 1) -%}
+    {{ sluice._sluice_config_error(model_name, rule_name, 'max_attempts', "expected a whole number of attempts of at least 1, got '" ~ max_attempts ~ "'") }}
+  {%- endif -%}
   {%- set order_by = args.get('order_by') or [] -%}
   {%- if order_by is string -%}{%- set order_by = [order_by] -%}{%- endif -%}
 
@@ -80,6 +84,7 @@
     'order_by': order_by,
     'count_in_gate': args.get('count_in_gate', false),
     'blocking': route != 'flag',
+    'max_attempts': max_attempts,
   }) }}
 {% endmacro %}
 

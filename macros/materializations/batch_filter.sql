@@ -1,0 +1,27 @@
+{#- For incremental sluice models: the batch condition, widened to the source rows of the
+    model's open exceptions, so that each incremental build replays them (re-reads only those
+    rows, not the whole source). Use it inside `{% if sluice.is_incremental() %}`:
+
+        where {{ sluice.batch_filter("loaded_at > (select max(loaded_at) from " ~ this ~ ")") }}
+-#}
+{% macro batch_filter(condition) %}
+  {{ return(adapter.dispatch('batch_filter', 'sluice')(condition)) }}
+{% endmacro %}
+
+{% macro default__batch_filter(condition) %}
+  {%- if not execute -%}{{ return('(' ~ condition ~ ')') }}{%- endif -%}
+  {%- set meta = sluice._sluice_model_meta() -%}
+  {%- set key = meta.get('key') -%}
+  {%- if key is string -%}{%- set key = [key] -%}{%- endif -%}
+  {%- set q = sluice._sluice_quarantine_relation() -%}
+  {%- if not key or adapter.get_relation(database=q.database, schema=q.schema, identifier=q.identifier) is none -%}
+    {{ return('(' ~ condition ~ ')') }}
+  {%- endif -%}
+  {%- set parts = [] -%}
+  {%- for k in key -%}
+    {%- if not loop.first -%}{%- do parts.append("'|'") -%}{%- endif -%}
+    {%- do parts.append("coalesce(cast(" ~ k ~ " as " ~ dbt.type_string() ~ "), '')") -%}
+  {%- endfor -%}
+  {%- set key_expr = dbt.concat(parts) if parts | length > 1 else parts[0] -%}
+  {{ return("((" ~ condition ~ ") or " ~ key_expr ~ " in (select record_key from " ~ q ~ " where status = 'open' and model_unique_id = '" ~ model.unique_id ~ "'))") }}
+{% endmacro %}
