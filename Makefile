@@ -17,10 +17,7 @@ $(STAMP): pyproject.toml
 venv: $(STAMP)
 
 demo: $(STAMP)
-	@cd $(DEMO_DIR) && $(DBT) deps --profiles-dir . --quiet && rm -f demo.duckdb
-	@cd $(DEMO_DIR) && $(DBT) build --profiles-dir . --target demo; \
-	  rc=$$?; echo "dbt build exited $$rc (1 is expected: the demo holds one model's publication)"
-	@$(BIN)/sluice summary --project-dir $(DEMO_DIR)
+	@bash $(DEMO_DIR)/run_demo.sh
 
 test: $(STAMP)
 	@bash tests/pg.sh start || echo "PostgreSQL could not be started: the postgres tests will fail"
@@ -33,6 +30,12 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/quarantine.py
+	$(BIN)/python bench/replay.py
+	$(BIN)/python bench/report.py
+	$(BIN)/python bench/build_overhead.py
+
+fixtures: $(STAMP)
+	bash tests/fixtures/regenerate.sh
 
 pg-start:
 	bash tests/pg.sh start

@@ -1,5 +1,6 @@
-{#- Incremental: later builds only read rows loaded after the newest published one. -#}
+{#- Incremental: later builds read rows loaded after the newest published one, plus (through
+    sluice.batch_filter) the source rows of the model's open exceptions, so they are replayed. -#}
 select * from {{ ref('stg_supplier_feed') }}
 {% if sluice.is_incremental() %}
-where _loaded_at > (select max(_loaded_at) from {{ this }})
+where {{ sluice.batch_filter("_loaded_at > (select max(_loaded_at) from " ~ this ~ ")") }}
 {% endif %}

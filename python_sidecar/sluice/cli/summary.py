@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 from sluice.errors import SluiceError
-from sluice.summary import duckdb_path, read_summary, render_text
 
 EXIT_OK = 0
 
@@ -36,6 +35,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # imported here so that `sluice --help` and other commands do not load DuckDB
+    from sluice.summary import duckdb_path, read_summary, render_text
+
     try:
         project_dir = Path(args.project_dir).resolve()
         summary = read_summary(duckdb_path(project_dir, args.target))
