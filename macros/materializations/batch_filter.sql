@@ -17,11 +17,25 @@
   {%- if not key or adapter.get_relation(database=q.database, schema=q.schema, identifier=q.identifier) is none -%}
     {{ return('(' ~ condition ~ ')') }}
   {%- endif -%}
+  {%- set open_keys = "select record_key from " ~ q ~ " where status = 'open' and model_unique_id = '" ~ model.unique_id ~ "'" -%}
+  {%- if key | length == 1 -%}
+    {#- one key column: compare in its own type, casting the few open keys, not every source row -#}
+    {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
+    {%- set ns = namespace(data_type=none) -%}
+    {%- if existing is not none -%}
+      {%- for c in adapter.get_columns_in_relation(existing) if c.name | lower == key[0] | lower -%}
+        {%- set ns.data_type = c.data_type -%}
+      {%- endfor -%}
+    {%- endif -%}
+    {%- if ns.data_type -%}
+      {{ return("((" ~ condition ~ ") or " ~ key[0] ~ " in (select cast(record_key as " ~ ns.data_type ~ ") from (" ~ open_keys ~ ") as o where record_key <> ''))") }}
+    {%- endif -%}
+  {%- endif -%}
   {%- set parts = [] -%}
   {%- for k in key -%}
     {%- if not loop.first -%}{%- do parts.append("'|'") -%}{%- endif -%}
     {%- do parts.append("coalesce(cast(" ~ k ~ " as " ~ dbt.type_string() ~ "), '')") -%}
   {%- endfor -%}
   {%- set key_expr = dbt.concat(parts) if parts | length > 1 else parts[0] -%}
-  {{ return("((" ~ condition ~ ") or " ~ key_expr ~ " in (select record_key from " ~ q ~ " where status = 'open' and model_unique_id = '" ~ model.unique_id ~ "'))") }}
+  {{ return("((" ~ condition ~ ") or " ~ key_expr ~ " in (" ~ open_keys ~ "))") }}
 {% endmacro %}
