@@ -32,7 +32,7 @@ echo "== the ERP team corrects O-1009 at the source (status 'shiped' -> 'shipped
 "$BIN/python" -c "
 import duckdb, os
 with duckdb.connect(os.environ['SLUICE_DEMO_DB']) as c:
-    c.execute(\"update erp_orders set status = 'shipped' where order_id = 'O-1009'\")
+    c.execute(\"update erp_orders set order_status = 'shipped' where order_id = 'O-1009'\")
 "
 
 echo

@@ -83,3 +83,36 @@ def test_incremental_builds_replay_open_exceptions(make_project, engine):
     assert project.query("select event_id, account from {schema}.events order by 1") == [(1, "A"), (2, "C"), (3, "B")]
     assert project.query("select record_key, status, attempt_count from {schema}.events__quarantine order by 1") == [
         ("2", "recovered", 1), ("5", "open", 2)]
+
+
+def test_replayed_rows_do_not_count_toward_the_gate_again(make_project, engine):
+    project = make_project(engine)
+    rows = ["event_id,account,amount,loaded_at"] + [
+        f"{i},{'' if i == 7 else 'A'},{i},2024-01-01 00:00:00" for i in range(1, 21)
+    ]
+    project.write("seeds/raw_events.csv", "\n".join(rows) + "\n")
+    project.write("models/events.sql", """
+        select * from {{ ref('raw_events') }}
+        {% if sluice.is_incremental() %}
+        where {{ sluice.batch_filter("loaded_at > (select max(loaded_at) from " ~ this ~ ")") }}
+        {% endif %}
+        """)
+    project.write("models/schema.yml", """
+        seeds:
+          - name: raw_events
+            config: {column_types: {event_id: integer, account: varchar(5), amount: integer, loaded_at: timestamp}}
+        models:
+          - name: events
+            config:
+              materialized: sluice
+              meta: {sluice: {key: event_id, incremental: true}}
+            columns:
+              - name: account
+                data_tests:
+                  - sluice.sluice_not_null: {name: events_account_required, arguments: {}}
+        """)
+    project.dbt("build")  # 1 high row of 20 = 5%, under the default 10%
+    # the next batch is only the replayed row (100% of the batch), already held: not a new breach
+    result = project.dbt("run", "-s", "events")
+    assert result.status("events") == "success", result.output[-2000:]
+    assert project.query("select attempt_count, status from {schema}.events__quarantine") == [(2, "open")]

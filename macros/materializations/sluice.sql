@@ -127,7 +127,6 @@
   {%- set rows_in = counts[0] | int -%}
   {%- set rule_counts = {} -%}
   {%- for r in spec.rules -%}{%- do rule_counts.update({r.name: counts[5 + loop.index0] | int}) -%}{%- endfor -%}
-  {%- set breaches = sluice._sluice_evaluate_gate(spec, rule_counts, rows_in) -%}
 
   {#- 3. the evidence: failing rows with their full row, as exceptions -#}
   {% call statement('sluice_failed_rows') -%}
@@ -142,6 +141,23 @@
       {{ get_create_table_as_sql(True, exc_rel, "select * from " ~ quarantine ~ " where 1 = 0") }}
     {%- endcall %}
   {%- endif -%}
+  {#- The gate. An incremental batch also carries replayed rows; those still failing were already
+      held by an earlier build and do not count toward this batch's gate again. -#}
+  {%- set gate_counts = rule_counts -%}
+  {%- if incremental and spec.rules | length > 0 -%}
+    {%- set new_sql -%}
+      select rule_name, count(*) from {{ exc_rel }} as e
+      where not exists (
+        select 1 from {{ before }} as b
+        where b.exception_id = e.exception_id and b.status in ('open', 'dead_letter')
+      )
+      group by rule_name
+    {%- endset -%}
+    {%- set gate_counts = {} -%}
+    {%- for r in spec.rules -%}{%- do gate_counts.update({r.name: 0}) -%}{%- endfor -%}
+    {%- for row in run_query(new_sql).rows -%}{%- do gate_counts.update({row[0]: row[1] | int}) -%}{%- endfor -%}
+  {%- endif -%}
+  {%- set breaches = sluice._sluice_evaluate_gate(spec, gate_counts, rows_in) -%}
   {%- do sluice._sluice_upsert_exceptions(spec, quarantine, exc_rel) -%}
   {%- set n_rejected = run_query("select count(*) from " ~ quarantine ~ " where status = 'rejected' and model_unique_id = " ~ sluice._sluice_lit(model.unique_id)).rows[0][0] | int -%}
   {%- if n_rejected > 0 -%}
@@ -153,7 +169,7 @@
   {#- 4. publish, or hold -#}
   {%- set stats = {'rows_in': rows_in, 'rows_held': counts[2] | int, 'rows_flagged': counts[3] | int, 'rows_published': 0} -%}
   {%- if breaches | length > 0 -%}
-    {%- set gate_message = sluice._sluice_gate_message(spec, breaches, rule_counts, rows_in) -%}
+    {%- set gate_message = sluice._sluice_gate_message(spec, breaches, gate_counts, rows_in) -%}
     {%- do sluice._sluice_record_events(spec, quarantine, before, events, decisions) -%}
     {%- do sluice._sluice_log_run(spec, runs, quarantine, mode, stats, 'held', gate_message, rule_counts) -%}
     {%- for rel in [repeats, failures_main, interesting, failures, failed_rows, exc_rel, before, rejected] -%}{%- do sluice._sluice_drop_temp(rel) -%}{%- endfor -%}
