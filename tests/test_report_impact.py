@@ -310,6 +310,16 @@ def test_ephemeral_models_without_results_are_not_unknown() -> None:
     assert not impact.root_causes
 
 
+def test_seed_left_out_of_the_run_is_not_unknown() -> None:
+    man = synth.manifest(
+        [model("seed_x", rtype="seed", materialized="seed"), model("a", (uid("seed_x", "seed"),))],
+        exposures=[exposure("dash", (uid("a"),))],
+    )
+    impact = _analyze(man, synth.run_results([result(uid("a"), "success")]))
+    assert impact.exposures[0].status is ExposureStatus.HEALTHY
+    assert impact.exposures[0].as_of_complete
+
+
 def test_exposures_sorted_worst_first() -> None:
     man, runs, fresh = synth.shop()
     impact = _analyze(man, runs, fresh)

@@ -38,6 +38,8 @@ SLUICE_CODE: Final = "SLUICE"
 _SLUICE_COUNTS = re.compile(r"\bheld (\d+), flagged (\d+)")
 _PUBLISHED = re.compile(r"\bpublished (\d+) of (\d+) rows")
 _BUILT_TYPES: Final = frozenset({"model", "seed", "snapshot"})
+# a seed left out of a run (``--exclude resource_type:seed``) still holds its static data
+_EXPECTED_IN_RUN: Final = frozenset({"model", "snapshot"})
 _BUILT_OK: Final = frozenset({"success", "no-op"})
 # problems whose downstream nodes dbt skips: a skip below one of them is not its own root cause
 _SKIP_CAUSES: Final = frozenset(
@@ -256,7 +258,7 @@ class _Analysis:
             node = self.manifest.nodes.get(node_id)
             if (
                 node is not None
-                and node.resource_type in _BUILT_TYPES
+                and node.resource_type in _EXPECTED_IN_RUN
                 and node.config.materialized != "ephemeral"
                 and not inherited & (self.skip_mask | self.no_result_mask)
             ):
@@ -288,6 +290,8 @@ class _Analysis:
         ):
             return _AsOf(None, True, None, None)
         result = self.results.get(node_id)
+        if result is None and node.resource_type not in _EXPECTED_IN_RUN:
+            return _AsOf(None, True, None, None)
         if result is not None and result.status in _BUILT_OK:
             built = _completed_at(result)
             return _AsOf(built, built is not None, None, None)
