@@ -1,0 +1,94 @@
+"""`sluice review list|release|reject|retry`: reviewers' decisions on quarantined records."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from sluice.errors import SluiceError
+
+EXIT_OK = 0
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "review",
+        help="list exceptions waiting for review; release, reject or retry one",
+        description="Record reviewers' decisions. They take effect at the next build of the model.",
+    )
+    actions = parser.add_subparsers(dest="review_action", metavar="ACTION", required=True)
+    for name, text in (
+        ("list", "open exceptions routed manual_review (--all: every open exception)"),
+        ("release", "publish an open exception's row as it is (an override)"),
+        ("reject", "keep an open exception's row out for good"),
+        ("retry", "re-open a dead_letter, rejected or released exception"),
+    ):
+        sub = actions.add_parser(name, help=text, description=text)
+        sub.add_argument("--project-dir", default=".", help="dbt project directory (default .)")
+        sub.add_argument("--profiles-dir", default=None, help="directory of profiles.yml")
+        sub.add_argument("--target", default=None, help="dbt target (default: the profile's)")
+        if name == "list":
+            sub.add_argument("--model", default=None, help="only this model")
+            sub.add_argument("--all", action="store_true", help="every open exception")
+            sub.add_argument("--format", choices=("table", "json"), default="table")
+        else:
+            sub.add_argument("exception_id", help="the exception's id (see `sluice review list`)")
+            sub.add_argument("--by", default=None, help="who decides (required)")
+            sub.add_argument("--reason", default=None, help="why (required)")
+        sub.set_defaults(run=run)
+
+
+def _profiles_dir(args: argparse.Namespace) -> Path | None:
+    return Path(args.profiles_dir) if args.profiles_dir else None
+
+
+def run(args: argparse.Namespace) -> int:
+    from sluice.review import open_store, validate_decision
+
+    project_dir = Path(args.project_dir).resolve()
+    try:
+        with open_store(project_dir, profiles_dir=_profiles_dir(args), target=args.target) as store:
+            if args.review_action == "list":
+                rows = store.exceptions(all_open=args.all, model=args.model)
+                if args.format == "json":
+                    out = [{**r.__dict__, "first_seen_at": str(r.first_seen_at)} for r in rows]
+                    print(json.dumps(out, indent=2))
+                else:
+                    print(
+                        f"{len(rows)} open exception(s){'' if args.all else ' waiting for review'}"
+                    )
+                    for r in rows:
+                        print(
+                            f"  {r.exception_id}  {r.model_name}  record {r.record_key}  "
+                            f"{r.rule_name} "
+                            f"({r.error_class}, {r.severity})  owner {r.owner or '-'}  "
+                            f"attempts {r.attempt_count}  since {r.first_seen_at}\n"
+                            f"      {r.message or ''}  value: {r.failed_value!r}"
+                        )
+                return EXIT_OK
+            found = store.find(args.exception_id) if args.by and args.reason else None
+            if (
+                args.by
+                and args.by.strip()
+                and args.reason
+                and args.reason.strip()
+                and found is None
+            ):
+                found = store.find(args.exception_id)
+            decision = validate_decision(
+                args.review_action, args.exception_id, found, args.by, args.reason
+            )
+            store.record(decision)
+    except SluiceError as exc:
+        print(f"sluice review: {exc}", file=sys.stderr)
+        return exc.exit_code
+    print(
+        f"recorded: {decision.decision} of exception {decision.exception_id} "
+        f"({found.model_name if found else ''}, record {found.record_key if found else ''}) "
+        f"by {decision.decided_by}: {decision.reason}\n"
+        "It takes effect at the next build of the model."
+    )
+    return EXIT_OK
