@@ -15,44 +15,19 @@ import argparse
 import json
 import statistics
 import subprocess
-import sys
-import textwrap
 import time
 from pathlib import Path
 
 import duckdb
+from _dbt import DBT, REPO, make_duckdb_project, write
 
-REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "bench" / ".work" / "quarantine"
-DBT = str(Path(sys.executable).with_name("dbt"))
 DIM_ROWS = 200_000
 
 
-def write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip("\n"))
-
 
 def make_project(root: Path) -> None:
-    write(root / "dbt_project.yml", """
-        name: bench_quarantine
-        version: "1.0"
-        config-version: 2
-        profile: bench
-        model-paths: ["models"]
-        test-paths: ["tests"]
-        seed-paths: ["seeds"]
-        macro-paths: ["macros"]
-        snapshot-paths: ["snapshots"]
-        analysis-paths: ["analyses"]
-        """)
-    write(root / "packages.yml", f"packages:\n  - local: {REPO}\n")
-    write(root / "profiles.yml", f"""
-        bench:
-          target: dev
-          outputs:
-            dev: {{type: duckdb, path: "{root / 'bench.duckdb'}", threads: 2}}
-        """)
+    make_duckdb_project(root, "bench_quarantine", root / 'bench.duckdb', threads=2)
     write(root / "models/sources.yml", """
         sources:
           - name: raw

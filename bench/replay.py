@@ -16,21 +16,13 @@ import json
 import shutil
 import statistics
 import subprocess
-import sys
-import textwrap
 import time
-from pathlib import Path
 
 import duckdb
+from _dbt import DBT, REPO, make_duckdb_project, write
 
-REPO = Path(__file__).resolve().parents[1]
 WORK = REPO / "bench" / ".work" / "replay"
-DBT = str(Path(sys.executable).with_name("dbt"))
 
-
-def write(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(textwrap.dedent(text).lstrip("\n"))
 
 
 def dbt(*args: str) -> float:
@@ -51,25 +43,7 @@ def main() -> int:
     args = parser.parse_args()
 
     shutil.rmtree(WORK, ignore_errors=True)
-    write(WORK / "dbt_project.yml", """
-        name: bench_replay
-        version: "1.0"
-        config-version: 2
-        profile: bench
-        model-paths: ["models"]
-        test-paths: ["tests"]
-        seed-paths: ["seeds"]
-        macro-paths: ["macros"]
-        snapshot-paths: ["snapshots"]
-        analysis-paths: ["analyses"]
-        """)
-    write(WORK / "packages.yml", f"packages:\n  - local: {REPO}\n")
-    write(WORK / "profiles.yml", f"""
-        bench:
-          target: dev
-          outputs:
-            dev: {{type: duckdb, path: "{WORK / 'run.duckdb'}", threads: 1}}
-        """)
+    make_duckdb_project(WORK, "bench_replay", WORK / 'run.duckdb', threads=1)
     write(WORK / "models/sources.yml", "sources:\n  - name: raw\n    schema: main\n    tables: [{name: events}]\n")
     write(WORK / "models/events_inc.sql", """
         select * from {{ source('raw', 'events') }}
