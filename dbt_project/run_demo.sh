@@ -65,5 +65,15 @@ echo
 rc=$?
 [ "$rc" = 1 ] && echo "(sluice report exited 1: not every exposure is healthy, as the demo intends)"
 [ "$rc" -gt 1 ] && echo "(sluice report exited $rc)"
+"$BIN/python" -c "
+import json
+with open('target/sluice/impact.json') as f:
+    impact = json.load(f)
+print('Exposure statuses:')
+for e in impact['exposures']:
+    owners = ', '.join(o.get('name') or o.get('email') or '?' for o in e['owners'])
+    print(f\"  {e['name']:<28} {e['status']:<9} criticality {e['criticality']:<9} rows held upstream {e['rows_held_upstream']:<3} owner {owners}\")
+print('Report: ' + __import__('os').path.abspath('target/sluice/report.html'))
+" || true
 echo
 echo "DuckDB file: $SLUICE_DEMO_DB"
