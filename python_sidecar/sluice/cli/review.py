@@ -69,15 +69,7 @@ def run(args: argparse.Namespace) -> int:
                             f"      {r.message or ''}  value: {r.failed_value!r}"
                         )
                 return EXIT_OK
-            found = store.find(args.exception_id) if args.by and args.reason else None
-            if (
-                args.by
-                and args.by.strip()
-                and args.reason
-                and args.reason.strip()
-                and found is None
-            ):
-                found = store.find(args.exception_id)
+            found = store.find(args.exception_id)
             decision = validate_decision(
                 args.review_action, args.exception_id, found, args.by, args.reason
             )
