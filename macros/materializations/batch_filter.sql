@@ -31,11 +31,6 @@
       {{ return("((" ~ condition ~ ") or " ~ key[0] ~ " in (select cast(record_key as " ~ ns.data_type ~ ") from (" ~ open_keys ~ ") as o where record_key <> ''))") }}
     {%- endif -%}
   {%- endif -%}
-  {%- set parts = [] -%}
-  {%- for k in key -%}
-    {%- if not loop.first -%}{%- do parts.append("'|'") -%}{%- endif -%}
-    {%- do parts.append("coalesce(cast(" ~ k ~ " as " ~ dbt.type_string() ~ "), '')") -%}
-  {%- endfor -%}
-  {%- set key_expr = dbt.concat(parts) if parts | length > 1 else parts[0] -%}
+  {%- set key_expr = sluice._sluice_key_text(key) -%}
   {{ return("((" ~ condition ~ ") or " ~ key_expr ~ " in (" ~ open_keys ~ "))") }}
 {% endmacro %}

@@ -149,25 +149,27 @@
 {% endmacro %}
 
 
-{% macro _sluice_record_key_sql(spec, alias) -%}
-  {%- set keys = sluice._sluice_key_aliases(spec) -%}
+{#- The record key as text: the key columns' values joined by '|', NULL as ''. One definition
+    for the quarantine's record_key and every comparison with it. -#}
+{% macro _sluice_key_text(columns, alias=none) -%}
   {%- set parts = [] -%}
-  {%- for k in keys -%}
+  {%- for k in columns -%}
     {%- if not loop.first -%}{%- do parts.append("'|'") -%}{%- endif -%}
-    {%- do parts.append("coalesce(cast(" ~ alias ~ "." ~ k ~ " as " ~ dbt.type_string() ~ "), '')") -%}
+    {%- do parts.append("coalesce(cast(" ~ ((alias ~ ".") if alias else "") ~ k ~ " as " ~ dbt.type_string() ~ "), '')") -%}
   {%- endfor -%}
   {{ dbt.concat(parts) if parts | length > 1 else parts[0] }}
 {%- endmacro %}
 
 
+{#- The record key over the narrow pass's key aliases. -#}
+{% macro _sluice_record_key_sql(spec, alias) -%}
+  {{ sluice._sluice_key_text(sluice._sluice_key_aliases(spec), alias) }}
+{%- endmacro %}
+
+
 {#- The record key text over the model's own key columns (not the narrow pass aliases). -#}
 {% macro _sluice_source_key_sql(spec, alias) -%}
-  {%- set parts = [] -%}
-  {%- for k in spec.key_sql -%}
-    {%- if not loop.first -%}{%- do parts.append("'|'") -%}{%- endif -%}
-    {%- do parts.append("coalesce(cast(" ~ alias ~ "." ~ k ~ " as " ~ dbt.type_string() ~ "), '')") -%}
-  {%- endfor -%}
-  {{ dbt.concat(parts) if parts | length > 1 else parts[0] }}
+  {{ sluice._sluice_key_text(spec.key_sql, alias) }}
 {%- endmacro %}
 
 
