@@ -17,7 +17,9 @@ def write(path: Path, text: str) -> None:
 
 def make_duckdb_project(root: Path, name: str, database: Path, threads: int) -> None:
     """dbt_project.yml (every *-paths key set), packages.yml and profiles.yml under root."""
-    write(root / "dbt_project.yml", f"""
+    write(
+        root / "dbt_project.yml",
+        f"""
         name: {name}
         version: "1.0"
         config-version: 2
@@ -28,11 +30,15 @@ def make_duckdb_project(root: Path, name: str, database: Path, threads: int) -> 
         macro-paths: ["macros"]
         snapshot-paths: ["snapshots"]
         analysis-paths: ["analyses"]
-        """)
+        """,
+    )
     write(root / "packages.yml", f"packages:\n  - local: {REPO}\n")
-    write(root / "profiles.yml", f"""
+    write(
+        root / "profiles.yml",
+        f"""
         bench:
           target: dev
           outputs:
             dev: {{type: duckdb, path: "{database}", threads: {threads}}}
-        """)
+        """,
+    )

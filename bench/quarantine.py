@@ -25,20 +25,26 @@ WORK = REPO / "bench" / ".work" / "quarantine"
 DIM_ROWS = 200_000
 
 
-
 def make_project(root: Path) -> None:
-    make_duckdb_project(root, "bench_quarantine", root / 'bench.duckdb', threads=2)
-    write(root / "models/sources.yml", """
+    make_duckdb_project(root, "bench_quarantine", root / "bench.duckdb", threads=2)
+    write(
+        root / "models/sources.yml",
+        """
         sources:
           - name: raw
             schema: main
             tables: [{name: events}, {name: customers}]
-        """)
+        """,
+    )
     write(root / "models/events_sluice.sql", "select * from {{ source('raw', 'events') }}\n")
     write(root / "models/events_plain.sql", "select * from {{ source('raw', 'events') }}\n")
-    write(root / "tests/events_plain_amount_positive.sql",
-          "{{ config(store_failures=true) }}\nselect * from {{ ref('events_plain') }} where not (amount >= 0)\n")
-    write(root / "models/schema.yml", """
+    write(
+        root / "tests/events_plain_amount_positive.sql",
+        "{{ config(store_failures=true) }}\nselect * from {{ ref('events_plain') }} where not (amount >= 0)\n",
+    )
+    write(
+        root / "models/schema.yml",
+        """
         models:
           - name: events_sluice
             config:
@@ -80,7 +86,8 @@ def make_project(root: Path) -> None:
               - name: status
                 data_tests:
                   - accepted_values: {arguments: {values: [placed, shipped, delivered, returned]}, config: {store_failures: true}}
-        """)
+        """,
+    )
 
 
 def generate(root: Path, rows: int) -> None:
@@ -115,8 +122,19 @@ def generate(root: Path, rows: int) -> None:
 def timed_build(root: Path, select: str) -> float:
     start = time.perf_counter()
     proc = subprocess.run(
-        [DBT, "build", "-s", select, "--profiles-dir", str(root), "--project-dir", str(root), "--quiet"],
-        capture_output=True, text=True,
+        [
+            DBT,
+            "build",
+            "-s",
+            select,
+            "--profiles-dir",
+            str(root),
+            "--project-dir",
+            str(root),
+            "--quiet",
+        ],
+        capture_output=True,
+        text=True,
     )
     elapsed = time.perf_counter() - start
     if proc.returncode not in (0, 1):  # 1: the plain tests fail on the injected faults, by design
@@ -131,7 +149,10 @@ def main() -> int:
     args = parser.parse_args()
 
     make_project(WORK)
-    subprocess.run([DBT, "deps", "--profiles-dir", str(WORK), "--project-dir", str(WORK), "--quiet"], check=True)
+    subprocess.run(
+        [DBT, "deps", "--profiles-dir", str(WORK), "--project-dir", str(WORK), "--quiet"],
+        check=True,
+    )
     results = []
     for rows in args.rows:
         generate(WORK, rows)
@@ -145,12 +166,24 @@ def main() -> int:
         with duckdb.connect(str(WORK / "bench.duckdb"), read_only=True) as conn:
             published = conn.execute("select count(*) from events_sluice").fetchone()[0]
             held = conn.execute("select count(*) from events_sluice__quarantine").fetchone()[0]
-        result = {"rows": rows, "ratio": round(ratio, 3), "sluice_s": [round(t, 3) for t in sluice_t],
-                  "plain_s": [round(t, 3) for t in plain_t], "published": published, "quarantine_rows": held}
-        print(f"{rows:>9} rows: sluice {statistics.median(sluice_t):.2f}s, plain {statistics.median(plain_t):.2f}s, ratio {ratio:.3f}")
+        result = {
+            "rows": rows,
+            "ratio": round(ratio, 3),
+            "sluice_s": [round(t, 3) for t in sluice_t],
+            "plain_s": [round(t, 3) for t in plain_t],
+            "published": published,
+            "quarantine_rows": held,
+        }
+        print(
+            f"{rows:>9} rows: sluice {statistics.median(sluice_t):.2f}s, plain {statistics.median(plain_t):.2f}s, ratio {ratio:.3f}"
+        )
         results.append(result)
     last = results[-1]
-    print(json.dumps({"name": "quarantine", "rows": last["rows"], "ratio": last["ratio"], "timings": results}))
+    print(
+        json.dumps(
+            {"name": "quarantine", "rows": last["rows"], "ratio": last["ratio"], "timings": results}
+        )
+    )
     return 0
 
 

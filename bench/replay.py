@@ -24,11 +24,13 @@ from _dbt import DBT, REPO, make_duckdb_project, write
 WORK = REPO / "bench" / ".work" / "replay"
 
 
-
 def dbt(*args: str) -> float:
     start = time.perf_counter()
-    proc = subprocess.run([DBT, *args, "--profiles-dir", str(WORK), "--project-dir", str(WORK), "--quiet"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [DBT, *args, "--profiles-dir", str(WORK), "--project-dir", str(WORK), "--quiet"],
+        capture_output=True,
+        text=True,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"dbt {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
     return time.perf_counter() - start
@@ -43,15 +45,23 @@ def main() -> int:
     args = parser.parse_args()
 
     shutil.rmtree(WORK, ignore_errors=True)
-    make_duckdb_project(WORK, "bench_replay", WORK / 'run.duckdb', threads=1)
-    write(WORK / "models/sources.yml", "sources:\n  - name: raw\n    schema: main\n    tables: [{name: events}]\n")
-    write(WORK / "models/events_inc.sql", """
+    make_duckdb_project(WORK, "bench_replay", WORK / "run.duckdb", threads=1)
+    write(
+        WORK / "models/sources.yml",
+        "sources:\n  - name: raw\n    schema: main\n    tables: [{name: events}]\n",
+    )
+    write(
+        WORK / "models/events_inc.sql",
+        """
         select * from {{ source('raw', 'events') }}
         {% if sluice.is_incremental() %}
         where {{ sluice.batch_filter("loaded_at > (select max(loaded_at) from " ~ this ~ ")") }}
         {% endif %}
-        """)
-    write(WORK / "models/schema.yml", """
+        """,
+    )
+    write(
+        WORK / "models/schema.yml",
+        """
         models:
           - name: events_inc
             config:
@@ -61,7 +71,8 @@ def main() -> int:
               - name: account
                 data_tests:
                   - sluice.sluice_not_null: {name: events_account_required, arguments: {}}
-        """)
+        """,
+    )
     step = args.rows // args.open
     with duckdb.connect(str(WORK / "run.duckdb")) as conn:
         conn.execute(f"""
@@ -73,10 +84,15 @@ def main() -> int:
                    'payload_' || (i % 97) as payload
             from range({args.rows}) t(i)
         """)
-    subprocess.run([DBT, "deps", "--profiles-dir", str(WORK), "--project-dir", str(WORK), "--quiet"], check=True)
+    subprocess.run(
+        [DBT, "deps", "--profiles-dir", str(WORK), "--project-dir", str(WORK), "--quiet"],
+        check=True,
+    )
     dbt("run", "-s", "events_inc")  # the full build: ROWS - OPEN published, OPEN open exceptions
     with duckdb.connect(str(WORK / "run.duckdb")) as conn:
-        open_count = conn.execute("select count(*) from events_inc__quarantine where status = 'open'").fetchone()[0]
+        open_count = conn.execute(
+            "select count(*) from events_inc__quarantine where status = 'open'"
+        ).fetchone()[0]
         published = conn.execute("select count(*) from events_inc").fetchone()[0]
         conn.execute(f"""
             insert into events
@@ -94,11 +110,22 @@ def main() -> int:
             shutil.copy(WORK / f"{name}.duckdb", WORK / "run.duckdb")
             timings[name].append(dbt("run", "-s", "events_inc"))
     ratio = statistics.median(timings["replay"]) / statistics.median(timings["empty"])
-    print(f"replay {statistics.median(timings['replay']):.2f}s, empty quarantine "
-          f"{statistics.median(timings['empty']):.2f}s, ratio {ratio:.3f} "
-          f"({published} published rows, {open_count} open exceptions, batch {args.batch})")
-    print(json.dumps({"name": "replay", "ratio": round(ratio, 3), "rows": published, "open_exceptions": open_count,
-                      "timings": {k: [round(t, 3) for t in v] for k, v in timings.items()}}))
+    print(
+        f"replay {statistics.median(timings['replay']):.2f}s, empty quarantine "
+        f"{statistics.median(timings['empty']):.2f}s, ratio {ratio:.3f} "
+        f"({published} published rows, {open_count} open exceptions, batch {args.batch})"
+    )
+    print(
+        json.dumps(
+            {
+                "name": "replay",
+                "ratio": round(ratio, 3),
+                "rows": published,
+                "open_exceptions": open_count,
+                "timings": {k: [round(t, 3) for t in v] for k, v in timings.items()},
+            }
+        )
+    )
     return 0
 
 

@@ -33,12 +33,16 @@ def postgres_available() -> str | None:
         import psycopg2
 
         conn = psycopg2.connect(
-            host=PG_HOST, port=PG_PORT, user=PG_USER, password=PG_PASSWORD,
-            dbname=PG_DBNAME, connect_timeout=5,
+            host=PG_HOST,
+            port=PG_PORT,
+            user=PG_USER,
+            password=PG_PASSWORD,
+            dbname=PG_DBNAME,
+            connect_timeout=5,
         )
         conn.close()
         return None
-    except Exception as exc:  # noqa: BLE001 - the reason is reported to the user
+    except Exception as exc:
         return f"PostgreSQL is not reachable on {PG_HOST}:{PG_PORT} ({exc}); start it with `bash tests/pg.sh start`"
 
 
@@ -55,7 +59,9 @@ class DbtResult:
             parts = result["unique_id"].split(".")
             if name in (parts[-1], parts[-2] if len(parts) > 3 else None):
                 return str(result["status"])
-        raise KeyError(f"{name} not in run results: {[r['unique_id'] for r in self.run_results['results']]}")
+        raise KeyError(
+            f"{name} not in run results: {[r['unique_id'] for r in self.run_results['results']]}"
+        )
 
     def result(self, name: str) -> dict[str, Any]:
         assert self.run_results is not None, self.output
@@ -74,7 +80,9 @@ class DbtProject:
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
-        self.write("dbt_project.yml", """
+        self.write(
+            "dbt_project.yml",
+            """
             name: sluice_test
             version: "1.0"
             config-version: 2
@@ -85,7 +93,8 @@ class DbtProject:
             macro-paths: ["macros"]
             snapshot-paths: ["snapshots"]
             analysis-paths: ["analyses"]
-            """)
+            """,
+        )
         self.write("packages.yml", f"packages:\n  - local: {REPO}\n")
         if self.engine == "duckdb":
             output = f"type: duckdb\n      path: {self.root / 'test.duckdb'}\n      threads: 2"
@@ -95,7 +104,9 @@ class DbtProject:
                 f"      user: {PG_USER}\n      password: {PG_PASSWORD}\n      dbname: {PG_DBNAME}\n"
                 f"      schema: {self.schema}\n      threads: 2"
             )
-        self.write("profiles.yml", f"sluice_test:\n  target: dev\n  outputs:\n    dev:\n      {output}\n")
+        self.write(
+            "profiles.yml", f"sluice_test:\n  target: dev\n  outputs:\n    dev:\n      {output}\n"
+        )
         self._deps_done = False
 
     @property
@@ -125,7 +136,11 @@ class DbtProject:
         env = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false", DO_NOT_TRACK="1")
         proc = subprocess.run(
             [DBT, *args, "--profiles-dir", str(self.root), "--project-dir", str(self.root)],
-            cwd=self.root, env=env, capture_output=True, text=True, timeout=600,
+            cwd=self.root,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
         )
         fresh = rr_path.exists() and rr_path.stat().st_mtime_ns != before
         run_results = json.loads(rr_path.read_text()) if fresh and args[0] != "deps" else None
@@ -140,7 +155,9 @@ class DbtProject:
                 return [tuple(r) for r in conn.execute(sql).fetchall()]
         import psycopg2
 
-        conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, password=PG_PASSWORD, dbname=PG_DBNAME)
+        conn = psycopg2.connect(
+            host=PG_HOST, port=PG_PORT, user=PG_USER, password=PG_PASSWORD, dbname=PG_DBNAME
+        )
         try:
             with conn.cursor() as cur:
                 cur.execute(sql)
@@ -159,7 +176,9 @@ class DbtProject:
             return
         import psycopg2
 
-        conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, password=PG_PASSWORD, dbname=PG_DBNAME)
+        conn = psycopg2.connect(
+            host=PG_HOST, port=PG_PORT, user=PG_USER, password=PG_PASSWORD, dbname=PG_DBNAME
+        )
         try:
             with conn, conn.cursor() as cur:
                 cur.execute(sql)
@@ -177,7 +196,9 @@ class DbtProject:
         if self.engine == "postgres":
             import psycopg2
 
-            conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, password=PG_PASSWORD, dbname=PG_DBNAME)
+            conn = psycopg2.connect(
+                host=PG_HOST, port=PG_PORT, user=PG_USER, password=PG_PASSWORD, dbname=PG_DBNAME
+            )
             conn.autocommit = True
             with conn.cursor() as cur:
                 cur.execute(f'drop schema if exists "{self.schema}" cascade')

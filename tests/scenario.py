@@ -20,7 +20,7 @@ FAULTY_ORDERS = [
     "5,C1,paid,7,2024-01-05,2024-01-01 11:00:00",  # duplicate_event of 5 (deduplicate)
     "8,C2,paid,-3,2024-01-08,2024-01-01 10:00:00",  # business_rule_violation (flag: published)
 ]
-CUSTOMERS = 'customer_id,name\nC1,Ann\nC2,Bo\n'
+CUSTOMERS = "customer_id,name\nC1,Ann\nC2,Bo\n"
 
 RULES = {
     "orders_customer_required": ("missing_required_field", "quarantine", "2", 1),
@@ -33,8 +33,11 @@ RULES = {
 PUBLISHED_KEYS = {1, 5, 6, 8}
 
 
-def schema_yml(gate: str = "{critical: 0, high: 5, medium: 5}", required_severity: str = "high",
-               extra_meta: str = "") -> str:
+def schema_yml(
+    gate: str = "{critical: 0, high: 5, medium: 5}",
+    required_severity: str = "high",
+    extra_meta: str = "",
+) -> str:
     return f"""
         seeds:
           - name: raw_orders
@@ -95,7 +98,10 @@ def setup(project: DbtProject, orders: list[str] | None = None, **schema_kwargs:
     project.write("seeds/raw_orders.csv", ORDERS_HEADER + "\n" + "\n".join(rows) + "\n")
     project.write("seeds/customers.csv", CUSTOMERS)
     project.write("models/orders.sql", "select * from {{ ref('raw_orders') }}\n")
-    project.write("models/orders_daily.sql", "select order_date, sum(amount) as amount from {{ ref('orders') }} group by 1\n")
+    project.write(
+        "models/orders_daily.sql",
+        "select order_date, sum(amount) as amount from {{ ref('orders') }} group by 1\n",
+    )
     project.write("models/schema.yml", schema_yml(**schema_kwargs))
 
 

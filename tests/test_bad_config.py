@@ -53,7 +53,12 @@ CASES = [
         "- name: statuz\n",
         ["'orders'", "'orders_status_known'", "'column_name'", "'statuz' is not a column"],
     ),
-    ("no key", r"key: order_id", "description: no key", ["'orders'", "'meta.sluice.key'", "record key"]),
+    (
+        "no key",
+        r"key: order_id",
+        "description: no key",
+        ["'orders'", "'meta.sluice.key'", "record key"],
+    ),
     (
         "threshold that is not a number",
         r"gate: \{critical: 0, high: 5, medium: 5\}",
@@ -72,8 +77,12 @@ CASES = [
         "gate: {critical: 0, urgent: 5}",
         ["'orders'", "'gate.urgent'", "unknown severity"],
     ),
-    ("unknown model setting", r"( +)key: order_id", r"\1key: order_id\n\1gates: {}",
-     ["'orders'", "'meta.sluice.gates'", "unknown setting"]),
+    (
+        "unknown model setting",
+        r"( +)key: order_id",
+        r"\1key: order_id\n\1gates: {}",
+        ["'orders'", "'meta.sluice.gates'", "unknown setting"],
+    ),
 ]
 
 

@@ -12,13 +12,18 @@ RAW = """event_id,account,amount,loaded_at
 def test_incremental_build_merges_on_the_key(make_project, engine):
     project = make_project(engine)
     project.write("seeds/raw_events.csv", RAW)
-    project.write("models/events.sql", """
+    project.write(
+        "models/events.sql",
+        """
         select * from {{ ref('raw_events') }}
         {% if sluice.is_incremental() %}
         where loaded_at > (select max(loaded_at) from {{ this }})
         {% endif %}
-        """)
-    project.write("models/schema.yml", """
+        """,
+    )
+    project.write(
+        "models/schema.yml",
+        """
         seeds:
           - name: raw_events
             config: {column_types: {event_id: integer, account: varchar(5), amount: integer, loaded_at: timestamp}}
@@ -31,7 +36,8 @@ def test_incremental_build_merges_on_the_key(make_project, engine):
               - name: account
                 data_tests:
                   - sluice.sluice_not_null: {name: events_account_required, arguments: {}}
-        """)
+        """,
+    )
     project.dbt("build")
     assert project.query("select event_id from {schema}.events order by 1") == [(1,), (3,)]
 
@@ -42,10 +48,19 @@ def test_incremental_build_merges_on_the_key(make_project, engine):
     )
     result = project.dbt("run", "-s", "events")
     assert "published 2 of 3 rows" in result.result("events")["message"]
-    assert project.query("select event_id, amount from {schema}.events order by 1") == [(1, 10), (2, 21), (3, 31)]
-    statuses = project.query("select record_key, status from {schema}.events__quarantine order by 1")
+    assert project.query("select event_id, amount from {schema}.events order by 1") == [
+        (1, 10),
+        (2, 21),
+        (3, 31),
+    ]
+    statuses = project.query(
+        "select record_key, status from {schema}.events__quarantine order by 1"
+    )
     assert statuses == [("2", "recovered"), ("4", "open")]
-    assert project.query("select mode from {schema}.sluice_runs order by finished_at") == [("table",), ("incremental",)]
+    assert project.query("select mode from {schema}.sluice_runs order by finished_at") == [
+        ("table",),
+        ("incremental",),
+    ]
 
     # --full-refresh rebuilds the table from everything and keeps the quarantine
     project.dbt("run", "-s", "events", "--full-refresh")
@@ -55,13 +70,18 @@ def test_incremental_build_merges_on_the_key(make_project, engine):
 def test_incremental_builds_replay_open_exceptions(make_project, engine):
     project = make_project(engine)
     project.write("seeds/raw_events.csv", RAW + "5,,50,2024-01-01 00:00:00\n")
-    project.write("models/events.sql", """
+    project.write(
+        "models/events.sql",
+        """
         select * from {{ ref('raw_events') }}
         {% if sluice.is_incremental() %}
         where {{ sluice.batch_filter("loaded_at > (select max(loaded_at) from " ~ this ~ ")") }}
         {% endif %}
-        """)
-    project.write("models/schema.yml", """
+        """,
+    )
+    project.write(
+        "models/schema.yml",
+        """
         seeds:
           - name: raw_events
             config: {column_types: {event_id: integer, account: varchar(5), amount: integer, loaded_at: timestamp}}
@@ -74,15 +94,21 @@ def test_incremental_builds_replay_open_exceptions(make_project, engine):
               - name: account
                 data_tests:
                   - sluice.sluice_not_null: {name: events_account_required, arguments: {}}
-        """)
+        """,
+    )
     project.dbt("build")
     # the source fixes event 2 in place (its loaded_at does not move, so only replay finds it)
     project.execute("update {schema}.raw_events set account = 'C' where event_id = 2")
     result = project.dbt("run", "-s", "events")
     assert "published 1 of 2 rows" in result.result("events")["message"]  # replayed: 2 and 5
-    assert project.query("select event_id, account from {schema}.events order by 1") == [(1, "A"), (2, "C"), (3, "B")]
-    assert project.query("select record_key, status, attempt_count from {schema}.events__quarantine order by 1") == [
-        ("2", "recovered", 1), ("5", "open", 2)]
+    assert project.query("select event_id, account from {schema}.events order by 1") == [
+        (1, "A"),
+        (2, "C"),
+        (3, "B"),
+    ]
+    assert project.query(
+        "select record_key, status, attempt_count from {schema}.events__quarantine order by 1"
+    ) == [("2", "recovered", 1), ("5", "open", 2)]
 
 
 def test_replayed_rows_do_not_count_toward_the_gate_again(make_project, engine):
@@ -91,13 +117,18 @@ def test_replayed_rows_do_not_count_toward_the_gate_again(make_project, engine):
         f"{i},{'' if i == 7 else 'A'},{i},2024-01-01 00:00:00" for i in range(1, 21)
     ]
     project.write("seeds/raw_events.csv", "\n".join(rows) + "\n")
-    project.write("models/events.sql", """
+    project.write(
+        "models/events.sql",
+        """
         select * from {{ ref('raw_events') }}
         {% if sluice.is_incremental() %}
         where {{ sluice.batch_filter("loaded_at > (select max(loaded_at) from " ~ this ~ ")") }}
         {% endif %}
-        """)
-    project.write("models/schema.yml", """
+        """,
+    )
+    project.write(
+        "models/schema.yml",
+        """
         seeds:
           - name: raw_events
             config: {column_types: {event_id: integer, account: varchar(5), amount: integer, loaded_at: timestamp}}
@@ -110,9 +141,12 @@ def test_replayed_rows_do_not_count_toward_the_gate_again(make_project, engine):
               - name: account
                 data_tests:
                   - sluice.sluice_not_null: {name: events_account_required, arguments: {}}
-        """)
+        """,
+    )
     project.dbt("build")  # 1 high row of 20 = 5%, under the default 10%
     # the next batch is only the replayed row (100% of the batch), already held: not a new breach
     result = project.dbt("run", "-s", "events")
     assert result.status("events") == "success", result.output[-2000:]
-    assert project.query("select attempt_count, status from {schema}.events__quarantine") == [(2, "open")]
+    assert project.query("select attempt_count, status from {schema}.events__quarantine") == [
+        (2, "open")
+    ]

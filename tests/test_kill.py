@@ -20,7 +20,9 @@ def _setup(project):
         source = f"select i as id, case when i % 1000 = 0 then null else 'v' || i end as v from generate_series(0, {ROWS - 1}) as t(i)"
     project.write("models/big_source.sql", "{{ config(materialized='table') }}\n" + source + "\n")
     project.write("models/big.sql", "select * from {{ ref('big_source') }}\n")
-    project.write("models/schema.yml", """
+    project.write(
+        "models/schema.yml",
+        """
         models:
           - name: big
             config:
@@ -31,7 +33,8 @@ def _setup(project):
                 data_tests:
                   - sluice.sluice_not_null: {name: big_v_required, arguments: {}}
                   - sluice.sluice_castable: {name: big_v_pattern, arguments: {pattern: '^v[0-9]+$'}}
-        """)
+        """,
+    )
 
 
 def _wait_for_sluice_statement(project, proc, deadline):
@@ -41,10 +44,14 @@ def _wait_for_sluice_statement(project, proc, deadline):
     while time.monotonic() < deadline:
         assert proc.poll() is None, "dbt finished before it could be killed"
         if project.engine == "postgres":
-            conn = psycopg2.connect(host=PG_HOST, port=PG_PORT, user=PG_USER, password=PG_PASSWORD, dbname=PG_DBNAME)
+            conn = psycopg2.connect(
+                host=PG_HOST, port=PG_PORT, user=PG_USER, password=PG_PASSWORD, dbname=PG_DBNAME
+            )
             try:
                 with conn.cursor() as cur:
-                    cur.execute("select count(*) from pg_stat_activity where state = 'active' and query like '%big__sluice%'")
+                    cur.execute(
+                        "select count(*) from pg_stat_activity where state = 'active' and query like '%big__sluice%'"
+                    )
                     if cur.fetchone()[0] > 0:
                         return
             finally:
@@ -62,13 +69,28 @@ def test_kill_9_mid_build_then_rerun(make_project, engine):
     _setup(project)
     project.dbt("run", "-s", "big_source")
     project.dbt("build", "-s", "big")  # a first, complete build
-    first = project.query("select count(*), count(distinct exception_id) from {schema}.big__quarantine")[0]
+    first = project.query(
+        "select count(*), count(distinct exception_id) from {schema}.big__quarantine"
+    )[0]
     assert first[0] == first[1] == ROWS // 1000
 
     project.execute("update {schema}.big_source set v = null where id % 1000 = 1")
     proc = subprocess.Popen(
-        [DBT, "--debug", "build", "-s", "big", "--profiles-dir", str(project.root), "--project-dir", str(project.root)],
-        cwd=project.root, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+        [
+            DBT,
+            "--debug",
+            "build",
+            "-s",
+            "big",
+            "--profiles-dir",
+            str(project.root),
+            "--project-dir",
+            str(project.root),
+        ],
+        cwd=project.root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     try:
         _wait_for_sluice_statement(project, proc, time.monotonic() + 120)
@@ -78,7 +100,9 @@ def test_kill_9_mid_build_then_rerun(make_project, engine):
     assert proc.returncode == -signal.SIGKILL
 
     # nothing of the killed build is half-written: the first build's record is intact
-    after_kill = project.query("select count(*), count(distinct exception_id), max(attempt_count) from {schema}.big__quarantine")[0]
+    after_kill = project.query(
+        "select count(*), count(distinct exception_id), max(attempt_count) from {schema}.big__quarantine"
+    )[0]
     assert after_kill in ((first[0], first[0], 1), (2 * first[0], 2 * first[0], 2))
 
     project.dbt("build", "-s", "big")

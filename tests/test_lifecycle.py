@@ -67,7 +67,9 @@ def test_attempt_limit_reaches_dead_letter(make_project, engine):
     project.dbt("run", "-s", "orders")
     assert _status(project, "3", "orders_status_known") == ("open", 1)
     assert [e[2:5] for e in _events(project, "3")] == [
-        (None, "open", "sluice"), ("open", "dead_letter", "sluice"), ("dead_letter", "open", "ana@finance"),
+        (None, "open", "sluice"),
+        ("open", "dead_letter", "sluice"),
+        ("dead_letter", "open", "ana@finance"),
     ]
 
 
@@ -88,7 +90,16 @@ def test_reviewers_release_and_reject(make_project, engine):
     published = {r[0] for r in scenario.published(project)}
     assert 4 in published and 3 not in published and 2 not in published
     released = [e for e in _events(project, "4") if e[3] == "released"]
-    assert released == [("4", "orders_customer_exists", "open", "released", "ana@finance", "checked with the ERP team")]
+    assert released == [
+        (
+            "4",
+            "orders_customer_exists",
+            "open",
+            "released",
+            "ana@finance",
+            "checked with the ERP team",
+        )
+    ]
 
     # rejected stays out for good, even once the source row passes
     project.execute("update {schema}.raw_orders set status = 'paid' where order_id = 3")
@@ -101,14 +112,22 @@ def test_unchanged_builds_change_only_attempts_and_last_seen(make_project, engin
     project = make_project(engine)
     scenario.setup(project)
     project.dbt("build")
-    columns = ("exception_id, record_key, rule_name, error_class, severity, route, owner, status, "
-               "status_changed_at, first_seen_at, first_invocation_id, row_json, failed_value")
+    columns = (
+        "exception_id, record_key, rule_name, error_class, severity, route, owner, status, "
+        "status_changed_at, first_seen_at, first_invocation_id, row_json, failed_value"
+    )
     before = project.query(f"select {columns} from {{schema}}.orders__quarantine order by 1")
     events_before = project.query("select * from {schema}.sluice_exception_events order by 1")
     project.dbt("build")
-    assert project.query(f"select {columns} from {{schema}}.orders__quarantine order by 1") == before
-    assert project.query("select * from {schema}.sluice_exception_events order by 1") == events_before
-    assert {r[0] for r in project.query("select attempt_count from {schema}.orders__quarantine")} == {2}
+    assert (
+        project.query(f"select {columns} from {{schema}}.orders__quarantine order by 1") == before
+    )
+    assert (
+        project.query("select * from {schema}.sluice_exception_events order by 1") == events_before
+    )
+    assert {
+        r[0] for r in project.query("select attempt_count from {schema}.orders__quarantine")
+    } == {2}
     # the summary model reads the history
     summary = project.query(
         "select error_class, status, exceptions from {schema}.sluice_exception_summary order by 1"
@@ -121,8 +140,12 @@ def test_full_refresh_keeps_the_quarantine_unless_told(make_project):
     scenario.setup(project)
     project.dbt("build")
     project.dbt("run", "-s", "orders", "--full-refresh")
-    assert project.query("select count(*) from {schema}.orders__quarantine")[0][0] == len(scenario.RULES)
+    assert project.query("select count(*) from {schema}.orders__quarantine")[0][0] == len(
+        scenario.RULES
+    )
     project.execute("update {schema}.raw_orders set status = 'paid' where order_id = 3")
-    project.dbt("run", "-s", "orders", "--full-refresh", "--vars", "{sluice_full_refresh_quarantine: true}")
+    project.dbt(
+        "run", "-s", "orders", "--full-refresh", "--vars", "{sluice_full_refresh_quarantine: true}"
+    )
     keys = {r[0] for r in project.query("select record_key from {schema}.orders__quarantine")}
     assert "3" not in keys and len(keys) == len(scenario.RULES) - 1

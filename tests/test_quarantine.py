@@ -33,10 +33,24 @@ def test_every_class_and_route_lands_where_it_should(make_project, engine):
     assert {r[5] for r in rows} == set(scenario.RULES)
     invocation = result.run_results["metadata"]["invocation_id"]
     for row in rows:
-        record = dict(zip([c.strip() for c in METADATA_COLUMNS.split(",")] + ["failed_column", "failed_value"], row, strict=True))
+        record = dict(
+            zip(
+                [c.strip() for c in METADATA_COLUMNS.split(",")]
+                + ["failed_column", "failed_value"],
+                row,
+                strict=True,
+            )
+        )
         error_class, route, key, copy = scenario.RULES[record["rule_name"]]
-        assert (record["error_class"], record["route"], record["record_key"], record["record_copy"]) == (error_class, route, key, copy)
-        assert all(record[c] is not None for c in record if c not in ("failed_column", "failed_value")), record
+        assert (
+            record["error_class"],
+            record["route"],
+            record["record_key"],
+            record["record_copy"],
+        ) == (error_class, route, key, copy)
+        assert all(
+            record[c] is not None for c in record if c not in ("failed_column", "failed_value")
+        ), record
         assert record["source_system"] == "erp" and record["target_system"] == "finance_dw"
         assert record["invocation_id"] == invocation and record["status"] == "open"
         assert record["attempt_count"] == 1
@@ -44,7 +58,10 @@ def test_every_class_and_route_lands_where_it_should(make_project, engine):
         if record["rule_name"] != "orders_amount_positive":
             assert record["failed_column"]
         if record["rule_name"] not in ("orders_amount_positive", "orders_customer_required"):
-            assert record["failed_value"] == json.loads(record["row_json"])[record["failed_column"]] or record["rule_name"] == "orders_event_unique"
+            assert (
+                record["failed_value"] == json.loads(record["row_json"])[record["failed_column"]]
+                or record["rule_name"] == "orders_event_unique"
+            )
 
     owners = {r[5]: r[9] for r in rows}
     assert owners["orders_customer_required"] == "crm-team"  # the rule's owner wins
@@ -53,10 +70,17 @@ def test_every_class_and_route_lands_where_it_should(make_project, engine):
     # the flagged row is published, so its test reports it (as a warning, severity low);
     # the held rows are not in the published relation, so their tests pass without a scan
     assert result.status("orders_amount_positive") == "warn"
-    for name in ("orders_customer_required", "orders_status_known", "orders_date_readable", "orders_event_unique"):
+    for name in (
+        "orders_customer_required",
+        "orders_status_known",
+        "orders_date_readable",
+        "orders_event_unique",
+    ):
         assert result.status(name) == "pass", name
 
-    runs = project.query("select gate_status, rows_in, rows_published, rows_held, rows_flagged from {schema}.sluice_runs")
+    runs = project.query(
+        "select gate_status, rows_in, rows_published, rows_held, rows_flagged from {schema}.sluice_runs"
+    )
     assert runs == [("passed", 9, 4, 5, 1)]
 
 
@@ -64,7 +88,9 @@ def test_tests_on_a_sluice_model_read_the_record_instead_of_scanning(make_projec
     project = make_project("duckdb")
     scenario.setup(project)
     project.dbt("build")
-    compiled = next((project.root / "target" / "compiled").rglob("orders_status_known.sql")).read_text()
+    compiled = next(
+        (project.root / "target" / "compiled").rglob("orders_status_known.sql")
+    ).read_text()
     assert "orders__quarantine" in compiled
     assert '"orders" ' not in compiled and ".orders\n" not in compiled
 
@@ -85,7 +111,9 @@ def test_values_round_trip_into_the_payload(make_project, engine):
     lines.append(f"{len(tricky) + 1},null_note,")
     project.write("seeds/raw_notes.csv", "\n".join(lines) + "\n")
     project.write("models/notes.sql", "select * from {{ ref('raw_notes') }}\n")
-    project.write("models/schema.yml", """
+    project.write(
+        "models/schema.yml",
+        """
         seeds:
           - name: raw_notes
             config:
@@ -99,9 +127,12 @@ def test_values_round_trip_into_the_payload(make_project, engine):
               - sluice.sluice_expression:
                   name: notes_all_held
                   arguments: {expression: "id < 0", sluice_severity: low}
-        """)
+        """,
+    )
     project.dbt("build")
-    rows = project.query("select record_key, row_json from {schema}.notes__quarantine order by record_key")
+    rows = project.query(
+        "select record_key, row_json from {schema}.notes__quarantine order by record_key"
+    )
     payloads = {int(key): json.loads(payload) for key, payload in rows}
     for i, note in enumerate(tricky.values(), start=1):
         assert payloads[i]["note"] == note

@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from sluice.cli import main
+
 from tests import scenario
 
 
 def _review(project, capsys, *args):
-    code = main(["review", *args, "--project-dir", str(project.root), "--profiles-dir", str(project.root)])
+    code = main(
+        ["review", *args, "--project-dir", str(project.root), "--profiles-dir", str(project.root)]
+    )
     out = capsys.readouterr()
     return code, out.out, out.err
 
@@ -33,15 +35,23 @@ def test_list_release_and_next_build(make_project, engine, capsys):
     assert len(json.loads(out)) == len(scenario.RULES)
 
     exception_id = listed[0]["exception_id"]
-    code, out, err = _review(project, capsys, "release", exception_id, "--by", "ana", "--reason", "new customer")
+    code, out, err = _review(
+        project, capsys, "release", exception_id, "--by", "ana", "--reason", "new customer"
+    )
     assert code == 0, err
     assert "next build" in out
-    rows = project.query("select exception_id, decision, decided_by, reason, decided_at from {schema}.sluice_decisions")
-    assert [r[:4] for r in rows] == [(exception_id, "release", "ana", "new customer")] and rows[0][4] is not None
+    rows = project.query(
+        "select exception_id, decision, decided_by, reason, decided_at from {schema}.sluice_decisions"
+    )
+    assert [r[:4] for r in rows] == [(exception_id, "release", "ana", "new customer")] and rows[0][
+        4
+    ] is not None
 
     project.dbt("run", "-s", "orders")
     assert 4 in {r[0] for r in scenario.published(project)}
-    code, out, err = _review(project, capsys, "release", exception_id, "--by", "ana", "--reason", "again")
+    code, out, err = _review(
+        project, capsys, "release", exception_id, "--by", "ana", "--reason", "again"
+    )
     assert code == 2 and "released, not open" in err
 
 

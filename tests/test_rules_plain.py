@@ -20,10 +20,22 @@ RULES = {
     "not_null": ("customer_id", "sluice.sluice_not_null: {arguments: {sluice_severity: high}}", 1),
     "accepted": ("status", "sluice.sluice_accepted_values: {arguments: {values: [paid, open]}}", 1),
     "castable": ("order_date", "sluice.sluice_castable: {arguments: {data_type: date}}", 2),
-    "pattern": ("order_date", "sluice.sluice_castable: {arguments: {pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'}}", 1),
+    "pattern": (
+        "order_date",
+        "sluice.sluice_castable: {arguments: {pattern: '^[0-9]{4}-[0-9]{2}-[0-9]{2}$'}}",
+        1,
+    ),
     "unique": ("id", "sluice.sluice_unique: {arguments: {sluice_severity: high}}", 1),
-    "reference": ("customer_id", "sluice.sluice_relationship: {arguments: {to: ref('customers'), field: customer_id}}", 1),
-    "expression": (None, "sluice.sluice_expression: {arguments: {expression: amount >= 0, sluice_severity: critical}}", 1),
+    "reference": (
+        "customer_id",
+        "sluice.sluice_relationship: {arguments: {to: ref('customers'), field: customer_id}}",
+        1,
+    ),
+    "expression": (
+        None,
+        "sluice.sluice_expression: {arguments: {expression: amount >= 0, sluice_severity: critical}}",
+        1,
+    ),
 }
 
 
@@ -41,7 +53,9 @@ def _schema(model: str) -> str:
     lines += [f"      {t}" for t in model_tests]
     lines.append("    columns:")
     for column, tests in columns.items():
-        lines += [f"      - name: {column}", "        data_tests:"] + [f"          {t}" for t in tests]
+        lines += [f"      - name: {column}", "        data_tests:"] + [
+            f"          {t}" for t in tests
+        ]
     return "\n".join(lines)
 
 
@@ -76,7 +90,9 @@ def test_dbt_test_configs_still_apply(make_project):
     project = make_project("duckdb")
     project.write("seeds/raw_bad.csv", BAD)
     project.write("models/bad.sql", "select * from {{ ref('raw_bad') }}\n")
-    project.write("models/schema.yml", """
+    project.write(
+        "models/schema.yml",
+        """
         seeds:
           - name: raw_bad
             config: {column_types: {id: integer, customer_id: varchar(10), status: varchar(10), amount: integer, order_date: varchar(20)}}
@@ -97,7 +113,8 @@ def test_dbt_test_configs_still_apply(make_project):
                       name: status_severity_override
                       arguments: {values: [paid], sluice_severity: low}
                       config: {severity: error}
-        """)
+        """,
+    )
     result = project.dbt("build", expect=1)
     assert result.status("status_where") == "pass"
     assert result.status("status_stored") == "warn"  # 2 failures: over warn_if, under error_if
