@@ -23,12 +23,12 @@ FAULTY_ORDERS = [
 CUSTOMERS = "customer_id,name\nC1,Ann\nC2,Bo\n"
 
 RULES = {
-    "orders_customer_required": ("missing_required_field", "quarantine", "2", 1),
-    "orders_status_known": ("invalid_value", "quarantine", "3", 1),
-    "orders_customer_exists": ("reference_mismatch", "manual_review", "4", 1),
-    "orders_date_readable": ("schema_violation", "quarantine", "7", 1),
-    "orders_event_unique": ("duplicate_event", "deduplicate", "5", 2),
-    "orders_amount_positive": ("business_rule_violation", "flag", "8", 1),
+    "orders_customer_required": ("missing_required_field", "quarantine", "[2]", 1),
+    "orders_status_known": ("invalid_value", "quarantine", "[3]", 1),
+    "orders_customer_exists": ("reference_mismatch", "manual_review", "[4]", 1),
+    "orders_date_readable": ("schema_violation", "quarantine", "[7]", 1),
+    "orders_event_unique": ("duplicate_event", "deduplicate", "[5]", 2),
+    "orders_amount_positive": ("business_rule_violation", "flag", "[8]", 1),
 }
 PUBLISHED_KEYS = {1, 5, 6, 8}
 

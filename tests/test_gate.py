@@ -53,7 +53,7 @@ def test_breach_keeps_previous_data_and_skips_downstream(make_project, engine):
         "select record_key, severity, status from {schema}.orders__quarantine "
         "where rule_name = 'orders_customer_required' order by record_key"
     )
-    assert held == [("10", "critical", "open"), ("9", "critical", "open")]
+    assert held == [("[10]", "critical", "open"), ("[9]", "critical", "open")]
     runs = project.query(
         "select gate_status, gate_message from {schema}.sluice_runs where gate_status = 'held'"
     )

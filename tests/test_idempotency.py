@@ -47,7 +47,7 @@ def test_retry_after_a_held_gate(make_project, engine):
     assert {r[0] for r in scenario.published(project)} == scenario.PUBLISHED_KEYS | {2}
     statuses = dict(
         project.query(
-            "select rule_name, status from {schema}.orders__quarantine where record_key = '2'"
+            "select rule_name, status from {schema}.orders__quarantine where record_key = '[2]'"
         )
     )
     assert statuses == {"orders_customer_required": "recovered"}

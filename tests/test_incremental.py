@@ -56,15 +56,25 @@ def test_incremental_build_merges_on_the_key(make_project, engine):
     statuses = project.query(
         "select record_key, status from {schema}.events__quarantine order by 1"
     )
-    assert statuses == [("2", "recovered"), ("4", "open")]
+    assert statuses == [("[2]", "recovered"), ("[4]", "open")]
     assert project.query("select mode from {schema}.sluice_runs order by finished_at") == [
         ("table",),
         ("incremental",),
     ]
 
     # --full-refresh rebuilds the table from everything and keeps the quarantine
+    # it reads both versions of event 2: the fixed one is published, the broken one (now the
+    # record's second copy) is held again; nothing is lost from the quarantine
     project.dbt("run", "-s", "events", "--full-refresh")
-    assert project.query("select count(*) from {schema}.events__quarantine")[0][0] == 2
+    assert project.query(
+        "select record_key, record_copy, status from {schema}.events__quarantine order by 1, 2"
+    ) == [("[2]", 1, "recovered"), ("[2]", 2, "open"), ("[4]", 1, "open")]
+    assert project.query("select event_id, amount from {schema}.events order by 1, 2") == [
+        (1, 10),
+        (2, 21),
+        (3, 30),
+        (3, 31),
+    ]
 
 
 def test_incremental_builds_replay_open_exceptions(make_project, engine):
@@ -108,7 +118,7 @@ def test_incremental_builds_replay_open_exceptions(make_project, engine):
     ]
     assert project.query(
         "select record_key, status, attempt_count from {schema}.events__quarantine order by 1"
-    ) == [("2", "recovered", 1), ("5", "open", 2)]
+    ) == [("[2]", "recovered", 1), ("[5]", "open", 2)]
 
 
 def test_replayed_rows_do_not_count_toward_the_gate_again(make_project, engine):

@@ -10,14 +10,14 @@ from tests import scenario
 def _status(project, key, rule):
     rows = project.query(
         "select status, attempt_count from {schema}.orders__quarantine "
-        f"where record_key = '{key}' and rule_name = '{rule}'"
+        f"where record_key = '[{key}]' and rule_name = '{rule}'"
     )
     assert len(rows) == 1, rows
     return rows[0]
 
 
 def _events(project, key=None):
-    where = f"where record_key = '{key}'" if key else ""
+    where = f"where record_key = '[{key}]'" if key else ""
     return project.query(
         "select record_key, rule_name, from_status, to_status, actor, reason from {schema}.sluice_exception_events "
         f"{where} order by event_at, to_status"
@@ -26,7 +26,7 @@ def _events(project, key=None):
 
 def _decide(project, key, rule, decision, by="ana@finance", reason="checked with the ERP team"):
     exception_id = project.query(
-        f"select exception_id from {{schema}}.orders__quarantine where record_key = '{key}' and rule_name = '{rule}'"
+        f"select exception_id from {{schema}}.orders__quarantine where record_key = '[{key}]' and rule_name = '{rule}'"
     )[0][0]
     by_sql = "null" if by is None else f"'{by}'"
     project.execute(
@@ -47,8 +47,8 @@ def test_fixed_rows_recover_and_vanished_rows_are_withdrawn(make_project, engine
     assert _status(project, "7", "orders_date_readable")[0] == "withdrawn"
     assert 3 in {r[0] for r in scenario.published(project)}
     assert _events(project, "3") == [
-        ("3", "orders_status_known", None, "open", "sluice", None),
-        ("3", "orders_status_known", "open", "recovered", "sluice", None),
+        ("[3]", "orders_status_known", None, "open", "sluice", None),
+        ("[3]", "orders_status_known", "open", "recovered", "sluice", None),
     ]
 
 
@@ -92,7 +92,7 @@ def test_reviewers_release_and_reject(make_project, engine):
     released = [e for e in _events(project, "4") if e[3] == "released"]
     assert released == [
         (
-            "4",
+            "[4]",
             "orders_customer_exists",
             "open",
             "released",
@@ -148,4 +148,4 @@ def test_full_refresh_keeps_the_quarantine_unless_told(make_project):
         "run", "-s", "orders", "--full-refresh", "--vars", "{sluice_full_refresh_quarantine: true}"
     )
     keys = {r[0] for r in project.query("select record_key from {schema}.orders__quarantine")}
-    assert "3" not in keys and len(keys) == len(scenario.RULES) - 1
+    assert "[3]" not in keys and len(keys) == len(scenario.RULES) - 1

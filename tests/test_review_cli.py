@@ -30,7 +30,7 @@ def test_list_release_and_next_build(make_project, engine, capsys):
     code, out, _ = _review(project, capsys, "list", "--format", "json")
     assert code == 0
     listed = json.loads(out)
-    assert [(r["record_key"], r["rule_name"]) for r in listed] == [("4", "orders_customer_exists")]
+    assert [(r["record_key"], r["rule_name"]) for r in listed] == [("[4]", "orders_customer_exists")]
     code, out, _ = _review(project, capsys, "list", "--all", "--format", "json")
     assert len(json.loads(out)) == len(scenario.RULES)
 
@@ -70,7 +70,7 @@ def test_bad_decisions_are_refused_and_nothing_is_written(make_project, capsys, 
     scenario.setup(project)
     project.dbt("build")
     exception_id = project.query(
-        "select exception_id from {schema}.orders__quarantine where record_key = '4'"
+        "select exception_id from {schema}.orders__quarantine where record_key = '[4]'"
     )[0][0]
     before = _decisions(project)
     code, _, err = _review(project, capsys, *[a.replace("{id}", exception_id) for a in args])

@@ -228,7 +228,7 @@ def test_summary_names_the_held_gate_and_the_file(built: Build, summary: str) ->
 
 def test_quarantine_payload_round_trips_hard_text(built: Build) -> None:
     (payload,) = built.query(
-        "select row_json from main.customers__quarantine where record_key = 'C011'"
+        "select row_json from main.customers__quarantine where record_key = '[\"C011\"]'"
     )[0]
     row = json.loads(payload)
     assert row["customer_name"] == 'O\'Brien "Bob" — Zoë {"vip": true}'

@@ -22,11 +22,15 @@
       {%- endif -%}
       {%- do parsed.update({severity: {'kind': 'rows', 'value': t | int, 'text': (t | int) ~ ' rows'}}) -%}
     {%- elif t is string and modules.re.match('^\s*[0-9]+(\.[0-9]+)?\s*%\s*$', t) -%}
-      {%- set pct = t | replace('%', '') | trim | float -%}
-      {%- if pct > 100 -%}
+      {#- A share is kept as an exact fraction num / den of the rows: never a float. -#}
+      {%- set digits = t | replace('%', '') | trim -%}
+      {%- set whole, frac = (digits.split('.') + [''])[:2] -%}
+      {%- set num = (whole ~ frac) | int -%}
+      {%- set den = 100 * (10 ** (frac | length)) -%}
+      {%- if num > den -%}
         {{ sluice._sluice_config_error(model_name, none, key, "share '" ~ t ~ "' is over 100%") }}
       {%- endif -%}
-      {%- do parsed.update({severity: {'kind': 'share', 'value': pct / 100.0, 'text': (t | trim) ~ ' of rows'}}) -%}
+      {%- do parsed.update({severity: {'kind': 'share', 'num': num, 'den': den, 'text': (t | trim) ~ ' of rows'}}) -%}
     {%- else -%}
       {{ sluice._sluice_config_error(model_name, none, key, "threshold '" ~ t ~ "' is neither a row count nor a share like '5%'") }}
     {%- endif -%}
@@ -35,23 +39,49 @@
 {% endmacro %}
 
 
-{#- Decide the gate: returns a list of breaches (empty when publication may go ahead). -#}
+{#- Whether a rule's failures count toward the gate. Duplicates routed to `deduplicate` do only
+    with count_in_gate; an adopted test with `error_if` counts only when its condition holds
+    (as dbt would fail it). -#}
+{% macro _sluice_rule_counts_in_gate(rule, n) %}
+  {%- if rule.route == 'deduplicate' and not rule.count_in_gate -%}{{ return(false) }}{%- endif -%}
+  {%- set cond = (rule.error_if or '') | replace(' ', '') -%}
+  {%- set m = modules.re.match('^(>=|>|!=|<>|=|==)([0-9]+)$', cond) -%}
+  {%- if not m -%}{{ return(n > 0) }}{%- endif -%}
+  {%- set op, v = m.group(1), m.group(2) | int -%}
+  {{ return((op == '>' and n > v) or (op == '>=' and n >= v) or (op in ('!=', '<>') and n != v) or (op in ('=', '==') and n == v)) }}
+{% endmacro %}
+
+
+{#- Decide the gate: returns a list of breaches (empty when publication may go ahead). All
+    arithmetic is on whole numbers: a share threshold num/den is breached when
+    rows * den > num * total_rows. -#}
 {% macro _sluice_evaluate_gate(spec, rule_counts, total_rows) %}
   {%- set breaches = [] -%}
   {%- for severity, threshold in spec.gate.items() if threshold is not none -%}
     {%- set counted = [] -%}
-    {%- for rule in spec.rules if rule.severity == severity and (rule.route != 'deduplicate' or rule.count_in_gate) -%}
-      {%- if rule_counts[rule.name] > 0 -%}{%- do counted.append(rule) -%}{%- endif -%}
+    {%- for rule in spec.rules if rule.severity == severity -%}
+      {%- if sluice._sluice_rule_counts_in_gate(rule, rule_counts[rule.name]) -%}{%- do counted.append(rule) -%}{%- endif -%}
     {%- endfor -%}
     {%- set ns = namespace(n=0) -%}
     {%- for rule in counted -%}{%- set ns.n = ns.n + rule_counts[rule.name] -%}{%- endfor -%}
-    {%- set share = (ns.n / total_rows) if total_rows > 0 else 0 -%}
-    {%- set breached = (threshold.kind == 'rows' and ns.n > threshold.value) or (threshold.kind == 'share' and share > threshold.value) -%}
+    {%- if threshold.kind == 'rows' -%}
+      {%- set breached = ns.n > threshold.value -%}
+    {%- else -%}
+      {%- set breached = ns.n * threshold.den > threshold.num * total_rows -%}
+    {%- endif -%}
     {%- if breached -%}
-      {%- do breaches.append({'severity': severity, 'threshold': threshold, 'rows': ns.n, 'share': share, 'rules': counted}) -%}
+      {%- do breaches.append({'severity': severity, 'threshold': threshold, 'rows': ns.n, 'rules': counted}) -%}
     {%- endif -%}
   {%- endfor -%}
   {{ return(breaches) }}
+{% endmacro %}
+
+
+{#- n of total as a percentage with two decimals, rounded half up, in whole-number arithmetic. -#}
+{% macro _sluice_pct(n, total) %}
+  {%- if total <= 0 -%}{{ return('0.00') }}{%- endif -%}
+  {%- set hundredths = (n * 10000 * 2 + total) // (2 * total) -%}
+  {{ return((hundredths // 100) ~ '.' ~ ('%02d' % (hundredths % 100))) }}
 {% endmacro %}
 
 
@@ -61,9 +91,9 @@
     {%- set rule_parts = [] -%}
     {%- for rule in b.rules -%}
       {%- set n = rule_counts[rule.name] -%}
-      {%- do rule_parts.append("rule '" ~ rule.name ~ "' (" ~ rule.error_class ~ ") " ~ n ~ " rows, " ~ '%.2f' % (100.0 * n / total_rows if total_rows > 0 else 0) ~ "%") -%}
+      {%- do rule_parts.append("rule '" ~ rule.name ~ "' (" ~ rule.error_class ~ ") " ~ n ~ " rows, " ~ sluice._sluice_pct(n, total_rows) ~ "%") -%}
     {%- endfor -%}
-    {%- do parts.append(b.severity ~ ": " ~ b.rows ~ " rows (" ~ '%.2f' % (100.0 * b.share) ~ "% of " ~ total_rows ~ ") over the threshold of " ~ b.threshold.text ~ " [" ~ (rule_parts | join('; ')) ~ "]") -%}
+    {%- do parts.append(b.severity ~ ": " ~ b.rows ~ " rows (" ~ sluice._sluice_pct(b.rows, total_rows) ~ "% of " ~ total_rows ~ ") over the threshold of " ~ b.threshold.text ~ " [" ~ (rule_parts | join('; ')) ~ "]") -%}
   {%- endfor -%}
   {{ return("sluice gate held publication of model '" ~ spec.model_name ~ "': " ~ (parts | join(' | ')) ~ ". The last published data stays in place; the failing rows are in the quarantine.") }}
 {% endmacro %}

@@ -17,20 +17,42 @@
   {%- if not key or adapter.get_relation(database=q.database, schema=q.schema, identifier=q.identifier) is none -%}
     {{ return('(' ~ condition ~ ')') }}
   {%- endif -%}
-  {%- set open_keys = "select record_key from " ~ q ~ " where status = 'open' and model_unique_id = '" ~ model.unique_id ~ "'" -%}
-  {%- if key | length == 1 -%}
-    {#- one key column: compare in its own type, casting the few open keys, not every source row -#}
-    {%- set existing = adapter.get_relation(database=this.database, schema=this.schema, identifier=this.identifier) -%}
-    {%- set ns = namespace(data_type=none) -%}
-    {%- if existing is not none -%}
-      {%- for c in adapter.get_columns_in_relation(existing) if c.name | lower == key[0] | lower -%}
-        {%- set ns.data_type = c.data_type -%}
-      {%- endfor -%}
+  {#- The open records' keys, decoded here and written as literals: the source is compared with
+      the few open keys in its own types, never re-encoded row by row. -#}
+  {%- set open_keys -%}
+    select distinct record_key from {{ q }}
+    where status = 'open' and model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
+  {%- endset -%}
+  {%- set tuples = [] -%}
+  {%- for row in run_query(open_keys).rows -%}
+    {%- set values = sluice._sluice_decode_record_key(row[0], key | length) -%}
+    {%- if values is not none -%}
+      {%- set literals = [] -%}
+      {%- for v in values -%}{%- do literals.append("'" ~ dbt.escape_single_quotes(v) ~ "'") -%}{%- endfor -%}
+      {%- do tuples.append(literals[0] if key | length == 1 else '(' ~ (literals | join(', ')) ~ ')') -%}
     {%- endif -%}
-    {%- if ns.data_type -%}
-      {{ return("((" ~ condition ~ ") or " ~ key[0] ~ " in (select cast(record_key as " ~ ns.data_type ~ ") from (" ~ open_keys ~ ") as o where record_key <> ''))") }}
-    {%- endif -%}
+  {%- endfor -%}
+  {%- if tuples | length == 0 -%}{{ return('(' ~ condition ~ ')') }}{%- endif -%}
+  {%- set lhs = key[0] if key | length == 1 else '(' ~ (key | join(', ')) ~ ')' -%}
+  {{ return("((" ~ condition ~ ") or " ~ lhs ~ " in (" ~ (tuples | join(', ')) ~ "))") }}
+{% endmacro %}
+
+
+{#- The key values of a record key as text, or none for a record with a NULL key part (it has
+    no key to look up). Reads 0.1.0's 'a|b' keys too. -#}
+{% macro _sluice_decode_record_key(record_key, n) %}
+  {%- if record_key is none -%}{{ return(none) }}{%- endif -%}
+  {%- if record_key.startswith('[') -%}
+    {%- if '#' in record_key and not record_key.endswith(']') -%}{{ return(none) }}{%- endif -%}
+    {%- set values = fromjson(record_key) -%}
+  {%- else -%}
+    {%- set values = record_key.split('|') if n > 1 else [record_key] -%}
   {%- endif -%}
-  {%- set key_expr = sluice._sluice_key_text(key) -%}
-  {{ return("((" ~ condition ~ ") or " ~ key_expr ~ " in (" ~ open_keys ~ "))") }}
+  {%- if values | length != n -%}{{ return(none) }}{%- endif -%}
+  {%- set out = [] -%}
+  {%- for v in values -%}
+    {%- if v is none -%}{{ return(none) }}{%- endif -%}
+    {%- do out.append(('true' if v else 'false') if v is boolean else (v | string)) -%}
+  {%- endfor -%}
+  {{ return(out) }}
 {% endmacro %}

@@ -48,7 +48,7 @@
 {#- Reviewers' decisions made since the exception last changed: release (published as it is),
     reject (kept out for good), retry (re-opened with its attempts reset). -#}
 {% macro _sluice_apply_decisions(quarantine, decisions) %}
-  {%- set now = "cast(" ~ dbt.current_timestamp() ~ " as " ~ dbt.type_timestamp() ~ ")" -%}
+  {%- set now = sluice.utc_now() -%}
   {% call statement('sluice_apply_decisions') -%}
     update {{ quarantine }} as q set
       status = (case d.decision when 'release' then 'released' when 'reject' then 'rejected' else 'open' end),
@@ -65,75 +65,47 @@
 {% endmacro %}
 
 
-{#- Released exceptions no longer count as failures of their rule: the row is published. -#}
-{% macro _sluice_release_failures(spec, quarantine, failures) %}
-  {%- set blocking = [] -%}
-  {%- set any_fail = [] -%}
-  {%- for r in spec.rules -%}
-    {%- do any_fail.append('_sluice_f' ~ r.index) -%}
-    {%- if r.blocking -%}{%- do blocking.append('_sluice_f' ~ r.index) -%}{%- endif -%}
-  {%- endfor -%}
-  {%- for r in spec.rules %}
-    {% call statement('sluice_release_' ~ r.index) -%}
-      update {{ failures }} as f set _sluice_f{{ r.index }} = false
-      where f._sluice_f{{ r.index }} and exists (
-        select 1 from {{ quarantine }} as q
-        where q.model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
-          and q.status = 'released'
-          and q.rule_name = {{ sluice._sluice_lit(r.name) }}
-          and q.record_copy = f._sluice_copy
-          and q.record_key = {{ sluice._sluice_record_key_sql(spec, 'f') }}
-      )
-    {%- endcall %}
-  {%- endfor %}
-  {% call statement('sluice_release_blocking') -%}
-    update {{ failures }} set _sluice_blocking = ({{ (blocking | join(' or ')) if blocking else 'false' }})
-  {%- endcall %}
-  {% call statement('sluice_release_prune') -%}
-    delete from {{ failures }} where not ({{ any_fail | join(' or ') if any_fail else 'false' }})
+{#- Open exceptions of this model that were evaluated and no longer fail are closed: `recovered`
+    when the record is still in the batch (it now passes and is published), `withdrawn` when it
+    has left the source. Incremental builds evaluate only the records in their batch, so there an
+    exception not in the batch stays open. -#}
+{% macro _sluice_recover_exceptions(spec, quarantine, exc_rel, batch, incremental, with_legacy) %}
+  {%- set now = sluice.utc_now() -%}
+  {%- set in_batch -%}
+    (record_key in (select {{ sluice._sluice_record_key_expr(spec.key_parts, 'b') }} from {{ batch }} as b)
+    {%- if with_legacy %}
+      or record_key in (select {{ sluice._sluice_legacy_key_expr(spec.key_parts, 'b') }} from {{ batch }} as b)
+    {%- endif %})
+  {%- endset -%}
+  {% call statement('sluice_recover_exceptions') -%}
+    update {{ quarantine }} set
+      status = {% if incremental %}'recovered'{% else %}(case when {{ in_batch }} then 'recovered' else 'withdrawn' end){% endif %},
+      status_changed_at = {{ now }},
+      status_invocation_id = {{ sluice._sluice_lit(invocation_id) }}
+    where model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
+      and status = 'open'
+      and not exists (select 1 from {{ exc_rel }} as n where n.exception_id = {{ quarantine }}.exception_id)
+      {%- if incremental %}
+      and {{ in_batch }}
+      {%- endif %}
   {%- endcall %}
 {% endmacro %}
 
 
-{#- Open exceptions of this model that were evaluated and no longer fail are closed: `recovered`
-    when the record is still in the source (it now passes and is published), `withdrawn` when it
-    has left the source. Incremental builds evaluate only the records in their batch. -#}
-{% macro _sluice_recover_exceptions(spec, quarantine, exc_rel, sql, batch=none) %}
-  {%- set now = "cast(" ~ dbt.current_timestamp() ~ " as " ~ dbt.type_timestamp() ~ ")" -%}
-  {%- set candidates -%}
-    model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
-      and status = 'open'
-      and not exists (select 1 from {{ exc_rel }} as n where n.exception_id = {{ quarantine }}.exception_id)
-  {%- endset -%}
-  {%- if batch is none -%}
-    {%- set n = run_query("select count(*) from " ~ quarantine ~ " where " ~ candidates).rows[0][0] | int -%}
-    {%- if n > 0 -%}
-      {% call statement('sluice_withdraw_exceptions') -%}
-        update {{ quarantine }} set
-          status = 'withdrawn',
-          status_changed_at = {{ now }},
-          status_invocation_id = {{ sluice._sluice_lit(invocation_id) }}
-        where {{ candidates }}
-          and record_key not in (
-            select {{ sluice._sluice_source_key_sql(spec, 's') }}
-            from (
-{{ sql }}
-            ) as s
-            where {% for k in spec.key_sql %}s.{{ k }} is not null{{ " and " if not loop.last }}{% endfor %}
-          )
-      {%- endcall %}
-    {%- endif -%}
-  {%- endif -%}
-  {% call statement('sluice_recover_exceptions') -%}
-    update {{ quarantine }} set
-      status = 'recovered',
-      status_changed_at = {{ now }},
-      status_invocation_id = {{ sluice._sluice_lit(invocation_id) }}
-    where {{ candidates }}
-      {%- if batch is not none %}
-      and record_key in (select {{ sluice._sluice_source_key_sql(spec, 'b') }} from {{ batch }} as b)
-      {%- endif %}
+{#- 0.1.0 keyed records by their key values joined with '|'. Exceptions of records failing again
+    take the JSON identity, and their history follows them: ids and record keys are rewritten in
+    the quarantine and the events. -#}
+{% macro _sluice_upgrade_legacy(quarantine, events, exc_rel) %}
+  {%- for rel in [quarantine, events] %}
+  {% call statement('sluice_upgrade_' ~ loop.index) -%}
+    update {{ rel }} set
+      exception_id = (select n.exception_id from {{ exc_rel }} as n where n._sluice_legacy_id = {{ rel }}.exception_id),
+      record_key = (select n.record_key from {{ exc_rel }} as n where n._sluice_legacy_id = {{ rel }}.exception_id)
+    where model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
+      and record_key not like '[%'
+      and exists (select 1 from {{ exc_rel }} as n where n._sluice_legacy_id = {{ rel }}.exception_id)
   {%- endcall %}
+  {%- endfor %}
 {% endmacro %}
 
 
@@ -148,7 +120,7 @@
       {{ event_id }}, q.exception_id, q.model_name, q.model_unique_id, q.record_key, q.record_copy,
       q.rule_name, q.error_class, q.severity, q.route, q.owner,
       b.status, q.status, q.attempt_count, {{ inv }},
-      cast({{ dbt.current_timestamp() }} as {{ dbt.type_timestamp() }}),
+      {{ sluice.utc_now() }},
       coalesce(d.decided_by, 'sluice'), d.reason
     from {{ quarantine }} as q
     left join {{ before }} as b on b.exception_id = q.exception_id
@@ -168,7 +140,7 @@
   {%- for r in spec.rules -%}
     {%- do counts.append({'rule_name': r.name, 'error_class': r.error_class, 'severity': r.severity, 'route': r.route, 'rows': rule_counts[r.name]}) -%}
   {%- endfor -%}
-  {%- set now = "cast(" ~ dbt.current_timestamp() ~ " as " ~ dbt.type_timestamp() ~ ")" -%}
+  {%- set now = sluice.utc_now() -%}
   {%- set bi = dbt.type_bigint() -%}
   {% call statement('sluice_log_run') -%}
     insert into {{ runs }} ({{ sluice._sluice_runs_columns() | map(attribute=0) | join(', ') }})
@@ -185,6 +157,7 @@
       cast({{ stats.rows_published }} as {{ bi }}),
       cast({{ stats.rows_held }} as {{ bi }}),
       cast({{ stats.rows_flagged }} as {{ bi }}),
+      cast({{ stats.rows_set_aside }} as {{ bi }}),
       {{ sluice._sluice_lit(gate_status) }},
       {{ sluice._sluice_lit(gate_message) }},
       {{ sluice._sluice_lit(tojson(counts)) }}

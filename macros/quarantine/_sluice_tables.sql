@@ -23,7 +23,7 @@
     ('invocation_id', s), ('model_unique_id', s), ('model_name', s), ('relation_name', s),
     ('quarantine_relation', s), ('mode', s), ('run_started_at', ts), ('finished_at', ts),
     ('rows_in', i), ('rows_published', i), ('rows_held', i), ('rows_flagged', i),
-    ('gate_status', s), ('gate_message', s), ('rule_counts_json', s),
+    ('rows_set_aside', i), ('gate_status', s), ('gate_message', s), ('rule_counts_json', s),
   ]) }}
 {% endmacro %}
 
@@ -73,9 +73,11 @@
 {% endmacro %}
 
 
+{#- Creates a package table if it is missing, inside the model's transaction: dbt's
+    create_schema macro (not adapter.create_schema, which commits) and CREATE TABLE IF NOT EXISTS. -#}
 {% macro _sluice_ensure_table(relation, columns) %}
   {%- if adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier) is none -%}
-    {%- do adapter.create_schema(relation) -%}
+    {%- do create_schema(relation) -%}
     {% call statement('sluice_create_' ~ relation.identifier) -%}
       create table if not exists {{ relation }} (
         {%- for name, data_type in columns %}
@@ -88,18 +90,38 @@
 {% endmacro %}
 
 
+{#- A scratch relation of this build. Kind by var sluice_scratch_relation_type: `temporary`
+    (default: the session's temporary tables) or `transient` (a table beside the model, for
+    engines that need it; on Snowflake a transient table). Always dropped at the end. -#}
+{% macro _sluice_scratch_relation(suffix) %}
+  {%- if sluice.get_setting('scratch_relation_type') == 'temporary' -%}
+    {{ return(make_temp_relation(this, suffix)) }}
+  {%- endif -%}
+  {{ return(api.Relation.create(database=this.database, schema=this.schema, identifier=this.identifier ~ suffix, type='table')) }}
+{% endmacro %}
+
+
+{% macro _sluice_create_scratch_sql(relation, sql, temporary=true) %}
+  {%- set kind = sluice.get_setting('scratch_relation_type') -%}
+  {%- if kind not in ('temporary', 'transient') -%}
+    {{ exceptions.raise_compiler_error("sluice: var 'sluice_scratch_relation_type' is '" ~ kind ~ "' (expected temporary or transient)") }}
+  {%- endif -%}
+  {{ return(get_create_table_as_sql(temporary and kind == 'temporary', relation, sql)) }}
+{% endmacro %}
+
+
 {#- A typed SQL literal: a quoted string, or NULL, cast to the column's type. -#}
 {% macro _sluice_lit(value, data_type=none) %}
   {%- set t = data_type or dbt.type_string() -%}
   {%- if value is none -%}
     {{ return("cast(null as " ~ t ~ ")") }}
   {%- else -%}
-    {{ return("cast('" ~ (value | string | replace("'", "''")) ~ "' as " ~ t ~ ")") }}
+    {{ return("cast('" ~ dbt.escape_single_quotes(value | string) ~ "' as " ~ t ~ ")") }}
   {%- endif -%}
 {% endmacro %}
 
 
-{% macro _sluice_drop_temp(relation) %}
+{% macro _sluice_drop_scratch(relation) %}
   {% call statement('sluice_drop_' ~ relation.identifier) -%}
     drop table if exists {{ relation }}
   {%- endcall %}

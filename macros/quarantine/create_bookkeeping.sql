@@ -27,6 +27,10 @@
       )
     {%- endset -%}
     {%- do statements.append(ddl) -%}
+    {#- columns added since 0.1.0 -#}
+    {%- if setting == 'runs_table' -%}
+      {%- do statements.append('alter table ' ~ relation ~ ' add column if not exists rows_set_aside ' ~ dbt.type_bigint()) -%}
+    {%- endif -%}
   {%- endfor -%}
   {{ return(statements | join(';\n')) }}
 {% endmacro %}

@@ -24,10 +24,65 @@
 {% endmacro %}
 
 
+{#- dbt's generic tests (and dbt_utils', recognised by name and arguments, without depending on
+    dbt_utils) that a sluice model adopts as rules: test name -> (namespace, rule kind). -#}
+{% macro _sluice_adoptable_tests() %}
+  {{ return({
+    'not_null': (none, 'not_null'),
+    'unique': (none, 'unique'),
+    'accepted_values': (none, 'accepted_values'),
+    'relationships': (none, 'relationship'),
+    'expression_is_true': ('dbt_utils', 'expression'),
+    'accepted_range': ('dbt_utils', 'range'),
+    'unique_combination_of_columns': ('dbt_utils', 'unique'),
+  }) }}
+{% endmacro %}
+
+
+{#- Model-level checks that are not row rules: left to run as the ordinary tests they are. -#}
+{% macro _sluice_model_level_tests() %}
+  {{ return(['not_null_proportion', 'equal_rowcount', 'fewer_rows_than', 'recency', 'at_least_one', 'cardinality_equality', 'equality']) }}
+{% endmacro %}
+
+
+{#- The rule arguments of an adopted test: its own arguments, its `where`, its severity mapped
+    (dbt `error` -> high, `warn` -> low) and its config.meta.sluice overrides. -#}
+{% macro _sluice_adopted_args(node, kind, tm) %}
+  {%- set kw = tm.kwargs or {} -%}
+  {%- set cfg = node.config -%}
+  {%- set sm = (cfg.meta or {}).get('sluice') or {} -%}
+  {%- set args = {} -%}
+  {%- if tm.name == 'unique_combination_of_columns' -%}
+    {%- do args.update({'columns': kw.get('combination_of_columns')}) -%}
+  {%- elif kw.get('column_name') -%}
+    {%- do args.update({'column_name': kw.get('column_name')}) -%}
+  {%- endif -%}
+  {%- if kind == 'accepted_values' -%}{%- do args.update({'values': kw.get('values'), 'quote': kw.get('quote', true)}) -%}{%- endif -%}
+  {%- if kind == 'relationship' -%}{%- do args.update({'to': kw.get('to'), 'field': kw.get('field')}) -%}{%- endif -%}
+  {%- if kind == 'range' -%}{%- do args.update({'min_value': kw.get('min_value'), 'max_value': kw.get('max_value'), 'inclusive': kw.get('inclusive', true)}) -%}{%- endif -%}
+  {%- if kind == 'expression' -%}
+    {%- set expr = kw.get('expression') -%}
+    {%- if kw.get('column_name') -%}{%- set expr = kw.get('column_name') ~ ' ' ~ expr -%}{%- endif -%}
+    {%- do args.update({'expression': expr}) -%}
+  {%- endif -%}
+  {%- set dbt_severity = (cfg.severity or 'error') | lower -%}
+  {%- do args.update({
+    'sluice_severity': sm.get('severity') or ('high' if dbt_severity == 'error' else 'low'),
+    'route': sm.get('route'),
+    'owner': sm.get('owner'),
+    'error_class': sm.get('error_class'),
+    'max_attempts': sm.get('max_attempts'),
+    'where': cfg.where,
+    'error_if': cfg.error_if if dbt_severity == 'error' else none,
+  }) -%}
+  {{ return(args) }}
+{% endmacro %}
+
+
 {% macro _sluice_model_spec() %}
   {%- set meta = sluice._sluice_model_meta() -%}
   {%- set model_name = model.name -%}
-  {%- set known = ['key', 'source_system', 'target_system', 'owner', 'incremental', 'quarantine', 'gate', 'description', 'max_attempts'] -%}
+  {%- set known = ['key', 'source_system', 'target_system', 'owner', 'incremental', 'quarantine', 'gate', 'description', 'max_attempts', 'adopt_tests', 'deduplicate'] -%}
   {%- for k in meta.keys() if k not in known -%}
     {{ sluice._sluice_config_error(model_name, none, 'meta.sluice.' ~ k, "unknown setting (expected one of " ~ (known | join(', ')) ~ ")") }}
   {%- endfor -%}
@@ -42,15 +97,38 @@
   {%- if max_attempts is not number or max_attempts is boolean or max_attempts != (max_attempts | int) or max_attempts < 1 -%}
     {{ sluice._sluice_config_error(model_name, none, 'max_attempts', "expected a whole number of attempts of at least 1, got '" ~ max_attempts ~ "'") }}
   {%- endif -%}
+  {%- set adopt = meta.get('adopt_tests', true) -%}
+  {%- if adopt not in (true, false) -%}
+    {{ sluice._sluice_config_error(model_name, none, 'meta.sluice.adopt_tests', "expected true or false, got '" ~ adopt ~ "'") }}
+  {%- endif -%}
   {%- set kinds = sluice._sluice_test_kinds() -%}
+  {%- set adoptable = sluice._sluice_adoptable_tests() -%}
   {%- set rules = [] -%}
+  {%- set not_adopted = [] -%}
   {%- set nodes = graph.nodes.values() | selectattr('resource_type', 'equalto', 'test') | sort(attribute='name') -%}
-  {%- for node in nodes -%}
+  {%- for node in nodes if node.attached_node == model.unique_id and node.test_metadata -%}
     {%- set tm = node.test_metadata -%}
-    {%- if tm and tm.name in kinds and node.attached_node == model.unique_id -%}
-      {%- set args = {} -%}
+    {%- set test_sluice = (node.config.meta or {}).get('sluice') or {} -%}
+    {%- set kind = none -%}
+    {%- set args = {} -%}
+    {%- if tm.name in kinds and tm.namespace in (none, 'sluice') -%}
+      {%- set kind = kinds[tm.name] -%}
       {%- do args.update(tm.kwargs) -%}
-      {%- if kinds[tm.name] == 'relationship' -%}
+      {%- do args.update({'where': node.config.where}) -%}
+    {%- elif adopt and test_sluice.get('adopt', true) and tm.name in adoptable and tm.namespace == adoptable[tm.name][0] -%}
+      {%- set kind = adoptable[tm.name][1] -%}
+      {%- set args = sluice._sluice_adopted_args(node, kind, tm) -%}
+      {%- if kind == 'unique' and (rules | selectattr('kind', 'equalto', 'unique') | list | length) > 0 -%}
+        {%- do not_adopted.append(node.name ~ " (a sluice model deduplicates on one uniqueness rule)") -%}
+        {%- set kind = none -%}
+      {%- elif kind == 'unique' and not args.get('route') -%}
+        {%- do args.update({'route': 'deduplicate' if meta.get('deduplicate', false) else 'quarantine'}) -%}
+      {%- endif -%}
+    {%- elif adopt and test_sluice.get('adopt', true) and tm.name not in sluice._sluice_model_level_tests() -%}
+      {%- do not_adopted.append(node.name ~ " (" ~ ((tm.namespace ~ '.') if tm.namespace else '') ~ tm.name ~ " is not a row rule sluice knows)") -%}
+    {%- endif -%}
+    {%- if kind is not none -%}
+      {%- if kind == 'relationship' -%}
         {%- set others = node.depends_on.nodes | reject('equalto', model.unique_id) | list -%}
         {%- set target_id = others[0] if others | length > 0 else model.unique_id -%}
         {%- set target_node = graph.nodes.get(target_id) or graph.sources.get(target_id) -%}
@@ -60,7 +138,7 @@
           {%- do args.update({'to': target_node.relation_name}) -%}
         {%- endif -%}
       {%- endif -%}
-      {%- set rule = sluice._sluice_rule(kinds[tm.name], model_name, node.name, args) -%}
+      {%- set rule = sluice._sluice_rule(kind, model_name, node.name, args) -%}
       {%- do rule.update({'index': rules | length, 'owner': rule.owner or meta.get('owner'), 'description': node.description or none, 'max_attempts': (rule.max_attempts or max_attempts) | int}) -%}
       {%- do rules.append(rule) -%}
     {%- endif -%}
@@ -70,6 +148,11 @@
   {%- if uniques | length > 1 -%}
     {{ sluice._sluice_config_error(model_name, uniques[1].name, 'sluice_unique', "a sluice model takes one uniqueness rule (found " ~ (uniques | map(attribute='name') | join(', ')) ~ ")") }}
   {%- endif -%}
+
+  {#- Every row needs an identity: a row whose key has a NULL part is held under this rule. -#}
+  {%- set key_rule = sluice._sluice_rule('not_null', model_name, 'sluice_record_key', {'columns': key}) -%}
+  {%- do key_rule.update({'kind': 'record_key', 'index': rules | length, 'owner': meta.get('owner'), 'max_attempts': max_attempts | int}) -%}
+  {%- do rules.append(key_rule) -%}
 
   {%- set gate = sluice._sluice_parse_gate(model_name, sluice.get_setting('gate', meta)) -%}
   {%- set incremental = meta.get('incremental', false) -%}
@@ -87,5 +170,6 @@
     'source_system': meta.get('source_system'),
     'target_system': meta.get('target_system'),
     'owner': meta.get('owner'),
+    'not_adopted': not_adopted,
   }) }}
 {% endmacro %}

@@ -5,6 +5,7 @@
   {{ return({
     'not_null': 'missing_required_field',
     'accepted_values': 'invalid_value',
+    'range': 'invalid_value',
     'castable': 'schema_violation',
     'unique': 'duplicate_event',
     'relationship': 'reference_mismatch',
@@ -42,7 +43,7 @@
 
   {%- set columns = args.get('columns') or ([args.get('column_name')] if args.get('column_name') else []) -%}
   {%- if columns is string -%}{%- set columns = [columns] -%}{%- endif -%}
-  {%- if kind in ('not_null', 'accepted_values', 'castable', 'relationship', 'unique') and columns | length == 0 -%}
+  {%- if kind in ('not_null', 'accepted_values', 'range', 'castable', 'relationship', 'unique') and columns | length == 0 -%}
     {{ sluice._sluice_config_error(model_name, rule_name, 'column_name', "this rule needs a column (declare it under a column, or pass `columns`)") }}
   {%- endif -%}
   {%- if kind == 'accepted_values' and (args.get('values') is none or args.get('values') is string or args.get('values') | length == 0) -%}
@@ -56,6 +57,9 @@
   {%- endif -%}
   {%- if kind == 'expression' and not args.get('expression') -%}
     {{ sluice._sluice_config_error(model_name, rule_name, 'expression', "a business rule needs an `expression` that is true for valid rows") }}
+  {%- endif -%}
+  {%- if kind == 'range' and args.get('min_value') is none and args.get('max_value') is none -%}
+    {{ sluice._sluice_config_error(model_name, rule_name, 'min_value', "a range rule needs `min_value`, `max_value` or both") }}
   {%- endif -%}
   {%- set max_attempts = args.get('max_attempts') -%}
   {%- if max_attempts is not none and (max_attempts is not number or max_attempts is boolean or max_attempts != (max_attempts | int) or max_attempts < 1) -%}
@@ -81,6 +85,11 @@
     'to': args.get('to'),
     'field': args.get('field'),
     'expression': args.get('expression'),
+    'min_value': args.get('min_value'),
+    'max_value': args.get('max_value'),
+    'inclusive': args.get('inclusive', true),
+    'where': args.get('where'),
+    'error_if': args.get('error_if'),
     'order_by': order_by,
     'count_in_gate': args.get('count_in_gate', false),
     'blocking': route != 'flag',
@@ -106,6 +115,14 @@
     {%- else -%}
     ({{ c }} is not null and not coalesce({{ sluice.regex_matches(c, rule.pattern) }}, false))
     {%- endif -%}
+  {%- elif rule.kind == 'range' -%}
+    {%- set op_lo = '>=' if rule.inclusive else '>' -%}
+    {%- set op_hi = '<=' if rule.inclusive else '<' -%}
+    ({{ c }} is not null and not (
+      {%- if rule.min_value is not none %}{{ c }} {{ op_lo }} {{ rule.min_value }}{% endif -%}
+      {%- if rule.min_value is not none and rule.max_value is not none %} and {% endif -%}
+      {%- if rule.max_value is not none %}{{ c }} {{ op_hi }} {{ rule.max_value }}{% endif -%}
+    ))
   {%- elif rule.kind == 'relationship' -%}
     ({{ c }} is not null and {{ ref_key }} is null)
   {%- elif rule.kind == 'expression' -%}
@@ -124,6 +141,8 @@
   {%- elif rule.kind == 'accepted_values' -%}{{ return(cols ~ " is not one of: " ~ (rule['values'] | join(', '))) }}
   {%- elif rule.kind == 'castable' -%}{{ return(cols ~ (" cannot be read as " ~ rule.data_type if rule.data_type else " does not match " ~ rule.pattern)) }}
   {%- elif rule.kind == 'unique' -%}{{ return("duplicate of " ~ cols ~ " (an earlier copy is kept)") }}
+  {%- elif rule.kind == 'range' -%}{{ return(cols ~ " is outside the range " ~ (rule.min_value if rule.min_value is not none else '') ~ ".." ~ (rule.max_value if rule.max_value is not none else '')) }}
+  {%- elif rule.kind == 'record_key' -%}{{ return("the record key (" ~ cols ~ ") has a NULL part") }}
   {%- elif rule.kind == 'relationship' -%}{{ return(cols ~ " has no match in " ~ rule.to ~ "." ~ rule.field) }}
   {%- else -%}{{ return("business rule failed: " ~ rule.expression) }}
   {%- endif -%}

@@ -1,0 +1,94 @@
+{#- Steps of the sluice materialization that read the batch's columns and publish from it. -#}
+
+{#- Resolves every column the key and the rules name against the batch's real columns: the
+    quoted names, the key's encoding kinds, the columns whose values are kept as evidence. -#}
+{% macro _sluice_resolve_columns(spec, batch) %}
+  {%- set columns = adapter.get_columns_in_relation(batch) -%}
+  {%- set names = columns | map(attribute='name') | list -%}
+  {%- set by_lower = {} -%}
+  {%- for c in columns -%}{%- do by_lower.update({c.name | lower: c}) -%}{%- endfor -%}
+  {%- set cols = {} -%}
+  {%- set keys = [] -%}
+  {%- for k in spec.key -%}
+    {%- if (k | lower) not in by_lower -%}
+      {{ sluice._sluice_config_error(spec.model_name, none, 'meta.sluice.key', "column '" ~ k ~ "' is not a column of the model (columns: " ~ (names | join(', ')) ~ ")") }}
+    {%- endif -%}
+    {%- set c = by_lower[k | lower] -%}
+    {%- do keys.append((adapter.quote(c.name), sluice._sluice_key_kind(c.data_type), c.data_type)) -%}
+    {%- do cols.update({k: adapter.quote(c.name)}) -%}
+  {%- endfor -%}
+  {%- for r in spec.rules -%}
+    {%- set rule_keys = [] -%}
+    {%- for c in r.columns -%}
+      {%- if (c | lower) not in by_lower -%}
+        {{ sluice._sluice_config_error(spec.model_name, r.name, 'column_name', "column '" ~ c ~ "' is not a column of the model (columns: " ~ (names | join(', ')) ~ ")") }}
+      {%- endif -%}
+      {%- set col = by_lower[c | lower] -%}
+      {%- do cols.update({c: adapter.quote(col.name)}) -%}
+      {%- do rule_keys.append((adapter.quote(col.name), sluice._sluice_key_kind(col.data_type))) -%}
+    {%- endfor -%}
+    {%- do r.update({'key_columns': rule_keys}) -%}
+  {%- endfor -%}
+  {%- do spec.update({
+    'columns': names,
+    'cols': cols,
+    'key_sql': keys | map(attribute=0) | list,
+    'key_parts': sluice._sluice_pairs(keys),
+    'key_types': keys,
+  }) -%}
+{% endmacro %}
+
+
+{% macro _sluice_pairs(keys) %}
+  {%- set out = [] -%}
+  {%- for k in keys -%}{%- do out.append((k[0], k[1])) -%}{%- endfor -%}
+  {{ return(out) }}
+{% endmacro %}
+
+
+{#- An incremental build publishes into a relation keyed by the same columns: a key whose type
+    changed so that equal values can no longer be matched (a number became text, ...) is refused
+    with both types named. Numbers of any SQL type keep their identity. -#}
+{% macro _sluice_check_key_types(spec, dest_columns) %}
+  {%- set published = {} -%}
+  {%- for c in dest_columns -%}{%- do published.update({c.name | lower: c}) -%}{%- endfor -%}
+  {%- for k in spec.key -%}
+    {%- set new = spec.key_types[loop.index0] -%}
+    {%- set old = published.get(k | lower) -%}
+    {%- if old is none -%}
+      {{ sluice._sluice_config_error(spec.model_name, none, 'meta.sluice.key', "column '" ~ k ~ "' is not a column of the published relation " ~ this ~ "; rebuild it with --full-refresh") }}
+    {%- endif -%}
+    {%- if sluice._sluice_key_kind(old.data_type) != new[1] -%}
+      {{ sluice._sluice_config_error(spec.model_name, none, 'meta.sluice.key', "column '" ~ k ~ "' changed type from " ~ old.data_type ~ " (published) to " ~ new[2] ~ " (this build): its values cannot be matched with the published records. Cast it back to a " ~ sluice._sluice_key_kind(old.data_type) ~ " type, or rebuild with --full-refresh") }}
+    {%- endif -%}
+  {%- endfor -%}
+{% endmacro %}
+
+
+{#- Takes the held rows out of the batch: every row of an interesting key leaves it, and the rows
+    that are not held go back in (rows sharing a key with a held row are published). -#}
+{% macro _sluice_take_held_out(spec, batch, interesting, exc_rel, quarantine) %}
+  {% call statement('sluice_take_out') -%}
+    delete from {{ batch }}
+    where {{ sluice._sluice_any_null_sql(spec.key_parts, batch) }}
+      or exists (
+        select 1 from {{ interesting }} as i
+        where {% for k in spec.key_sql %}i.{{ k }} = {{ batch }}.{{ k }}{{ " and " if not loop.last }}{% endfor %}
+      )
+  {%- endcall %}
+  {% call statement('sluice_put_back') -%}
+    insert into {{ batch }} ({% for c in spec.columns %}{{ adapter.quote(c) }}{{ ", " if not loop.last }}{% endfor %})
+    select {% for c in spec.columns %}r.{{ adapter.quote(c) }}{{ ", " if not loop.last }}{% endfor %}
+    from ({{ sluice._sluice_decided_rows_sql(spec, interesting, exc_rel, quarantine) }}) as r
+    where r._sluice_hold is null
+  {%- endcall %}
+{% endmacro %}
+
+
+{#- A held gate is the model's outcome, not a broken model: the message says so first, with no
+    macro traceback. dbt labels an error raised in a materialization by its exception class; of
+    the classes Jinja can raise, compilation errors carry the macro stack, while dbt's database
+    error prints only its message (and still fails the model, so that dbt skips downstream). -#}
+{% macro _sluice_raise_gate(message) %}
+  {{ exceptions.raise_database_error(message) }}
+{% endmacro %}
