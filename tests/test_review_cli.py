@@ -30,7 +30,9 @@ def test_list_release_and_next_build(make_project, engine, capsys):
     code, out, _ = _review(project, capsys, "list", "--format", "json")
     assert code == 0
     listed = json.loads(out)
-    assert [(r["record_key"], r["rule_name"]) for r in listed] == [("[4]", "orders_customer_exists")]
+    assert [(r["record_key"], r["rule_name"]) for r in listed] == [
+        ("[4]", "orders_customer_exists")
+    ]
     code, out, _ = _review(project, capsys, "list", "--all", "--format", "json")
     assert len(json.loads(out)) == len(scenario.RULES)
 

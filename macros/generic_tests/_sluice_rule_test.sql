@@ -17,6 +17,7 @@
 
   {%- set recorded = sluice._sluice_recorded_relation(attached, model) if execute else none -%}
   {%- if recorded is not none -%}
+    {%- do sluice._sluice_warn_held(recorded, config.model.name, model_name) -%}
     select *
     from {{ recorded }} as q
     where q.rule_name = '{{ config.model.name }}'
@@ -32,6 +33,43 @@
   {%- else -%}
     {{ sluice._sluice_rule_scan(rule, model) }}
   {%- endif -%}
+{% endmacro %}
+
+
+{#- Says, as a dbt warning, how many rows this rule held back in this build and on which route:
+    the test itself passes when the gate did (held rows are not published), but `dbt build`
+    output still shows them. -#}
+{% macro _sluice_warn_held(recorded, rule_name, model_name) %}
+  {%- set held_sql -%}
+    select route, count(*) from {{ recorded }}
+    where rule_name = {{ sluice._sluice_lit(rule_name) }}
+      and invocation_id = {{ sluice._sluice_lit(invocation_id) }}
+      and status in ('open', 'dead_letter')
+      and route <> 'flag'
+    group by route
+    order by route
+  {%- endset -%}
+  {%- for row in run_query(held_sql).rows -%}
+    {%- do exceptions.warn("sluice: rule '" ~ rule_name ~ "' held " ~ row[1] ~ " row(s) of model '" ~ model_name ~ "' in this build (route " ~ row[0] ~ "); they are in " ~ recorded) -%}
+  {%- endfor -%}
+{% endmacro %}
+
+
+{#- What a rule recorded on a sluice model in this build: the rows it caught (held or flagged),
+    as the adopted dbt tests report them; none when the model is not a built sluice model. -#}
+{% macro _sluice_recorded_failures(model, rule_name) %}
+  {%- if not execute -%}{{ return(none) }}{%- endif -%}
+  {%- set test_node = graph.nodes.get(config.model.unique_id) -%}
+  {%- set attached = test_node.attached_node if test_node else none -%}
+  {%- set recorded = sluice._sluice_recorded_relation(attached, model) -%}
+  {%- if recorded is none -%}{{ return(none) }}{%- endif -%}
+  {%- set sql -%}
+    select * from {{ recorded }} as q
+    where q.rule_name = {{ sluice._sluice_lit(rule_name) }}
+      and q.invocation_id = {{ sluice._sluice_lit(invocation_id) }}
+      and q.status in ('open', 'dead_letter')
+  {%- endset -%}
+  {{ return(sql) }}
 {% endmacro %}
 
 

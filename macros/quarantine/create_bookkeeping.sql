@@ -27,9 +27,13 @@
       )
     {%- endset -%}
     {%- do statements.append(ddl) -%}
-    {#- columns added since 0.1.0 -#}
-    {%- if setting == 'runs_table' -%}
-      {%- do statements.append('alter table ' ~ relation ~ ' add column if not exists rows_set_aside ' ~ dbt.type_bigint()) -%}
+    {#- columns added since 0.1.0, added only where missing (ALTER locks the table) -#}
+    {%- set existing = adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier) -%}
+    {%- if existing is not none -%}
+      {%- set have = adapter.get_columns_in_relation(existing) | map(attribute='name') | map('lower') | list -%}
+      {%- for name, data_type in columns if name not in have -%}
+        {%- do statements.append('alter table ' ~ relation ~ ' add column ' ~ name ~ ' ' ~ data_type) -%}
+      {%- endfor -%}
     {%- endif -%}
   {%- endfor -%}
   {{ return(statements | join(';\n')) }}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -109,7 +110,7 @@ class ReviewStore:
             cursor.execute(
                 f"insert into {relation} (decision_id, exception_id, model_unique_id, decision, "
                 "decided_by, decided_at, reason) values "
-                "(%s, %s, %s, %s, %s, cast(current_timestamp as timestamp), %s)".replace(
+                "(%s, %s, %s, %s, %s, %s, %s)".replace(
                     "%s", self._p
                 ),
                 (
@@ -118,6 +119,8 @@ class ReviewStore:
                     decision.model_unique_id,
                     decision.decision,
                     decision.decided_by,
+                    # stored in UTC, like every time sluice keeps, whatever the session's zone
+                    datetime.now(UTC).replace(tzinfo=None),
                     decision.reason,
                 ),
             )
