@@ -1,9 +1,14 @@
 """What `sluice build` costs on top of a plain `dbt build` of the same project and data.
 
-Both run as subprocesses, as a user or an orchestrator would run them, alternating which goes
-first, each on a fresh DuckDB file; the medians are compared. `sluice build` includes
-everything it does after dbt: classification, the merged view, escalation, metrics and the
-impact report. Target: a wall-time ratio of at most 1.05.
+Both run as subprocesses, as a user or an orchestrator would run them, a different one first in
+every round, each on a fresh DuckDB file; the medians are compared (bench/_dbt.py `compare`).
+`sluice build` includes everything it does after dbt: classification, the merged view,
+escalation, metrics and the impact report. Target: a wall-time ratio of at most 1.05.
+
+Every run must exit with the expected code (the example project: 1 for both, its invoices gate
+holds by design; `--dbt-exit` / `--sluice-exit` for another project) and leave the same nodes
+run, statuses and rows in every table as the other side and as the warm-up (the tables only
+sluice writes, `sluice_*`, aside); otherwise the benchmark stops.
 
     .venv/bin/python bench/build_overhead.py [--runs 5] [--project dbt_project] [--target demo]
 
@@ -14,6 +19,8 @@ The last line printed is one JSON object: name, ratio and the raw timings.
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import json
 import os
 import re
@@ -21,8 +28,9 @@ import shutil
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
+
+from _dbt import Run, Side, compare, dbt_results, run_command
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -56,12 +64,22 @@ def fresh(project: Path) -> None:
     shutil.rmtree(project / "target", ignore_errors=True)
 
 
-def timed(command: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, int]:
-    start = time.perf_counter()
-    done = subprocess.run(
-        command, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=False
-    )
-    return time.perf_counter() - start, done.returncode
+def table_counts(project: Path) -> dict[str, int]:
+    """Rows in every table of the project's DuckDB files, except the sluice_* bookkeeping."""
+    import duckdb
+
+    counts: dict[str, int] = {}
+    for path in sorted(list(project.glob("*.duckdb")) + list(WORK.glob("data/*.duckdb"))):
+        with duckdb.connect(str(path), read_only=True) as conn:
+            tables = conn.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_type = 'BASE TABLE' and table_name not like 'sluice\\_%' escape '\\' "
+                "order by 1, 2"
+            ).fetchall()
+            for schema, table in tables:
+                query = f'select count(*) from "{schema}"."{table}"'
+                counts[f"{path.name}:{schema}.{table}"] = conn.execute(query).fetchone()[0]
+    return counts
 
 
 def dbt_time_inside(project: Path) -> float:
@@ -78,6 +96,10 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--project", default=str(ROOT / "dbt_project"))
     parser.add_argument("--target", default="demo")
+    parser.add_argument("--dbt-exit", type=int, default=1, help="what every dbt build exits with")
+    parser.add_argument(
+        "--sluice-exit", type=int, default=1, help="what every sluice build exits with"
+    )
     args = parser.parse_args()
 
     source = Path(args.project).resolve()
@@ -102,32 +124,30 @@ def main() -> int:
         "dbt": [dbt, "build", *common],
         "sluice": [str(BIN / "sluice"), "build", "--project-dir", str(project), *common],
     }
-    # one warm-up of each (parse caches, OS file cache), not counted
-    for command in commands.values():
-        fresh(project)
-        timed(command, project, env)
 
-    seconds: dict[str, list[float]] = {"dbt": [], "sluice": []}
-    codes: dict[str, list[int]] = {"dbt": [], "sluice": []}
-    sidecar: list[float] = []  # sluice build's wall time minus the dbt runs inside it
-    for run in range(args.runs):
-        order = ["dbt", "sluice"] if run % 2 == 0 else ["sluice", "dbt"]
-        for name in order:
-            fresh(project)
-            elapsed, code = timed(commands[name], project, env)
-            seconds[name].append(round(elapsed, 3))
-            codes[name].append(code)
-            if name == "sluice":
-                sidecar.append(round(elapsed - dbt_time_inside(project), 3))
-        print(
-            f"run {run + 1}: dbt build {seconds['dbt'][-1]:7.2f} s (exit {codes['dbt'][-1]})"
-            f"   sluice build {seconds['sluice'][-1]:7.2f} s (exit {codes['sluice'][-1]})",
-            file=sys.stderr,
+    def run(name: str) -> Run:
+        done = run_command(commands[name], cwd=project, env=env)
+        if name == "sluice":  # sluice build's wall time minus the dbt runs inside it
+            sidecar = done.seconds - dbt_time_inside(project)
+            return dataclasses.replace(done, figures={"sidecar_seconds": sidecar})
+        return done
+
+    expected_exit = {"dbt": args.dbt_exit, "sluice": args.sluice_exit}
+    sides = {
+        name: Side(
+            run=functools.partial(run, name),
+            exit_code=expected_exit[name],
+            rows=lambda _run: {**dbt_results(project), **table_counts(project)},
+            prepare=functools.partial(fresh, project),
         )
-
-    dbt_median = statistics.median(seconds["dbt"])
-    sluice_median = statistics.median(seconds["sluice"])
-    ratio = sluice_median / dbt_median
+        for name in ("dbt", "sluice")
+    }
+    found = compare(sides, args.runs, same_rows=True)
+    seconds = found.seconds
+    sidecar = [round(r.figures["sidecar_seconds"], 3) for r in found.runs["sluice"]]
+    dbt_median = round(found.median("dbt"), 3)
+    sluice_median = round(found.median("sluice"), 3)
+    ratio = found.ratio("sluice", "dbt")
     print(
         f"median: dbt build {dbt_median:.2f} s, sluice build {sluice_median:.2f} s, "
         f"ratio {ratio:.3f} (target <= 1.05)",
@@ -143,7 +163,10 @@ def main() -> int:
                 "dbt_seconds": seconds["dbt"],
                 "sluice_seconds": seconds["sluice"],
                 "sidecar_seconds": sidecar,
-                "exit_codes": codes,
+                "sidecar_median_seconds": round(statistics.median(sidecar), 3),
+                "exit_codes": expected_exit,
+                "nodes_and_rows": found.rows["dbt"],
+                "first_each_round": [order[0] for order in found.orders],
                 "project": source.name,
                 "target": args.target,
                 "runs": args.runs,

@@ -5,24 +5,38 @@ dbt tests with store_failures, both through `dbt build` on DuckDB, measured side
 
 Input: a generated table of N events and a 200k-row customer dimension. Six rules: two required
 fields, accepted values, a reference to the dimension, a duplicate event, one business rule.
-The last line printed is one JSON object: name, rows, ratio (sluice / plain wall clock, median,
-at the largest size) and the raw timings of every size.
+Every timed build must exit as expected (the plain one 1, its tests failing on the faults; the
+sluice one 0) and publish the expected rows (bench/_dbt.py: `compare`); sides swap order each
+round. The last line printed is one JSON object: name, rows, ratio (sluice / plain wall clock,
+medians, at the largest size) and the raw timings and row counts of every size.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
-import time
 from pathlib import Path
 
 import duckdb
-from _dbt import DBT, REPO, make_duckdb_project, write
+from _dbt import (
+    REPO,
+    Side,
+    compare,
+    dbt_command,
+    dbt_results,
+    duckdb_counts,
+    make_duckdb_project,
+    run_dbt,
+    write,
+)
 
 WORK = REPO / "bench" / ".work" / "quarantine"
 DIM_ROWS = 200_000
+# what every `dbt build -s <model>` must exit with: the plain model's dbt tests fail on the
+# injected faults, by design; the sluice model holds those rows back and its rules pass
+PLAIN_EXIT = 1
+SLUICE_EXIT = 0
 
 
 def make_project(root: Path) -> None:
@@ -119,27 +133,30 @@ def generate(root: Path, rows: int) -> None:
         """)
 
 
-def timed_build(root: Path, select: str) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [
-            DBT,
-            "build",
-            "-s",
-            select,
-            "--profiles-dir",
-            str(root),
-            "--project-dir",
-            str(root),
-            "--quiet",
-        ],
-        capture_output=True,
-        text=True,
+def side(select: str, exit_code: int, rows: int) -> Side:
+    """`dbt build -s select`; after each run, the nodes dbt ran and the rows published, checked."""
+    db = WORK / "bench.duckdb"
+    if select == "events_plain":
+        queries = {"published": "select count(*) from events_plain"}
+        expect = {"published": rows}  # a table model publishes every row
+    else:
+        last_run = (
+            f"from sluice_runs where model_name = '{select}' order by finished_at desc limit 1"
+        )
+        queries = {
+            "published": f"select count(*) from {select}",
+            "quarantine": f"select count(*) from {select}__quarantine",
+            "rows_in": f"select rows_in {last_run}",
+            "published_not_logged": f"select (select count(*) from {select}) - rows_published {last_run}",
+        }
+        # the build read every row, and published what its run log says
+        expect = {"rows_in": rows, "published_not_logged": 0}
+    return Side(
+        run=lambda: run_dbt(WORK, "build", "-s", select),
+        exit_code=exit_code,
+        rows=lambda _run: {**dbt_results(WORK), **duckdb_counts(db, queries)},
+        expect_rows=expect,
     )
-    elapsed = time.perf_counter() - start
-    if proc.returncode not in (0, 1):  # 1: the plain tests fail on the injected faults, by design
-        raise SystemExit(f"dbt build -s {select} failed:\n{proc.stdout}\n{proc.stderr}")
-    return elapsed
 
 
 def main() -> int:
@@ -149,33 +166,26 @@ def main() -> int:
     args = parser.parse_args()
 
     make_project(WORK)
-    subprocess.run(
-        [DBT, "deps", "--profiles-dir", str(WORK), "--project-dir", str(WORK), "--quiet"],
-        check=True,
-    )
+    subprocess.run(dbt_command(WORK, "deps"), check=True)
     results = []
     for rows in args.rows:
         generate(WORK, rows)
-        timed_build(WORK, "events_sluice")  # warm-up: parse, first quarantine, caches
-        timed_build(WORK, "events_plain")
-        sluice_t, plain_t = [], []
-        for _ in range(args.repeat):  # alternate so background load hits both alike
-            sluice_t.append(timed_build(WORK, "events_sluice"))
-            plain_t.append(timed_build(WORK, "events_plain"))
-        ratio = statistics.median(sluice_t) / statistics.median(plain_t)
-        with duckdb.connect(str(WORK / "bench.duckdb"), read_only=True) as conn:
-            published = conn.execute("select count(*) from events_sluice").fetchone()[0]
-            held = conn.execute("select count(*) from events_sluice__quarantine").fetchone()[0]
+        sides = {
+            "sluice": side("events_sluice", SLUICE_EXIT, rows),
+            "plain": side("events_plain", PLAIN_EXIT, rows),
+        }
+        found = compare(sides, args.repeat)
+        sluice_rows = found.rows["sluice"]
+        ratio = found.ratio("sluice", "plain")
         result = {
             "rows": rows,
             "ratio": round(ratio, 3),
-            "sluice_s": [round(t, 3) for t in sluice_t],
-            "plain_s": [round(t, 3) for t in plain_t],
-            "published": published,
-            "quarantine_rows": held,
+            "published": sluice_rows["published"],
+            "quarantine_rows": sluice_rows["quarantine"],
+            **found.summary(),
         }
         print(
-            f"{rows:>9} rows: sluice {statistics.median(sluice_t):.2f}s, plain {statistics.median(plain_t):.2f}s, ratio {ratio:.3f}"
+            f"{rows:>9} rows: sluice {found.median('sluice'):.2f}s, plain {found.median('plain'):.2f}s (medians), ratio {ratio:.3f}"
         )
         results.append(result)
     last = results[-1]

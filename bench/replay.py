@@ -5,8 +5,10 @@
 Setup: an incremental sluice model with ROWS published rows and OPEN open exceptions (rows
 failing a required-field rule), and a new batch of BATCH rows. Measured side by side: the same
 incremental `dbt run` on a copy where the open exceptions are replayed (re-read through
-sluice.batch_filter), and on a copy whose quarantine is empty. The last line printed is one JSON
-object with name, ratio (replay / empty) and the raw timings.
+sluice.batch_filter), and on a copy whose quarantine is empty. Every run must exit 0 and leave
+the expected rows (the batch published, the replayed rows still open; bench/_dbt.py `compare`),
+the sides swap order each round. The last line printed is one JSON object with name, ratio
+(replay / empty, medians) and the raw timings.
 """
 
 from __future__ import annotations
@@ -14,26 +16,38 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import subprocess
-import time
 
 import duckdb
-from _dbt import DBT, REPO, make_duckdb_project, write
+from _dbt import (
+    REPO,
+    BenchError,
+    Side,
+    compare,
+    dbt_command,
+    dbt_results,
+    duckdb_counts,
+    make_duckdb_project,
+    run_dbt,
+    write,
+)
 
 WORK = REPO / "bench" / ".work" / "replay"
+COUNTS = {
+    "published": "select count(*) from events_inc",
+    "open": "select count(*) from events_inc__quarantine where status = 'open'",
+}
 
 
-def dbt(*args: str) -> float:
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [DBT, *args, "--profiles-dir", str(WORK), "--project-dir", str(WORK), "--quiet"],
-        capture_output=True,
-        text=True,
+def side(name: str, expect: dict[str, int]) -> Side:
+    """The incremental `dbt run`, each time on a fresh copy of the `name` database."""
+    return Side(
+        run=lambda: run_dbt(WORK, "run", "-s", "events_inc"),
+        exit_code=0,
+        rows=lambda _run: {**dbt_results(WORK), **duckdb_counts(WORK / "run.duckdb", COUNTS)},
+        expect_rows=expect,
+        prepare=lambda: shutil.copy(WORK / f"{name}.duckdb", WORK / "run.duckdb"),
     )
-    if proc.returncode != 0:
-        raise SystemExit(f"dbt {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
-    return time.perf_counter() - start
 
 
 def main() -> int:
@@ -84,16 +98,14 @@ def main() -> int:
                    'payload_' || (i % 97) as payload
             from range({args.rows}) t(i)
         """)
-    subprocess.run(
-        [DBT, "deps", "--profiles-dir", str(WORK), "--project-dir", str(WORK), "--quiet"],
-        check=True,
-    )
-    dbt("run", "-s", "events_inc")  # the full build: ROWS - OPEN published, OPEN open exceptions
+    subprocess.run(dbt_command(WORK, "deps"), check=True)
+    # the full build: ROWS - OPEN published, OPEN open exceptions
+    full = run_dbt(WORK, "run", "-s", "events_inc")
+    if full.exit_code != 0:
+        raise BenchError(f"the full build exited {full.exit_code}:\n{full.output[-4000:]}")
+    before = duckdb_counts(WORK / "run.duckdb", COUNTS)
+    published, open_count = before["published"], before["open"]
     with duckdb.connect(str(WORK / "run.duckdb")) as conn:
-        open_count = conn.execute(
-            "select count(*) from events_inc__quarantine where status = 'open'"
-        ).fetchone()[0]
-        published = conn.execute("select count(*) from events_inc").fetchone()[0]
         conn.execute(f"""
             insert into events
             select {args.rows} + i, 'B' || i, 1.0, timestamp '2030-01-01' + to_seconds(i), 'new'
@@ -104,15 +116,17 @@ def main() -> int:
         conn.execute("delete from events_inc__quarantine")
     shutil.copy(WORK / "run.duckdb", WORK / "empty.duckdb")
 
-    timings: dict[str, list[float]] = {"replay": [], "empty": []}
-    for _ in range(args.repeat):
-        for name in ("replay", "empty"):  # alternate so background load hits both alike
-            shutil.copy(WORK / f"{name}.duckdb", WORK / "run.duckdb")
-            timings[name].append(dbt("run", "-s", "events_inc"))
-    ratio = statistics.median(timings["replay"]) / statistics.median(timings["empty"])
+    # the whole batch is valid and published either way; replayed rows still fail and stay open
+    after = published + args.batch
+    sides = {
+        "replay": side("replay", {"published": after, "open": open_count}),
+        "empty": side("empty", {"published": after, "open": 0}),
+    }
+    found = compare(sides, args.repeat)
+    ratio = found.ratio("replay", "empty")
     print(
-        f"replay {statistics.median(timings['replay']):.2f}s, empty quarantine "
-        f"{statistics.median(timings['empty']):.2f}s, ratio {ratio:.3f} "
+        f"replay {found.median('replay'):.2f}s, empty quarantine "
+        f"{found.median('empty'):.2f}s (medians), ratio {ratio:.3f} "
         f"({published} published rows, {open_count} open exceptions, batch {args.batch})"
     )
     print(
@@ -122,7 +136,7 @@ def main() -> int:
                 "ratio": round(ratio, 3),
                 "rows": published,
                 "open_exceptions": open_count,
-                "timings": {k: [round(t, 3) for t in v] for k, v in timings.items()},
+                **found.summary(),
             }
         )
     )

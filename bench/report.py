@@ -9,24 +9,33 @@ bench/gen_artifacts.py, then measures, each in a fresh interpreter and side by s
 * report: ``sluice report --no-warehouse`` (in that interpreter, through ``sluice.cli.main``);
 * dbt_artifacts_parser (reference only, when importable): parse_manifest + parse_run_results.
 
-Each is run ``--repeat`` times (alternating) and the fastest kept. Memory is the child's peak
-RSS (``resource.getrusage``) minus its RSS before the measured work. Targets: report time at
-most 1.5x json_load, report memory at most 4x the artifacts' size on disk. The last line printed
-is one JSON object with the figures.
+Each is warmed up once, then run ``--repeat`` times, a different one first in every round, and
+the medians kept (bench/_dbt.py ``compare``). Every run must end with its expected exit code
+(report: 1, the synthetic run has failures; the others 0) and count every exposure and source of
+the generated shape, or the benchmark stops. Memory is the child's peak RSS
+(``resource.getrusage``) minus its RSS before the measured work. Targets: report time at most
+1.5x json_load, report memory at most 4x the artifacts' size on disk. The last line printed is
+one JSON object with the figures.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+from _dbt import BenchError, Run, Side, compare
+
 HERE = Path(__file__).resolve().parent
 WORK = HERE / ".work" / "report"
 FILES = ("manifest.json", "run_results.json", "sources.json")
+# `sluice report` exits 1 when an exposure is not healthy: the synthetic run has failed models,
+# failing tests and late sources, by design
+REPORT_EXIT = 1
 
 CHILD = r"""
 import json, resource, sys, time
@@ -39,18 +48,28 @@ def rss_mb():
 
 mode, project, out = sys.argv[1], Path(sys.argv[2]), sys.argv[3]
 target = project / "target"
+kept = []
 if mode == "json_load":
     def work():
         docs = []
         for name in ("manifest.json", "run_results.json", "sources.json"):
             with open(target / name) as handle:
                 docs.append(json.load(handle))
+        kept.append(docs)
         return 0
+    def counts():
+        manifest, run_results, _ = kept[0]
+        return {"exposures": len(manifest["exposures"]), "sources": len(manifest["sources"]),
+                "results": len(run_results["results"])}
 elif mode == "report":
     from sluice.cli import main
     def work():
         return main(["report", "--project-dir", str(project), "--no-warehouse",
                      "--output-dir", out])
+    def counts():
+        with open(Path(out) / "impact.json") as handle:
+            document = json.load(handle)
+        return {"exposures": len(document["exposures"]), "sources": len(document["sources"])}
 else:
     from dbt_artifacts_parser.parser import parse_manifest, parse_run_results
     def work():
@@ -58,17 +77,25 @@ else:
             manifest = parse_manifest(json.load(handle))
         with open(target / "run_results.json") as handle:
             run_results = parse_run_results(json.load(handle))
+        kept.append((manifest, run_results))
         return 0
+    def counts():
+        manifest, run_results = kept[0]
+        return {"exposures": len(manifest.exposures), "sources": len(manifest.sources),
+                "results": len(run_results.results)}
 before = rss_mb()
 start = time.perf_counter()
 code = work()
 seconds = time.perf_counter() - start
 peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-print(json.dumps({"seconds": seconds, "rss_before_mb": before, "peak_mb": peak, "code": code}))
+print(json.dumps({"seconds": seconds, "rss_before_mb": before, "peak_mb": peak, "code": code,
+                  "counts": counts()}))
 """
 
 
-def _measure(mode: str, project: Path) -> dict[str, float]:
+def _run(mode: str, project: Path) -> Run:
+    """One measurement in a fresh interpreter: the work's seconds and memory, its exit code."""
+    (WORK / "out" / "impact.json").unlink(missing_ok=True)
     started = time.perf_counter()
     completed = subprocess.run(
         [sys.executable, "-c", CHILD, mode, str(project), str(WORK / "out")],
@@ -78,11 +105,14 @@ def _measure(mode: str, project: Path) -> dict[str, float]:
     )
     process_seconds = time.perf_counter() - started
     if completed.returncode != 0:
-        raise RuntimeError(f"{mode} failed:\n{completed.stderr[-3000:]}")
-    figures: dict[str, float] = json.loads(completed.stdout.strip().splitlines()[-1])
-    figures["process_seconds"] = process_seconds
-    figures["work_mb"] = figures["peak_mb"] - figures["rss_before_mb"]
-    return figures
+        raise BenchError(f"{mode} crashed:\n{completed.stderr[-3000:]}")
+    child = json.loads(completed.stdout.strip().splitlines()[-1])
+    figures = {
+        "process_seconds": process_seconds,
+        "peak_mb": child["peak_mb"],
+        "work_mb": child["peak_mb"] - child["rss_before_mb"],
+    }
+    return Run(child["seconds"], child["code"], completed.stderr, figures, child["counts"])
 
 
 def _dap_available() -> bool:
@@ -100,7 +130,7 @@ def main() -> None:
     parser.add_argument("--tests", type=int, default=30_000)
     parser.add_argument("--sources", type=int, default=2_000)
     parser.add_argument("--exposures", type=int, default=500)
-    parser.add_argument("--repeat", type=int, default=2)
+    parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--regenerate", action="store_true")
     args = parser.parse_args()
 
@@ -126,36 +156,39 @@ def main() -> None:
     size_mb = sum((target / f).stat().st_size for f in FILES) / 2**20
     print(f"artifacts: {size_mb:.1f} MB ({', '.join(FILES)})")
 
-    modes = ["json_load", "report"]
+    modes = {"json_load": 0, "report": REPORT_EXIT}
     if _dap_available():
-        modes.append("dbt_artifacts_parser")
+        modes["dbt_artifacts_parser"] = 0
     else:
         print("dbt-artifacts-parser not importable: reference skipped")
-    best: dict[str, dict[str, float]] = {}
-    for _ in range(args.repeat):
-        for mode in modes:
-            figures = _measure(mode, project)
-            if mode not in best or figures["seconds"] < best[mode]["seconds"]:
-                best[mode] = figures
-            print(
-                f"{mode:>22}: {figures['seconds']:.2f} s (process {figures['process_seconds']:.2f}"
-                f" s), peak {figures['peak_mb']:.0f} MB, +{figures['work_mb']:.0f} MB"
-            )
+    shape_counts = {"exposures": args.exposures, "sources": args.sources}
+    sides = {
+        mode: Side(
+            run=functools.partial(_run, mode, project),
+            exit_code=code,
+            rows=lambda run: run.counts,
+            expect_rows=shape_counts,
+        )
+        for mode, code in modes.items()
+    }
+    found = compare(sides, args.repeat, log=print)
 
-    report, baseline = best["report"], best["json_load"]
+    def median(mode: str, figure: str | None = None) -> float:
+        return found.median(mode, figure)
+
     result = {
         "name": "report",
-        "ratio": round(report["seconds"] / baseline["seconds"], 3),
-        "mem_ratio": round(report["work_mb"] / size_mb, 3),
-        "report_s": round(report["seconds"], 3),
-        "report_process_s": round(report["process_seconds"], 3),
-        "json_load_s": round(baseline["seconds"], 3),
-        "report_peak_mb": round(report["peak_mb"], 1),
-        "report_work_mb": round(report["work_mb"], 1),
-        "json_load_work_mb": round(baseline["work_mb"], 1),
-        "json_load_mem_ratio": round(baseline["work_mb"] / size_mb, 3),
+        "ratio": round(found.ratio("report", "json_load"), 3),
+        "mem_ratio": round(median("report", "work_mb") / size_mb, 3),
+        "report_s": round(median("report"), 3),
+        "report_process_s": round(median("report", "process_seconds"), 3),
+        "json_load_s": round(median("json_load"), 3),
+        "report_peak_mb": round(median("report", "peak_mb"), 1),
+        "report_work_mb": round(median("report", "work_mb"), 1),
+        "json_load_work_mb": round(median("json_load", "work_mb"), 1),
+        "json_load_mem_ratio": round(median("json_load", "work_mb") / size_mb, 3),
         "artifacts_mb": round(size_mb, 1),
-        "report_exit_code": report["code"],
+        "report_exit_code": REPORT_EXIT,
         "targets": {"ratio_max": 1.5, "mem_ratio_max": 4.0},
         "shape": {
             "models": args.models,
@@ -163,12 +196,18 @@ def main() -> None:
             "sources": args.sources,
             "exposures": args.exposures,
         },
+        **found.summary(),
     }
-    if "dbt_artifacts_parser" in best:
-        dap = best["dbt_artifacts_parser"]
-        result["dbt_artifacts_parser_s"] = round(dap["seconds"], 3)
-        result["dbt_artifacts_parser_ratio"] = round(dap["seconds"] / baseline["seconds"], 3)
-        result["dbt_artifacts_parser_mem_ratio"] = round(dap["work_mb"] / size_mb, 3)
+    if "dbt_artifacts_parser" in modes:
+        dap = "dbt_artifacts_parser"
+        result["dbt_artifacts_parser_s"] = round(median(dap), 3)
+        result["dbt_artifacts_parser_ratio"] = round(found.ratio(dap, "json_load"), 3)
+        result["dbt_artifacts_parser_mem_ratio"] = round(median(dap, "work_mb") / size_mb, 3)
+    print(
+        f"medians: report {result['report_s']:.2f} s, json_load {result['json_load_s']:.2f} s, "
+        f"ratio {result['ratio']:.3f}; report +{result['report_work_mb']:.0f} MB, "
+        f"mem_ratio {result['mem_ratio']:.3f}"
+    )
     print(json.dumps(result))
 
 

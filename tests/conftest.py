@@ -1,33 +1,68 @@
+"""Fixtures shared by the suite, and the programs some tests need.
+
+A test that needs the PostgreSQL server is marked `postgres`; one that needs a headless Chromium
+is marked `chromium` (the `engine` fixture marks its postgres case itself). When the program is
+missing, the test is skipped with a one-line reason naming it and the package that provides it,
+except under CI=true, where it fails instead: CI installs both, so a missing one is a broken
+setup, not something to skip past.
+"""
+
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.dbt_harness import DbtProject, postgres_available
+from tests.dbt_harness import DbtProject, chromium_available, postgres_available
 
-ENGINES = ["duckdb", "postgres"]
+REQUIREMENTS: dict[str, Callable[[], str | None]] = {
+    "postgres": postgres_available,
+    "chromium": chromium_available,
+}
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() in ("true", "1")
+
+
+@functools.cache
+def missing(requirement: str) -> str | None:
+    """Why `requirement` is unavailable (asked once per session), or None."""
+    return REQUIREMENTS[requirement]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any fixture: skip (or, under CI=true, fail) a test whose program is missing."""
+    for requirement in REQUIREMENTS:
+        if item.get_closest_marker(requirement) is None:
+            continue
+        reason = missing(requirement)
+        if reason is None:
+            continue
+        if in_ci():
+            pytest.fail(f"{reason} (CI=true: required, not skipped)", pytrace=False)
+        pytest.skip(reason)
+
+
+ENGINES = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(params=ENGINES)
 def engine(request: pytest.FixtureRequest) -> str:
-    if request.param == "postgres":
-        reason = postgres_available()
-        if reason is not None:
-            pytest.fail(reason)
     return str(request.param)
 
 
 @pytest.fixture
-def make_project(tmp_path: Path) -> Iterator:
+def make_project(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator:
     made: list[DbtProject] = []
 
     def make(engine: str = "duckdb", name: str = "proj") -> DbtProject:
-        if engine == "postgres":
-            reason = postgres_available()
-            if reason is not None:
-                pytest.fail(reason)
+        if engine == "postgres" and request.node.get_closest_marker("postgres") is None:
+            pytest.fail("a test that builds on PostgreSQL needs @pytest.mark.postgres")
         project = DbtProject(tmp_path / name, engine=engine)
         made.append(project)
         return project

@@ -3,13 +3,16 @@
 Each `DbtProject` is a directory with its own dbt_project.yml, packages.yml (installing sluice
 from the repository root with `local:`), profiles.yml and files; dbt runs as a subprocess, as a
 user would run it. DuckDB projects use a file in the project directory; PostgreSQL projects use
-the server started by `tests/pg.sh` and a schema of their own.
+the server started by `tests/pg.sh` and a schema of their own. `postgres_available` and
+`chromium_available` say, in one line, why a program some tests need is missing (tests/conftest.py
+turns that into a skip, or a failure under CI=true).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -28,10 +31,12 @@ PG_DBNAME = os.environ.get("SLUICE_PG_DBNAME", "postgres")
 
 
 def postgres_available() -> str | None:
-    """None when the test server answers, else the reason it does not."""
+    """None when the test server answers, else one line saying what is missing and where from."""
     try:
         import psycopg2
-
+    except ImportError:
+        return "psycopg2 not installed: pip install -e '.[postgres]'"
+    try:
         conn = psycopg2.connect(
             host=PG_HOST,
             port=PG_PORT,
@@ -40,10 +45,41 @@ def postgres_available() -> str | None:
             dbname=PG_DBNAME,
             connect_timeout=5,
         )
+    except psycopg2.Error as exc:
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    else:
         conn.close()
         return None
-    except Exception as exc:
-        return f"PostgreSQL is not reachable on {PG_HOST}:{PG_PORT} ({exc}); start it with `bash tests/pg.sh start`"
+    if not _postgres_server_installed():
+        return "PostgreSQL server binaries not found: apt-get install postgresql-15"
+    return (
+        f"PostgreSQL not reachable on {PG_HOST}:{PG_PORT} ({detail}): "
+        "start it with `bash tests/pg.sh start`"
+    )
+
+
+def _postgres_server_installed() -> bool:
+    """The same search as tests/pg.sh: Debian's /usr/lib/postgresql/<N>/bin, or PATH."""
+    return any(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")) or bool(shutil.which("pg_ctl"))
+
+
+CHROMIUM_CANDIDATES = ("chromium", "chromium-browser", "google-chrome")
+
+
+def chromium_path() -> str | None:
+    """The headless browser the HTML report is checked in, if one is installed."""
+    for candidate in CHROMIUM_CANDIDATES:
+        found = shutil.which(candidate)
+        if found:
+            return found
+    return None
+
+
+def chromium_available() -> str | None:
+    """None when a Chromium is on PATH, else one line saying what is missing and where from."""
+    if chromium_path() is not None:
+        return None
+    return f"chromium not found (tried {', '.join(CHROMIUM_CANDIDATES)}): apt-get install chromium"
 
 
 @dataclass

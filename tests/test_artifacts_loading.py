@@ -17,21 +17,20 @@ from sluice.errors import InputError
 
 from tests.fixtures import synth
 
-SHARED = (
-    Path(__file__).resolve().parents[1].parent / "shared" / "artifacts" / "dbt-artifacts-parser"
-)
+# real artifacts of dbt 0.19-1.12 (see the README beside them), and of the example project
+PARSER_ARTIFACTS = Path(__file__).resolve().parent / "fixtures" / "dbt-artifacts-parser"
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "artifacts"
 
 
-def _shared(kind: str, versions: range) -> list[Path]:
-    if not SHARED.is_dir():
-        pytest.fail(f"shared artifacts missing at {SHARED} (see the project README)")
+def _real(kind: str, versions: range) -> list[Path]:
     found = [
         path
         for version in versions
-        for path in sorted((SHARED / kind / f"v{version}").glob("*/*.json"))
+        for path in sorted((PARSER_ARTIFACTS / kind / f"v{version}").glob("*/*.json"))
     ]
-    assert found, f"no {kind} artifacts for {versions} under {SHARED}"
+    assert len({p.parent.parent.name for p in found}) == len(versions), (
+        f"a {kind} version of {versions} has no artifact under {PARSER_ARTIFACTS}"
+    )
     return found
 
 
@@ -41,7 +40,7 @@ SUPPORTED_RUN_RESULTS = range(4, 7)
 OLD_RUN_RESULTS = range(1, 4)
 
 
-@pytest.mark.parametrize("path", _shared("manifest", SUPPORTED_MANIFESTS), ids=str)
+@pytest.mark.parametrize("path", _real("manifest", SUPPORTED_MANIFESTS), ids=str)
 def test_supported_manifests_load(path: Path) -> None:
     raw = json.loads(path.read_text())
     manifest = load_manifest(path)
@@ -55,7 +54,7 @@ def test_supported_manifests_load(path: Path) -> None:
     assert some.depends_on.nodes == raw["nodes"][some.unique_id]["depends_on"]["nodes"]
 
 
-@pytest.mark.parametrize("path", _shared("manifest", OLD_MANIFESTS), ids=str)
+@pytest.mark.parametrize("path", _real("manifest", OLD_MANIFESTS), ids=str)
 def test_old_manifests_are_refused(path: Path) -> None:
     with pytest.raises(InputError) as caught:
         load_manifest(path)
@@ -65,7 +64,7 @@ def test_old_manifests_are_refused(path: Path) -> None:
     assert caught.value.exit_code == 2
 
 
-@pytest.mark.parametrize("path", _shared("run_results", SUPPORTED_RUN_RESULTS), ids=str)
+@pytest.mark.parametrize("path", _real("run_results", SUPPORTED_RUN_RESULTS), ids=str)
 def test_supported_run_results_load(path: Path) -> None:
     raw = json.loads(path.read_text())
     run_results = load_run_results(path)
@@ -73,19 +72,19 @@ def test_supported_run_results_load(path: Path) -> None:
     assert [r.status for r in run_results.results] == [r["status"] for r in raw["results"]]
 
 
-@pytest.mark.parametrize("path", _shared("run_results", OLD_RUN_RESULTS), ids=str)
+@pytest.mark.parametrize("path", _real("run_results", OLD_RUN_RESULTS), ids=str)
 def test_old_run_results_are_refused(path: Path) -> None:
     with pytest.raises(InputError, match="too old") as caught:
         load_run_results(path)
     assert str(path) in str(caught.value)
 
 
-def test_shared_pair_with_matching_invocation_loads_together(tmp_path: Path) -> None:
+def test_real_pair_with_matching_invocation_loads_together(tmp_path: Path) -> None:
     # dbt 1.12's manifest and run results come from the same invocation
     target = tmp_path / "target"
     target.mkdir()
-    pair = SHARED / "manifest/v12/jaffle_shop/manifest_1.12.json"
-    runs = SHARED / "run_results/v6/jaffle_shop/run_results_1.12.json"
+    pair = PARSER_ARTIFACTS / "manifest/v12/jaffle_shop/manifest_1.12.json"
+    runs = PARSER_ARTIFACTS / "run_results/v6/jaffle_shop/run_results_1.12.json"
     (target / "manifest.json").write_bytes(pair.read_bytes())
     (target / "run_results.json").write_bytes(runs.read_bytes())
     artifacts = load_artifacts(target)
@@ -93,14 +92,14 @@ def test_shared_pair_with_matching_invocation_loads_together(tmp_path: Path) -> 
     assert artifacts.sources is None
 
 
-def test_shared_pair_from_different_runs_is_refused_unless_relaxed(tmp_path: Path) -> None:
+def test_real_pair_from_different_runs_is_refused_unless_relaxed(tmp_path: Path) -> None:
     target = tmp_path / "target"
     target.mkdir()
     (target / "manifest.json").write_bytes(
-        (SHARED / "manifest/v12/jaffle_shop/manifest_1.11.json").read_bytes()
+        (PARSER_ARTIFACTS / "manifest/v12/jaffle_shop/manifest_1.11.json").read_bytes()
     )
     (target / "run_results.json").write_bytes(
-        (SHARED / "run_results/v6/jaffle_shop/run_results_1.11.json").read_bytes()
+        (PARSER_ARTIFACTS / "run_results/v6/jaffle_shop/run_results_1.11.json").read_bytes()
     )
     with pytest.raises(InputError, match="does not match"):
         load_artifacts(target)

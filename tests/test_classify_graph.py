@@ -16,7 +16,7 @@ from sluice.classify.artifacts import (
     merge_run_results,
 )
 
-SHARED = Path(__file__).resolve().parents[2] / "shared" / "artifacts" / "dbt-artifacts-parser"
+PARSER_ARTIFACTS = Path(__file__).resolve().parent / "fixtures" / "dbt-artifacts-parser"
 MANIFEST_V12 = "https://schemas.getdbt.com/dbt/manifest/v12.json"
 RESULTS_V6 = "https://schemas.getdbt.com/dbt/run-results/v6.json"
 
@@ -282,14 +282,19 @@ def test_unsupported_manifests_are_refused(data, error):
         decode_manifest(data)
 
 
-@pytest.mark.skipif(not SHARED.exists(), reason="shared dbt artifacts not present")
+def _real(kind, version):
+    paths = sorted((PARSER_ARTIFACTS / kind / f"v{version}").rglob("*.json"))
+    assert paths, f"no {kind} v{version} under {PARSER_ARTIFACTS}"
+    return paths
+
+
 def test_real_artifacts_from_several_dbt_versions():
     for version in (9, 10, 11, 12):
-        for path in (SHARED / "manifest" / f"v{version}").rglob("*.json"):
+        for path in _real("manifest", version):
             assert load_manifest(path).nodes
     for version in (4, 5, 6):
-        for path in (SHARED / "run_results" / f"v{version}").rglob("*.json"):
+        for path in _real("run_results", version):
             assert load_run_results(path).results
-    for path in (SHARED / "run_results" / "v3").rglob("*.json"):
+    for path in _real("run_results", 3):
         with pytest.raises(ArtifactError, match="not supported"):
             load_run_results(path)
