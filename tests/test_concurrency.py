@@ -15,6 +15,8 @@ from tests.dbt_harness import DBT, PG_DBNAME, PG_HOST, PG_PASSWORD, PG_PORT, PG_
 
 ROWS = 20_000
 
+pytestmark = pytest.mark.postgres
+
 
 def _connect():
     import psycopg2
