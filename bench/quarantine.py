@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
+import textwrap
 from pathlib import Path
 
 import duckdb
@@ -33,165 +35,314 @@ from _dbt import (
 
 WORK = REPO / "bench" / ".work" / "quarantine"
 DIM_ROWS = 200_000
-# what every `dbt build -s <model>` must exit with: the plain model's dbt tests fail on the
+# what every `dbt build -s <model>+` must exit with: the plain model's dbt tests fail on the
 # injected faults, by design; the sluice model holds those rows back and its rules pass
 PLAIN_EXIT = 1
 SLUICE_EXIT = 0
+PG = {
+    "host": os.environ.get("SLUICE_PG_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("SLUICE_PG_PORT", "54329")),
+    "user": os.environ.get("SLUICE_PG_USER", "postgres"),
+    "password": os.environ.get("SLUICE_PG_PASSWORD", "postgres"),
+    "dbname": os.environ.get("SLUICE_PG_DBNAME", "postgres"),
+}
+PG_SCHEMA = "bench_quarantine"
 
-
-def make_project(root: Path) -> None:
-    make_duckdb_project(root, "bench_quarantine", root / "bench.duckdb", threads=2)
-    write(
-        root / "models/sources.yml",
-        """
-        sources:
-          - name: raw
-            schema: main
-            tables: [{name: events}, {name: customers}]
+# The two model shapes, over the same source: what users run, not only `select *`.
+SHAPES = {
+    "select": "select * from {{ source('raw', 'events') }}\n",
+    # a join to the 200k-row dimension, an aggregate joined back, a window function
+    "join": """
+        with per_customer as (
+            select customer_id, count(*) as customer_events, sum(amount) as customer_amount
+            from {{ source('raw', 'events') }}
+            group by customer_id
+        )
+        select
+            e.*,
+            c.segment,
+            p.customer_events,
+            p.customer_amount,
+            row_number() over (partition by e.customer_id order by e.loaded_at, e.event_id) as customer_seq
+        from {{ source('raw', 'events') }} as e
+        left join {{ source('raw', 'customers') }} as c on c.customer_id = e.customer_id
+        left join per_customer as p on p.customer_id = e.customer_id
         """,
-    )
-    write(root / "models/events_sluice.sql", "select * from {{ source('raw', 'events') }}\n")
-    write(root / "models/events_plain.sql", "select * from {{ source('raw', 'events') }}\n")
-    write(
-        root / "tests/events_plain_amount_positive.sql",
-        "{{ config(store_failures=true) }}\nselect * from {{ ref('events_plain') }} where not (amount >= 0)\n",
-    )
-    write(
-        root / "models/schema.yml",
-        """
-        models:
-          - name: events_sluice
+}
+
+
+def _rules(model: str, sluice: bool) -> str:
+    """The six checks, as sluice rules or as dbt tests with store_failures."""
+    if sluice:
+        return f"""
+          - name: {model}
             config:
               materialized: sluice
               meta:
                 sluice:
                   key: event_id
                   source_system: bench
-                  gate: {critical: none, high: none, medium: none, low: none}
+                  gate: {{critical: none, high: none, medium: none, low: none}}
             data_tests:
-              - sluice.sluice_expression: {arguments: {expression: amount >= 0}}
+              - sluice.sluice_expression: {{arguments: {{expression: amount >= 0}}}}
             columns:
               - name: event_id
                 data_tests:
-                  - sluice.sluice_unique: {arguments: {order_by: loaded_at}}
+                  - sluice.sluice_unique: {{arguments: {{order_by: loaded_at}}}}
               - name: customer_id
                 data_tests:
-                  - sluice.sluice_not_null: {arguments: {}}
-                  - sluice.sluice_relationship: {arguments: {to: "source('raw', 'customers')", field: customer_id}}
+                  - sluice.sluice_not_null: {{arguments: {{}}}}
+                  - sluice.sluice_relationship: {{arguments: {{to: "source('raw', 'customers')", field: customer_id}}}}
               - name: order_id
                 data_tests:
-                  - sluice.sluice_not_null: {arguments: {}}
+                  - sluice.sluice_not_null: {{arguments: {{}}}}
               - name: status
                 data_tests:
-                  - sluice.sluice_accepted_values: {arguments: {values: [placed, shipped, delivered, returned]}}
-          - name: events_plain
-            config: {materialized: table}
+                  - sluice.sluice_accepted_values: {{arguments: {{values: [placed, shipped, delivered, returned]}}}}
+        """
+    return f"""
+          - name: {model}
+            config: {{materialized: table}}
             columns:
               - name: event_id
                 data_tests:
-                  - unique: {config: {store_failures: true}}
+                  - unique: {{config: {{store_failures: true}}}}
               - name: customer_id
                 data_tests:
-                  - not_null: {config: {store_failures: true}}
-                  - relationships: {arguments: {to: "source('raw', 'customers')", field: customer_id}, config: {store_failures: true}}
+                  - not_null: {{config: {{store_failures: true}}}}
+                  - relationships: {{arguments: {{to: "source('raw', 'customers')", field: customer_id}}, config: {{store_failures: true}}}}
               - name: order_id
                 data_tests:
-                  - not_null: {config: {store_failures: true}}
+                  - not_null: {{config: {{store_failures: true}}}}
               - name: status
                 data_tests:
-                  - accepted_values: {arguments: {values: [placed, shipped, delivered, returned]}, config: {store_failures: true}}
+                  - accepted_values: {{arguments: {{values: [placed, shipped, delivered, returned]}}, config: {{store_failures: true}}}}
+        """
+
+
+def make_project(root: Path, engine: str) -> None:
+    if engine == "duckdb":
+        make_duckdb_project(root, "bench_quarantine", root / "bench.duckdb", threads=2)
+        schema = "main"
+    else:
+        make_duckdb_project(root, "bench_quarantine", root / "unused.duckdb", threads=2)
+        write(
+            root / "profiles.yml",
+            f"""
+            bench:
+              target: dev
+              outputs:
+                dev: {{type: postgres, host: "{PG["host"]}", port: {PG["port"]}, user: "{PG["user"]}", password: "{PG["password"]}", dbname: "{PG["dbname"]}", schema: {PG_SCHEMA}, threads: 2}}
+            """,
+        )
+        schema = PG_SCHEMA
+    write(
+        root / "models/sources.yml",
+        f"""
+        sources:
+          - name: raw
+            schema: {schema}
+            tables: [{{name: events}}, {{name: customers}}]
         """,
+    )
+    models = []
+    for shape, sql in SHAPES.items():
+        for kind in ("sluice", "plain"):
+            model = f"{shape}_{kind}"
+            write(root / f"models/{model}.sql", sql)
+            models.append(_rules(model, kind == "sluice"))
+            if kind == "plain":
+                write(
+                    root / f"tests/{model}_amount_positive.sql",
+                    "{{ config(store_failures=true) }}\n"
+                    f"select * from {{{{ ref('{model}') }}}} where not (amount >= 0)\n",
+                )
+    write(
+        root / "models/schema.yml",
+        "models:\n"
+        + "\n".join(textwrap.indent(textwrap.dedent(m).strip("\n"), "  ") for m in models)
+        + "\n",
     )
 
 
-def generate(root: Path, rows: int) -> None:
-    db = root / "bench.duckdb"
-    db.unlink(missing_ok=True)
-    with duckdb.connect(str(db)) as conn:
-        conn.execute(f"""
-            create table customers as
-            select 'C' || i as customer_id, 'segment_' || (i % 7) as segment
-            from range({DIM_ROWS}) t(i)
-        """)
-        # about 0.1% of rows break each rule; duplicates repeat an earlier event id
-        conn.execute(f"""
-            create table events as
+def generate(root: Path, rows: int, engine: str) -> None:
+    """The source: N events breaking each rule in about 0.1% of rows, and the dimension."""
+    if engine == "duckdb":
+        db = root / "bench.duckdb"
+        db.unlink(missing_ok=True)
+        series, cat, status = (
+            f"range({rows}) t(i)",
+            "||",
+            "['placed', 'shipped', 'delivered', 'returned'][1 + i % 4]",
+        )
+        ts = "timestamp '2024-01-01' + to_seconds(i)"
+        dim_series = f"range({DIM_ROWS}) t(i)"
+    else:
+        series, cat = f"generate_series(0, {rows - 1}) as t(i)", "||"
+        status = "(array['placed', 'shipped', 'delivered', 'returned'])[1 + i % 4]"
+        ts = "timestamp '2024-01-01' + i * interval '1 second'"
+        dim_series = f"generate_series(0, {DIM_ROWS - 1}) as t(i)"
+    statements = [
+        "drop table if exists {s}customers",
+        "drop table if exists {s}events",
+        f"""create table {{s}}customers as
+            select 'C' {cat} i as customer_id, 'segment_' {cat} (i % 7) as segment from {dim_series}""",
+        f"""create table {{s}}events as
             select
                 case when i % 997 = 5 then i - 1 else i end as event_id,
                 case when i % 1009 = 7 then null
-                     when i % 1013 = 9 then 'X' || i
-                     else 'C' || (i % {DIM_ROWS}) end as customer_id,
-                case when i % 1019 = 11 then null else 'O' || (i // 3) end as order_id,
-                case when i % 1021 = 13 then 'lost'
-                     else ['placed', 'shipped', 'delivered', 'returned'][1 + i % 4] end as status,
+                     when i % 1013 = 9 then 'X' {cat} i
+                     else 'C' {cat} (i % {DIM_ROWS}) end as customer_id,
+                case when i % 1019 = 11 then null else 'O' {cat} (i / 3) end as order_id,
+                case when i % 1021 = 13 then 'lost' else {status} end as status,
                 case when i % 1031 = 17 then -1.0 else (i % 500) * 1.25 end as amount,
-                timestamp '2024-01-01' + to_seconds(i) as loaded_at,
-                'sku_' || (i % 5000) as sku,
+                {ts} as loaded_at,
+                'sku_' {cat} (i % 5000) as sku,
                 i % 13 as quantity,
-                'warehouse_' || (i % 11) as warehouse
-            from range({rows}) t(i)
-        """)
+                'warehouse_' {cat} (i % 11) as warehouse
+            from {series}""",
+    ]
+    if engine == "duckdb":
+        with duckdb.connect(str(root / "bench.duckdb")) as conn:
+            for sql in statements:
+                conn.execute(sql.format(s=""))
+        return
+    import psycopg2
+
+    conn = psycopg2.connect(**PG)
+    try:
+        with conn, conn.cursor() as cur:
+            cur.execute(f"drop schema if exists {PG_SCHEMA} cascade")
+            cur.execute(f"create schema {PG_SCHEMA}")
+            for sql in statements:
+                cur.execute(sql.format(s=PG_SCHEMA + "."))
+            cur.execute(f"analyze {PG_SCHEMA}.events; analyze {PG_SCHEMA}.customers")
+    finally:
+        conn.close()
 
 
-def side(select: str, exit_code: int, rows: int) -> Side:
-    """`dbt build -s select`; after each run, the nodes dbt ran and the rows published, checked."""
-    db = WORK / "bench.duckdb"
-    if select == "events_plain":
-        queries = {"published": "select count(*) from events_plain"}
+def counts(engine: str, queries: dict[str, str]) -> dict[str, int]:
+    if engine == "duckdb":
+        return duckdb_counts(WORK / "bench.duckdb", queries)
+    import psycopg2
+
+    out = {}
+    conn = psycopg2.connect(**PG)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"set search_path to {PG_SCHEMA}")
+            for name, sql in queries.items():
+                cur.execute(sql)
+                row = cur.fetchone()
+                out[name] = -1 if row is None or row[0] is None else int(row[0])
+    finally:
+        conn.close()
+    return out
+
+
+def side(model: str, exit_code: int, rows: int, engine: str) -> Side:
+    """`dbt build -s model` (the model and its tests); after each run, the nodes dbt ran and the
+    rows published, checked."""
+    if model.endswith("_plain"):
+        queries = {"published": f"select count(*) from {model}"}
         expect = {"published": rows}  # a table model publishes every row
     else:
         last_run = (
-            f"from sluice_runs where model_name = '{select}' order by finished_at desc limit 1"
+            f"from sluice_runs where model_name = '{model}' order by finished_at desc limit 1"
         )
         queries = {
-            "published": f"select count(*) from {select}",
-            "quarantine": f"select count(*) from {select}__quarantine",
+            "published": f"select count(*) from {model}",
+            "quarantine": f"select count(*) from {model}__quarantine",
             "rows_in": f"select rows_in {last_run}",
-            "published_not_logged": f"select (select count(*) from {select}) - rows_published {last_run}",
+            "published_not_logged": f"select (select count(*) from {model}) - rows_published {last_run}",
         }
         # the build read every row, and published what its run log says
         expect = {"rows_in": rows, "published_not_logged": 0}
     return Side(
-        run=lambda: run_dbt(WORK, "build", "-s", select),
+        run=lambda: run_dbt(WORK, "build", "-s", model),
         exit_code=exit_code,
-        rows=lambda _run: {**dbt_results(WORK), **duckdb_counts(db, queries)},
+        rows=lambda _run: {**dbt_results(WORK), **counts(engine, queries)},
         expect_rows=expect,
     )
 
 
+def statements(model: str) -> int:
+    """SQL statements dbt sent for the model and its tests in one (untimed) build, counted from
+    dbt's own debug log (one SQLQuery event per statement, metadata queries included)."""
+    log = WORK / "logs" / "dbt.log"
+    log.unlink(missing_ok=True)
+    subprocess.run(
+        dbt_command(
+            WORK, "build", "-s", model, "--log-format-file", "json", "--log-level-file", "debug"
+        ),
+        capture_output=True,
+        check=False,
+    )
+    n = 0
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(event, dict) or event.get("info", {}).get("name") != "SQLQuery":
+            continue
+        conn_name = str(event.get("data", {}).get("conn_name", ""))
+        if f".{model}" in conn_name or f"_{model}_" in conn_name or conn_name.endswith(f".{model}"):
+            n += 1
+    return n
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000, 5_000_000])
+    parser.add_argument("--engine", choices=["duckdb", "postgres"], default="duckdb")
+    parser.add_argument("--rows", type=int, nargs="+", default=None)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
     args = parser.parse_args()
+    sizes = args.rows or ([5_000_000] if args.engine == "duckdb" else [1_000_000])
 
-    make_project(WORK)
+    make_project(WORK, args.engine)
     subprocess.run(dbt_command(WORK, "deps"), check=True)
     results = []
-    for rows in args.rows:
-        generate(WORK, rows)
-        sides = {
-            "sluice": side("events_sluice", SLUICE_EXIT, rows),
-            "plain": side("events_plain", PLAIN_EXIT, rows),
-        }
-        found = compare(sides, args.repeat)
-        sluice_rows = found.rows["sluice"]
-        ratio = found.ratio("sluice", "plain")
-        result = {
-            "rows": rows,
-            "ratio": round(ratio, 3),
-            "published": sluice_rows["published"],
-            "quarantine_rows": sluice_rows["quarantine"],
-            **found.summary(),
-        }
-        print(
-            f"{rows:>9} rows: sluice {found.median('sluice'):.2f}s, plain {found.median('plain'):.2f}s (medians), ratio {ratio:.3f}"
-        )
-        results.append(result)
-    last = results[-1]
+    for rows in sizes:
+        generate(WORK, rows, args.engine)
+        for shape in args.shapes:
+            sides = {
+                "sluice": side(f"{shape}_sluice", SLUICE_EXIT, rows, args.engine),
+                "plain": side(f"{shape}_plain", PLAIN_EXIT, rows, args.engine),
+            }
+            found = compare(sides, args.repeat)
+            ratio = found.ratio("sluice", "plain")
+            stmts = {name: statements(f"{shape}_{name}") for name in sides}
+            print(
+                f"{args.engine} {rows:>9} rows, {shape:>6}: sluice {found.median('sluice'):.2f}s, "
+                f"plain {found.median('plain'):.2f}s (medians), ratio {ratio:.3f}; "
+                f"statements sluice {stmts['sluice']}, plain {stmts['plain']}"
+            )
+            results.append(
+                {
+                    "rows": rows,
+                    "shape": shape,
+                    "ratio": round(ratio, 3),
+                    "statements": stmts,
+                    "published": found.rows["sluice"]["published"],
+                    "quarantine_rows": found.rows["sluice"]["quarantine"],
+                    **found.summary(),
+                }
+            )
+    largest = [r for r in results if r["rows"] == sizes[-1]]
+    ratios = {r["shape"]: r["ratio"] for r in largest}
     print(
         json.dumps(
-            {"name": "quarantine", "rows": last["rows"], "ratio": last["ratio"], "timings": results}
+            {
+                "name": "quarantine",
+                "engine": args.engine,
+                "rows": sizes[-1],
+                "ratio": max(ratios.values()),
+                "ratios": ratios,
+                "statements": {r["shape"]: r["statements"] for r in largest},
+                "timings": results,
+            }
         )
     )
     return 0
