@@ -22,6 +22,8 @@
     'events_table': 'sluice_exception_events',
     'decisions_table': 'sluice_decisions',
     'max_attempts': 5,
+    'attempt_interval': '1 hour',
+    'dead_letter_after': none,
     'full_refresh_quarantine': false,
     'scratch_relation_type': 'temporary',
   }) }}

@@ -164,7 +164,7 @@
     {%- do sluice._sluice_recover_exceptions(spec, quarantine, exc_rel, batch if incremental else target_relation, incremental, with_legacy) -%}
   {%- endif -%}
 
-  {%- do sluice._sluice_record_events(spec, quarantine, before, events, decisions) -%}
+  {%- do sluice._sluice_record_events(spec, quarantine, before, events, decisions, published=true) -%}
   {%- do sluice._sluice_log_run(spec, runs, quarantine, mode, stats, 'passed', none, rule_counts) -%}
   {{ run_hooks(post_hooks, inside_transaction=True) }}
   {%- do sluice.drop_scratch(([repeats] if spec.dedupe is not none else []) + [interesting, exc_rel, before] + ([batch] if incremental else [])) -%}

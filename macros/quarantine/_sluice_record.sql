@@ -1,12 +1,32 @@
 {#- Writing the record: quarantine upsert (one row per record and rule, attempt count incremented
     once per invocation), recovery of exceptions that no longer fail, and the run log. -#}
 
+{#- A CASE over the rule name giving each rule's value of a per-rule setting. -#}
+{% macro _sluice_per_rule(spec, attr, column='n.rule_name') -%}
+  case {{ column }} {% for r in spec.rules %}when {{ sluice._sluice_lit(r.name) }} then {{ r[attr] if r[attr] is not none else 'null' }} {% endfor %}else null end
+{%- endmacro %}
+
+
+{#- The upsert. An attempt is counted once per invocation, and at most once per attempt interval
+    (the k-th attempt counts once k-1 intervals have passed since the exception opened; interval
+    0: once per build). An exception goes to dead_letter at the attempt limit or, with
+    dead_letter_after, once it has been open that long. Routes `flag` (the row is published) and
+    `deduplicate` (a set-aside copy) never go to dead_letter, and set-aside copies count no
+    attempts. -#}
 {% macro _sluice_upsert_exceptions(spec, quarantine, exc_rel) %}
   {%- set cols = sluice._sluice_quarantine_columns() | map(attribute=0) | list -%}
   {%- set refreshed = ['rule_name', 'error_class', 'severity', 'route', 'owner', 'source_system', 'target_system', 'message', 'failed_column', 'failed_value', 'row_json', 'last_seen_at', 'invocation_id'] -%}
-  {%- set attempts = "q.attempt_count + (case when q.invocation_id = n.invocation_id then 0 else 1 end)" -%}
-  {%- set limit -%}
-    case n.rule_name {% for r in spec.rules %}when {{ sluice._sluice_lit(r.name) }} then {{ r.max_attempts }} {% endfor %}else null end
+  {%- set now = sluice.utc_now() -%}
+  {%- set interval = sluice._sluice_per_rule(spec, 'attempt_interval_s') -%}
+  {%- set after = sluice._sluice_per_rule(spec, 'dead_letter_after_s') -%}
+  {%- set counted -%}
+    (n.route <> 'deduplicate' and (q.status <> 'open' or (q.invocation_id <> n.invocation_id
+      and {{ now }} >= {{ dbt.dateadd('second', 'q.attempt_count * coalesce(' ~ interval ~ ', 0)', 'q.status_changed_at') }})))
+  {%- endset -%}
+  {%- set attempts = "q.attempt_count + (case when " ~ counted ~ " then 1 else 0 end)" -%}
+  {%- set dead -%}
+    (n.route not in ('flag', 'deduplicate') and ({{ attempts }} >= {{ sluice._sluice_per_rule(spec, 'max_attempts') }}
+      or ({{ after }} is not null and {{ now }} >= {{ dbt.dateadd('second', after, 'q.first_seen_at') }})))
   {%- endset -%}
   {% call statement('sluice_update_exceptions') -%}
     update {{ quarantine }} as q set
@@ -14,16 +34,16 @@
       {{ c }} = n.{{ c }},
       {%- endfor %}
       attempt_count = {{ attempts }},
-      status_changed_at = (case when q.status = 'open' and {{ attempts }} < {{ limit }} then q.status_changed_at else n.status_changed_at end),
-      status_invocation_id = (case when q.status = 'open' and {{ attempts }} < {{ limit }} then q.status_invocation_id else n.status_invocation_id end),
-      status = (case when {{ attempts }} >= {{ limit }} then 'dead_letter' else 'open' end)
+      status_changed_at = (case when q.status = 'open' and not {{ dead }} then q.status_changed_at else n.status_changed_at end),
+      status_invocation_id = (case when q.status = 'open' and not {{ dead }} then q.status_invocation_id else n.status_invocation_id end),
+      status = (case when {{ dead }} then 'dead_letter' else 'open' end)
     from {{ exc_rel }} as n
     where q.exception_id = n.exception_id
       and q.status in ('open', 'recovered', 'withdrawn')
   {%- endcall %}
   {% call statement('sluice_insert_exceptions') -%}
     insert into {{ quarantine }} ({{ cols | join(', ') }})
-    select {% for c in cols %}{{ "(case when " ~ limit ~ " <= 1 then 'dead_letter' else 'open' end)" if c == 'status' else 'n.' ~ c }}{{ ", " if not loop.last }}{% endfor %}
+    select {% for c in cols %}{{ "(case when n.route not in ('flag', 'deduplicate') and " ~ sluice._sluice_per_rule(spec, 'max_attempts') ~ " <= 1 then 'dead_letter' else 'open' end)" if c == 'status' else 'n.' ~ c }}{{ ", " if not loop.last }}{% endfor %}
     from {{ exc_rel }} as n
     where not exists (select 1 from {{ quarantine }} as q where q.exception_id = n.exception_id)
   {%- endcall %}
@@ -83,7 +103,7 @@
       status_changed_at = {{ now }},
       status_invocation_id = {{ sluice._sluice_lit(invocation_id) }}
     where model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
-      and status = 'open'
+      and status in ('open', 'dead_letter')
       and not exists (select 1 from {{ exc_rel }} as n where n.exception_id = {{ quarantine }}.exception_id)
       {%- if incremental %}
       and {{ in_batch }}
@@ -111,26 +131,51 @@
 
 {#- Every status change of this build's exceptions, appended to the history once (keyed on
     exception, invocation and new status), with the reviewer as actor for decisions. -#}
-{% macro _sluice_record_events(spec, quarantine, before, events, decisions) %}
+{#- The history, appended once per fact (keyed ids, so reruns never duplicate):
+    - `status`: every status change of this build's exceptions, by sluice, at build time;
+    - `decided`: a reviewer's decision that took effect, at the time it was decided, by the
+      reviewer, with the reason;
+    - `published`: the first passing build that publishes a released record's row. -#}
+{% macro _sluice_record_events(spec, quarantine, before, events, decisions, published=false) %}
   {%- set inv = sluice._sluice_lit(invocation_id) -%}
-  {%- set event_id = dbt.hash(dbt.concat(["q.exception_id", "'|'", inv, "'|'", "q.status"])) -%}
+  {%- set cols = sluice._sluice_events_columns() | map(attribute=0) | join(', ') -%}
+  {%- set base = "q.exception_id, q.model_name, q.model_unique_id, q.record_key, q.record_copy, q.rule_name, q.error_class, q.severity, q.route, q.owner" -%}
+  {%- set status_id = dbt.hash(dbt.concat(["q.exception_id", "'|'", inv, "'|'", "q.status"])) -%}
+  {%- set decided_id = dbt.hash(dbt.concat(["q.exception_id", "'|decided|'", "cast(d.decided_at as " ~ dbt.type_string() ~ ")", "'|'", "d.decision"])) -%}
+  {%- set published_id = dbt.hash(dbt.concat(["q.exception_id", "'|published|'", "q.status_invocation_id"])) -%}
   {% call statement('sluice_record_events') -%}
-    insert into {{ events }} ({{ sluice._sluice_events_columns() | map(attribute=0) | join(', ') }})
+    insert into {{ events }} ({{ cols }})
     select
-      {{ event_id }}, q.exception_id, q.model_name, q.model_unique_id, q.record_key, q.record_copy,
-      q.rule_name, q.error_class, q.severity, q.route, q.owner,
-      b.status, q.status, q.attempt_count, {{ inv }},
-      {{ sluice.utc_now() }},
-      coalesce(d.decided_by, 'sluice'), d.reason
+      {{ decided_id }}, {{ base }}, b.status, q.status, q.attempt_count, {{ inv }},
+      d.decided_at, d.decided_by, d.reason, 'decided'
+    from {{ quarantine }} as q
+    join {{ before }} as b on b.exception_id = q.exception_id
+    join ({{ sluice._sluice_latest_decisions_sql(decisions) }}) as d on d.exception_id = q.exception_id
+    where q.model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
+      and b.status <> q.status
+      and q.status_invocation_id = {{ inv }}
+      and ((d.decision = 'release' and q.status = 'released') or (d.decision = 'reject' and q.status = 'rejected')
+        or (d.decision = 'retry' and q.status = 'open' and b.status in ('dead_letter', 'rejected', 'released')))
+      and not exists (select 1 from {{ events }} as e where e.event_id = {{ decided_id }})
+    union all
+    select
+      {{ status_id }}, {{ base }}, b.status, q.status, q.attempt_count, {{ inv }},
+      {{ sluice.utc_now() }}, 'sluice', cast(null as {{ dbt.type_string() }}), 'status'
     from {{ quarantine }} as q
     left join {{ before }} as b on b.exception_id = q.exception_id
-    left join ({{ sluice._sluice_latest_decisions_sql(decisions) }}) as d
-      on d.exception_id = q.exception_id
-      and (q.status in ('released', 'rejected')
-        or (q.status = 'open' and b.status in ('dead_letter', 'rejected', 'released')))
     where q.model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
       and (b.exception_id is null or b.status <> q.status)
-      and not exists (select 1 from {{ events }} as e where e.event_id = {{ event_id }})
+      and not exists (select 1 from {{ events }} as e where e.event_id = {{ status_id }})
+    {%- if published %}
+    union all
+    select
+      {{ published_id }}, {{ base }}, q.status, q.status, q.attempt_count, {{ inv }},
+      {{ sluice.utc_now() }}, 'sluice', cast(null as {{ dbt.type_string() }}), 'published'
+    from {{ quarantine }} as q
+    where q.model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
+      and q.status = 'released'
+      and not exists (select 1 from {{ events }} as e where e.event_id = {{ published_id }})
+    {%- endif %}
   {%- endcall %}
 {% endmacro %}
 

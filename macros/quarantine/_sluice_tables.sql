@@ -36,7 +36,7 @@
     ('event_id', s), ('exception_id', s), ('model_name', s), ('model_unique_id', s),
     ('record_key', s), ('record_copy', i), ('rule_name', s), ('error_class', s), ('severity', s),
     ('route', s), ('owner', s), ('from_status', s), ('to_status', s), ('attempt_count', i),
-    ('invocation_id', s), ('event_at', ts), ('actor', s), ('reason', s),
+    ('invocation_id', s), ('event_at', ts), ('actor', s), ('reason', s), ('event_type', s),
   ]) }}
 {% endmacro %}
 

@@ -79,10 +79,11 @@
 {% endmacro %}
 
 
-{% macro _sluice_model_spec() %}
-  {%- set meta = sluice._sluice_model_meta() -%}
-  {%- set model_name = model.name -%}
-  {%- set known = ['key', 'source_system', 'target_system', 'owner', 'incremental', 'quarantine', 'gate', 'description', 'max_attempts', 'adopt_tests', 'deduplicate'] -%}
+{% macro _sluice_model_spec(node=none) %}
+  {%- set meta = sluice._sluice_model_meta(node) -%}
+  {%- set current = node if node is not none else model -%}
+  {%- set model_name = current.name -%}
+  {%- set known = ['key', 'source_system', 'target_system', 'owner', 'incremental', 'quarantine', 'gate', 'description', 'max_attempts', 'adopt_tests', 'deduplicate', 'attempt_interval', 'dead_letter_after'] -%}
   {%- for k in meta.keys() if k not in known -%}
     {{ sluice._sluice_config_error(model_name, none, 'meta.sluice.' ~ k, "unknown setting (expected one of " ~ (known | join(', ')) ~ ")") }}
   {%- endfor -%}
@@ -97,6 +98,8 @@
   {%- if max_attempts is not number or max_attempts is boolean or max_attempts != (max_attempts | int) or max_attempts < 1 -%}
     {{ sluice._sluice_config_error(model_name, none, 'max_attempts', "expected a whole number of attempts of at least 1, got '" ~ max_attempts ~ "'") }}
   {%- endif -%}
+  {%- set interval_s = sluice._sluice_duration(model_name, none, 'attempt_interval', sluice.get_setting('attempt_interval', meta)) or 0 -%}
+  {%- set after_s = sluice._sluice_duration(model_name, none, 'dead_letter_after', sluice.get_setting('dead_letter_after', meta)) -%}
   {%- set adopt = meta.get('adopt_tests', true) -%}
   {%- if adopt not in (true, false) -%}
     {{ sluice._sluice_config_error(model_name, none, 'meta.sluice.adopt_tests', "expected true or false, got '" ~ adopt ~ "'") }}
@@ -106,7 +109,7 @@
   {%- set rules = [] -%}
   {%- set not_adopted = [] -%}
   {%- set nodes = graph.nodes.values() | selectattr('resource_type', 'equalto', 'test') | sort(attribute='name') -%}
-  {%- for node in nodes if node.attached_node == model.unique_id and node.test_metadata -%}
+  {%- for node in nodes if node.attached_node == current.unique_id and node.test_metadata -%}
     {%- set tm = node.test_metadata -%}
     {%- set test_sluice = (node.config.meta or {}).get('sluice') or {} -%}
     {%- set kind = none -%}
@@ -129,17 +132,21 @@
     {%- endif -%}
     {%- if kind is not none -%}
       {%- if kind == 'relationship' -%}
-        {%- set others = node.depends_on.nodes | reject('equalto', model.unique_id) | list -%}
-        {%- set target_id = others[0] if others | length > 0 else model.unique_id -%}
+        {%- set others = node.depends_on.nodes | reject('equalto', current.unique_id) | list -%}
+        {%- set target_id = others[0] if others | length > 0 else current.unique_id -%}
         {%- set target_node = graph.nodes.get(target_id) or graph.sources.get(target_id) -%}
-        {%- if target_id == model.unique_id -%}
-          {%- do args.update({'to': this.render()}) -%}
+        {%- if target_id == current.unique_id -%}
+          {%- do args.update({'to': this.render() if node is none else current.relation_name}) -%}
         {%- elif target_node is not none and target_node.relation_name -%}
           {%- do args.update({'to': target_node.relation_name}) -%}
         {%- endif -%}
       {%- endif -%}
       {%- set rule = sluice._sluice_rule(kind, model_name, node.name, args) -%}
       {%- do rule.update({'index': rules | length, 'owner': rule.owner or meta.get('owner'), 'description': node.description or none, 'max_attempts': (rule.max_attempts or max_attempts) | int}) -%}
+      {%- do rule.update({
+        'attempt_interval_s': sluice._sluice_duration(model_name, node.name, 'attempt_interval', rule.attempt_interval) if rule.attempt_interval is not none else interval_s,
+        'dead_letter_after_s': sluice._sluice_duration(model_name, node.name, 'dead_letter_after', rule.dead_letter_after) if rule.dead_letter_after is not none else after_s,
+      }) -%}
       {%- do rules.append(rule) -%}
     {%- endif -%}
   {%- endfor -%}
@@ -151,7 +158,7 @@
 
   {#- Every row needs an identity: a row whose key has a NULL part is held under this rule. -#}
   {%- set key_rule = sluice._sluice_rule('not_null', model_name, 'sluice_record_key', {'columns': key}) -%}
-  {%- do key_rule.update({'kind': 'record_key', 'index': rules | length, 'owner': meta.get('owner'), 'max_attempts': max_attempts | int}) -%}
+  {%- do key_rule.update({'kind': 'record_key', 'index': rules | length, 'owner': meta.get('owner'), 'max_attempts': max_attempts | int, 'attempt_interval_s': interval_s, 'dead_letter_after_s': after_s}) -%}
   {%- do rules.append(key_rule) -%}
 
   {%- set gate = sluice._sluice_parse_gate(model_name, sluice.get_setting('gate', meta)) -%}
@@ -172,4 +179,24 @@
     'owner': meta.get('owner'),
     'not_adopted': not_adopted,
   }) }}
+{% endmacro %}
+
+
+{#- Every selected sluice model's settings and rules, checked by the package's on-run-start hook
+    before any model runs: a bad `meta.sluice` or rule stops the build with the model and the
+    key named, and nothing runs. -#}
+{% macro validate_models() %}
+  {{ return(adapter.dispatch('validate_models', 'sluice')()) }}
+{% endmacro %}
+
+{% macro default__validate_models() %}
+  {%- if not execute or flags.WHICH not in ('build', 'run', 'retry') -%}{{ return('') }}{%- endif -%}
+  {%- set selected = selected_resources if selected_resources is defined and selected_resources else graph.nodes.keys() -%}
+  {%- for uid in selected if uid in graph.nodes -%}
+    {%- set node = graph.nodes[uid] -%}
+    {%- if node.resource_type == 'model' and node.config.materialized == 'sluice' -%}
+      {%- do sluice._sluice_model_spec(node) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return('') }}
 {% endmacro %}

@@ -20,6 +20,20 @@
 {% endmacro %}
 
 
+{#- A duration setting in seconds: a whole number of seconds, or text like '1 hour', '3 days',
+    '30 minutes'; none stays none. -#}
+{% macro _sluice_duration(model_name, rule_name, key, value) %}
+  {%- if value is none or (value is string and value | trim | lower in ('', 'none', 'null')) -%}{{ return(none) }}{%- endif -%}
+  {%- if value is number and value is not boolean and value == (value | int) and value >= 0 -%}{{ return(value | int) }}{%- endif -%}
+  {%- set units = {'second': 1, 'minute': 60, 'hour': 3600, 'day': 86400, 'week': 604800} -%}
+  {%- set m = modules.re.match('^\s*([0-9]+)\s*(second|minute|hour|day|week)s?\s*$', value | string | lower) if value is string else none -%}
+  {%- if not m -%}
+    {{ sluice._sluice_config_error(model_name, rule_name, key, "expected a duration like '1 hour', '3 days' or a number of seconds, got '" ~ value ~ "'") }}
+  {%- endif -%}
+  {{ return((m.group(1) | int) * units[m.group(2)]) }}
+{% endmacro %}
+
+
 {% macro _sluice_rule(kind, model_name, rule_name, args) %}
   {%- set defaults = sluice._sluice_defaults() -%}
   {%- set classes = defaults['error_classes'] -%}
@@ -94,6 +108,8 @@
     'count_in_gate': args.get('count_in_gate', false),
     'blocking': route != 'flag',
     'max_attempts': max_attempts,
+    'attempt_interval': args.get('attempt_interval'),
+    'dead_letter_after': args.get('dead_letter_after'),
   }) }}
 {% endmacro %}
 
