@@ -15,6 +15,7 @@ import multiprocessing
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final
 
 from sluice.errors import InputError, SluiceError
@@ -258,6 +259,14 @@ def connect(project: Project) -> Iterator[Warehouse]:
     """Open the project's target through its dbt adapter; every failure is an
     :class:`~sluice.errors.InputError` naming the target (never its secrets)."""
     target = project.target
+    if target.adapter_type == "duckdb":
+        path = str(target.credentials.get("path") or ":memory:")
+        local = path != ":memory:" and not path.startswith(("md:", "motherduck:", "s3:", "http"))
+        # dbt-duckdb reads a relative path from the working directory, as dbt does
+        if local and not (Path(path) if Path(path).is_absolute() else project.cwd / path).exists():
+            raise InputError(
+                f"{target.where}: DuckDB file {path} not found: run dbt build first"
+            )
     adapter = _adapter(target, project)
     try:
         with adapter.connection_named(CONNECTION_NAME):
