@@ -10,8 +10,8 @@ import pytest
 from sluice.cli import main
 from sluice.errors import InputError
 from sluice.impact import ExposureStatus
-from sluice.report import generate_report
 from sluice.project import ProjectFlags, load_project
+from sluice.report import generate_report
 
 from tests.fixtures import synth
 

@@ -92,7 +92,9 @@ def test_postgres_tables_and_enrichment(tmp_path: Path, schema: str) -> None:
         ("exec", "blocked", synth.INVOCATION),
         ("finance", "degraded", synth.INVOCATION),
     ]
-    generate_report(project, profiles_dir=project)  # same invocation again: replaced, not duplicated
+    generate_report(
+        project, profiles_dir=project
+    )  # same invocation again: replaced, not duplicated
     for table, expected in (
         ("sluice_exposure_status", 3),
         ("sluice_source_freshness", 2),

@@ -162,6 +162,18 @@ class Warehouse:
         rows = cursor.fetchall() if cursor.description else []
         return [tuple(row) for row in rows]
 
+    def query_with_columns(
+        self, sql: str, params: Sequence[Any] = ()
+    ) -> tuple[list[str], list[tuple[Any, ...]]]:
+        """Rows and the lower-cased column names of one statement."""
+        _, cursor = self.adapter.connections.add_query(
+            self._sql(sql), auto_begin=False, bindings=tuple(params) or None
+        )
+        if not cursor.description:
+            return [], []
+        names = [str(d[0]).lower() for d in cursor.description]
+        return names, [tuple(row) for row in cursor.fetchall()]
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.adapter.connections.add_query(
             self._sql(sql), auto_begin=False, bindings=tuple(params) or None
@@ -264,9 +276,7 @@ def connect(project: Project) -> Iterator[Warehouse]:
         local = path != ":memory:" and not path.startswith(("md:", "motherduck:", "s3:", "http"))
         # dbt-duckdb reads a relative path from the working directory, as dbt does
         if local and not (Path(path) if Path(path).is_absolute() else project.cwd / path).exists():
-            raise InputError(
-                f"{target.where}: DuckDB file {path} not found: run dbt build first"
-            )
+            raise InputError(f"{target.where}: DuckDB file {path} not found: run dbt build first")
     adapter = _adapter(target, project)
     try:
         with adapter.connection_named(CONNECTION_NAME):
