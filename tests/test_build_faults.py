@@ -340,7 +340,7 @@ def test_webhook_down_does_not_change_the_result_and_is_recorded(
     assert "refused" in alerts["delivery"]["error"].lower()
     build_json = json.loads((sluice_dir / "build.json").read_text())
     assert build_json["alert_delivery"]["delivered"] is False
-    assert "sluice_alert_delivery_failures_total 1" in (sluice_dir / "sluice.prom").read_text()
+    assert "sluice_alert_delivery_failures 1" in (sluice_dir / "sluice.prom").read_text()
     out, err = capfd.readouterr()
     assert "alert delivery failed" in err
     for text in (out, err, *(p.read_text() for p in sluice_dir.glob("*.*") if p.is_file())):

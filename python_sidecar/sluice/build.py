@@ -262,7 +262,9 @@ def report_inputs(
     a problem is returned as a note."""
     try:
         from sluice.report import read_inputs
-
+    except ImportError as exc:
+        return None, f"report skipped: sluice.report is not available ({exc})"
+    try:
         project = load_project(
             ProjectFlags.from_dbt_args(dbt_args, project_dir=project_dir), environ=environ
         )
