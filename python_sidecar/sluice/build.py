@@ -231,15 +231,15 @@ def _preload(
     environ: Mapping[str, str] | None = None,
 ) -> None:
     builtin_patterns()
-    if not report:
-        return
     if warehouse_of is not None:
-        # dbt's adapter for the report's tables loads while dbt runs (a second, paid now)
+        # dbt's adapter for sluice_runs and the report's tables loads while dbt runs
         with contextlib.suppress(Exception):
             from sluice.warehouse import preload as preload_adapter
 
             flags = ProjectFlags.from_dbt_args(dbt_args, project_dir=warehouse_of)
             preload_adapter(load_project(flags, environ=environ).target.adapter_type)
+    if not report:
+        return
     # A failure shows again, with its message, when run_report imports the module. A report
     # module may offer ``preload()`` (e.g. compiling its templates) for the same reason.
     with contextlib.suppress(Exception):
@@ -387,7 +387,7 @@ def build(
     # only waits for dbt meanwhile.
     warm = threading.Thread(
         target=_preload,
-        args=(report, project if report and warehouse else None, passthrough, env),
+        args=(report, project if warehouse else None, passthrough, env),
         daemon=True,
     )
     warm.start()
@@ -410,9 +410,12 @@ def build(
     if not final_failures and exit_code != EXIT_OK:
         notes.append(f"dbt exited {attempts[-1].returncode} without a failed node")
 
+    # The report's inputs (and the sluice_runs counts the alerts and metrics need) are read
+    # once, from the artifacts decoded here; without the report they are still read from the
+    # warehouse, for the alerts' owners and severities and the metrics' row counts.
     inputs: Any = None
     report_note: str | None = "report skipped (disabled)"
-    if report:
+    if report or warehouse:
         sources_path = final_dir / "sources.json"
         inputs, report_note = report_inputs(
             project,
@@ -445,8 +448,8 @@ def build(
             exit_code=exit_code,
             attempts=len(attempts),
         )
-        report_step = ReportStep(False, report_note)
-        if inputs is not None:
+        report_step = ReportStep(False, report_note if report else "report skipped (disabled)")
+        if report and inputs is not None:
             report_step = run_report(
                 inputs,
                 output_dir=Path(report_dir) if report_dir else sluice_dir(target_dir),
