@@ -143,8 +143,8 @@ def test_transient_lock_clears_after_three_attempts_and_exits_0(env: Env, lock: 
     assert merged[LOCKED] == "success" and merged[DOWNSTREAM] == "success"
     assert merged["model.build_faults.customers"] == "success"
     prom = (sluice_dir / "sluice.prom").read_text()
-    assert "sluice_build_retries_total 2" in prom
-    assert 'sluice_build_node_failures_total{class="transient"} 2' in prom
+    assert "sluice_build_retries 2" in prom
+    assert 'sluice_build_failures_seen{class="transient"} 2' in prom
     assert "sluice_build_exit_code 0" in prom
     assert result.report.generated or result.report.note  # produced, or skipped with a note
 
