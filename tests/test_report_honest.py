@@ -263,3 +263,19 @@ def test_report_and_alerts_agree_on_owner_and_criticality(tmp_path: Path) -> Non
     doc = json.loads(report.outputs["json"].read_text())
     [root_doc] = [r for r in doc["root_causes"] if r["kind"] == "gate_held"]
     assert root_doc["owner"] == "crm-team@example.com"
+
+
+def test_no_warehouse_never_imports_dbt(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    root = _chain(tmp_path, synth.run_results([result(uid("a"), "success")]))
+    code = (
+        "import sys\n"
+        "from sluice.cli import main\n"
+        f"rc = main(['report', '--project-dir', {str(root)!r}, '--no-warehouse'])\n"
+        "loaded = sorted(m for m in sys.modules if m == 'dbt' or m.startswith('dbt.'))\n"
+        "print(rc, loaded)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip().splitlines()[-1] == "1 []", done.stdout + done.stderr
