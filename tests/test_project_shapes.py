@@ -53,6 +53,7 @@ shapes:
       type: duckdb
       path: "{path}"
       threads: "{{{{ env_var('SHAPES_THREADS', '2') | as_number }}}}"
+      settings: {{preserve_insertion_order: true}}  # sluice then connects through dbt-duckdb
     other:
       type: postgres
       host: "{{{{ env_var('SHAPES_PG_HOST') }}}}"

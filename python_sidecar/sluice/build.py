@@ -237,7 +237,7 @@ def _preload(
             from sluice.warehouse import preload as preload_adapter
 
             flags = ProjectFlags.from_dbt_args(dbt_args, project_dir=warehouse_of)
-            preload_adapter(load_project(flags, environ=environ).target.adapter_type)
+            preload_adapter(load_project(flags, environ=environ))
     if not report:
         return
     # A failure shows again, with its message, when run_report imports the module. A report

@@ -4,13 +4,15 @@
 dbt-snowflake, ...), builds its credentials from the target exactly as dbt does (aliases,
 validation, authentication methods), and opens one connection. Statements go through the
 adapter's connection manager, so whatever dbt can reach, sluice can: no driver, quoting or
-authentication code of its own. Importing dbt's adapter machinery costs about a second, so this
-module is imported only by commands that use the warehouse (``sluice report --no-warehouse``
-never does).
+authentication code of its own. One exception, for speed: a DuckDB target that is nothing but a
+local file is opened with the duckdb package (what dbt-duckdb does underneath), saving the
+second dbt's adapter machinery takes to load after every build. dbt is imported only when a
+command connects (``sluice report --no-warehouse`` never does).
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -70,12 +72,18 @@ class _AdapterConfig:
         return {"profile_name": self.profile_name, "target_name": self.target_name}
 
 
-def preload(adapter_type: str) -> None:
-    """Import dbt's adapter machinery and the plugin now (``sluice build`` does this while dbt
-    runs, so the report pays nothing for it afterwards)."""
+def preload(project: Project) -> None:
+    """Import what :func:`connect` will need for the project's target now (``sluice build``
+    does this while dbt runs, so the report pays nothing for it afterwards)."""
+    target = project.target
+    if _plain_duckdb_file(target, project) is not None:
+        import duckdb  # noqa: F401
+
+        return
     from dbt.adapters.factory import FACTORY
 
-    FACTORY.load_plugin(adapter_type)
+    credentials = FACTORY.load_plugin(target.adapter_type)
+    credentials.json_schema()  # built once per class, on the first validation
 
 
 def _adapter(target: Target, project: Project) -> Any:
@@ -129,13 +137,87 @@ def _release(adapter: Any) -> None:
             close_all()
 
 
+class _AdapterDriver:
+    """Statements through a dbt adapter's connection manager."""
+
+    def __init__(self, adapter: Any) -> None:
+        self.adapter = adapter
+
+    def cursor(self, sql: str, params: Sequence[Any]) -> Any:
+        _, cursor = self.adapter.connections.add_query(
+            sql, auto_begin=False, bindings=tuple(params) or None
+        )
+        return cursor
+
+    def begin(self) -> None:
+        self.adapter.connections.begin()
+
+    def commit(self) -> None:
+        self.adapter.connections.commit()
+
+    def rollback(self) -> None:
+        self.adapter.connections.rollback_if_open()
+
+    def render(self, database: str | None, schema: str, table: str | None) -> str:
+        relation = self.adapter.Relation.create(database=database, schema=schema, identifier=table)
+        return str(relation.include(database=False).render())
+
+
+class _DuckDBDriver:
+    """A plain local DuckDB file, opened with the duckdb package dbt-duckdb itself uses: the
+    same file and the same SQL, without a second of adapter start-up (``sluice build`` runs
+    this after every dbt build)."""
+
+    def __init__(self, connection: Any) -> None:
+        self.connection = connection
+
+    def cursor(self, sql: str, params: Sequence[Any]) -> Any:
+        return (
+            self.connection.execute(sql, list(params)) if params else self.connection.execute(sql)
+        )
+
+    def begin(self) -> None:
+        self.connection.execute("begin transaction")
+
+    def commit(self) -> None:
+        self.connection.execute("commit")
+
+    def rollback(self) -> None:
+        with contextlib.suppress(Exception):  # no transaction open: nothing to roll back
+            self.connection.execute("rollback")
+
+    def render(self, database: str | None, schema: str, table: str | None) -> str:
+        def quote(name: str) -> str:
+            return '"' + name.replace('"', '""') + '"'
+
+        return quote(schema) if table is None else f"{quote(schema)}.{quote(table)}"
+
+
+# Profile keys of a DuckDB target that need nothing but the file (anything else, such as
+# extensions, attach, settings, plugins or MotherDuck, goes through dbt-duckdb itself).
+_PLAIN_DUCKDB_KEYS: Final = frozenset({"type", "path", "schema", "database", "threads"})
+
+
+def _plain_duckdb_file(target: Target, project: Project) -> Path | None:
+    if target.adapter_type != "duckdb" or set(target.credentials) - _PLAIN_DUCKDB_KEYS:
+        return None
+    raw = str(target.credentials.get("path") or "")
+    if not raw or raw == ":memory:" or ":" in raw.split("/", 1)[0]:
+        return None
+    path = Path(raw)
+    database = target.credentials.get("database")
+    if database and database != path.stem:
+        return None
+    return path if path.is_absolute() else project.cwd / path
+
+
 class Warehouse:
     """An open connection to the project's target; use :func:`connect`."""
 
-    def __init__(self, project: Project, target: Target, adapter: Any) -> None:
+    def __init__(self, project: Project, target: Target, driver: Any) -> None:
         self.project = project
         self.target = target
-        self.adapter = adapter
+        self.driver = driver
         self.adapter_type = target.adapter_type
         self.param = "?" if self.adapter_type == "duckdb" else "%s"
         self.types = _TYPES.get(self.adapter_type, _TYPES["default"])
@@ -146,19 +228,14 @@ class Warehouse:
 
     def relation(self, schema: str, table: str) -> str:
         """``schema.table`` rendered with the adapter's own quoting policy."""
-        relation = self.adapter.Relation.create(
-            database=self.target.database, schema=schema, identifier=table
-        )
-        return str(relation.include(database=False).render())
+        return str(self.driver.render(self.target.database, schema, table))
 
     def _sql(self, sql: str) -> str:
         return sql.replace("%s", self.param) if self.param != "%s" else sql
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         """Run one statement (``%s`` placeholders) and return its rows."""
-        _, cursor = self.adapter.connections.add_query(
-            self._sql(sql), auto_begin=False, bindings=tuple(params) or None
-        )
+        cursor = self.driver.cursor(self._sql(sql), params)
         rows = cursor.fetchall() if cursor.description else []
         return [tuple(row) for row in rows]
 
@@ -166,30 +243,25 @@ class Warehouse:
         self, sql: str, params: Sequence[Any] = ()
     ) -> tuple[list[str], list[tuple[Any, ...]]]:
         """Rows and the lower-cased column names of one statement."""
-        _, cursor = self.adapter.connections.add_query(
-            self._sql(sql), auto_begin=False, bindings=tuple(params) or None
-        )
+        cursor = self.driver.cursor(self._sql(sql), params)
         if not cursor.description:
             return [], []
         names = [str(d[0]).lower() for d in cursor.description]
         return names, [tuple(row) for row in cursor.fetchall()]
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
-        self.adapter.connections.add_query(
-            self._sql(sql), auto_begin=False, bindings=tuple(params) or None
-        )
+        self.driver.cursor(self._sql(sql), params)
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
         """Everything inside commits together, or not at all."""
-        connections = self.adapter.connections
-        connections.begin()
+        self.driver.begin()
         try:
             yield
         except BaseException:
-            connections.rollback_if_open()
+            self.driver.rollback()
             raise
-        connections.commit()
+        self.driver.commit()
 
     def table_exists(self, schema: str, table: str) -> bool:
         rows = self.query(
@@ -211,12 +283,8 @@ class Warehouse:
         """Create the schema and the table if missing; add any column a newer sluice added."""
         relation = self.relation(schema, table)
         if not self.table_exists(schema, table):
-            schema_relation = self.adapter.Relation.create(
-                database=self.target.database, schema=schema
-            )
-            self.execute(
-                f"create schema if not exists {schema_relation.include(database=False).render()}"
-            )
+            schema_sql = self.driver.render(self.target.database, schema, None)
+            self.execute(f"create schema if not exists {schema_sql}")
             column_sql = ", ".join(f"{name} {self.types[kind]}" for name, kind in columns)
             self.execute(f"create table if not exists {relation} ({column_sql})")
             return
@@ -232,9 +300,7 @@ class Warehouse:
         for start in range(0, len(rows), _INSERT_BATCH):
             batch = rows[start : start + _INSERT_BATCH]
             params = [value for row in batch for value in row]
-            self.adapter.connections.add_query(
-                head + ", ".join([marks] * len(batch)), auto_begin=False, bindings=params
-            )
+            self.driver.cursor(head + ", ".join([marks] * len(batch)), params)
 
 
 def split_relation(relation: str) -> tuple[str, ...]:
@@ -277,6 +343,19 @@ def connect(project: Project) -> Iterator[Warehouse]:
         # dbt-duckdb reads a relative path from the working directory, as dbt does
         if local and not (Path(path) if Path(path).is_absolute() else project.cwd / path).exists():
             raise InputError(f"{target.where}: DuckDB file {path} not found: run dbt build first")
+    plain = _plain_duckdb_file(target, project)
+    if plain is not None:
+        import duckdb
+
+        try:
+            connection = duckdb.connect(str(plain))
+        except Exception as exc:
+            raise InputError(f"{target.where}: cannot open {plain}: {_clean(exc)}") from None
+        try:
+            yield Warehouse(project, target, _DuckDBDriver(connection))
+        finally:
+            connection.close()
+        return
     adapter = _adapter(target, project)
     try:
         with adapter.connection_named(CONNECTION_NAME):
@@ -286,7 +365,7 @@ def connect(project: Project) -> Iterator[Warehouse]:
                 raise
             except Exception as exc:
                 raise InputError(f"{target.where}: cannot connect: {_clean(exc)}") from None
-            yield Warehouse(project, target, adapter)
+            yield Warehouse(project, target, _AdapterDriver(adapter))
     finally:
         _release(adapter)
 
