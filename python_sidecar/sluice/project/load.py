@@ -35,6 +35,7 @@ from sluice.project.render import (
     render_text,
 )
 
+_LOADER: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 PROJECT_FILE: Final = "dbt_project.yml"
 PROFILES_FILE: Final = "profiles.yml"
 _SECRET_KEYS: Final = ("password", "pass", "token", "secret", "private_key", "passphrase")
@@ -48,7 +49,7 @@ def _read_yaml(path: Path) -> Any:
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot be read: {exc}") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_LOADER)  # noqa: S506 - a safe loader (C when built)
     except yaml.YAMLError as exc:
         raise InputError(f"{path}: not valid YAML: {exc}") from None
 
