@@ -143,8 +143,8 @@ def test_transient_lock_clears_after_three_attempts_and_exits_0(env: Env, lock: 
     assert merged[LOCKED] == "success" and merged[DOWNSTREAM] == "success"
     assert merged["model.build_faults.customers"] == "success"
     prom = (sluice_dir / "sluice.prom").read_text()
-    assert "sluice_build_retries_total 2" in prom
-    assert 'sluice_build_node_failures_total{class="transient"} 2' in prom
+    assert "sluice_build_retries 2" in prom
+    assert 'sluice_build_failures_seen{class="transient"} 2' in prom
     assert "sluice_build_exit_code 0" in prom
     assert result.report.generated or result.report.note  # produced, or skipped with a note
 
@@ -340,7 +340,7 @@ def test_webhook_down_does_not_change_the_result_and_is_recorded(
     assert "refused" in alerts["delivery"]["error"].lower()
     build_json = json.loads((sluice_dir / "build.json").read_text())
     assert build_json["alert_delivery"]["delivered"] is False
-    assert "sluice_alert_delivery_failures_total 1" in (sluice_dir / "sluice.prom").read_text()
+    assert "sluice_alert_delivery_failures 1" in (sluice_dir / "sluice.prom").read_text()
     out, err = capfd.readouterr()
     assert "alert delivery failed" in err
     for text in (out, err, *(p.read_text() for p in sluice_dir.glob("*.*") if p.is_file())):

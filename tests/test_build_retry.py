@@ -389,3 +389,20 @@ def test_sluice_build_is_the_api(tmp_path):
         project, runner=FakeDbt(project, 0), sleeper=lambda s: None, environ={}, report=False
     )
     assert isinstance(result, sluice.BuildResult) and result.exit_code == 0
+
+
+def test_a_malformed_webhook_url_stops_the_build_before_dbt_runs(tmp_path, monkeypatch, capsys):
+    from sluice.cli import main
+
+    project = make_project(tmp_path)
+    dbt = FakeDbt(project, 0)
+    secret = "https://hooks.example.com/services/T0 SECRET-TOKEN"
+    with pytest.raises(BuildError) as raised:
+        build(project, runner=dbt, environ={"SLUICE_WEBHOOK_URL": secret}, report=False)
+    assert dbt.calls == [], "dbt never ran"
+    assert "SLUICE_WEBHOOK_URL" in str(raised.value) and "SECRET" not in str(raised.value)
+    monkeypatch.setenv("SLUICE_WEBHOOK_URL", secret)
+    assert main(["build", "--project-dir", str(project)]) == 2
+    captured = capsys.readouterr()
+    assert "SECRET" not in captured.out + captured.err and "Traceback" not in captured.err
+    assert not (project / "target" / "run_results.json").exists()

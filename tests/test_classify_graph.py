@@ -6,15 +6,10 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from sluice.artifacts import decode_manifest, decode_run_results, load_manifest, load_run_results
 from sluice.classify import FailureClass, builtin_patterns, classify, effective_class
-from sluice.classify.artifacts import (
-    ArtifactError,
-    decode_manifest,
-    decode_run_results,
-    load_manifest,
-    load_run_results,
-    merge_run_results,
-)
+from sluice.classify.artifacts import merge_run_results
+from sluice.errors import InputError
 
 PARSER_ARTIFACTS = Path(__file__).resolve().parent / "fixtures" / "dbt-artifacts-parser"
 MANIFEST_V12 = "https://schemas.getdbt.com/dbt/manifest/v12.json"
@@ -236,7 +231,7 @@ def test_merge_keeps_the_latest_result_and_every_field():
         {
             "metadata": {"dbt_schema_version": RESULTS_V6, "invocation_id": "one"},
             "results": [
-                {"unique_id": "a", "status": "error", "timing": [1]},
+                {"unique_id": "a", "status": "error", "timing": [{"name": "execute", "x": 1}]},
                 {"unique_id": "b", "status": "success"},
                 {"unique_id": "c", "status": "skipped"},
             ],
@@ -249,7 +244,7 @@ def test_merge_keeps_the_latest_result_and_every_field():
             "metadata": {"dbt_schema_version": RESULTS_V6, "invocation_id": "two"},
             "results": [
                 {"unique_id": "c", "status": "success"},
-                {"unique_id": "a", "status": "success", "timing": [2]},
+                {"unique_id": "a", "status": "success", "timing": [{"name": "execute", "x": 2}]},
             ],
             "elapsed_time": 1.0,
             "args": {"which": "retry"},
@@ -261,7 +256,7 @@ def test_merge_keeps_the_latest_result_and_every_field():
         ("b", "success"),
         ("c", "success"),
     ]
-    assert merged["results"][0]["timing"] == [2]
+    assert merged["results"][0]["timing"] == [{"name": "execute", "x": 2}]
     assert merged["metadata"]["invocation_id"] == "two" and merged["elapsed_time"] == 3.0
     decode_run_results(merge_run_results([first, second]))  # still a valid run_results
 
@@ -271,14 +266,14 @@ def test_merge_keeps_the_latest_result_and_every_field():
     [
         (
             b'{"metadata": {"dbt_schema_version": "https://schemas.getdbt.com/dbt/manifest/v8.json"}}',
-            "v8 is not supported",
+            "v8 is too old",
         ),
         (b'{"metadata": {"dbt_schema_version": "https://schemas', "truncated"),
-        (b'{"metadata": {}}', "no schema version"),
+        (b'{"metadata": {}}', "dbt_schema_version"),
     ],
 )
 def test_unsupported_manifests_are_refused(data, error):
-    with pytest.raises(ArtifactError, match=error):
+    with pytest.raises(InputError, match=error):
         decode_manifest(data)
 
 
@@ -296,5 +291,5 @@ def test_real_artifacts_from_several_dbt_versions():
         for path in _real("run_results", version):
             assert load_run_results(path).results
     for path in _real("run_results", 3):
-        with pytest.raises(ArtifactError, match="not supported"):
+        with pytest.raises(InputError, match="too old"):
             load_run_results(path)

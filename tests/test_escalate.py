@@ -10,20 +10,18 @@ from typing import ClassVar
 
 import msgspec
 import pytest
+from sluice.artifacts import decode_manifest
 from sluice.classify import Failure, FailureClass
-from sluice.classify.artifacts import decode_manifest
 from sluice.classify.graph import build_graph
+from sluice.errors import InputError
 from sluice.escalate import escalate
 from sluice.escalate.owners import resolve_owner
 from sluice.escalate.priority import is_alert, priority
-from sluice.escalate.prometheus import (
-    BuildMetrics,
-    held_from_message,
-    quarantined_from_message,
-    render,
-)
-from sluice.escalate.webhook import build_payload, deliver
+from sluice.escalate.prometheus import BuildMetrics, render
+from sluice.escalate.webhook import build_payload, deliver, validate_url
+from sluice.lineage import exposures_reached
 from sluice.retry.config import EscalationSettings
+from sluice.warehouse import RuleCount
 
 MANIFEST_V12 = "https://schemas.getdbt.com/dbt/manifest/v12.json"
 
@@ -111,7 +109,14 @@ GRAPH = build_graph(MANIFEST)
     ],
 )
 def test_owner_resolution(uid, overrides, owner, basis):
-    found = resolve_owner(uid, MANIFEST, GRAPH, overrides, "nobody@example.com")
+    found = resolve_owner(
+        uid,
+        MANIFEST,
+        parents=GRAPH.parents_of(uid),
+        reached_exposures=exposures_reached(GRAPH, [uid]),
+        source_owners=overrides,
+        default_owner="nobody@example.com",
+    )
     assert found.owner == owner
     assert basis in found.basis
 
@@ -135,11 +140,10 @@ def test_priority_matrix(severity, criticality, expected):
 
 
 def test_an_unavailable_source_goes_to_the_source_owner_first():
-    found = resolve_owner(
-        "model.shop.stg_orders", SOURCED, build_graph(SOURCED), {}, "x", source_first=True
-    )
+    parents = ("source.shop.erp.orders",)
+    found = resolve_owner("model.shop.stg_orders", SOURCED, parents=parents, source_first=True)
     assert found.owner == "erp-owner@example.com"
-    plain = resolve_owner("model.shop.stg_orders", SOURCED, build_graph(SOURCED), {}, "x")
+    plain = resolve_owner("model.shop.stg_orders", SOURCED, parents=parents)
     assert plain.owner == "stg-owner@example.com"
 
 
@@ -242,27 +246,107 @@ def test_escalations_follow_root_causes_to_exposures():
     assert orphan.priority == "P3" and not orphan.alert
 
 
-def test_gate_hold_severity_comes_from_the_gate_message():
-    message = (
-        "sluice gate held publication of model 'revenue': low: 9 rows (9.00% of 100) "
-        "over the threshold of 5% [rule 'a' (invalid_value) 9 rows, 9.00%] | critical: "
-        "2 rows (2.00% of 100) over the threshold of 0 rows [rule 'b' "
-        "(missing_required_field) 2 rows, 2.00%]. The last published data stays in place"
+def test_gate_hold_severity_and_owner_come_from_sluice_runs():
+    # the message is for people: severity and owner come from the structured rule counts
+    message = "sluice gate held publication of model 'revenue': low: 9 rows [...]"
+    counts = (
+        RuleCount("revenue_amount_known", "invalid_value", "low", "quarantine", 9),
+        RuleCount("revenue_id_required", "missing_required_field", "critical", "quarantine", 2),
+        RuleCount("revenue_id_unique", "duplicate_event", "critical", "deduplicate", 0),
     )
     [e] = escalate(
         [fail("model.shop.revenue", "data_quality", message, gate=True)],
-        MANIFEST,
-        GRAPH,
+        RULED,
+        build_graph(RULED),
         EscalationSettings(),
+        rule_counts={"model.shop.revenue": counts},
     )
     assert e.severity == "critical" and e.priority == "P1"
-    assert quarantined_from_message(message) == {
-        ("invalid_value", "low"): 9,
-        ("missing_required_field", "critical"): 2,
-    }
-    assert (
-        held_from_message("sluice: gate passed; published 95 of 100 rows; held 5, flagged 1") == 5
+    assert e.owner == "ids-team@example.com" and "revenue_id_required" in e.owner_basis
+    # without counts: the class's severity, and the model's own owner
+    [plain] = escalate(
+        [fail("model.shop.revenue", "data_quality", message, gate=True)],
+        RULED,
+        build_graph(RULED),
+        EscalationSettings(),
     )
+    assert plain.severity == "medium" and plain.owner == "finance-models@example.com"
+
+
+def _rule(name, owner):
+    return node(
+        name,
+        "model.shop.revenue",
+        resource_type="test",
+        attached_node="model.shop.revenue",
+        test_metadata={
+            "name": "sluice_not_null",
+            "namespace": "sluice",
+            "kwargs": {"owner": owner},
+        },
+    )
+
+
+RULED = decode_manifest(
+    msgspec.json.encode(
+        {
+            "metadata": {"dbt_schema_version": MANIFEST_V12},
+            "nodes": {
+                n["unique_id"]: n
+                for n in [
+                    node("revenue", meta={"owner": "finance-models@example.com"}),
+                    _rule("revenue_amount_known", "amounts-team@example.com"),
+                    _rule("revenue_id_required", "ids-team@example.com"),
+                ]
+            },
+            "exposures": {
+                "exposure.shop.board": {
+                    "unique_id": "exposure.shop.board",
+                    "name": "board",
+                    "maturity": "high",
+                    "depends_on": {"nodes": ["model.shop.revenue"]},
+                }
+            },
+        }
+    )
+)
+
+
+def test_maturity_high_is_critical_for_alerts_as_in_the_report():
+    [e] = escalate(
+        [fail("model.shop.revenue", "schema_change")],
+        RULED,
+        build_graph(RULED),
+        EscalationSettings(),
+    )
+    # maturity high -> critical (the report's rule); high severity + critical -> P1
+    assert e.criticality == "critical" and e.priority == "P1"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "https://hooks.example.com/services/T0 SECRETPATH",
+        "ftp://hooks.example.com/SECRETPATH",
+        "https:///SECRETPATH",
+        "https://hooks.example.com:99999/SECRETPATH",
+        "https://hooks.example.com/SECRET\nPATH\n",
+    ],
+)
+def test_bad_webhook_urls_are_refused_without_echoing_them(url):
+    url = url.replace("\\n", "\n")
+    with pytest.raises(InputError) as raised:
+        validate_url(url, "SLUICE_WEBHOOK_URL")
+    assert "SLUICE_WEBHOOK_URL" in str(raised.value)
+    assert "SECRET" not in str(raised.value) and "hooks.example.com" not in str(raised.value)
+    assert validate_url("https://hooks.example.com/x?y=1", "x") == "https://hooks.example.com/x?y=1"
+    assert validate_url(None) is None
+
+
+def test_delivery_to_an_invalid_url_is_reported_without_the_secret():
+    delivery = deliver("http://127.0.0.1:1/SECRET PATH", {"text": "x", "blocks": []}, 2)
+    assert delivery.attempted and not delivery.delivered
+    assert "SECRET" not in (delivery.error or "")
 
 
 def test_payload_is_slack_compatible_and_escaped():
@@ -344,11 +428,13 @@ def test_prometheus_textfile():
     lines = text.splitlines()
     assert 'sluice_build_failures{class="schema_change"} 1' in lines
     assert 'sluice_build_failures{class="transient"} 0' in lines
-    assert "sluice_build_retries_total 2" in lines
+    assert "sluice_build_retries 2" in lines
     assert 'sluice_rows_quarantined{class="invalid_value",severity="high"} 4' in lines
     assert 'sluice_rows_held{model="we\\"ird"} 3' in lines
     assert 'sluice_exposures{status="blocked"} 2' in lines
-    assert "# TYPE sluice_build_retries_total counter" in lines
+    # every metric is per build: gauges, none named *_total (a counter must only grow)
+    assert "# TYPE sluice_build_retries gauge" in lines
+    assert not [line for line in lines if "_total" in line or line.endswith(" counter")]
     assert text.endswith("\n")
     for line in lines:
         assert line.startswith("#") or line.startswith("sluice_")

@@ -137,7 +137,7 @@ def test_chromium_runs_scripts_in_an_unprotected_page(tmp_path: Path) -> None:
 @pytest.mark.chromium
 def test_hostile_artifacts_render_as_text(tmp_path: Path) -> None:
     project = _hostile_project(tmp_path)
-    result_ = generate_report(project)
+    result_ = generate_report(project, profiles_dir=project)
     page = result_.outputs["html"]
     source = page.read_text()
     for payload in PAYLOADS:

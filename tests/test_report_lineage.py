@@ -5,7 +5,9 @@ from __future__ import annotations
 from types import MappingProxyType
 
 import msgspec
+import pytest
 from sluice.artifacts.models import Manifest
+from sluice.errors import InputError
 from sluice.lineage import build_graph, topological_order, upstream
 
 from tests.fixtures import synth
@@ -53,8 +55,9 @@ def test_graph_edges_tests_and_order() -> None:
     }
 
 
-def test_topological_order_tolerates_a_cycle() -> None:
-    parents = MappingProxyType({"a": (), "b": ("a", "c"), "c": ("b",), "d": ("a",)})
-    order = topological_order(parents)
-    assert sorted(order) == ["a", "b", "c", "d"]
-    assert order[:2] == ("a", "d")
+def test_a_cycle_is_refused_naming_its_nodes() -> None:
+    parents = MappingProxyType({"a": (), "b": ("a", "c"), "c": ("b",), "d": ("a",), "e": ("c",)})
+    with pytest.raises(InputError, match=r"cycle: b -> c -> b"):
+        topological_order(parents)
+    acyclic = MappingProxyType({"a": (), "b": ("a",), "d": ("a",)})
+    assert topological_order(acyclic) == ("a", "b", "d")

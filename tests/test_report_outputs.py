@@ -10,8 +10,8 @@ import pytest
 from sluice.cli import main
 from sluice.errors import InputError
 from sluice.impact import ExposureStatus
+from sluice.project import ProjectFlags, load_project
 from sluice.report import generate_report
-from sluice.report.warehouse import resolve_target
 
 from tests.fixtures import synth
 
@@ -103,7 +103,7 @@ def test_invalid_input_writes_nothing(tmp_path: Path) -> None:
     project = _project(tmp_path)
     (project / "target" / "sources.json").write_text("{truncated")
     with pytest.raises(InputError, match=r"sources\.json"):
-        generate_report(project)
+        generate_report(project, profiles_dir=project)
     assert not (project / "target" / "sluice").exists()
     tables = _rows(
         project / "wh.duckdb",
@@ -125,13 +125,14 @@ def test_previous_outputs_survive_a_refused_run(tmp_path: Path) -> None:
     assert sorted(p.name for p in (target / "sluice").iterdir()) == [
         "impact.json",
         "report.html",
+        "state.json",
         "summary.md",
     ]
 
 
 def test_warehouse_enrichment_and_tables(tmp_path: Path) -> None:
     project = _project(tmp_path)
-    result = generate_report(project)
+    result = generate_report(project, profiles_dir=project)
     assert result.quarantine_source == "warehouse"
     assert result.warehouse_tables == (
         "analytics.sluice_exposure_status",
@@ -175,18 +176,18 @@ def test_rerunning_an_invocation_is_idempotent_and_others_append(tmp_path: Path)
     project = _project(tmp_path)
     db = project / "wh.duckdb"
     count = "select invocation_id, count(*) from analytics.{} group by 1 order by 1"
-    generate_report(project)
+    generate_report(project, profiles_dir=project)
     first = {
         t: _rows(db, count.format(t))
         for t in ("sluice_exposure_status", "sluice_node_status", "sluice_source_freshness")
     }
-    generate_report(project)
+    generate_report(project, profiles_dir=project)
     assert {t: _rows(db, count.format(t)) for t in first} == first
 
     man, runs, fresh = synth.shop()
     man["metadata"]["invocation_id"] = runs["metadata"]["invocation_id"] = "second-run"
     synth.write_target(project / "target", man, runs, fresh)
-    generate_report(project)
+    generate_report(project, profiles_dir=project)
     rows = _rows(db, count.format("sluice_exposure_status"))
     assert rows == [(synth.INVOCATION, 3), ("second-run", 3)]
 
@@ -196,7 +197,7 @@ def test_missing_sluice_runs_table_is_not_an_error(tmp_path: Path) -> None:
     man, runs, fresh = synth.shop()
     synth.write_target(project / "target", man, runs, fresh)
     duckdb.connect(str(project / "wh.duckdb")).close()
-    result = generate_report(project)
+    result = generate_report(project, profiles_dir=project)
     assert result.quarantine_source == "run_results"
     assert len(result.warehouse_tables) == 3
 
@@ -218,7 +219,7 @@ def test_gate_hold_since_last_good_run(tmp_path: Path) -> None:
             synth.sluice_run("orders", invocation_id="older", run_started_at="2026-01-01 06:00:00"),
         ],
     )
-    result = generate_report(project)
+    result = generate_report(project, profiles_dir=project)
     finance = next(e for e in result.exposures if e.name == "finance")
     assert finance.status is ExposureStatus.STALE
     assert finance.rows_held_upstream == 30
@@ -231,17 +232,17 @@ def test_profile_env_var_and_target_resolution(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     project = synth.write_project(tmp_path / "proj")
-    target = resolve_target(project)
-    assert target.adapter == "duckdb" and target.path == project / "wh.duckdb"
-    assert target.schema == "analytics"
+
+    def target(**flags):
+        return load_project(ProjectFlags(project_dir=project, profiles_dir=project, **flags)).target
+
+    assert target().adapter_type == "duckdb"
+    assert target().credentials["path"] == str(project / "wh.duckdb")
+    assert target().schema == "analytics"
     monkeypatch.setenv("SLUICE_TEST_DB", str(tmp_path / "elsewhere.duckdb"))
-    assert resolve_target(project).path == tmp_path / "elsewhere.duckdb"
+    assert target().credentials["path"] == str(tmp_path / "elsewhere.duckdb")
     with pytest.raises(InputError, match="no target 'prod'"):
-        resolve_target(project, target="prod")
-    with pytest.raises(InputError, match="database file not found"):
-        man, runs, fresh = synth.shop()
-        synth.write_target(project / "target", man, runs, fresh)
-        generate_report(project)
+        target(target="prod")
 
 
 def test_target_path_from_dbt_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -262,7 +263,7 @@ def test_unreadable_sluice_runs_is_an_input_error_and_writes_nothing(tmp_path: P
     con.execute("create table analytics.sluice_runs (invocation_id varchar)")
     con.close()
     with pytest.raises(InputError, match=r"cannot read analytics\.sluice_runs"):
-        generate_report(project)
+        generate_report(project, profiles_dir=project)
     assert not (project / "target" / "sluice").exists()
     tables = _rows(
         project / "wh.duckdb",

@@ -76,7 +76,7 @@ def _fetch(sql: str) -> list[tuple[Any, ...]]:
 
 def test_postgres_tables_and_enrichment(tmp_path: Path, schema: str) -> None:
     project = _project(tmp_path, schema)
-    result = generate_report(project)
+    result = generate_report(project, profiles_dir=project)
     assert result.quarantine_source == "warehouse"
     assert next(e for e in result.exposures if e.name == "finance").rows_held_upstream == 12
     rows = _fetch(
@@ -88,7 +88,9 @@ def test_postgres_tables_and_enrichment(tmp_path: Path, schema: str) -> None:
         ("exec", "blocked", synth.INVOCATION),
         ("finance", "degraded", synth.INVOCATION),
     ]
-    generate_report(project)  # same invocation again: replaced, not duplicated
+    generate_report(
+        project, profiles_dir=project
+    )  # same invocation again: replaced, not duplicated
     for table, expected in (
         ("sluice_exposure_status", 3),
         ("sluice_source_freshness", 2),

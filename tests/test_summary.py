@@ -16,9 +16,8 @@ import duckdb
 import pytest
 from sluice.cli import main
 from sluice.errors import InputError
-from sluice.summary import duckdb_path, parse_rule_counts
-from sluice.summary.profile import render_env_vars
-from sluice.summary.reader import split_relation
+from sluice.summary import classes
+from sluice.warehouse import parse_rule_counts, split_relation
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "dbt_project"
@@ -112,7 +111,7 @@ def summary(
     built: Build, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> str:
     monkeypatch.setenv("SLUICE_DEMO_DB", str(built.db))
-    assert main(["summary", "--project-dir", str(DEMO)]) == 0
+    assert main(["summary", "--project-dir", str(DEMO), "--profiles-dir", str(DEMO)]) == 0
     out = capsys.readouterr().out
     return out
 
@@ -223,7 +222,8 @@ def test_summary_names_the_held_gate_and_the_file(built: Build, summary: str) ->
     )[0]
     assert gate_message in held[0]["message"], "dbt reports the same message the gate recorded"
     assert f"  invoices: {gate_message}" in summary.splitlines()
-    assert summary.rstrip().endswith(f"DuckDB file: {built.db}")
+    assert summary.rstrip().endswith("(sluice_demo.demo)")
+    assert "Warehouse: duckdb target" in summary
 
 
 def test_quarantine_payload_round_trips_hard_text(built: Build) -> None:
@@ -240,9 +240,10 @@ def test_missing_database_file_exits_2_naming_it(
 ) -> None:
     missing = tmp_path / "nowhere.duckdb"
     monkeypatch.setenv("SLUICE_DEMO_DB", str(missing))
-    assert main(["summary", "--project-dir", str(DEMO)]) == 2
+    assert main(["summary", "--project-dir", str(DEMO), "--profiles-dir", str(DEMO)]) == 2
     err = capsys.readouterr().err
-    assert str(missing) in err and "run `dbt build` first" in err
+    assert str(missing) in err and "run dbt build first" in err
+    assert not missing.exists(), "a summary never creates the database"
 
 
 def test_missing_runs_table_exits_2_naming_the_file(
@@ -251,45 +252,15 @@ def test_missing_runs_table_exits_2_naming_the_file(
     empty = tmp_path / "empty.duckdb"
     duckdb.connect(str(empty)).close()
     monkeypatch.setenv("SLUICE_DEMO_DB", str(empty))
-    assert main(["summary", "--project-dir", str(DEMO)]) == 2
+    assert main(["summary", "--project-dir", str(DEMO), "--profiles-dir", str(DEMO)]) == 2
     err = capsys.readouterr().err
-    assert str(empty) in err and "sluice_runs" in err and "run `dbt build` first" in err
+    assert "sluice_demo.demo" in err and "sluice_runs" in err and "run `dbt build` first" in err
 
 
-def test_a_non_duckdb_target_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["summary", "--project-dir", str(DEMO), "--target", "pg"]) == 2
-    assert "DuckDB" in capsys.readouterr().err
-
-
-def test_relative_path_is_taken_from_the_project_dir(tmp_path: Path) -> None:
-    (tmp_path / "dbt_project.yml").write_text("name: p\nprofile: p\n")
-    (tmp_path / "profiles.yml").write_text(
-        "p:\n  target: demo\n  outputs:\n    demo:\n      type: duckdb\n"
-        "      path: \"{{ env_var('P_DB', 'sub/p.duckdb') }}\"\n"
-    )
-    assert duckdb_path(tmp_path, environ={}) == tmp_path / "sub" / "p.duckdb"
-    assert duckdb_path(tmp_path, environ={"P_DB": "/abs/x.duckdb"}) == Path("/abs/x.duckdb")
-    with pytest.raises(InputError, match="no target 'other'"):
-        duckdb_path(tmp_path, "other", environ={})
-
-
-@pytest.mark.parametrize(
-    ("text", "environ", "expected"),
-    [
-        ("{{ env_var('A', 'x') }}", {}, "x"),
-        ("{{ env_var('A', 'x') }}", {"A": "y"}, "y"),
-        ('{{env_var("PORT","54329") | int}}', {}, "54329"),
-        ("{{ env_var('A') | as_number }}", {"A": "7"}, "7"),
-        ("{{ target.name }}", {}, "{{ target.name }}"),
-    ],
-)
-def test_env_var_rendering(text: str, environ: dict[str, str], expected: str) -> None:
-    assert render_env_vars(text, environ, "profiles.yml") == expected
-
-
-def test_env_var_without_default_or_value_is_an_input_error() -> None:
-    with pytest.raises(InputError, match="env_var\\('A'\\)"):
-        render_env_vars("{{ env_var('A') }}", {}, "profiles.yml")
+def test_an_unknown_target_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    args = ["summary", "--project-dir", str(DEMO), "--profiles-dir", str(DEMO), "--target", "qa"]
+    assert main(args) == 2
+    assert "no target 'qa'" in capsys.readouterr().err
 
 
 def test_rule_counts_are_summed_per_class_and_zeroes_dropped() -> None:
@@ -304,7 +275,7 @@ def test_rule_counts_are_summed_per_class_and_zeroes_dropped() -> None:
             for n, c, s, r in rules
         ]
     )
-    (only,) = parse_rule_counts(text, "x")
+    (only,) = classes(parse_rule_counts(text, "x"))
     assert (only.error_class, only.rows, only.severities) == (
         "schema_violation",
         3,

@@ -7,10 +7,26 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-__all__ = ["__version__"]
+__all__ = [
+    "__version__",
+    "read_exception_history",
+    "read_exceptions",
+    "read_exposure_status",
+    "read_node_status",
+]
+
+_API = ("read_exceptions", "read_exception_history", "read_exposure_status", "read_node_status")
 
 
 def __getattr__(name: str) -> object:
+    # `sluice.read_exceptions(...)` and the rest of the pandas API, imported on first use
+    # (pandas is not loaded by the command line).
+    if name in _API:
+        import importlib
+
+        value = getattr(importlib.import_module("sluice.api"), name)
+        globals()[name] = value
+        return value
     # `sluice.build(...)` and `sluice.BuildResult`, imported on first use.
     if name in ("build", "BuildResult", "BuildError"):
         import importlib

@@ -21,7 +21,6 @@ import contextlib
 import importlib
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -34,27 +33,22 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sluice.classify.artifacts import (
-    ArtifactError,
+from sluice.artifacts import (
+    Artifacts,
     Manifest,
-    RunResults,
-    decode_run_results,
     load_manifest,
     load_run_results,
+    load_sources,
 )
 from sluice.classify.core import classify
 from sluice.classify.graph import Graph, build_graph
 from sluice.classify.model import Failure, FailureClass
 from sluice.classify.patterns import Pattern, builtin_patterns
+from sluice.errors import InputError
 from sluice.escalate.core import Escalation, escalate
-from sluice.escalate.prometheus import (
-    BuildMetrics,
-    count_by,
-    held_from_message,
-    quarantined_from_message,
-    write_textfile,
-)
-from sluice.escalate.webhook import Delivery, build_payload, deliver
+from sluice.escalate.prometheus import BuildMetrics, count_by, write_textfile
+from sluice.escalate.webhook import Delivery, build_payload, deliver, validate_url
+from sluice.project import ProjectFlags, load_project
 from sluice.retry.attempts import (
     attempts_dir,
     keep_attempt,
@@ -165,21 +159,14 @@ def subprocess_runner(executable: str) -> DbtRunner:
     return run
 
 
-_TARGET_PATH_KEY = re.compile(r"""^target-path:\s*["']?([^"'#\n]+?)["']?\s*(#.*)?$""", re.M)
-
-
 def target_dir_of(project_dir: Path, dbt_args: Sequence[str], environ: Mapping[str, str]) -> Path:
-    """Where dbt writes its artifacts: ``--target-path``, ``DBT_TARGET_PATH``, the project's
-    ``target-path``, else ``target``; relative to the project."""
-    target = flag_value(dbt_args, "--target-path") or environ.get("DBT_TARGET_PATH")
-    if not target:
-        try:
-            match = _TARGET_PATH_KEY.search((project_dir / "dbt_project.yml").read_text("utf-8"))
-        except (OSError, UnicodeDecodeError):
-            match = None
-        target = match.group(1).strip() if match else "target"
-    path = Path(target)
-    return path if path.is_absolute() else project_dir / path
+    """Where dbt writes its artifacts, read as dbt reads it (:mod:`sluice.project`):
+    ``--target-path``, ``DBT_TARGET_PATH``, the project's rendered ``target-path``, ``target``."""
+    flags = ProjectFlags.from_dbt_args(dbt_args, project_dir=project_dir)
+    try:
+        return load_project(flags, environ=environ).target_path
+    except InputError as exc:
+        raise BuildError(str(exc)) from None
 
 
 def decide_exit_code(failures: Sequence[Failure], last_returncode: int) -> tuple[int, str]:
@@ -237,8 +224,20 @@ def _report_statuses(result: Any) -> dict[str, str] | None:
     return statuses
 
 
-def _preload(report: bool) -> None:
+def _preload(
+    report: bool,
+    warehouse_of: Path | None = None,
+    dbt_args: Sequence[str] = (),
+    environ: Mapping[str, str] | None = None,
+) -> None:
     builtin_patterns()
+    if warehouse_of is not None:
+        # dbt's adapter for sluice_runs and the report's tables loads while dbt runs
+        with contextlib.suppress(Exception):
+            from sluice.warehouse import preload as preload_adapter
+
+            flags = ProjectFlags.from_dbt_args(dbt_args, project_dir=warehouse_of)
+            preload_adapter(load_project(flags, environ=environ))
     if not report:
         return
     # A failure shows again, with its message, when run_report imports the module. A report
@@ -250,33 +249,43 @@ def _preload(report: bool) -> None:
             preload()
 
 
-def run_report(
+def report_inputs(
     project_dir: Path,
-    final_dir: Path,
+    dbt_args: Sequence[str],
+    environ: Mapping[str, str],
+    artifacts: Artifacts,
+    *,
+    warehouse: bool,
+) -> tuple[Any, str | None]:
+    """The report's inputs from the artifacts this build decoded (nothing is read twice):
+    the known state and, with ``warehouse``, the ``sluice_runs`` counts. Never fails the build:
+    a problem is returned as a note."""
+    try:
+        from sluice.report import read_inputs
+    except ImportError as exc:
+        return None, f"report skipped: sluice.report is not available ({exc})"
+    try:
+        project = load_project(
+            ProjectFlags.from_dbt_args(dbt_args, project_dir=project_dir), environ=environ
+        )
+        return read_inputs(project, artifacts=artifacts, warehouse=warehouse), None
+    except Exception as exc:  # the report must not change the build's outcome
+        return None, f"report failed: {type(exc).__name__}: {exc}"
+
+
+def run_report(
+    inputs: Any,
     *,
     output_dir: Path,
     formats: Sequence[str],
     warehouse: bool,
-    profiles_dir: str | None,
-    target: str | None,
 ) -> ReportStep:
     """Produce the ``sluice report`` output over the whole run; never fails the build."""
     try:
-        report_module = importlib.import_module("sluice.report")
-    except ImportError as exc:
-        return ReportStep(False, f"report skipped: sluice.report is not available ({exc})")
-    generate = getattr(report_module, "generate_report", None)
-    if generate is None:
-        return ReportStep(False, "report skipped: sluice.report has no generate_report")
-    try:
-        result = generate(
-            project_dir,
-            target_path=final_dir,
-            output_dir=output_dir,
-            formats=tuple(formats),
-            warehouse=warehouse,
-            profiles_dir=Path(profiles_dir) if profiles_dir else None,
-            target=target,
+        from sluice.report import generate_report
+
+        result = generate_report(
+            inputs=inputs, output_dir=output_dir, formats=tuple(formats), warehouse=warehouse
         )
     except Exception as exc:  # the report must not change the build's outcome
         return ReportStep(False, f"report failed: {type(exc).__name__}: {exc}")
@@ -352,6 +361,15 @@ def build(
         settings = resolve_settings(project, flags, env)
     except ConfigError as exc:
         raise BuildError(str(exc)) from None
+    try:  # a malformed URL stops the build before dbt runs, without echoing the URL
+        origin = (
+            "SLUICE_WEBHOOK_URL"
+            if env.get("SLUICE_WEBHOOK_URL", "").strip()
+            else (f"{project / 'pyproject.toml'} [tool.sluice.escalate] webhook_url")
+        )
+        validate_url(settings.escalation.webhook_url, origin)
+    except InputError as exc:
+        raise BuildError(str(exc)) from None
 
     context = _Context(
         project=project,
@@ -367,7 +385,11 @@ def build(
     )
     # The pattern table compiles, and the report's modules load, while dbt runs: this process
     # only waits for dbt meanwhile.
-    warm = threading.Thread(target=_preload, args=(report,), daemon=True)
+    warm = threading.Thread(
+        target=_preload,
+        args=(report, project if warehouse else None, passthrough, env),
+        daemon=True,
+    )
     warm.start()
     start = clock()
     try:
@@ -378,9 +400,7 @@ def build(
     attempts, manifest, graph, notes = run.attempts, run.manifest, run.graph, run.notes
 
     final_dir = write_final_view(target_dir, [a.artifacts for a in attempts])
-    final_results = decode_run_results(
-        (final_dir / "run_results.json").read_bytes(), final_dir / "run_results.json"
-    )
+    final_results = load_run_results(final_dir / "run_results.json")
     final_failures = classify(final_results, manifest, context.patterns(), graph)
     exit_code, outcome = decide_exit_code(final_failures, attempts[-1].returncode)
     stopped = run.stopped
@@ -390,7 +410,33 @@ def build(
     if not final_failures and exit_code != EXIT_OK:
         notes.append(f"dbt exited {attempts[-1].returncode} without a failed node")
 
-    escalations = escalate(final_failures, manifest, graph, settings.escalation)
+    # The report's inputs (and the sluice_runs counts the alerts and metrics need) are read
+    # once, from the artifacts decoded here; without the report they are still read from the
+    # warehouse, for the alerts' owners and severities and the metrics' row counts.
+    inputs: Any = None
+    report_note: str | None = "report skipped (disabled)"
+    if report or warehouse:
+        sources_path = final_dir / "sources.json"
+        inputs, report_note = report_inputs(
+            project,
+            passthrough,
+            env,
+            Artifacts(
+                manifest=manifest,
+                run_results=final_results,
+                sources=load_sources(sources_path) if sources_path.exists() else None,
+                target_path=final_dir,
+            ),
+            warehouse=warehouse,
+        )
+    quarantine = inputs.quarantine if inputs is not None else {}
+    escalations = escalate(
+        final_failures,
+        manifest,
+        graph,
+        settings.escalation,
+        rule_counts={uid: q.rule_counts for uid, q in quarantine.items()},
+    )
     # The webhook is called while the report is produced: a slow endpoint costs no extra time.
     with ThreadPoolExecutor(max_workers=1) as pool:
         alerting = pool.submit(
@@ -402,16 +448,13 @@ def build(
             exit_code=exit_code,
             attempts=len(attempts),
         )
-        report_step = ReportStep(False, "report skipped (disabled)")
-        if report:
+        report_step = ReportStep(False, report_note if report else "report skipped (disabled)")
+        if report and inputs is not None:
             report_step = run_report(
-                project,
-                final_dir,
+                inputs,
                 output_dir=Path(report_dir) if report_dir else sluice_dir(target_dir),
                 formats=report_formats,
                 warehouse=warehouse,
-                profiles_dir=flag_value(passthrough, "--profiles-dir"),
-                target=flag_value(passthrough, "--target", "-t"),
             )
         delivery = alerting.result()
     if delivery.attempted and not delivery.delivered:
@@ -442,7 +485,7 @@ def build(
     )
     write_textfile(
         sluice_dir(target_dir) / "sluice.prom",
-        _metrics(result, final_results, manifest, duration=clock() - start),
+        _metrics(result, quarantine, manifest, duration=clock() - start),
     )
     _write_json(sluice_dir(target_dir) / "build.json", summary(result))
     return result
@@ -520,7 +563,7 @@ def _run_attempts(context: _Context) -> _Run:
             try:
                 manifest = load_manifest(folder / "manifest.json")
                 run_results = load_run_results(folder / "run_results.json")
-            except ArtifactError as exc:
+            except InputError as exc:
                 problem = str(exc)
         if problem is not None:
             if loaded is None:
@@ -589,18 +632,20 @@ def _alert(
 
 
 def _metrics(
-    result: BuildResult, final_results: RunResults, manifest: Manifest, *, duration: float
+    result: BuildResult, quarantine: Mapping[str, Any], manifest: Manifest, *, duration: float
 ) -> BuildMetrics:
+    """Row counts from ``sluice_runs`` (the report's structured counts), never from messages."""
     quarantined: dict[tuple[str, str], int] = {}
     held: dict[str, int] = {}
-    for res in final_results.results:
-        text = res.message or ""
-        for key, rows in quarantined_from_message(text).items():
-            quarantined[key] = quarantined.get(key, 0) + rows
-        rows_held = held_from_message(text)
-        if rows_held is not None:
-            node = manifest.nodes.get(res.unique_id)
-            held[node.name if node else res.unique_id] = rows_held
+    for model_id, model in quarantine.items():
+        node = manifest.nodes.get(model_id)
+        if model.gate_status == "held":
+            for count in model.rule_counts:
+                if count.rows > 0:
+                    key = (count.error_class, count.severity)
+                    quarantined[key] = quarantined.get(key, 0) + count.rows
+        else:
+            held[node.name if node else model_id] = model.rows_held
     delivery = result.alert_delivery
     return BuildMetrics(
         failures_by_class=count_by([f.failure_class.value for f in result.failures]),

@@ -146,12 +146,20 @@ def _decode(data: bytes, path: Path, kind: str, expected: type[S]) -> S:
     return decoded
 
 
+def decode_manifest(data: bytes, path: Path = Path(MANIFEST_FILE)) -> Manifest:
+    return _decode(data, path, MANIFEST, Manifest)
+
+
+def decode_run_results(data: bytes, path: Path = Path(RUN_RESULTS_FILE)) -> RunResults:
+    return _decode(data, path, RUN_RESULTS, RunResults)
+
+
 def load_manifest(path: Path) -> Manifest:
-    return _decode(_read(path), path, MANIFEST, Manifest)
+    return decode_manifest(_read(path), path)
 
 
 def load_run_results(path: Path) -> RunResults:
-    return _decode(_read(path), path, RUN_RESULTS, RunResults)
+    return decode_run_results(_read(path), path)
 
 
 def load_sources(path: Path) -> SourcesResults:

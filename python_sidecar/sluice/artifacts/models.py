@@ -35,7 +35,17 @@ class DependsOn(_Frozen, frozen=True):
 class NodeConfig(_Frozen, frozen=True):
     materialized: str | None = None
     severity: str | None = None
+    group: str | None = None
     meta: dict[str, Any] = {}
+
+
+class TestMetadata(_Frozen, frozen=True):
+    """The generic test a test node instantiates, with its arguments (a sluice rule's
+    ``owner``, ``sluice_severity``, ``route`` ...)."""
+
+    name: str = ""
+    namespace: str | None = None
+    kwargs: dict[str, Any] = {}
 
 
 class Node(_Frozen, frozen=True):
@@ -52,6 +62,10 @@ class Node(_Frozen, frozen=True):
     config: NodeConfig = NodeConfig()
     depends_on: DependsOn = DependsOn()
     attached_node: str | None = None
+    fqn: list[str] = []
+    group: str | None = None
+    meta: dict[str, Any] = {}
+    test_metadata: TestMetadata | None = None
 
 
 class SourceConfig(_Frozen, frozen=True):
@@ -75,6 +89,17 @@ class Source(_Frozen, frozen=True):
 class Owner(_Frozen, frozen=True):
     name: str | None = None
     email: str | list[str] | None = None
+
+    @property
+    def label(self) -> str | None:
+        """The e-mail address(es), else the name."""
+        email = ", ".join(self.email) if isinstance(self.email, list) else self.email
+        return email or self.name
+
+
+class Group(_Frozen, frozen=True):
+    name: str
+    owner: Owner = Owner()
 
 
 class ExposureConfig(_Frozen, frozen=True):
@@ -114,6 +139,7 @@ class Manifest(_Frozen, frozen=True):
     semantic_models: dict[str, GraphOnly] = {}
     saved_queries: dict[str, GraphOnly] = {}
     unit_tests: dict[str, Node] = {}
+    groups: dict[str, Group] = {}
 
 
 class Timing(_Frozen, frozen=True):
@@ -143,6 +169,8 @@ class RunResults(_Frozen, frozen=True):
     metadata: Metadata
     results: list[RunResult] = []
     elapsed_time: float | None = None
+    args: dict[str, Any] = {}
+    """The command's arguments; ``args["which"]`` names the command (``build``, ``compile``)."""
 
 
 class Period(_Frozen, frozen=True):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 
-from sluice.classify.artifacts import Manifest, RunResult, RunResults
+from sluice.artifacts.models import Manifest, RunResult, RunResults
 from sluice.classify.graph import Graph, build_graph
 from sluice.classify.model import FAILED_STATUSES, SKIPPED_STATUS, Failure, FailureClass
 from sluice.classify.patterns import Pattern, match_message
@@ -78,7 +78,7 @@ def _classify_failed(
     if result.unique_id.startswith("source."):
         return FailureClass.SOURCE_UNAVAILABLE, "the source's freshness check errored"
     adapter = manifest.metadata.adapter_type
-    sources = _source_names(manifest, graph.parents.get(result.unique_id, ()))
+    sources = _source_names(manifest, graph.parents_of(result.unique_id))
     return classify_message(message, adapter, patterns, sources)
 
 
@@ -93,7 +93,7 @@ def _root_causes(unique_id: str, statuses: Mapping[str, str], graph: Graph) -> t
     stack = [unique_id]
     while stack:
         current = stack.pop()
-        parents = graph.parents.get(current, ())
+        parents = graph.parents_of(current)
         candidates = list(parents)
         for parent in parents:
             candidates.extend(t for t in graph.tests_on.get(parent, ()) if t != current)

@@ -1,4 +1,4 @@
-"""``sluice report``: impact of the last dbt invocation on exposures, freshness, BI tables.
+"""``sluice report``: impact of dbt's latest known results on exposures, freshness, BI tables.
 
 Exit codes: 0 every exposure healthy and no problem found; 1 some exposure not healthy or a
 problem found; 2 usage or input error (nothing written).
@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sluice.cli.flags import add_project_flags, project_flags
 from sluice.errors import SluiceError
 from sluice.report import FORMATS, generate_report
 
@@ -32,12 +33,7 @@ def register(subparsers: Any) -> None:
         epilog="Exit codes: 0 all exposures healthy, 1 some exposure not healthy or problems "
         "found, 2 usage or input error (nothing written).",
     )
-    parser.add_argument("--project-dir", type=Path, default=Path.cwd(), help="dbt project")
-    parser.add_argument(
-        "--target-path", type=Path, default=None, help="artifacts directory (default: target)"
-    )
-    parser.add_argument("--profiles-dir", type=Path, default=None, help="where profiles.yml is")
-    parser.add_argument("--target", default=None, help="profile target (default: the profile's)")
+    add_project_flags(parser, target_path=True)
     parser.add_argument(
         "--format",
         default=",".join(FORMATS),
@@ -49,25 +45,43 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--no-warehouse",
         action="store_true",
-        help="do not read sluice_runs nor write the BI tables",
+        help="do not read sluice_runs nor write the BI tables (no dbt adapter is loaded)",
+    )
+    parser.add_argument(
+        "--state-path",
+        type=Path,
+        default=None,
+        help="the file keeping each node's latest result across invocations "
+        "(default: <target-path>/sluice/state.json)",
+    )
+    parser.add_argument(
+        "--horizon",
+        default=None,
+        help="results older than this before the latest invocation count as unknown, e.g. 36h "
+        "or 7d (default: var sluice_report_horizon, else 7d)",
     )
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from sluice.project import load_project, parse_duration
+
     try:
+        warehouse = not args.no_warehouse
+        project = load_project(project_flags(args), require=warehouse)
         result = generate_report(
-            args.project_dir,
-            target_path=args.target_path,
+            project=project,
             output_dir=args.output_dir,
             formats=(args.format,),
-            warehouse=not args.no_warehouse,
-            profiles_dir=args.profiles_dir,
-            target=args.target,
+            warehouse=warehouse,
+            state_path=args.state_path,
+            horizon=parse_duration(args.horizon, "--horizon") if args.horizon else None,
         )
     except SluiceError as exc:
         print(f"sluice report: {exc}", file=sys.stderr)
         return exc.exit_code
+    for warning in result.impact.warnings:
+        print(f"sluice report: warning: {warning}", file=sys.stderr)
     counts = result.impact.status_counts()
     summary = ", ".join(f"{count} {status}" for status, count in counts.items() if count)
     print(f"sluice report: {len(result.exposures)} exposures ({summary or 'none'})")

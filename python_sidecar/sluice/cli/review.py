@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
+from sluice.cli.flags import add_project_flags, project_flags
 from sluice.errors import SluiceError
 
 EXIT_OK = 0
@@ -27,9 +27,7 @@ def register(subparsers: Any) -> None:
         ("retry", "re-open a dead_letter, rejected or released exception"),
     ):
         sub = actions.add_parser(name, help=text, description=text)
-        sub.add_argument("--project-dir", default=".", help="dbt project directory (default .)")
-        sub.add_argument("--profiles-dir", default=None, help="directory of profiles.yml")
-        sub.add_argument("--target", default=None, help="dbt target (default: the profile's)")
+        add_project_flags(sub)
         if name == "list":
             sub.add_argument("--model", default=None, help="only this model")
             sub.add_argument("--all", action="store_true", help="every open exception")
@@ -41,16 +39,13 @@ def register(subparsers: Any) -> None:
         sub.set_defaults(run=run)
 
 
-def _profiles_dir(args: argparse.Namespace) -> Path | None:
-    return Path(args.profiles_dir) if args.profiles_dir else None
-
-
 def run(args: argparse.Namespace) -> int:
+    from sluice.project import load_project
     from sluice.review import open_store, validate_decision
 
-    project_dir = Path(args.project_dir).resolve()
     try:
-        with open_store(project_dir, profiles_dir=_profiles_dir(args), target=args.target) as store:
+        project = load_project(project_flags(args))
+        with open_store(project=project) as store:
             if args.review_action == "list":
                 rows = store.exceptions(all_open=args.all, model=args.model)
                 if args.format == "json":

@@ -1,17 +1,17 @@
 """``sluice summary``: what the latest ``dbt build`` of a project published and held back.
 
-Reads the DuckDB file of a target of the project's profile (``profiles.yml`` in the project
-directory). Exit codes: 0 printed; 2 the file or its ``sluice_runs`` table is missing, or the
-profile cannot be read.
+Reads ``sluice_runs`` and the quarantines of the project's target through its dbt adapter (the
+profile, target and vars as dbt reads them). Exit codes: 0 printed; 2 no ``sluice_runs`` table,
+or the project, profile or warehouse cannot be used.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
 from typing import Any
 
+from sluice.cli.flags import add_project_flags, project_flags
 from sluice.errors import SluiceError
 
 EXIT_OK = 0
@@ -22,25 +22,24 @@ def register(subparsers: Any) -> None:
         "summary",
         help="print what the latest dbt build published, held back and why",
         description=(
-            "Read sluice_runs and the quarantine tables from the DuckDB file of a target in the "
-            "project's profiles.yml; print rows published and held back per model and error "
-            "class, the gates that held, and where the file is."
+            "Read sluice_runs and the quarantine tables of the project's target (through its "
+            "dbt adapter); print rows published and held back per model and error class, and "
+            "the gates that held."
         ),
-        epilog="Exit codes: 0 printed, 2 no DuckDB file or no sluice_runs table (run `dbt build` "
-        "first), or an unreadable profile.",
+        epilog="Exit codes: 0 printed, 2 no sluice_runs table (run `dbt build` first), or a "
+        "project, profile or warehouse that cannot be used.",
     )
-    parser.add_argument("--project-dir", type=Path, default=Path(), help="dbt project (default: .)")
-    parser.add_argument("--target", default="demo", help="DuckDB target (default: demo)")
+    add_project_flags(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    # imported here so that `sluice --help` and other commands do not load DuckDB
-    from sluice.summary import duckdb_path, read_summary, render_text
+    # imported here so that `sluice --help` and other commands do not load dbt's adapters
+    from sluice.project import load_project
+    from sluice.summary import read_summary, render_text
 
     try:
-        project_dir = Path(args.project_dir).resolve()
-        summary = read_summary(duckdb_path(project_dir, args.target))
+        summary = read_summary(load_project(project_flags(args)))
     except SluiceError as exc:
         print(f"sluice summary: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from sluice.classify.artifacts import Manifest
+from sluice.artifacts.models import Manifest
 from sluice.classify.graph import Graph, exposures_reached
 from sluice.classify.model import Failure, FailureClass
 from sluice.escalate.owners import resolve_owner
-from sluice.escalate.priority import exposure_criticality, failure_severity, is_alert, priority
+from sluice.escalate.priority import RANK, highest_criticality, is_alert, priority, severity_of
 from sluice.retry.config import EscalationSettings
+from sluice.warehouse.records import RuleCount
+
+# The severity of a failure by class, when nothing more specific is known.
+CLASS_SEVERITY: dict[FailureClass, str] = {
+    FailureClass.TRANSIENT: "high",
+    FailureClass.SOURCE_UNAVAILABLE: "high",
+    FailureClass.SCHEMA_CHANGE: "high",
+    FailureClass.AUTHORIZATION: "high",
+    FailureClass.DATA_QUALITY: "medium",
+    FailureClass.PARTIAL_LOAD: "high",
+    FailureClass.DEPENDENCY_FAILED: "low",
+    FailureClass.UNKNOWN: "medium",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,17 +47,53 @@ class Escalation:
     rule: str
 
 
+def breached_rules(counts: Sequence[RuleCount]) -> list[RuleCount]:
+    """The rules that held rows, most severe first, then most rows."""
+    failing = [c for c in counts if c.rows > 0]
+    return sorted(failing, key=lambda c: (-RANK.get(c.severity, -1), -c.rows, c.rule_name))
+
+
+def failure_severity(failure: Failure, manifest: Manifest, rules: Sequence[RuleCount] = ()) -> str:
+    """A held gate: its most severe breaching rule (from ``sluice_runs``); a failed test: the
+    sluice rule's ``sluice_severity``, ``meta.sluice.severity`` or ``meta.severity``;
+    otherwise the class's severity."""
+    if failure.gate_held and rules:
+        found = severity_of(rules[0].severity)
+        if found:
+            return found
+    node = manifest.nodes.get(failure.unique_id)
+    if node is not None and failure.failure_class is FailureClass.DATA_QUALITY:
+        if node.test_metadata is not None:
+            found = severity_of(node.test_metadata.kwargs.get("sluice_severity"))
+            if found:
+                return found
+        for meta in (node.config.meta, node.meta):
+            sluice_meta = meta.get("sluice")
+            values = [meta.get("severity")]
+            if isinstance(sluice_meta, dict):
+                values.insert(0, sluice_meta.get("severity"))
+            for value in values:
+                found = severity_of(value)
+                if found:
+                    return found
+    return CLASS_SEVERITY[failure.failure_class]
+
+
 def escalate(
     failures: Sequence[Failure],
     manifest: Manifest,
     graph: Graph,
     settings: EscalationSettings,
+    *,
+    rule_counts: Mapping[str, Sequence[RuleCount]] | None = None,
 ) -> tuple[Escalation, ...]:
     """Escalate each root-cause failure; skipped nodes count towards their root's impact.
 
     A failure reaches the exposures downstream of itself and of every node it blocked; a failed
-    test also reaches those of the node it tested.
+    test also reaches those of the node it tested. ``rule_counts`` (per sluice model, from
+    ``sluice_runs``) name the rules behind a held gate: their owner is alerted first.
     """
+    counts = rule_counts or {}
     blocked: dict[str, list[str]] = {}
     for failure in failures:
         for root in failure.root_causes:
@@ -56,18 +105,21 @@ def escalate(
         downstream = blocked.get(failure.unique_id, [])
         impact = [failure.unique_id, *downstream]
         if failure.resource_type in ("test", "unit_test"):
-            impact.extend(graph.parents.get(failure.unique_id, ()))  # the data it tested
+            impact.extend(graph.parents_of(failure.unique_id))  # the data it tested
         reached = exposures_reached(graph, impact)
+        rules = breached_rules(counts.get(failure.unique_id, ())) if failure.gate_held else []
         ownership = resolve_owner(
             failure.unique_id,
             manifest,
-            graph,
-            settings.source_owners,
-            settings.default_owner,
+            parents=graph.parents_of(failure.unique_id),
+            reached_exposures=exposures_reached(graph, [failure.unique_id]),
+            source_owners=settings.source_owners,
+            default_owner=settings.default_owner,
             source_first=failure.failure_class is FailureClass.SOURCE_UNAVAILABLE,
+            breached_rules=[r.rule_name for r in rules],
         )
-        severity = failure_severity(failure, manifest)
-        criticality = exposure_criticality(manifest, reached)
+        severity = failure_severity(failure, manifest, rules)
+        criticality = highest_criticality(manifest, reached)
         level = priority(severity, criticality)
         escalations.append(
             Escalation(

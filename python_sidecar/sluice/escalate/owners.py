@@ -1,13 +1,27 @@
-"""Who owns a failure: source-system override, the node's owner, its group, its exposures."""
+"""Who owns a problem: one rule, shared by the impact report and the alerts of ``sluice build``.
+
+The owner of a node is, first found:
+
+1. ``source_owners`` from configuration, for the source system the node is or reads directly;
+2. for a row-level breach (rows held back by a sluice model, or a failing sluice rule), the
+   ``owner`` of the breaching rule;
+3. when a source is unavailable, the owner of the sources the node reads directly;
+4. the node's own ``owner``: a rule's ``owner`` argument, ``config.meta.sluice.owner``,
+   ``meta.owner`` (for a test: then the tested node's);
+5. the owner of the node's group;
+6. the owners of the exposures the node reaches;
+7. ``default_owner``.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sluice.classify.artifacts import Manifest, ManifestNode, ManifestSource
-from sluice.classify.graph import Graph
+from sluice.artifacts.models import Manifest, Node, Source
+
+DEFAULT_OWNER = "unowned"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,23 +47,31 @@ def _text(value: Any) -> str | None:
     return None
 
 
-def _meta_owner(node: ManifestNode | ManifestSource) -> str | None:
-    if isinstance(node, ManifestNode) and node.test_metadata is not None:
-        owner = _text(node.test_metadata.kwargs.get("owner"))  # a sluice rule's `owner`
+def rule_owner(node: Node) -> str | None:
+    """A sluice rule's ``owner`` argument (any generic test's ``owner`` argument)."""
+    if node.test_metadata is None:
+        return None
+    return _text(node.test_metadata.kwargs.get("owner"))
+
+
+def _meta_owner(node: Node | Source) -> str | None:
+    if isinstance(node, Node):
+        owner = rule_owner(node)
         if owner:
             return owner
-    for meta in (node.config.meta, node.meta):
+    metas = (node.config.meta, node.meta)
+    for meta in metas:
         owner = _text(_sluice_meta(meta).get("owner"))
         if owner:
             return owner
-    for meta in (node.config.meta, node.meta):
+    for meta in metas:
         owner = _text(meta.get("owner"))
         if owner:
             return owner
     return None
 
 
-def source_systems(source: ManifestSource) -> list[str]:
+def source_systems(source: Source) -> list[str]:
     """The names a source is known by for owner overrides: its source name and source_system."""
     names = [source.source_name]
     for meta in (source.config.meta, source.meta, source.source_meta):
@@ -59,7 +81,7 @@ def source_systems(source: ManifestSource) -> list[str]:
     return names
 
 
-def _tested_node(manifest: Manifest, node: ManifestNode) -> str | None:
+def tested_node(node: Node) -> str | None:
     if node.attached_node:
         return node.attached_node
     for parent in node.depends_on.nodes:
@@ -68,68 +90,91 @@ def _tested_node(manifest: Manifest, node: ManifestNode) -> str | None:
     return None
 
 
-def _exposure_owners(manifest: Manifest, exposures: Iterable[str]) -> list[str]:
+def rules_of(manifest: Manifest, model_id: str) -> dict[str, Node]:
+    """The tests attached to a model, by name (a sluice rule's name is its test's name)."""
+    return {
+        node.name: node
+        for node in manifest.nodes.values()
+        if node.resource_type == "test" and node.attached_node == model_id
+    }
+
+
+def breach_owner(manifest: Manifest, model_id: str, rule_names: Sequence[str]) -> Ownership | None:
+    """The owner of the first breaching rule (in the order given) that names one."""
+    rules = rules_of(manifest, model_id)
+    for name in rule_names:
+        rule = rules.get(name)
+        owner = rule_owner(rule) if rule is not None else None
+        if owner and rule is not None:
+            return Ownership(owner, f"owner of rule '{name}' ({rule.unique_id})")
+    return None
+
+
+def exposure_owner_labels(manifest: Manifest, exposures: Iterable[str]) -> list[str]:
     owners: list[str] = []
     for uid in exposures:
         exposure = manifest.exposures.get(uid)
-        if exposure is not None and exposure.owner.label and exposure.owner.label not in owners:
-            owners.append(exposure.owner.label)
+        label = exposure.owner.label if exposure is not None else None
+        if label and label not in owners:
+            owners.append(label)
     return owners
 
 
 def resolve_owner(
     unique_id: str,
     manifest: Manifest,
-    graph: Graph,
-    source_owners: Mapping[str, str],
-    default_owner: str,
     *,
+    parents: Sequence[str] = (),
+    reached_exposures: Sequence[str] = (),
+    source_owners: Mapping[str, str] | None = None,
+    default_owner: str = DEFAULT_OWNER,
     source_first: bool = False,
+    breached_rules: Sequence[str] = (),
 ) -> Ownership:
-    """The owner of a failed node, first found in this order:
+    """The owner of a problem at ``unique_id`` (see the module's docstring for the order).
 
-    1. ``source_owners`` from configuration, for the source system the node is or reads directly;
-    2. with ``source_first`` (a source is unavailable), the owner of the sources the node reads
-       directly; then, for a sluice rule, its ``owner`` argument; the node's
-       ``config.meta.sluice.owner``, then ``meta.owner`` (for a test: then the tested node's);
-    3. the owner of the node's group;
-    4. the owners of the exposures the node reaches;
-    5. ``default_owner``.
+    ``parents`` are the node's direct parents, ``reached_exposures`` the exposures downstream
+    of it, ``breached_rules`` the sluice rules whose rows it held back (most severe first).
     """
-    direct = [unique_id, *graph.parents.get(unique_id, ())]
+    overrides = source_owners or {}
+    direct = [unique_id, *parents]
     for uid in direct:
         source = manifest.sources.get(uid)
         if source is None:
             continue
         for system in source_systems(source):
-            if system in source_owners:
-                return Ownership(source_owners[system], f"source system '{system}' (configuration)")
+            if system in overrides:
+                return Ownership(overrides[system], f"source system '{system}' (configuration)")
 
-    node = manifest.nodes.get(unique_id) or manifest.sources.get(unique_id)
-    candidates: list[ManifestNode | ManifestSource] = []
+    if breached_rules:
+        found = breach_owner(manifest, unique_id, breached_rules)
+        if found is not None:
+            return found
+
+    node: Node | Source | None = manifest.nodes.get(unique_id) or manifest.sources.get(unique_id)
+    candidates: list[Node | Source] = []
     if source_first:
         candidates.extend(manifest.sources[uid] for uid in direct if uid in manifest.sources)
     if node is not None:
         candidates.append(node)
-        if isinstance(node, ManifestNode) and node.resource_type in ("test", "unit_test"):
-            tested = _tested_node(manifest, node)
-            tested_node = manifest.nodes.get(tested or "") or manifest.sources.get(tested or "")
-            if tested_node is not None:
-                candidates.append(tested_node)
+        if isinstance(node, Node) and node.resource_type in ("test", "unit_test"):
+            tested = tested_node(node) or ""
+            tested_item = manifest.nodes.get(tested) or manifest.sources.get(tested)
+            if tested_item is not None:
+                candidates.append(tested_item)
     for candidate in candidates:
         owner = _meta_owner(candidate)
         if owner:
             return Ownership(owner, f"meta.owner of {candidate.unique_id}")
     for candidate in candidates:
-        if isinstance(candidate, ManifestNode):
+        if isinstance(candidate, Node):
             group_name = candidate.group or candidate.config.group
             if not group_name:
                 continue
             for group in manifest.groups.values():
                 if group.name == group_name and group.owner.label:
                     return Ownership(group.owner.label, f"owner of group '{group_name}'")
-    reached = graph.exposures_reached.get(unique_id, ())
-    owners = _exposure_owners(manifest, reached)
+    owners = exposure_owner_labels(manifest, reached_exposures)
     if owners:
         return Ownership(", ".join(owners), "owners of the exposures it reaches")
     return Ownership(default_owner, "default owner")

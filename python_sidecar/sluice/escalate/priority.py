@@ -1,37 +1,28 @@
-"""How urgent a failure is: its severity and the criticality of the exposures it reaches.
+"""How critical an exposure is and how urgent a problem is: one rule for the report and alerts.
 
-``score = rank(severity) + rank(criticality)`` with ranks critical 3, high 2, medium 1, low 0
-(no exposure, or one without ``meta.criticality``, counts as low). P1 from 5, P2 from 3, P3 from
-1, P4 below. Failures at or above the alert threshold (``alert_min_priority``, P3 by default)
-are sent to the webhook.
+An exposure's criticality is its ``meta.sluice.criticality`` or ``meta.criticality`` (also read
+from ``config.meta``) when valid, else it follows ``maturity``: high -> critical, medium -> high,
+low -> medium; an exposure with neither is low.
+
+A problem's priority: ``score = rank(severity) + rank(criticality)`` with ranks critical 3,
+high 2, medium 1, low 0 (no exposure reached counts as low). P1 from 5, P2 from 3, P3 from 1,
+P4 below. Problems at or above the alert threshold (``alert_min_priority``, P3 by default) are
+sent to the webhook.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
-from typing import Any
+from typing import Any, Final
 
-from sluice.classify.artifacts import Manifest
-from sluice.classify.model import Failure, FailureClass
+from sluice.artifacts.models import Exposure, Manifest
 
-SEVERITIES = ("critical", "high", "medium", "low")
-_RANK = {"critical": 3, "high": 2, "medium": 1, "low": 0}
-PRIORITIES = ("P1", "P2", "P3", "P4")
-
-# The severity of a failure by class, when nothing more specific is known.
-CLASS_SEVERITY: dict[FailureClass, str] = {
-    FailureClass.TRANSIENT: "high",
-    FailureClass.SOURCE_UNAVAILABLE: "high",
-    FailureClass.SCHEMA_CHANGE: "high",
-    FailureClass.AUTHORIZATION: "high",
-    FailureClass.DATA_QUALITY: "medium",
-    FailureClass.PARTIAL_LOAD: "high",
-    FailureClass.DEPENDENCY_FAILED: "low",
-    FailureClass.UNKNOWN: "medium",
-}
-
-_GATE_SEVERITY = re.compile(r"\b(critical|high|medium|low): \d+ rows \(")
+SEVERITIES: Final = ("critical", "high", "medium", "low")
+CRITICALITIES: Final = SEVERITIES
+RANK: Final = {"critical": 3, "high": 2, "medium": 1, "low": 0}
+PRIORITIES: Final = ("P1", "P2", "P3", "P4")
+MATURITY_CRITICALITY: Final = {"high": "critical", "medium": "high", "low": "medium"}
+DEFAULT_CRITICALITY: Final = "low"
 
 
 def _sluice_meta(meta: Mapping[str, Any]) -> Mapping[str, Any]:
@@ -39,46 +30,37 @@ def _sluice_meta(meta: Mapping[str, Any]) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
 
 
-def failure_severity(failure: Failure, manifest: Manifest) -> str:
-    """The gate's highest breached severity for a held gate; for a failed test, the sluice
-    rule's ``sluice_severity`` argument, ``meta.sluice.severity`` or ``meta.severity``; otherwise
-    the class's severity."""
-    if failure.gate_held:
-        found = _GATE_SEVERITY.findall(failure.message)
-        if found:
-            return str(max(found, key=lambda s: _RANK[s]))
-    node = manifest.nodes.get(failure.unique_id)
-    if node is not None and failure.failure_class is FailureClass.DATA_QUALITY:
-        if node.test_metadata is not None:
-            value = node.test_metadata.kwargs.get("sluice_severity")  # a sluice rule's severity
-            if isinstance(value, str) and value.lower() in _RANK:
-                return value.lower()
-        for meta in (node.config.meta, node.meta):
-            for value in (_sluice_meta(meta).get("severity"), meta.get("severity")):
-                if isinstance(value, str) and value.lower() in _RANK:
-                    return value.lower()
-    return CLASS_SEVERITY[failure.failure_class]
+def exposure_criticality(exposure: Exposure) -> str:
+    """The exposure's criticality (see the module's docstring)."""
+    for meta in (exposure.config.meta, exposure.meta):
+        for candidate in (_sluice_meta(meta).get("criticality"), meta.get("criticality")):
+            if isinstance(candidate, str) and candidate.strip().lower() in RANK:
+                return candidate.strip().lower()
+    return MATURITY_CRITICALITY.get((exposure.maturity or "").strip().lower(), DEFAULT_CRITICALITY)
 
 
-def exposure_criticality(manifest: Manifest, exposures: Iterable[str]) -> str | None:
-    """The highest ``meta.criticality`` among the exposures (also read from
-    ``config.meta`` and ``meta.sluice``), or None."""
+def highest_criticality(manifest: Manifest, exposures: Iterable[str]) -> str | None:
+    """The most critical of the exposures, or None when there is none."""
     best: str | None = None
     for uid in exposures:
         exposure = manifest.exposures.get(uid)
         if exposure is None:
             continue
-        for meta in (exposure.config.meta, exposure.meta):
-            for value in (meta.get("criticality"), _sluice_meta(meta).get("criticality")):
-                if isinstance(value, str) and value.lower() in _RANK:
-                    level = value.lower()
-                    if best is None or _RANK[level] > _RANK[best]:
-                        best = level
+        level = exposure_criticality(exposure)
+        if best is None or RANK[level] > RANK[best]:
+            best = level
     return best
 
 
+def severity_of(value: Any) -> str | None:
+    """A valid severity, normalised, or None."""
+    if isinstance(value, str) and value.strip().lower() in RANK:
+        return value.strip().lower()
+    return None
+
+
 def priority(severity: str, criticality: str | None) -> str:
-    score = _RANK.get(severity, 1) + _RANK.get(criticality or "low", 0)
+    score = RANK.get(severity, 1) + RANK.get(criticality or "low", 0)
     if score >= 5:
         return "P1"
     if score >= 3:

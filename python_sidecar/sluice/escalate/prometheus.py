@@ -1,8 +1,12 @@
-"""A Prometheus textfile (for node_exporter's textfile collector) describing one build."""
+"""A Prometheus textfile (for node_exporter's textfile collector) describing one build.
+
+Every metric describes the last build, so every metric is a gauge: none is named ``*_total``
+(a counter would promise a value that only grows, which a file rewritten per build cannot
+keep). Row counts come from ``sluice_runs`` (structured), never from dbt's messages.
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,12 +14,6 @@ from pathlib import Path
 from sluice.classify.model import FailureClass
 
 EXPOSURE_STATUSES = ("healthy", "degraded", "stale", "blocked", "unknown")
-
-_GATE_RULE = re.compile(r"rule '[^']*' \((\w+)\) (\d+) rows")
-_GATE_SEVERITY_PART = re.compile(
-    r"\b(critical|high|medium|low): \d+ rows \([^)]*\)[^\[]*\[([^\]]*)\]"
-)
-_PASSED_HELD = re.compile(r"sluice: gate passed; published \d+ of \d+ rows; held (\d+)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,22 +32,6 @@ class BuildMetrics:
     alerts_by_priority: Mapping[str, int]
     alert_delivery_failures: int
     extra: Mapping[str, float] = field(default_factory=dict)
-
-
-def quarantined_from_message(message: str) -> dict[tuple[str, str], int]:
-    """Rows by (row-level error class, severity) from a sluice gate's hold message."""
-    counts: dict[tuple[str, str], int] = {}
-    for severity, rules in _GATE_SEVERITY_PART.findall(message):
-        for error_class, rows in _GATE_RULE.findall(rules):
-            key = (error_class, severity)
-            counts[key] = counts.get(key, 0) + int(rows)
-    return counts
-
-
-def held_from_message(message: str) -> int | None:
-    """Rows held back by a sluice model whose gate passed, from its result message."""
-    match = _PASSED_HELD.search(message)
-    return int(match.group(1)) if match else None
 
 
 def _label(value: str) -> str:
@@ -80,17 +62,17 @@ def render(metrics: BuildMetrics) -> str:
         )
     _family(
         lines,
-        "sluice_build_node_failures_total",
-        "counter",
-        "Failed or skipped node results over every attempt of the build, by class.",
+        "sluice_build_failures_seen",
+        "gauge",
+        "Failed or skipped node results over every attempt of the last build, by class.",
     )
     for cls in FailureClass:
         lines.append(
-            f'sluice_build_node_failures_total{{class="{cls.value}"}} '
+            f'sluice_build_failures_seen{{class="{cls.value}"}} '
             f"{metrics.failures_seen_by_class.get(cls.value, 0)}"
         )
-    _family(lines, "sluice_build_retries_total", "counter", "Retries run by the build.")
-    lines.append(f"sluice_build_retries_total {metrics.retries}")
+    _family(lines, "sluice_build_retries", "gauge", "Retries run by the last build.")
+    lines.append(f"sluice_build_retries {metrics.retries}")
     _family(lines, "sluice_build_attempts", "gauge", "dbt invocations of the build.")
     lines.append(f"sluice_build_attempts {metrics.attempts}")
     _family(
@@ -139,9 +121,12 @@ def render(metrics: BuildMetrics) -> str:
     for level, count in sorted(metrics.alerts_by_priority.items()):
         lines.append(f'sluice_alerts{{priority="{_label(level)}"}} {count}')
     _family(
-        lines, "sluice_alert_delivery_failures_total", "counter", "Webhook deliveries that failed."
+        lines,
+        "sluice_alert_delivery_failures",
+        "gauge",
+        "Webhook deliveries of the last build that failed (0 or 1).",
     )
-    lines.append(f"sluice_alert_delivery_failures_total {metrics.alert_delivery_failures}")
+    lines.append(f"sluice_alert_delivery_failures {metrics.alert_delivery_failures}")
     return "\n".join(lines) + "\n"
 
 

@@ -1,7 +1,8 @@
 """Alerts to a generic webhook, as a Slack-compatible JSON payload (``text`` and ``blocks``).
 
 The URL is a secret: it is never logged, returned or written anywhere; delivery errors are
-reported without it.
+reported without it. :func:`validate_url` checks it before a build starts, so a malformed URL
+is a configuration error (exit 2) rather than a crash after the build.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from sluice.errors import InputError
 from sluice.escalate.core import Escalation
 
 MAX_FAILURE_BLOCKS = 40
@@ -23,6 +25,36 @@ class Delivery:
     delivered: bool
     status: int | None = None
     error: str | None = None
+
+
+class WebhookURLError(InputError):
+    """The webhook URL is unusable; the message never contains the URL."""
+
+
+def validate_url(url: str | None, origin: str = "the webhook URL") -> str | None:
+    """The URL, checked: http(s), a host, a valid port, no spaces or control characters.
+
+    ``origin`` names where the URL came from (``SLUICE_WEBHOOK_URL``, a pyproject key) for the
+    message; the URL itself is never repeated.
+    """
+    import urllib.parse
+
+    if url is None:
+        return None
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        raise WebhookURLError(f"{origin}: contains spaces or control characters")
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        raise WebhookURLError(f"{origin}: not a valid URL (bad host or port)") from None
+    if parts.scheme not in ("http", "https"):
+        raise WebhookURLError(f"{origin}: must start with http:// or https://")
+    if not parts.hostname:
+        raise WebhookURLError(f"{origin}: has no host")
+    if port == 0:
+        raise WebhookURLError(f"{origin}: port 0 is not valid")
+    return url
 
 
 def _escape(text: str) -> str:
@@ -69,7 +101,20 @@ def build_payload(
 
 
 def _scrub(text: str, url: str) -> str:
-    return text.replace(url, "<webhook>") if url else text
+    """The text without the URL nor any part of it (a path or query can hold the secret)."""
+    import urllib.parse
+
+    if not url:
+        return text
+    pieces = [url]
+    try:
+        parts = urllib.parse.urlsplit(url)
+        pieces += [parts.netloc, parts.path, parts.query, parts.fragment]
+    except ValueError:
+        pass
+    for piece in sorted({p for p in pieces if p and len(p) > 1}, key=len, reverse=True):
+        text = text.replace(piece, "<webhook>")
+    return text
 
 
 def deliver(url: str, payload: dict[str, Any], timeout: float) -> Delivery:
@@ -89,7 +134,7 @@ def deliver(url: str, payload: dict[str, Any], timeout: float) -> Delivery:
             status = int(response.status)
     except urllib.error.HTTPError as exc:
         return Delivery(True, False, exc.code, _scrub(f"HTTP {exc.code} {exc.reason}", url))
-    except (urllib.error.URLError, OSError, ValueError) as exc:
+    except Exception as exc:  # any failure is reported, never raised (http.client's too)
         reason = getattr(exc, "reason", exc)
         return Delivery(True, False, None, _scrub(f"{type(exc).__name__}: {reason}", url))
     if 200 <= status < 300:

@@ -1,8 +1,8 @@
 """Which exposures a run's problems reach, why, since when, and who owns them."""
 
+from sluice.escalate.priority import exposure_criticality
 from sluice.impact.analyze import (
     analyze,
-    exposure_criticality,
     exposure_owners,
     quarantine_from_run_results,
 )
@@ -18,8 +18,8 @@ from sluice.impact.model import (
     ProblemKind,
     Reason,
     RootCause,
-    RuleCount,
 )
+from sluice.warehouse.records import RuleCount
 
 __all__ = [
     "CRITICALITIES",

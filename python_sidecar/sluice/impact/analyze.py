@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
+from sluice.artifacts.history import NodeResult
 from sluice.artifacts.models import Exposure, Manifest, RunResult, RunResults, SourcesResults
+from sluice.escalate.owners import resolve_owner
+from sluice.escalate.priority import exposure_criticality
 from sluice.freshness import FreshnessStatus, SourceFreshness, source_freshness
 from sluice.freshness.sources import as_utc
 from sluice.impact.model import (
     CRITICALITIES,
-    DEFAULT_CRITICALITY,
-    MATURITY_CRITICALITY,
     ExposureImpact,
     ExposureStatus,
     Impact,
@@ -31,7 +32,8 @@ from sluice.impact.model import (
     Reason,
     RootCause,
 )
-from sluice.lineage import Graph, build_graph
+from sluice.lineage import Graph, build_graph, exposures_reached
+from sluice.warehouse.records import RuleCount
 
 GATE_HELD_MARK: Final = "sluice gate held publication"
 SLUICE_CODE: Final = "SLUICE"
@@ -57,6 +59,12 @@ _TEST_KINDS: Final = {
     "runtime error": ProblemKind.TEST_ERROR,
     "warn": ProblemKind.TEST_WARN,
 }
+_TEST_FINE: Final = frozenset({"pass", "skipped", "success", "no-op"})
+# every status dbt writes for a model, seed, snapshot or other built node
+_NODE_STATUSES: Final = frozenset(
+    {"success", "no-op", "error", "runtime error", "fail", "skipped", "partial success", "pass"}
+)
+_ROW_LEVEL: Final = frozenset({ProblemKind.GATE_HELD, ProblemKind.ROWS_HELD})
 
 
 def _bits(mask: int) -> Iterator[int]:
@@ -135,19 +143,6 @@ def exposure_owners(exposure: Exposure) -> tuple[Owner, ...]:
             if owner.name or owner.email:
                 owners.append(owner)
     return tuple(dict.fromkeys(owners))
-
-
-def exposure_criticality(exposure: Exposure) -> str:
-    """``meta.criticality`` or ``meta.sluice.criticality`` if valid, else from ``maturity``."""
-    for meta in (exposure.config.meta, exposure.meta):
-        sluice_meta = meta.get("sluice")
-        candidates = [meta.get("criticality")]
-        if isinstance(sluice_meta, dict):
-            candidates.insert(0, sluice_meta.get("criticality"))
-        for candidate in candidates:
-            if isinstance(candidate, str) and candidate.strip().lower() in CRITICALITIES:
-                return candidate.strip().lower()
-    return MATURITY_CRITICALITY.get((exposure.maturity or "").lower(), DEFAULT_CRITICALITY)
 
 
 @dataclass(slots=True)
@@ -238,11 +233,12 @@ class _Analysis:
     def tests_first(self) -> None:
         for test_id in sorted(self.graph.tested):
             result = self.results.get(test_id)
-            if result is None or result.status not in _TEST_KINDS:
+            if result is None or result.status in _TEST_FINE:
                 continue
+            kind = _TEST_KINDS.get(result.status, ProblemKind.UNKNOWN_STATUS)
             entries = self.graph.tested[test_id]
             if entries:
-                self.add_root(_Root(_TEST_KINDS[result.status], test_id, entries, result, None, 0))
+                self.add_root(_Root(kind, test_id, entries, result, None, 0))
 
     def own_problem(self, node_id: str, inherited: int) -> ProblemKind | None:
         if node_id in self.freshness:
@@ -265,6 +261,8 @@ class _Analysis:
                 return ProblemKind.NO_RESULT
             return None
         status = result.status
+        if status not in _NODE_STATUSES:
+            return ProblemKind.UNKNOWN_STATUS
         if status in ("error", "runtime error", "fail"):
             is_held = GATE_HELD_MARK in (result.message or "") or (
                 held is not None and held.gate_status == "held"
@@ -354,14 +352,34 @@ def analyze(
     generated_at: datetime,
     sources: SourcesResults | None = None,
     quarantine: Mapping[str, ModelQuarantine] | None = None,
+    provenance: Mapping[str, NodeResult] | None = None,
+    warnings: tuple[str, ...] = (),
+    invocations: tuple[tuple[str, str | None, datetime | None], ...] = (),
+    source_owners: Mapping[str, str] | None = None,
+    default_owner: str = "unowned",
 ) -> Impact:
-    """The impact of one invocation's problems on every exposure of the manifest.
+    """The impact of the known results on every exposure of the manifest.
 
+    ``run_results`` holds each node's latest known result (one invocation's, or several merged
+    by :mod:`sluice.artifacts.history`, with ``provenance`` saying where each came from).
     ``quarantine`` (from the warehouse's ``sluice_runs``) takes precedence over the counts a
-    sluice model states in its run result message.
+    sluice model states in its run result. Owners follow :func:`sluice.escalate.owners.
+    resolve_owner`, the rule ``sluice build`` alerts with.
     """
     held = {**quarantine_from_run_results(run_results), **(quarantine or {})}
     freshness = source_freshness(manifest, sources)
+    foreign = sorted(
+        {r.unique_id for r in sources.results} - set(manifest.sources) if sources else set()
+    )
+    if foreign:
+        warnings = (
+            *warnings,
+            f"sources.json has freshness results for {len(foreign)} source(s) that are not in "
+            f"this project's manifest, ignored (another project's, or a renamed source?): "
+            + ", ".join(foreign[:5])
+            + (", ..." if len(foreign) > 5 else ""),
+        )
+    known = provenance or {}
     state = _Analysis(manifest, run_results, freshness, held)
     state.walk()
     exposures_set = manifest.exposures
@@ -381,6 +399,24 @@ def analyze(
         caused_by[node_id] = tuple(i for i in indexes if state.roots[i].node_id != node_id)
 
     root_ids = [_root_id(root) for root in state.roots]
+
+    def owner_of(root: _Root) -> tuple[str, str]:
+        rules: list[RuleCount] = []
+        if root.kind in _ROW_LEVEL and root.node_id in held:
+            rules = _breached(held[root.node_id].rule_counts)
+        found = resolve_owner(
+            root.node_id,
+            manifest,
+            parents=state.graph.parents_of(root.node_id),
+            reached_exposures=exposures_reached(state.graph, root.entry_nodes),
+            source_owners=source_owners,
+            default_owner=default_owner,
+            source_first=root.kind is ProblemKind.SOURCE_ERROR,
+            breached_rules=[r.rule_name for r in rules],
+        )
+        return found.owner, found.basis
+
+    owners = [owner_of(root) if root.kind.is_problem else (None, None) for root in state.roots]
     root_causes = tuple(
         sorted(
             (
@@ -406,6 +442,8 @@ def analyze(
                     ),
                     failures=root.result.failures if root.result is not None else None,
                     rows_held=root.rows_held,
+                    owner=owners[index][0],
+                    owner_basis=owners[index][1],
                     entry_nodes=root.entry_nodes,
                     affected_nodes=tuple(affected_nodes[index]),
                     affected_exposures=tuple(affected_exposures[index]),
@@ -438,7 +476,7 @@ def analyze(
             (r.effect for r in reasons), key=lambda s: s.rank, default=ExposureStatus.HEALTHY
         )
         as_of = state.as_of.get(exposure_id, _AsOf(None, True, None, None))
-        known = [t for t in (as_of.built_at, as_of.source_at) if t is not None]
+        times = [t for t in (as_of.built_at, as_of.source_at) if t is not None]
         exposures.append(
             ExposureImpact(
                 unique_id=exposure_id,
@@ -455,7 +493,7 @@ def analyze(
                 models_built_at=as_of.built_at,
                 oldest_source_loaded_at=as_of.source_at,
                 oldest_source_id=as_of.source_id,
-                data_as_of=min(known) if known else None,
+                data_as_of=min(times) if times else None,
                 as_of_complete=as_of.complete,
             )
         )
@@ -474,6 +512,7 @@ def analyze(
         if node_id in exposures_set or (result is None and own is None and not causes):
             continue
         quarantine_row = held.get(node_id)
+        origin = known.get(node_id)
         nodes.append(
             NodeStatus(
                 unique_id=node_id,
@@ -489,6 +528,15 @@ def analyze(
                 rows_held=quarantine_row.rows_held if quarantine_row else None,
                 rows_flagged=quarantine_row.rows_flagged if quarantine_row else None,
                 gate_status=quarantine_row.gate_status if quarantine_row else None,
+                invocation_id=origin.invocation_id
+                if origin is not None
+                else (run_results.metadata.invocation_id if result is not None else None),
+                command=origin.command
+                if origin is not None
+                else (_which(run_results) if result is not None else None),
+                result_at=origin.generated_at
+                if origin is not None
+                else (as_utc(run_results.metadata.generated_at) if result is not None else None),
             )
         )
 
@@ -503,4 +551,18 @@ def analyze(
         nodes=tuple(nodes),
         sources=freshness,
         quarantine=tuple(held[k] for k in sorted(held)),
+        warnings=warnings,
+        invocations=invocations,
     )
+
+
+def _which(run_results: RunResults) -> str | None:
+    which = run_results.args.get("which")
+    return str(which) if which else None
+
+
+def _breached(counts: tuple[RuleCount, ...]) -> list[RuleCount]:
+    """The rules that held rows, most severe first, then most rows."""
+    rank = {name: index for index, name in enumerate(CRITICALITIES)}
+    failing = [c for c in counts if c.rows > 0]
+    return sorted(failing, key=lambda c: (rank.get(c.severity, 99), -c.rows, c.rule_name))

@@ -7,7 +7,9 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
+from sluice.escalate import priority as _priority
 from sluice.freshness import SourceFreshness
+from sluice.warehouse.records import RuleCount
 
 
 class ExposureStatus(StrEnum):
@@ -53,7 +55,9 @@ class ProblemKind(StrEnum):
     SOURCE_ERROR = "source_error"
     """Source freshness could not be measured."""
     NO_RESULT = "no_result"
-    """No run result (not selected in this invocation): state unknown."""
+    """No known result (never run, or older than the horizon): state unknown."""
+    UNKNOWN_STATUS = "unknown_status"
+    """A status this sluice version does not know: state unknown, never healthy."""
 
     @property
     def effect(self) -> ExposureStatus:
@@ -74,24 +78,16 @@ _EFFECT: Final = {
     ProblemKind.SOURCE_LATE: ExposureStatus.STALE,
     ProblemKind.SOURCE_ERROR: ExposureStatus.UNKNOWN,
     ProblemKind.NO_RESULT: ExposureStatus.UNKNOWN,
+    ProblemKind.UNKNOWN_STATUS: ExposureStatus.UNKNOWN,
     ProblemKind.ROWS_HELD: ExposureStatus.DEGRADED,
     ProblemKind.TEST_WARN: ExposureStatus.DEGRADED,
     ProblemKind.PARTIAL: ExposureStatus.DEGRADED,
 }
 
-CRITICALITIES: Final = ("critical", "high", "medium", "low")
-MATURITY_CRITICALITY: Final = {"high": "critical", "medium": "high", "low": "medium"}
-"""Exposure ``maturity`` -> criticality, when no ``meta`` criticality is set; unset -> low."""
-DEFAULT_CRITICALITY: Final = "low"
-
-
-@dataclass(frozen=True, slots=True)
-class RuleCount:
-    rule_name: str
-    error_class: str
-    severity: str
-    route: str
-    rows: int
+# One rule for the report and the alerts: see sluice.escalate.priority.
+CRITICALITIES: Final = _priority.CRITICALITIES
+MATURITY_CRITICALITY: Final = _priority.MATURITY_CRITICALITY
+DEFAULT_CRITICALITY: Final = _priority.DEFAULT_CRITICALITY
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,6 +124,9 @@ class RootCause:
     message: str | None
     failures: int | None
     rows_held: int
+    owner: str | None
+    owner_basis: str | None
+    """Who fixes it and why them (the same rule as the alerts of ``sluice build``)."""
     entry_nodes: tuple[str, ...]
     """The graph nodes the problem starts from: the node itself, or the nodes a test checks."""
     affected_nodes: tuple[str, ...]
@@ -187,6 +186,12 @@ class NodeStatus:
     rows_held: int | None
     rows_flagged: int | None
     gate_status: str | None
+    invocation_id: str | None = None
+    """The dbt invocation this node's status comes from."""
+    command: str | None = None
+    """The dbt command of that invocation (``build``, ``run``, ``test`` ...)."""
+    result_at: datetime | None = None
+    """When that invocation wrote its results."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -201,6 +206,10 @@ class Impact:
     nodes: tuple[NodeStatus, ...]
     sources: tuple[SourceFreshness, ...]
     quarantine: tuple[ModelQuarantine, ...]
+    warnings: tuple[str, ...] = ()
+    """Inputs sluice could not use, said out loud (e.g. freshness of another project)."""
+    invocations: tuple[tuple[str, str | None, datetime | None], ...] = ()
+    """(invocation id, command, generated at) of every invocation the statuses come from."""
 
     @property
     def has_problems(self) -> bool:

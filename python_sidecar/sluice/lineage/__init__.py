@@ -4,8 +4,16 @@ from sluice.lineage.graph import (
     TEST_TYPES,
     Graph,
     build_graph,
+    exposures_reached,
     topological_order,
     upstream,
 )
 
-__all__ = ["TEST_TYPES", "Graph", "build_graph", "topological_order", "upstream"]
+__all__ = [
+    "TEST_TYPES",
+    "Graph",
+    "build_graph",
+    "exposures_reached",
+    "topological_order",
+    "upstream",
+]

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
 from sluice.artifacts.models import Manifest
+from sluice.errors import InputError
 
 TEST_TYPES: Final = frozenset({"test", "unit_test"})
 _NOT_IN_GRAPH: Final = TEST_TYPES | {"operation", "sql_operation", "rpc"}
@@ -28,10 +29,38 @@ class Graph:
     order: tuple[str, ...]
     tested: Mapping[str, tuple[str, ...]]
     """For each test or unit test: the graph nodes it checks."""
+    test_parents: Mapping[str, tuple[str, ...]] = field(
+        default_factory=lambda: MappingProxyType({})
+    )
+    """For each test or unit test: every graph node it depends on (``depends_on``)."""
+    tests_on: Mapping[str, tuple[str, ...]] = field(default_factory=lambda: MappingProxyType({}))
+    """For each graph node: the tests that depend on it."""
+    exposures: frozenset[str] = frozenset()
+
+    def parents_of(self, unique_id: str) -> tuple[str, ...]:
+        """A graph node's parents, or what a test depends on."""
+        return self.parents.get(unique_id) or self.test_parents.get(unique_id, ())
+
+    def ancestors(self, unique_id: str) -> frozenset[str]:
+        return upstream(self, unique_id)
+
+
+def _find_cycle(parents: Mapping[str, tuple[str, ...]], among: set[str]) -> list[str]:
+    """One cycle among ``among`` (nodes left by Kahn's algorithm), as a closed path."""
+    start = min(among)
+    path: list[str] = []
+    seen: dict[str, int] = {}
+    node = start
+    while node not in seen:
+        seen[node] = len(path)
+        path.append(node)
+        node = min(p for p in parents[node] if p in among)
+    return [*path[seen[node] :], node]
 
 
 def topological_order(parents: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]:
-    """Kahn's algorithm over ``parents``; members of a cycle (invalid in dbt) come last."""
+    """Kahn's algorithm over ``parents``; a cycle (dbt refuses one) is an InputError naming
+    its nodes."""
     indegree = {node: 0 for node in parents}
     children: dict[str, list[str]] = {node: [] for node in parents}
     for node, node_parents in parents.items():
@@ -49,8 +78,15 @@ def topological_order(parents: Mapping[str, tuple[str, ...]]) -> tuple[str, ...]
             if indegree[child] == 0:
                 ready.append(child)
     if len(order) < len(indegree):
-        seen = set(order)
-        order.extend(node for node in parents if node not in seen)
+        # every node left has a parent left (or Kahn would have taken it): walking up finds a
+        # cycle
+        left = set(indegree) - set(order)
+        cycle = _find_cycle(parents, left)
+        raise InputError(
+            "manifest.json: depends_on forms a cycle: "
+            + " -> ".join(cycle)
+            + " (dbt refuses such a project; the manifest was edited or is corrupt)"
+        )
     return tuple(order)
 
 
@@ -87,6 +123,14 @@ def build_graph(manifest: Manifest) -> Graph:
         parents[node_id] = [p for p in node_parents if p in parents]
     for test_id, nodes in tested.items():
         tested[test_id] = [n for n in dict.fromkeys(nodes) if n in parents]
+    test_parents: dict[str, list[str]] = {}
+    tests_on: dict[str, list[str]] = {}
+    for test_id, test in [*manifest.nodes.items(), *manifest.unit_tests.items()]:
+        if test.resource_type in TEST_TYPES:
+            found = [n for n in dict.fromkeys(test.depends_on.nodes) if n in parents]
+            test_parents[test_id] = found
+            for parent in found:
+                tests_on.setdefault(parent, []).append(test_id)
 
     children: dict[str, list[str]] = {node_id: [] for node_id in parents}
     for node_id, node_parents in parents.items():
@@ -98,6 +142,9 @@ def build_graph(manifest: Manifest) -> Graph:
         children=_freeze(children),
         order=topological_order(frozen_parents),
         tested=_freeze(tested),
+        test_parents=_freeze(test_parents),
+        tests_on=_freeze(tests_on),
+        exposures=frozenset(manifest.exposures),
     )
 
 
@@ -111,3 +158,16 @@ def upstream(graph: Graph, start: str) -> frozenset[str]:
             seen.add(node)
             stack.extend(graph.parents.get(node, ()))
     return frozenset(seen)
+
+
+def exposures_reached(graph: Graph, start: Iterable[str]) -> tuple[str, ...]:
+    """The exposures downstream of any of ``start`` (or among them), sorted."""
+    seen: set[str] = set()
+    stack = list(start)
+    while stack:
+        node = stack.pop()
+        if node in seen:
+            continue
+        seen.add(node)
+        stack.extend(graph.children.get(node, ()))
+    return tuple(sorted(seen & graph.exposures))

@@ -1,9 +1,10 @@
-"""``sluice report``: what a dbt invocation's problems mean for its exposures.
+"""``sluice report``: what dbt's latest known results mean for the project's exposures.
 
-:func:`generate_report` reads the artifacts of the last invocation, enriches them with the
-package's ``sluice_runs`` counts when the warehouse is reachable, computes the impact, and
-writes impact.json, report.html, summary.md and the BI tables. Every input is read and every
-output rendered before anything is written.
+:func:`generate_report` reads the project (:mod:`sluice.project`) and the artifacts of the last
+invocation, merges them into the state of earlier invocations (:mod:`sluice.artifacts.history`),
+enriches them with the package's ``sluice_runs`` counts when the warehouse is used, computes the
+impact, and writes impact.json, report.html, summary.md, the state file and the BI tables. Every
+input is read, every output rendered and every destination checked before anything is written.
 """
 
 from __future__ import annotations
@@ -11,17 +12,28 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
+from typing import Any
 
-from sluice.artifacts import load_artifacts
+from sluice.artifacts import RUN_RESULTS_FILE, Artifacts, load_artifacts
+from sluice.artifacts.history import (
+    STATE_FILE,
+    Known,
+    command_name,
+    encode_state,
+    is_build,
+    known_results,
+    load_state,
+    merge,
+)
 from sluice.errors import InputError
 from sluice.impact import ExposureImpact, ExposureStatus, Impact, ModelQuarantine, analyze
+from sluice.project import Project, ProjectFlags, load_project
 from sluice.report.document import SCHEMA_VERSION, build_document
 from sluice.report.render import FILE_NAMES, FORMATS, preload, render_all
-from sluice.report.warehouse import connect, read_project, resolve_target
 
 __all__ = [
     "FORMATS",
@@ -30,7 +42,7 @@ __all__ = [
     "generate_report",
     "parse_formats",
     "preload",
-    "resolve_target_path",
+    "state_path_of",
 ]
 
 
@@ -43,6 +55,8 @@ class ReportResult:
     warehouse_tables: tuple[str, ...]
     """``schema.table`` of each table written; empty with ``warehouse=False``."""
     quarantine_source: str
+    state_path: Path | None = None
+    """The state file holding each node's latest known result."""
 
     @property
     def exposures(self) -> tuple[ExposureImpact, ...]:
@@ -77,41 +91,175 @@ def parse_formats(formats: Iterable[str]) -> tuple[str, ...]:
     return tuple(chosen)
 
 
-def resolve_target_path(project_dir: Path, target_path: Path | None) -> Path:
-    """``--target-path``, else ``DBT_TARGET_PATH``, else dbt_project.yml's ``target-path``."""
-    if target_path is not None:
-        return target_path if target_path.is_absolute() else project_dir / target_path
-    configured = os.environ.get("DBT_TARGET_PATH") or read_project(project_dir).get(
-        "target-path", "target"
-    )
-    path = Path(str(configured))
-    return path if path.is_absolute() else project_dir / path
+def state_path_of(project: Project) -> Path:
+    """The state file of the project: ``<target-path>/sluice/state.json``."""
+    return project.target_path / "sluice" / STATE_FILE
 
 
-def _write_atomically(directory: Path, files: Mapping[str, str]) -> dict[str, Path]:
+def check_writable(directory: Path, what: str) -> None:
+    """Refuse (InputError) a destination folder that cannot be created or written, before
+    anything is written anywhere."""
+    probe = directory
+    while not probe.exists():
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        raise InputError(f"{directory}: cannot write the {what} there: {probe} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise InputError(f"{directory}: cannot write the {what} there: {probe} is not writable")
+
+
+def _write_atomically(files: Mapping[Path, str | bytes]) -> dict[Path, Path]:
     """Write every file to a temporary name first, then rename them all into place."""
-    directory.mkdir(parents=True, exist_ok=True)
     staged: list[tuple[Path, Path]] = []
     try:
-        for name, text in files.items():
-            fd, staging_name = tempfile.mkstemp(dir=directory, prefix=f".{name}.")
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                handle.write(text)
+        for final, content in files.items():
+            final.parent.mkdir(parents=True, exist_ok=True)
+            fd, staging_name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.")
+            data = content.encode("utf-8") if isinstance(content, str) else content
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(data)
             Path(staging_name).chmod(0o644)  # mkstemp's 0600 would hide the report from others
-            staged.append((Path(staging_name), directory / name))
+            staged.append((Path(staging_name), final))
+    except OSError as exc:
+        for temporary, _ in staged:
+            temporary.unlink(missing_ok=True)
+        raise InputError(f"cannot write the report: {exc}") from None
     except BaseException:
         for temporary, _ in staged:
             temporary.unlink(missing_ok=True)
         raise
-    written: dict[str, Path] = {}
+    written: dict[Path, Path] = {}
     for temporary, final in staged:
         temporary.replace(final)
-        written[final.name] = final
+        written[final] = final
     return written
 
 
+@dataclass(frozen=True)
+class ReportInputs:
+    """Everything a report is computed from, read once (``sluice build`` reads it while it
+    escalates, then hands it to :func:`generate_report`)."""
+
+    project: Project
+    artifacts: Artifacts
+    known: Known
+    state: Any
+    state_path: Path
+    warnings: tuple[str, ...]
+    quarantine: Mapping[str, ModelQuarantine] = field(default_factory=dict)
+    quarantine_source: str = "run_results"
+
+
+def _escalation_settings(project: Project) -> tuple[Mapping[str, str], str]:
+    """``source_owners`` and ``default_owner`` of ``[tool.sluice.escalate]``, as alerts use."""
+    from sluice.retry.config import ConfigError, read_pyproject
+
+    try:
+        table = read_pyproject(project.root).get("escalate", {})
+    except ConfigError as exc:
+        raise InputError(str(exc)) from None
+    owners = table.get("source_owners", {}) if isinstance(table, dict) else {}
+    default = table.get("default_owner", "unowned") if isinstance(table, dict) else "unowned"
+    clean = {str(k): str(v) for k, v in owners.items()} if isinstance(owners, dict) else {}
+    return clean, str(default or "unowned")
+
+
+def read_inputs(
+    project: Project,
+    *,
+    artifacts: Artifacts | None = None,
+    warehouse: bool = True,
+    state_path: Path | None = None,
+    horizon: timedelta | None = None,
+) -> ReportInputs:
+    """Load the artifacts (unless given), merge them into the known state, and read the
+    quarantine counts from ``sluice_runs`` (with ``warehouse``)."""
+    if artifacts is None:
+        artifacts = load_artifacts(project.target_path)
+    run_results = artifacts.run_results
+    which = run_results.args.get("which")
+    command = str(which) if which else None
+    path = state_path or state_path_of(project)
+    previous = load_state(path)
+    warnings: list[str] = []
+    if not is_build(command):
+        if previous is None or not previous.nodes:
+            raise InputError(
+                f"{artifacts.target_path / RUN_RESULTS_FILE}: written by `{command_name(command)}`"
+                f" (invocation {run_results.metadata.invocation_id}), which builds nothing, and "
+                f"no earlier result is known ({path} does not exist yet); run dbt build, run or "
+                "test first"
+            )
+        warnings.append(
+            f"{RUN_RESULTS_FILE} was written by `{command_name(command)}`, which builds nothing: "
+            "not counted; the statuses are those of earlier invocations"
+        )
+    state = merge(previous, run_results, project.name)
+    graph_ids = [
+        *artifacts.manifest.nodes,
+        *artifacts.manifest.sources,
+        *artifacts.manifest.unit_tests,
+    ]
+    limit = horizon if horizon is not None else project.settings.report_horizon
+    known = known_results(state, run_results, horizon=limit, nodes=graph_ids)
+    if known.expired:
+        warnings.append(
+            f"{len(known.expired)} node(s) have no result newer than the horizon ({limit} before "
+            "the latest invocation): counted as unknown"
+        )
+    inputs = ReportInputs(
+        project=project,
+        artifacts=artifacts,
+        known=known,
+        state=state,
+        state_path=path,
+        warnings=tuple(warnings),
+    )
+    if not warehouse:
+        return inputs
+    from sluice.warehouse import connect
+
+    with connect(project) as wh:
+        quarantine = read_quarantine(wh, known)
+    return replace(
+        inputs,
+        quarantine=quarantine,
+        quarantine_source="warehouse" if quarantine else "run_results",
+    )
+
+
+def read_quarantine(wh: Any, known: Known) -> dict[str, ModelQuarantine]:
+    """Each sluice model's ``sluice_runs`` row from the invocation of its known result."""
+    from sluice.warehouse import last_passed, read_runs
+
+    wanted = {uid: origin.invocation_id for uid, origin in known.provenance.items()}
+    runs = [
+        run
+        for run in read_runs(wh, invocations=set(wanted.values()))
+        if wanted.get(run.model_unique_id) == run.invocation_id
+    ]
+    passed = last_passed(wh, [run.model_unique_id for run in runs])
+    return {
+        run.model_unique_id: ModelQuarantine(
+            model_unique_id=run.model_unique_id,
+            rows_in=run.rows_in,
+            rows_published=run.rows_published,
+            rows_held=run.rows_held,
+            rows_flagged=run.rows_flagged,
+            gate_status=run.gate_status,
+            gate_message=run.gate_message,
+            rule_counts=run.rule_counts,
+            last_passed_at=passed.get(run.model_unique_id),
+            quarantine_relation=run.quarantine_relation,
+        )
+        for run in runs
+    }
+
+
 def generate_report(
-    project_dir: Path,
+    project_dir: Path | str | None = None,
     *,
     target_path: Path | None = None,
     output_dir: Path | None = None,
@@ -119,52 +267,79 @@ def generate_report(
     warehouse: bool = True,
     profiles_dir: Path | None = None,
     target: str | None = None,
+    vars: str | Mapping[str, Any] | None = None,
+    project: Project | None = None,
+    inputs: ReportInputs | None = None,
+    state_path: Path | None = None,
+    horizon: timedelta | None = None,
     now: datetime | None = None,
 ) -> ReportResult:
-    """Build the impact report of the last dbt invocation in ``project_dir``.
+    """Build the impact report of the latest known results of the project in ``project_dir``.
 
+    Flags follow dbt (``--target-path``, ``--profiles-dir``, ``--target``, ``--vars`` and
+    their ``DBT_*`` variables). ``inputs`` (from :func:`read_inputs`) skips reading again.
     Raises :class:`~sluice.errors.InputError` (nothing written) for unusable artifacts, an
-    unknown format, or, with ``warehouse=True``, a profile or database that cannot be used.
+    unknown format, an unwritable destination, or, with ``warehouse=True``, a profile or
+    database that cannot be used.
     """
-    project_dir = Path(project_dir)
     chosen = parse_formats(formats)
-    targets = resolve_target_path(project_dir, target_path)
-    artifacts = load_artifacts(targets)
-    generated_at = now or datetime.now(UTC)
-    out_dir = output_dir if output_dir is not None else targets / "sluice"
-
-    def build(
-        quarantine: Mapping[str, ModelQuarantine] | None, source: str
-    ) -> tuple[Impact, dict[str, str]]:
-        impact = analyze(
-            artifacts.manifest,
-            artifacts.run_results,
-            generated_at=generated_at,
-            sources=artifacts.sources,
-            quarantine=quarantine,
+    if inputs is not None:
+        project = inputs.project
+    elif project is None:
+        flags = ProjectFlags(
+            project_dir=Path(project_dir) if project_dir is not None else None,
+            profiles_dir=Path(profiles_dir) if profiles_dir is not None else None,
+            target=target,
+            target_path=Path(target_path) if target_path is not None else None,
+            vars=vars,
         )
-        document = build_document(impact, quarantine_source=source)
-        rendered = render_all(document, chosen)
-        return impact, {FILE_NAMES[fmt]: text for fmt, text in rendered.items()}
+        project = load_project(flags, require=warehouse)
+    out_dir = Path(output_dir) if output_dir is not None else project.target_path / "sluice"
+    check_writable(out_dir, "report")
+    check_writable((state_path or state_path_of(project)).parent, "state file")
+    if inputs is None:
+        inputs = read_inputs(project, warehouse=warehouse, state_path=state_path, horizon=horizon)
+    check_writable(inputs.state_path.parent, "state file")
+    artifacts = inputs.artifacts
+    generated_at = now or datetime.now(UTC)
+    source_owners, default_owner = _escalation_settings(project)
+    invocations = tuple(
+        (i.invocation_id, i.command, i.generated_at) for i in inputs.state.invocations if i.counted
+    )
+    impact = analyze(
+        artifacts.manifest,
+        inputs.known.results,
+        generated_at=generated_at,
+        sources=artifacts.sources,
+        quarantine=inputs.quarantine,
+        provenance=inputs.known.provenance,
+        warnings=inputs.warnings,
+        invocations=invocations,
+        source_owners=source_owners,
+        default_owner=default_owner,
+    )
+    document = build_document(impact, quarantine_source=inputs.quarantine_source)
+    rendered = render_all(document, chosen)
+    files: dict[Path, str | bytes] = {
+        out_dir / FILE_NAMES[fmt]: text for fmt, text in rendered.items()
+    }
+    files[inputs.state_path] = encode_state(inputs.state)
 
     tables: tuple[str, ...] = ()
     if warehouse:
-        wh_target = resolve_target(project_dir, profiles_dir=profiles_dir, target=target)
-        with connect(wh_target) as conn:
-            quarantine = conn.read_quarantine(artifacts.invocation_id)
-            source = "warehouse" if quarantine else "run_results"
-            impact, files = build(quarantine, source)
-            tables = conn.write_tables(impact)
-    else:
-        source = "run_results"
-        impact, files = build(None, source)
+        from sluice.report.tables import write_tables
+        from sluice.warehouse import connect
 
-    written = _write_atomically(out_dir, files)
-    by_format = {fmt: written[FILE_NAMES[fmt]] for fmt in chosen}
+        with connect(project) as wh:
+            tables = write_tables(wh, project.sluice_schema(), impact)
+
+    _write_atomically(files)
+    by_format = {fmt: out_dir / FILE_NAMES[fmt] for fmt in chosen}
     return ReportResult(
         invocation_id=artifacts.invocation_id,
         impact=impact,
         outputs=MappingProxyType(by_format),
         warehouse_tables=tables,
-        quarantine_source=source,
+        quarantine_source=inputs.quarantine_source,
+        state_path=inputs.state_path,
     )

@@ -73,6 +73,8 @@ def _root_cause(root: RootCause) -> Document:
         "message": root.message,
         "failures": root.failures,
         "rows_held": root.rows_held,
+        "owner": root.owner,
+        "owner_basis": root.owner_basis,
         "entry_nodes": list(root.entry_nodes),
         "affected_nodes": list(root.affected_nodes),
         "affected_exposures": list(root.affected_exposures),
@@ -92,6 +94,9 @@ def _node(node: NodeStatus) -> Document:
         "rows_held": node.rows_held,
         "rows_flagged": node.rows_flagged,
         "gate_status": node.gate_status,
+        "invocation_id": node.invocation_id,
+        "command": node.command,
+        "result_at": iso(node.result_at),
     }
 
 
@@ -159,6 +164,11 @@ def build_document(impact: Impact, *, quarantine_source: str) -> Document:
         "run_generated_at": iso(impact.run_generated_at),
         "freshness_generated_at": iso(impact.freshness_generated_at),
         "quarantine_source": quarantine_source,
+        "warnings": list(impact.warnings),
+        "invocations": [
+            {"invocation_id": i, "command": c, "generated_at": iso(at)}
+            for i, c, at in impact.invocations
+        ],
         "summary": {
             "has_problems": impact.has_problems,
             "exposures": impact.status_counts(),

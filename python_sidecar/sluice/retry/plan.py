@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 
-from sluice.classify.artifacts import Manifest
+from sluice.artifacts.models import Manifest
 from sluice.classify.model import Failure, FailureClass
 
 

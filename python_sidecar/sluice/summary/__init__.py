@@ -2,8 +2,8 @@
 
 The pieces are separate so each can be tested alone:
 
-* :mod:`sluice.summary.profile` finds the DuckDB file of a dbt target in ``profiles.yml``;
-* :mod:`sluice.summary.reader` reads ``sluice_runs`` and the quarantine tables from it;
+* :mod:`sluice.summary.reader` reads ``sluice_runs`` and the quarantine tables through the
+  project's dbt adapter (:mod:`sluice.warehouse`), so any warehouse dbt supports works;
 * :mod:`sluice.summary.core` turns those rows into a :class:`Summary` and renders it as text.
 
 Nothing here prints; the command line (``sluice.cli.summary``) does.
@@ -17,11 +17,9 @@ from sluice.summary.core import (
     QuarantineCount,
     Summary,
     build_summary,
-    parse_rule_counts,
     render_text,
 )
-from sluice.summary.profile import duckdb_path
-from sluice.summary.reader import read_summary
+from sluice.summary.reader import classes, read_summary
 
 __all__ = [
     "ClassCount",
@@ -29,8 +27,7 @@ __all__ = [
     "QuarantineCount",
     "Summary",
     "build_summary",
-    "duckdb_path",
-    "parse_rule_counts",
+    "classes",
     "read_summary",
     "render_text",
 ]

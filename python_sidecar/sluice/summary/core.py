@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Container, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from pathlib import Path
-
-from sluice.errors import InputError
 
 
 @dataclass(frozen=True)
@@ -56,7 +52,8 @@ class ModelRun:
 
 @dataclass(frozen=True)
 class Summary:
-    database: Path
+    warehouse: str
+    """The target the rows were read from (adapter, profiles.yml, profile and target)."""
     invocation_id: str
     finished_at: datetime | None
     models: tuple[ModelRun, ...]
@@ -70,45 +67,15 @@ class Summary:
         return sum(int(getattr(m, attribute)) for m in self.models)
 
 
-def parse_rule_counts(text: str | None, where: str) -> tuple[ClassCount, ...]:
-    """``rule_counts_json`` (a JSON array of {rule_name, error_class, severity, route, rows})
-    summed per error class; classes with no failing rows are left out."""
-    if not text:
-        return ()
-    try:
-        items = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InputError(f"{where}: rule_counts_json is not JSON: {exc}") from None
-    if not isinstance(items, list):
-        raise InputError(f"{where}: rule_counts_json is not a JSON array")
-    rows: dict[str, int] = {}
-    routes: dict[str, set[str]] = {}
-    severities: dict[str, set[str]] = {}
-    for item in items:
-        if not isinstance(item, dict) or "error_class" not in item:
-            raise InputError(f"{where}: rule_counts_json has an entry without error_class")
-        n = int(item.get("rows") or 0)
-        if n <= 0:
-            continue
-        cls = str(item["error_class"])
-        rows[cls] = rows.get(cls, 0) + n
-        routes.setdefault(cls, set()).add(str(item.get("route") or "?"))
-        severities.setdefault(cls, set()).add(str(item.get("severity") or "?"))
-    return tuple(
-        ClassCount(cls, rows[cls], tuple(sorted(routes[cls])), tuple(sorted(severities[cls])))
-        for cls in sorted(rows)
-    )
-
-
 def build_summary(
-    database: Path,
+    warehouse: str,
     invocation_id: str,
     finished_at: datetime | None,
     runs: Iterable[ModelRun],
     quarantine: Iterable[QuarantineCount] = (),
 ) -> Summary:
     return Summary(
-        database=database,
+        warehouse=warehouse,
         invocation_id=invocation_id,
         finished_at=finished_at,
         models=tuple(sorted(runs, key=lambda m: m.model_name)),
@@ -192,5 +159,5 @@ def render_text(summary: Summary) -> str:
     if quarantines:
         lines += ["", "Quarantine tables:"]
         lines += [f"  {m.model_name}: {m.quarantine_relation}" for m in quarantines]
-    lines += ["", f"DuckDB file: {summary.database}"]
+    lines += ["", f"Warehouse: {summary.warehouse}"]
     return "\n".join(lines) + "\n"
