@@ -74,7 +74,8 @@ def read_summary(project: Project) -> Summary:
                     mode=run.mode or "",
                     rows_in=run.rows_in or 0,
                     rows_published=run.rows_published or 0,
-                    rows_held=run.rows_held,
+                    # held back from publication: held rows and set-aside duplicate copies
+                    rows_held=run.rows_held + run.rows_set_aside,
                     rows_flagged=run.rows_flagged,
                     gate_status=run.gate_status or "",
                     gate_message=run.gate_message,

@@ -27,6 +27,7 @@ RUN_COLUMNS: Final = (
     "rows_published",
     "rows_held",
     "rows_flagged",
+    "rows_set_aside",
     "gate_status",
     "gate_message",
     "rule_counts_json",
@@ -60,6 +61,7 @@ class RunRecord:
     rows_published: int | None
     rows_held: int
     rows_flagged: int
+    rows_set_aside: int
     gate_status: str | None
     gate_message: str | None
     rule_counts: tuple[RuleCount, ...]
@@ -137,6 +139,7 @@ def run_record(row: tuple[Any, ...], where: str) -> RunRecord:
         rows_published=_int(values["rows_published"]),
         rows_held=int(values["rows_held"] or 0),
         rows_flagged=int(values["rows_flagged"] or 0),
+        rows_set_aside=int(values["rows_set_aside"] or 0),
         gate_status=_text(values["gate_status"]),
         gate_message=_text(values["gate_message"]),
         rule_counts=parse_rule_counts(values["rule_counts_json"], f"{where} ({model})"),
