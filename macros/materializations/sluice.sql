@@ -135,11 +135,12 @@
   {#- 3. hold: the quarantine is committed, the published relation is left as it was -#}
   {%- if breaches | length > 0 -%}
     {%- set gate_message = sluice._sluice_gate_message(spec, breaches, gate_counts, stats.rows_in) -%}
+    {%- do stats.update({'rows_published': 0}) -%}
     {%- do sluice._sluice_record_events(spec, quarantine, before, events, decisions) -%}
     {%- do sluice._sluice_log_run(spec, runs, quarantine, mode, stats, 'held', gate_message, rule_counts) -%}
     {%- do sluice.drop_scratch(([repeats] if spec.dedupe is not none else []) + [interesting, exc_rel, before, batch]) -%}
     {{ adapter.commit() }}
-    {%- do sluice._sluice_raise_gate(gate_message) -%}
+    {%- do sluice._sluice_raise_gate(gate_message ~ "\n" ~ sluice._sluice_counts_payload(spec, stats, 'held', rule_counts)) -%}
   {%- endif -%}
 
   {#- 4. publish: the batch minus the held rows -#}
@@ -182,7 +183,7 @@
   {%- for route, n in by_route | dictsort -%}{%- do route_text.append(route ~ " " ~ n) -%}{%- endfor -%}
   {%- do store_raw_result(
       name='main',
-      message="sluice: gate passed; published " ~ stats.rows_published ~ " of " ~ stats.rows_in ~ " rows; held " ~ stats.rows_held ~ ", set aside " ~ stats.rows_set_aside ~ ", flagged " ~ stats.rows_flagged ~ ((" (" ~ (route_text | join(', ')) ~ ")") if route_text else ""),
+      message="sluice: gate passed; published " ~ stats.rows_published ~ " of " ~ stats.rows_in ~ " rows; held " ~ stats.rows_held ~ ", set aside " ~ stats.rows_set_aside ~ ", flagged " ~ stats.rows_flagged ~ ((" (" ~ (route_text | join(', ')) ~ ")") if route_text else "") ~ " " ~ sluice._sluice_counts_payload(spec, stats, 'passed', rule_counts),
       code='SLUICE',
       rows_affected=stats.rows_published) -%}
 
