@@ -23,6 +23,7 @@
     'decisions_table': 'sluice_decisions',
     'max_attempts': 5,
     'full_refresh_quarantine': false,
+    'scratch_relation_type': 'temporary',
   }) }}
 {% endmacro %}
 

@@ -72,18 +72,18 @@
 
   {#- 0. the state before this build, then reviewers' decisions -#}
   {% call statement('sluice_before') -%}
-    {{ get_create_table_as_sql(True, before, "select exception_id, status from " ~ quarantine ~ " where model_unique_id = " ~ sluice._sluice_lit(model.unique_id)) }}
+    {{ sluice._sluice_scratch_table_sql(before, "select exception_id, status from " ~ quarantine ~ " where model_unique_id = " ~ sluice._sluice_lit(model.unique_id)) }}
   {%- endcall %}
   {%- do sluice._sluice_apply_decisions(quarantine, decisions) -%}
 
   {#- 1. the narrow pass; then one scan for the few rows worth reading in full -#}
   {%- if spec.dedupe is not none -%}
     {% call statement('sluice_repeats') -%}
-      {{ get_create_table_as_sql(True, repeats, sluice._sluice_repeats_sql(sql, spec)) }}
+      {{ sluice._sluice_scratch_table_sql(repeats, sluice._sluice_repeats_sql(sql, spec)) }}
     {%- endcall %}
   {%- endif -%}
   {% call statement('sluice_narrow_pass') -%}
-    {{ get_create_table_as_sql(True, failures_main, sluice._sluice_narrow_pass_sql(sql, spec, repeats, 'all' if spec.dedupe is none else 'first')) }}
+    {{ sluice._sluice_scratch_table_sql(failures_main, sluice._sluice_narrow_pass_sql(sql, spec, repeats, 'all' if spec.dedupe is none else 'first')) }}
   {%- endcall %}
   {%- set null_key_sql -%}
     select count(*) from {{ failures_main }}
@@ -91,7 +91,7 @@
   {%- endset -%}
   {%- do spec.update({'null_keys': (run_query(null_key_sql).rows[0][0] | int) > 0}) -%}
   {% call statement('sluice_interesting') -%}
-    {{ get_create_table_as_sql(True, interesting, sluice._sluice_numbered_interesting_sql(spec, '(' ~ sluice._sluice_interesting_sql(sql, spec, repeats, failures_main) ~ ')')) }}
+    {{ sluice._sluice_scratch_table_sql(interesting, sluice._sluice_numbered_interesting_sql(spec, '(' ~ sluice._sluice_interesting_sql(sql, spec, repeats, failures_main) ~ ')')) }}
   {%- endcall %}
   {% call statement('sluice_failures') -%}
     {%- set failures_sql -%}
@@ -101,7 +101,7 @@
       {{ sluice._sluice_narrow_pass_sql(interesting, spec, repeats, 'repeat') }}
       {%- endif %}
     {%- endset -%}
-    {{ get_create_table_as_sql(True, failures, failures_sql) }}
+    {{ sluice._sluice_scratch_table_sql(failures, failures_sql) }}
   {%- endcall %}
   {%- set n_released = run_query("select count(*) from " ~ quarantine ~ " where status = 'released' and model_unique_id = " ~ sluice._sluice_lit(model.unique_id)).rows[0][0] | int -%}
   {%- if n_released > 0 -%}
@@ -130,15 +130,15 @@
 
   {#- 3. the evidence: failing rows with their full row, as exceptions -#}
   {% call statement('sluice_failed_rows') -%}
-    {{ get_create_table_as_sql(True, failed_rows, sluice._sluice_failed_rows_sql(spec, interesting, failures, (counts[4] | int) > 0)) }}
+    {{ sluice._sluice_scratch_table_sql(failed_rows, sluice._sluice_failed_rows_sql(spec, interesting, failures, (counts[4] | int) > 0)) }}
   {%- endcall %}
   {%- if spec.rules | length > 0 -%}
     {% call statement('sluice_exceptions') -%}
-      {{ get_create_table_as_sql(True, exc_rel, sluice._sluice_exceptions_sql(spec, failed_rows)) }}
+      {{ sluice._sluice_scratch_table_sql(exc_rel, sluice._sluice_exceptions_sql(spec, failed_rows)) }}
     {%- endcall %}
   {%- else -%}
     {% call statement('sluice_exceptions') -%}
-      {{ get_create_table_as_sql(True, exc_rel, "select * from " ~ quarantine ~ " where 1 = 0") }}
+      {{ sluice._sluice_scratch_table_sql(exc_rel, "select * from " ~ quarantine ~ " where 1 = 0") }}
     {%- endcall %}
   {%- endif -%}
   {#- The gate. An incremental batch also carries replayed rows; those still failing were already
@@ -162,7 +162,7 @@
   {%- set n_rejected = run_query("select count(*) from " ~ quarantine ~ " where status = 'rejected' and model_unique_id = " ~ sluice._sluice_lit(model.unique_id)).rows[0][0] | int -%}
   {%- if n_rejected > 0 -%}
     {% call statement('sluice_rejected') -%}
-      {{ get_create_table_as_sql(True, rejected, "select distinct record_key from " ~ quarantine ~ " where status = 'rejected' and model_unique_id = " ~ sluice._sluice_lit(model.unique_id)) }}
+      {{ sluice._sluice_scratch_table_sql(rejected, "select distinct record_key from " ~ quarantine ~ " where status = 'rejected' and model_unique_id = " ~ sluice._sluice_lit(model.unique_id)) }}
     {%- endcall %}
   {%- endif -%}
 
@@ -179,7 +179,7 @@
 
   {%- if incremental -%}
     {% call statement('sluice_batch') -%}
-      {{ get_create_table_as_sql(True, batch, sluice._sluice_publish_sql(sql, spec, failures, interesting, rejected if n_rejected > 0 else none)) }}
+      {{ sluice._sluice_scratch_table_sql(batch, sluice._sluice_publish_sql(sql, spec, failures, interesting, rejected if n_rejected > 0 else none)) }}
     {%- endcall %}
     {%- set dest_columns = adapter.get_columns_in_relation(existing_relation) -%}
     {% call statement('main') -%}

@@ -99,6 +99,20 @@
 {% endmacro %}
 
 
+{#- The CREATE of a scratch relation (the build's working tables, dropped at its end), by the
+    setting scratch_relation_type: `temporary` (default), or `transient` for an engine that
+    cannot create them temporary in the model's database and schema. -#}
+{% macro _sluice_scratch_table_sql(relation, sql) %}
+  {%- set kind = sluice.get_setting('scratch_relation_type') -%}
+  {%- if kind == 'temporary' -%}
+    {{ return(get_create_table_as_sql(True, relation, sql)) }}
+  {%- elif kind == 'transient' -%}
+    {{ return(sluice.transient_table_sql(relation, sql)) }}
+  {%- else -%}
+    {{ exceptions.raise_compiler_error("sluice: var 'sluice_scratch_relation_type': unknown value '" ~ kind ~ "' (expected temporary or transient)") }}
+  {%- endif -%}
+{% endmacro %}
+
 {% macro _sluice_drop_temp(relation) %}
   {% call statement('sluice_drop_' ~ relation.identifier) -%}
     drop table if exists {{ relation }}
