@@ -83,7 +83,7 @@
         {%- endfor %}
       )
     {%- endcall %}
-    {%- do adapter.cache_added(relation) -%}
+    {%- do adapter.cache_added(relation.incorporate(dbt_created=True)) -%}
   {%- endif -%}
 {% endmacro %}
 
