@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.dbt_harness import DbtProject, postgres_available
+from tests.dbt_harness import DbtProject, Fakesnow, postgres_available
 
 ENGINES = ["duckdb", "postgres"]
 
@@ -20,7 +20,7 @@ def engine(request: pytest.FixtureRequest) -> str:
 
 
 @pytest.fixture
-def make_project(tmp_path: Path) -> Iterator:
+def make_project(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator:
     made: list[DbtProject] = []
 
     def make(engine: str = "duckdb", name: str = "proj") -> DbtProject:
@@ -28,10 +28,27 @@ def make_project(tmp_path: Path) -> Iterator:
             reason = postgres_available()
             if reason is not None:
                 pytest.fail(reason)
-        project = DbtProject(tmp_path / name, engine=engine)
+        fakesnow = request.getfixturevalue("fakesnow_server") if engine == "snowflake" else None
+        project = DbtProject(tmp_path / name, engine=engine, fakesnow=fakesnow)
         made.append(project)
         return project
 
     yield make
     for project in made:
         project.drop_schema()
+
+
+# --- Snowflake semantics: dbt-snowflake against a fakesnow server -----------------------------
+# Tests opt in with `@SNOWFLAKE_TOO` (tests/dbt_harness.py); the server starts on the first
+# snowflake project of the session and stops at its end.
+
+
+@pytest.fixture(scope="session")
+def fakesnow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fakesnow]:
+    try:
+        import fakesnow  # noqa: F401
+    except ImportError as exc:
+        pytest.fail(f"fakesnow is not installed ({exc}): install the dev extra, `make venv`")
+    server = Fakesnow.start(tmp_path_factory.mktemp("fakesnow"))
+    yield server
+    server.stop()
