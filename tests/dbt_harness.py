@@ -142,16 +142,45 @@ def _serve_fakesnow(data_dir: str) -> None:
     import fakesnow.server
     import uvicorn
     from fakesnow.instance import FakeSnow
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
 
     # fakesnow keeps databases in memory unless a client asks otherwise with a session parameter
     # that dbt-snowflake cannot send; the server's shared instance keeps them as files instead
     fakesnow.server.shared_fs = FakeSnow(db_path=data_dir)
+    log = Path(data_dir) / "server.log"
+
+    async def query_request(request: Request) -> Response:
+        # fakesnow answers a statement it cannot handle with HTTP 500, which the Snowflake
+        # connector retries without end: answer it as the SQL error it is, so dbt fails at once
+        response = await fakesnow.server.query_request(request)
+        if response.status_code != 500:
+            return response
+        message = json.loads(bytes(response.body))["message"]
+        return JSONResponse(
+            {
+                "data": {"errorCode": "001003", "sqlState": "42000"},
+                "code": "001003",
+                "message": f"fakesnow cannot run this statement (traceback in {log}): {message}",
+                "success": False,
+            }
+        )
+
+    routes = [
+        Route(r.path, query_request, methods=["POST"])
+        if r.path == "/queries/v1/query-request"
+        else r
+        for r in fakesnow.server.routes
+    ]
+    app = Starlette(routes=routes)
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     sock.listen(128)
     print(sock.getsockname()[1], flush=True)
     os.dup2(2, 1)  # anything printed later goes to the log, not to a pipe nobody reads
-    server = uvicorn.Server(uvicorn.Config(fakesnow.server.app, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     server.run(sockets=[sock])
 
 
