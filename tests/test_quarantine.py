@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests import scenario
 from tests.dbt_harness import SNOWFLAKE_TOO
 
@@ -146,3 +148,50 @@ def test_values_round_trip_into_the_payload(make_project, engine):
         assert payloads[i]["note"] == note
     assert payloads[len(tricky) + 1]["note"] is None
     assert set(payloads[1]) == {"id", "label", "note"}
+
+
+@pytest.mark.parametrize("engine", ["duckdb", "snowflake"], indirect=True)
+def test_backslashes_in_rule_literals_stay_backslashes(make_project, engine):
+    # Snowflake reads a backslash in a string literal as an escape: '\.' is '.', and a value
+    # ending in a backslash would swallow its closing quote
+    project = make_project(engine)
+    project.write(
+        "seeds/raw_paths.csv",
+        "id,path,code\n1,C:\\temp\\,12.50\n2,D:\\data,7.5\n3,plain,3\n",
+    )
+    project.write("models/paths.sql", "select * from {{ ref('raw_paths') }}\n")
+    project.write(
+        "models/schema.yml",
+        r"""
+        seeds:
+          - name: raw_paths
+            config:
+              column_types: {id: integer, path: varchar(20), code: varchar(20)}
+        models:
+          - name: paths
+            config:
+              materialized: sluice
+              meta: {sluice: {key: id, gate: {high: none, medium: none}}}
+            columns:
+              - name: path
+                data_tests:
+                  - sluice.sluice_accepted_values:
+                      name: paths_known
+                      arguments: {values: ['C:\temp\', plain]}
+              - name: code
+                data_tests:
+                  - sluice.sluice_castable:
+                      name: paths_code_format
+                      arguments: {pattern: '^[0-9]+\.[0-9]{2}$'}
+        """,
+    )
+    project.dbt("build")
+    held = project.query(
+        "select rule_name, record_key, message from {schema}.paths__quarantine order by 1, 2"
+    )
+    assert held == [
+        ("paths_code_format", "2", "code does not match ^[0-9]+\\.[0-9]{2}$"),
+        ("paths_code_format", "3", "code does not match ^[0-9]+\\.[0-9]{2}$"),
+        ("paths_known", "2", "path is not one of: C:\\temp\\, plain"),
+    ]
+    assert project.query("select id, path from {schema}.paths") == [(1, "C:\\temp\\")]

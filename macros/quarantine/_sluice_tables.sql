@@ -94,7 +94,7 @@
   {%- if value is none -%}
     {{ return("cast(null as " ~ t ~ ")") }}
   {%- else -%}
-    {{ return("cast('" ~ (value | string | replace("'", "''")) ~ "' as " ~ t ~ ")") }}
+    {{ return("cast('" ~ sluice.escape_string(value) ~ "' as " ~ t ~ ")") }}
   {%- endif -%}
 {% endmacro %}
 
