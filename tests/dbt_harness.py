@@ -86,6 +86,7 @@ class Fakesnow:
         with log_path.open("w") as log:
             process = subprocess.Popen(
                 [sys.executable, __file__, "fakesnow-server", str(data_dir)],
+                stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
                 text=True,
@@ -100,14 +101,15 @@ class Fakesnow:
         return cls(process=process, port=int(line), data_dir=data_dir)
 
     def stop(self) -> None:
-        self.process.terminate()
+        """Closing the server's stdin stops it (as the end of the test process would)."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.process.stdin.close()
         try:
             self.process.wait(timeout=60)
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-        if self.process.stdout is not None:
-            self.process.stdout.close()
+        self.process.stdout.close()
 
     def profile_output(self, database: str, schema: str) -> str:
         return (
@@ -138,6 +140,7 @@ class Fakesnow:
 def _serve_fakesnow(data_dir: str) -> None:
     """The child process of `Fakesnow.start`: fakesnow's HTTP app under uvicorn."""
     import socket
+    import threading
 
     import fakesnow.server
     import uvicorn
@@ -181,6 +184,12 @@ def _serve_fakesnow(data_dir: str) -> None:
     print(sock.getsockname()[1], flush=True)
     os.dup2(2, 1)  # anything printed later goes to the log, not to a pipe nobody reads
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
+
+    def stop_when_the_parent_is_gone() -> None:
+        sys.stdin.read()  # returns at end of file: the test process closed it, or has exited
+        server.should_exit = True
+
+    threading.Thread(target=stop_when_the_parent_is_gone, daemon=True).start()
     server.run(sockets=[sock])
 
 
