@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from tests import scenario
+from tests.dbt_harness import SNOWFLAKE_TOO
 
 CRITICAL_FAULTS = [
     "9,,paid,5,2024-01-09,2024-01-02 10:00:00",
@@ -12,6 +13,7 @@ CRITICAL_FAULTS = [
 ]
 
 
+@SNOWFLAKE_TOO
 def test_breach_keeps_previous_data_and_skips_downstream(make_project, engine):
     project = make_project(engine)
     scenario.setup(project, orders=scenario.GOOD_ORDERS, required_severity="critical")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from tests import scenario
+from tests.dbt_harness import SNOWFLAKE_TOO
 
 
 def _status(project, key, rule):
@@ -36,6 +37,7 @@ def _decide(project, key, rule, decision, by="ana@finance", reason="checked with
     )
 
 
+@SNOWFLAKE_TOO
 def test_fixed_rows_recover_and_vanished_rows_are_withdrawn(make_project, engine):
     project = make_project(engine)
     scenario.setup(project)
@@ -75,6 +77,7 @@ def test_attempt_limit_reaches_dead_letter(make_project, engine):
     ]
 
 
+@SNOWFLAKE_TOO
 def test_reviewers_release_and_reject(make_project, engine):
     project = make_project(engine)
     scenario.setup(project)

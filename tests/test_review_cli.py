@@ -8,6 +8,7 @@ import pytest
 from sluice.cli import main
 
 from tests import scenario
+from tests.dbt_harness import snowflake_too
 
 
 def _review(project, capsys, *args):
@@ -22,6 +23,11 @@ def _decisions(project):
     return project.query("select count(*) from {schema}.sluice_decisions")[0][0]
 
 
+@snowflake_too(
+    xfail="sluice review connects to DuckDB or PostgreSQL only; on a snowflake target it exits 2 "
+    "('the report writes tables to DuckDB or PostgreSQL targets, not snowflake') until "
+    "warehouse access goes through dbt's adapter"
+)
 def test_list_release_and_next_build(make_project, engine, capsys):
     project = make_project(engine)
     scenario.setup(project)
