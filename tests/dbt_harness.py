@@ -44,7 +44,8 @@ def snowflake_too(*, xfail: str | None = None) -> pytest.MarkDecorator:
         snowflake = pytest.param(
             "snowflake", marks=pytest.mark.xfail(reason=xfail, raises=AssertionError, strict=True)
         )
-    return pytest.mark.parametrize("engine", ["duckdb", "postgres", snowflake], indirect=True)
+    postgres = pytest.param("postgres", marks=pytest.mark.postgres)
+    return pytest.mark.parametrize("engine", ["duckdb", postgres, snowflake], indirect=True)
 
 
 SNOWFLAKE_TOO = snowflake_too()

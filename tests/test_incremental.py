@@ -103,7 +103,7 @@ def test_incremental_builds_replay_open_exceptions(make_project, engine):
           - name: events
             config:
               materialized: sluice
-              meta: {sluice: {key: event_id, incremental: true, gate: {high: none}}}
+              meta: {sluice: {key: event_id, incremental: true, gate: {high: none}, attempt_interval: 0}}
             columns:
               - name: account
                 data_tests:

@@ -192,8 +192,8 @@ def test_backslashes_in_rule_literals_stay_backslashes(make_project, engine):
         "select rule_name, record_key, message from {schema}.paths__quarantine order by 1, 2"
     )
     assert held == [
-        ("paths_code_format", "2", "code does not match ^[0-9]+\\.[0-9]{2}$"),
-        ("paths_code_format", "3", "code does not match ^[0-9]+\\.[0-9]{2}$"),
-        ("paths_known", "2", "path is not one of: C:\\temp\\, plain"),
+        ("paths_code_format", "[2]", "code does not match ^[0-9]+\\.[0-9]{2}$"),
+        ("paths_code_format", "[3]", "code does not match ^[0-9]+\\.[0-9]{2}$"),
+        ("paths_known", "[2]", "path is not one of: C:\\temp\\, plain"),
     ]
     assert project.query("select id, path from {schema}.paths") == [(1, "C:\\temp\\")]
