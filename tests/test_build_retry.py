@@ -226,9 +226,21 @@ def test_dbt_argument_rewrites():
         "--threads",
         "4",
     ]
-    assert retry_args(args) == ["--profiles-dir", "p", "--vars", "{x: 1}", "--threads", "4"]
+    # every option dbt retry accepts, in the user's order (the selection it takes from the run)
+    assert retry_args(args) == [
+        "--target",
+        "prod",
+        "--vars",
+        "{x: 1}",
+        "--full-refresh",
+        "--profiles-dir",
+        "p",
+        "--threads",
+        "4",
+    ]
     assert flag_value(args, "--target", "-t") == "prod"
-    assert flag_value(["-t=dev"], "--target", "-t") == "dev"
+    assert flag_value(["-tdev"], "--target", "-t") == "dev"
+    assert flag_value(["-t=dev"], "--target", "-t") == "=dev"  # as dbt's parser reads it
 
 
 # --- the loop, with a fake dbt ----------------------------------------------------------------
@@ -307,6 +319,7 @@ class FakeDbt:
 
 def fake_build(project, dbt, sleeps, **kwargs):
     kwargs.setdefault("uniform", lambda: 0.5)
+    kwargs.setdefault("repeat_limit", 0)  # the fake fails with the same message every time
     return build(
         project,
         ["--target", "ci"],
@@ -324,7 +337,7 @@ def test_transient_failure_clears(tmp_path):
     result = fake_build(project, dbt, sleeps, max_attempts=5, base_delay=4, max_delay=6)
     assert result.exit_code == 0 and result.outcome == "published"
     assert [c[0] for c in dbt.calls] == ["build", "retry", "retry"]
-    assert dbt.calls[1] == ["retry", "--project-dir", str(project.resolve())]
+    assert dbt.calls[1] == ["retry", "--project-dir", str(project.resolve()), "--target", "ci"]
     assert sleeps == [2.0, 3.0]
     assert result.retries == 2
 

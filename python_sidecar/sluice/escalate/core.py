@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sluice.classify.artifacts import Manifest
 from sluice.classify.graph import Graph, exposures_reached
 from sluice.classify.model import Failure, FailureClass
+from sluice.classify.startup import INVOCATION_TYPE
 from sluice.escalate.owners import resolve_owner
 from sluice.escalate.priority import exposure_criticality, failure_severity, is_alert, priority
 from sluice.retry.config import EscalationSettings
@@ -43,7 +44,9 @@ def escalate(
     """Escalate each root-cause failure; skipped nodes count towards their root's impact.
 
     A failure reaches the exposures downstream of itself and of every node it blocked; a failed
-    test also reaches those of the node it tested.
+    test also reaches those of the node it tested. A dbt invocation that failed before running
+    any node reaches every exposure when it is the only failure (nothing was published); beside
+    failed nodes it reaches nothing of its own (it only kept their retry from running).
     """
     blocked: dict[str, list[str]] = {}
     for failure in failures:
@@ -58,6 +61,9 @@ def escalate(
         if failure.resource_type in ("test", "unit_test"):
             impact.extend(graph.parents.get(failure.unique_id, ()))  # the data it tested
         reached = exposures_reached(graph, impact)
+        if failure.resource_type == INVOCATION_TYPE:
+            alone = all(f.resource_type == INVOCATION_TYPE for f in failures if f.is_root)
+            reached = tuple(sorted(manifest.exposures)) if alone else ()
         ownership = resolve_owner(
             failure.unique_id,
             manifest,
