@@ -26,9 +26,11 @@ _ADAPTER = re.compile(r"Registered adapter: (\w+)=")
 _TAIL_LINES = 20
 
 
-def _messages(output: str) -> list[str]:
-    """dbt's log lines as text: JSON log lines (``--log-format json``) become their message."""
-    lines: list[str] = []
+def _entries(output: str) -> list[list[str]]:
+    """dbt's log as entries of lines: a text entry starts with a timestamped line and goes on
+    over the lines that follow it; a JSON log line (``--log-format json``) is one entry, its
+    message."""
+    entries: list[list[str]] = []
     for raw in _ANSI.sub("", output).splitlines():
         stripped = raw.strip()
         if stripped.startswith("{") and stripped.endswith("}"):
@@ -36,32 +38,33 @@ def _messages(output: str) -> list[str]:
                 event = json.loads(stripped)
             except ValueError:
                 event = None
-            if isinstance(event, dict):
-                info = event.get("info")
-                msg = info.get("msg") if isinstance(info, dict) else None
-                if isinstance(msg, str):
-                    lines.extend(msg.splitlines())
-                    continue
-        lines.append(raw)
-    return lines
+            info = event.get("info") if isinstance(event, dict) else None
+            msg = info.get("msg") if isinstance(info, dict) else None
+            if isinstance(msg, str):
+                entries.append(msg.splitlines())
+                continue
+        if _TIMESTAMPED.match(raw) or not entries:
+            entries.append([raw])
+        else:
+            entries[-1].append(raw)
+    return entries
 
 
 def error_text(output: str) -> str:
-    """The error dbt reported: the block after its last "Encountered an error:" (up to the next
-    timestamped log line, which leaves out the traceback dbt logs after it), else the last lines
-    of the output."""
-    lines = _messages(output)
-    starts = [i for i, line in enumerate(lines) if _ERROR_START in line]
-    if not starts:
-        tail = [line for line in lines if line.strip()][-_TAIL_LINES:]
-        return "\n".join(line.rstrip() for line in tail)
-    first = starts[-1]
-    block = [lines[first].split(_ERROR_START, 1)[1].lstrip(": ")]
-    for line in lines[first + 1 :]:
-        if _TIMESTAMPED.match(line):
-            break
-        block.append(line)
-    return "\n".join(line.rstrip() for line in block if line.strip())
+    """The error dbt reported: its last "Encountered an error:" entry (which leaves out the
+    traceback dbt logs after it), else (or when that entry is empty) the last lines of the
+    output."""
+    entries = _entries(output)
+    found = [entry for entry in entries if any(_ERROR_START in line for line in entry)]
+    if found:
+        entry = found[-1]
+        first = next(i for i, line in enumerate(entry) if _ERROR_START in line)
+        block = [entry[first].split(_ERROR_START, 1)[1].lstrip(": "), *entry[first + 1 :]]
+        text = "\n".join(line.rstrip() for line in block if line.strip())
+        if text:
+            return text
+    tail = [line for entry in entries for line in entry if line.strip()][-_TAIL_LINES:]
+    return "\n".join(line.rstrip() for line in tail)
 
 
 def adapter_from_output(output: str) -> str | None:
