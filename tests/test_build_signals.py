@@ -102,13 +102,16 @@ class Build:
     def sluice(self) -> Path:
         return self.root / "target" / "sluice"
 
-    def start(self, *args: str, port: int = PG_PORT) -> None:
+    def write_profile(self, port: int = PG_PORT) -> None:
         (self.root / "profiles.yml").write_text(
             "signals:\n  target: dev\n  outputs:\n    dev:\n      type: postgres\n"
             f"      host: {PG_HOST}\n      port: {port}\n      user: {PG_USER}\n"
             f"      password: {PG_PASSWORD}\n      dbname: {PG_DBNAME}\n"
             f"      schema: {self.schema}\n      threads: 2\n      connect_timeout: 120\n"
         )
+
+    def start(self, *args: str, port: int = PG_PORT) -> None:
+        self.write_profile(port)
         env = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false")
         for name in [n for n in env if n.startswith("SLUICE_")]:
             del env[name]
@@ -332,3 +335,48 @@ def test_signal_while_dbt_hangs_connecting_kills_it_after_the_stop_timeout(proje
 
     [attempt] = record["attempts"]
     assert attempt["interrupted"] and not (project.sluice / "final").exists()
+
+
+# Used from Python as an orchestrator does: its own SIGTERM handler raises, and the process
+# ignores SIGINT (as one started in the background does), which dbt would inherit.
+API_LAUNCHER = """
+import signal, sys
+from pathlib import Path
+signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+def stop(signum, frame):
+    raise SystemExit(99)
+
+signal.signal(signal.SIGTERM, stop)
+import sluice
+root = Path(sys.argv[1])
+sluice.build(root, ["--profiles-dir", str(root)], report=False, log_dbt_output=True,
+             stop_timeout=120)
+"""
+
+
+def test_an_orchestrators_own_handler_stops_dbt_the_same_way(project: Build):
+    project.write_profile()
+    env = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    project.process = subprocess.Popen(
+        [sys.executable, "-c", API_LAUNCHER, str(project.root)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        env=env,
+        start_new_session=True,
+    )
+    project.wait_for(lambda: project.running_queries() == 1, "the slow query running")
+
+    project.process.send_signal(signal.SIGTERM)
+    code = project.process.wait(timeout=DEADLINE)
+
+    assert code == 99, project.stderr()
+    assert project.dbt_processes() == []
+    deadline = time.monotonic() + 30  # the server ends a cancelled backend asynchronously
+    while project.running_queries() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    # dbt got SIGINT although this process ignores it, cancelled its query and exited at once
+    assert project.running_queries() == 0
+    record = project.record()
+    assert record["status"] == "interrupted" and record["exit_code"] == 99
+    assert record["attempts"][0]["interrupted"]

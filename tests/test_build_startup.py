@@ -427,3 +427,109 @@ def test_each_run_replaces_the_previous_runs_record(tmp_path, monkeypatch):
     assert 'status="usage_error"' in project.prom()
     assert not (project.sluice / "attempts").exists()
     assert not (project.sluice / "alerts.json").exists()
+
+
+# --- reading the error from dbt's output (pure) ------------------------------------------------
+
+PG_REFUSED = """\x1b[0m08:11:48  Running with dbt=1.11.16
+\x1b[0m08:11:48  Registered adapter: postgres=1.11.0
+\x1b[0m08:11:49  Found 2 models, 477 macros
+\x1b[0m08:11:49  Concurrency: 2 threads (target='dev')
+\x1b[0m08:11:49  Finished running  in 0 hours 0 minutes and 0.06 seconds (0.06s).
+\x1b[0m08:11:49  Encountered an error:
+Database Error
+  connection to server at "127.0.0.1", port 54341 failed: Connection refused
+  \tIs the server running on that host and accepting TCP/IP connections?
+"""
+
+
+def dbt_error(message: str, adapter: str = "postgres") -> str:
+    return (
+        f"\x1b[0m10:00:00  Running with dbt=1.11.16\n"
+        f"\x1b[0m10:00:00  Registered adapter: {adapter}=1.11.0\n"
+        f"\x1b[0m10:00:01  Encountered an error:\n{message}\n"
+        "\x1b[0m10:00:01  Traceback (most recent call last):\n"
+        '  File "dbt/task/runnable.py", line 1, in run\n'
+        "    raise lock timeout deadlock permission denied\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("output", "adapter", "expected"),
+    [
+        (PG_REFUSED, None, FailureClass.TRANSIENT),
+        (
+            dbt_error(
+                'Database Error\n  connection to server at "db.internal" (10.0.0.5), port 5432 '
+                "failed: timeout expired"
+            ),
+            "postgres",
+            FailureClass.TRANSIENT,
+        ),
+        (
+            dbt_error("Database Error\n  FATAL:  the database system is starting up"),
+            None,
+            FailureClass.TRANSIENT,
+        ),
+        (
+            dbt_error(
+                "Database Error\n  server closed the connection unexpectedly\n\tThis probably "
+                "means the server terminated abnormally"
+            ),
+            "postgres",
+            FailureClass.TRANSIENT,
+        ),
+        (
+            dbt_error(
+                'Database Error\n  connection to server at "127.0.0.1", port 5432 failed: FATAL:  '
+                'password authentication failed for user "loader"'
+            ),
+            "postgres",
+            FailureClass.AUTHORIZATION,
+        ),
+        (
+            dbt_error(
+                "Database Error\n  250001: Could not connect to Snowflake backend after 2 "
+                "attempt(s).Aborting",
+                "snowflake",
+            ),
+            "snowflake",
+            FailureClass.TRANSIENT,
+        ),
+        (
+            dbt_error(
+                'IO Error: Could not set lock on file "/data/w.duckdb": Conflicting lock is held '
+                "in /usr/bin/python3 (PID 42).",
+                "duckdb",
+            ),
+            None,
+            FailureClass.TRANSIENT,
+        ),
+        (
+            dbt_error(
+                "Compilation Error in model broken (models/broken.sql)\n  Expected an expression"
+            ),
+            "postgres",
+            FailureClass.UNKNOWN,  # the traceback's words after the error are not read
+        ),
+        (
+            '{"info": {"msg": "Encountered an error:\\nDatabase Error\\n  connection to server '
+            'at \\"h\\", port 5432 failed: Connection refused", "level": "error"}}\n'
+            '{"info": {"msg": "deadlock detected in a later line", "level": "info"}}\n',
+            None,
+            FailureClass.TRANSIENT,
+        ),
+        ("", None, FailureClass.UNKNOWN),
+    ],
+)
+def test_a_failed_start_is_classified_from_dbts_error(output, adapter, expected):
+    from sluice.classify import builtin_patterns
+    from sluice.classify.startup import adapter_from_output, classify_start_failure, error_text
+
+    found = adapter or adapter_from_output(output)
+    failure = classify_start_failure(
+        output, found, builtin_patterns(), project="p", command="build", returncode=2
+    )
+    assert failure.failure_class is expected, error_text(output)
+    assert failure.resource_type == "invocation" and failure.unique_id == "invocation.p"
+    assert "Traceback" not in failure.message and "later line" not in failure.message

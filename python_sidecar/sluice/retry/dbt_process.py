@@ -70,6 +70,20 @@ def stop(process: subprocess.Popen[bytes], timeout: float) -> None:
         process.wait()
 
 
+# Started in place of dbt when this process ignores SIGINT (a child inherits that): puts the
+# default back, so that dbt's Python turns SIGINT into its KeyboardInterrupt, then becomes dbt.
+_RESTORE_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execvp(sys.argv[1], sys.argv[1:])"
+)
+
+
+def _command(executable: str, args: Sequence[str]) -> list[str]:
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        return [sys.executable, "-I", "-S", "-c", _RESTORE_SIGINT, executable, *args]
+    return [executable, *args]
+
+
 def subprocess_runner(executable: str, *, echo: bool, stop_timeout: float) -> DbtRunner:
     """A :data:`DbtRunner` for the dbt executable; ``echo`` also copies dbt's output to
     ``sys.stdout``; ``stop_timeout`` is how long dbt gets to stop when interrupted."""
@@ -78,7 +92,7 @@ def subprocess_runner(executable: str, *, echo: bool, stop_timeout: float) -> Db
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("wb") as log:
             process = subprocess.Popen(
-                [executable, *args],
+                _command(executable, args),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
