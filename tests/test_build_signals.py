@@ -1,5 +1,5 @@
 """SIGTERM and SIGINT to a running `sluice build`, at each phase: dbt connecting, dbt running a
-query, waiting between attempts, dbt running a retry. Real processes (the `sluice` command, dbt
+query, waiting between attempts, dbt running a retry, finishing (sending the alerts). Real processes (the `sluice` command, dbt
 under it) and the real PostgreSQL test server.
 
 After every signal: `sluice build` exits 143 (SIGTERM) or 130 (SIGINT) with one line on stderr
@@ -110,11 +110,12 @@ class Build:
             f"      schema: {self.schema}\n      threads: 2\n      connect_timeout: 120\n"
         )
 
-    def start(self, *args: str, port: int = PG_PORT) -> None:
+    def start(self, *args: str, port: int = PG_PORT, env: dict[str, str] | None = None) -> None:
         self.write_profile(port)
-        env = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false")
-        for name in [n for n in env if n.startswith("SLUICE_")]:
-            del env[name]
+        environ = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+        for name in [n for n in environ if n.startswith("SLUICE_")]:
+            del environ[name]
+        environ.update(env or {})
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -131,7 +132,7 @@ class Build:
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.PIPE,
-            env=env,
+            env=environ,
             start_new_session=True,  # its own group, as a scheduler or a terminal would start it
         )
 
@@ -209,13 +210,15 @@ def project(tmp_path: Path, shared_pg: None) -> Iterator[Build]:
     pg_execute(f"drop schema if exists {schema} cascade")
 
 
-def signal_and_check(build: Build, signum: int, *, group: bool) -> dict:
-    """Send the signal, then check what every phase must leave behind; returns build.json."""
+def signal_and_check(build: Build, signum: int, *, group: bool, already_sent: bool = False) -> dict:
+    """Send the signal (unless ``already_sent``), then check what every phase must leave
+    behind; returns build.json."""
     assert build.process is not None
-    if group:
-        os.killpg(build.process.pid, signum)
-    else:
-        build.process.send_signal(signum)
+    if not already_sent:
+        if group:
+            os.killpg(build.process.pid, signum)
+        else:
+            build.process.send_signal(signum)
     code = build.process.wait(timeout=DEADLINE)
     stderr = build.stderr()
     assert code == 128 + signum, stderr
@@ -380,3 +383,56 @@ def test_an_orchestrators_own_handler_stops_dbt_the_same_way(project: Build):
     record = project.record()
     assert record["status"] == "interrupted" and record["exit_code"] == 99
     assert record["attempts"][0]["interrupted"]
+
+
+class HoldingWebhook:
+    """A webhook that takes the alert and answers only when released."""
+
+    def __init__(self) -> None:
+        from http.server import BaseHTTPRequestHandler, HTTPServer
+
+        self.received = threading.Event()
+        self.release = threading.Event()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["Content-Length"]))
+                outer.received.set()
+                outer.release.wait(DEADLINE)
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args) -> None:
+                pass
+
+        self.server = HTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_signal_while_finishing(project: Build):
+    (project.root / "models" / "broken.sql").write_text("select missing from {{ ref('quick') }}\n")
+    webhook = HoldingWebhook()
+    try:
+        # the webhook comes from the environment; the build ends in an alert for `broken`
+        project.start("--select", "quick", "broken", env={"SLUICE_WEBHOOK_URL": webhook.url})
+        project.wait_for(webhook.received.is_set, "the alert being sent")
+        assert project.process is not None
+        os.killpg(project.process.pid, signal.SIGTERM)
+        webhook.release.set()  # the alert goes out; the build was told to stop meanwhile
+
+        record = signal_and_check(project, signal.SIGTERM, group=True, already_sent=True)
+    finally:
+        webhook.close()
+
+    [attempt] = record["attempts"]
+    assert attempt["returncode"] == 1 and not attempt["interrupted"]
+    assert "during finishing" in record["notes"][-1]
+    assert record["alert_delivery"]["delivered"]  # it did go out before the build stopped

@@ -976,6 +976,18 @@ def _exit_code_of(exc: BaseException) -> tuple[int, str]:
     return EXIT_FAILED, f"stopped by {type(exc).__name__}: {exc}"
 
 
+def _delivery_written(progress: _Progress) -> Delivery | None:
+    """The delivery this run already recorded in ``alerts.json`` (interrupted while finishing,
+    after the alerts went out), or None."""
+    try:
+        written = json.loads((sluice_dir(progress.target_dir) / "alerts.json").read_text("utf-8"))
+        if written.get("invocation_id") != progress.invocation_id:
+            return None
+        return Delivery(**written["delivery"])
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
 def _record_interrupted(progress: _Progress, exc: BaseException) -> None:
     """Write this run's record after an interruption: the attempts so far (the one dbt was
     running included, with what it wrote before it stopped), what failed, the escalations
@@ -1022,20 +1034,23 @@ def _record_interrupted(progress: _Progress, exc: BaseException) -> None:
         _, final_results, final_failures = _final_view(progress)
         settings = progress.settings or BuildSettings()
         escalations = escalate(final_failures, manifest, graph, settings.escalation)
-        _alert(
-            escalations,
-            settings,
-            progress.target_dir,
-            project=manifest.metadata.project_name or progress.project.name,
-            exit_code=exit_code,
-            attempts=len(progress.attempts),
-            invocation_id=progress.invocation_id,
-            send=False,
-        )
+        delivery = _delivery_written(progress)
+        if delivery is None:
+            delivery = _alert(
+                escalations,
+                settings,
+                progress.target_dir,
+                project=manifest.metadata.project_name or progress.project.name,
+                exit_code=exit_code,
+                attempts=len(progress.attempts),
+                invocation_id=progress.invocation_id,
+                send=False,
+            )
         statuses = _fallback_exposure_statuses(manifest, graph, final_failures)
     except Exception as problem:  # the record must still be written
         final_results, final_failures, escalations, statuses = None, (), (), {}
         manifest = _EMPTY_MANIFEST
+        delivery = Delivery(False, False, None, "not sent: the build was interrupted")
         progress.notes.append(f"the interrupted run could not be summarised fully: {problem}")
     result = BuildResult(
         exit_code=exit_code,
@@ -1045,7 +1060,7 @@ def _record_interrupted(progress: _Progress, exc: BaseException) -> None:
         attempts=tuple(progress.attempts),
         failures=final_failures,
         escalations=escalations,
-        alert_delivery=Delivery(False, False, None, "not sent: the build was interrupted"),
+        alert_delivery=delivery,
         stopped_because="interrupted",
         exposure_statuses=statuses,
         exposure_statuses_from="build",

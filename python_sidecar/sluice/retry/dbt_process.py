@@ -93,7 +93,6 @@ def subprocess_runner(executable: str, *, echo: bool, stop_timeout: float) -> Db
         with log_path.open("wb") as log:
             process = subprocess.Popen(
                 _command(executable, args),
-                stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
