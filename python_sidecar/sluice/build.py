@@ -402,7 +402,7 @@ class _Context:
     """The clock's reading when the build started (the budget counts from there)."""
 
     def patterns(self) -> tuple[Pattern, ...]:
-        """The users' rows first, then the built-in table."""
+        """The users' rows first, then the built-in table (compiled while dbt first runs)."""
         return (*self.settings.patterns, *builtin_patterns())
 
 
@@ -436,7 +436,11 @@ class _Progress:
     phase: str = "starting"
     repeated: dict[str, int] = field(default_factory=dict)
     settings: BuildSettings | None = None
-    patterns: tuple[Pattern, ...] = ()
+
+    def patterns(self) -> tuple[Pattern, ...]:
+        """The users' rows first, then the built-in table."""
+        users = self.settings.patterns if self.settings is not None else ()
+        return (*users, *builtin_patterns())
 
     def manifest_and_graph(self) -> tuple[Manifest, Graph]:
         if self.loaded is None:
@@ -555,7 +559,6 @@ def build(
             uniform=uniform,
             started=progress.started,
         )
-        progress.patterns = context.patterns()
         # The pattern table compiles, and the report's modules load, while dbt runs: this
         # process only waits for dbt meanwhile.
         warm = threading.Thread(target=_preload, args=(report,), daemon=True)
@@ -690,7 +693,7 @@ def _final_view(progress: _Progress) -> tuple[Path | None, RunResults | None, tu
     if final_dir is not None:
         path = final_dir / "run_results.json"
         final_results = decode_run_results(path.read_bytes(), path)
-        failures = classify(final_results, manifest, progress.patterns, graph)
+        failures = classify(final_results, manifest, progress.patterns(), graph)
     if attempts and not attempts[-1].started:
         failures = (*failures, *attempts[-1].failures)
     if progress.repeated:
@@ -1014,7 +1017,7 @@ def _record_interrupted(progress: _Progress, exc: BaseException) -> None:
                     manifest = load_manifest(folder / "manifest.json")
                     progress.loaded = (manifest, build_graph(manifest))
                 known, graph = progress.manifest_and_graph()
-                failures = classify(results, known, progress.patterns, graph)
+                failures = classify(results, known, progress.patterns(), graph)
             progress.attempts.append(
                 Attempt(
                     running.number,
