@@ -348,3 +348,76 @@ def test_two_builds_of_one_model_at_once_keep_one_chain(make_project, capsys):
     ) == [(1,), (2,), (3,)]
     code, out, err = _audit(project, capsys, "verify")
     assert code == 0, out + err
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("blocked_table", ["sluice_audit_records", "sluice_audit_chain"])
+def test_a_build_killed_while_sealing_leaves_the_trail_intact(make_project, capsys, blocked_table):
+    import os
+    import signal
+    import time
+
+    import psycopg2
+
+    from tests.dbt_harness import PG_DBNAME, PG_HOST, PG_PASSWORD, PG_PORT, PG_USER
+
+    def connect():
+        return psycopg2.connect(
+            host=PG_HOST, port=PG_PORT, user=PG_USER, password=PG_PASSWORD, dbname=PG_DBNAME
+        )
+
+    project = make_project("postgres")
+    scenario.setup(project)
+    project.dbt("build")
+    events = project.query("select count(*) from {schema}.sluice_exception_events")[0][0]
+    project.execute("update {schema}.raw_orders set status = 'paid' where order_id = 3")
+
+    # hold a lock on the trail's table: the build blocks exactly at the seal
+    holder = connect()
+    holder.cursor().execute(f"lock table {project.schema}.{blocked_table} in access exclusive mode")
+    proc = subprocess.Popen(
+        [
+            DBT,
+            "run",
+            "-s",
+            "orders",
+            "--profiles-dir",
+            str(project.root),
+            "--project-dir",
+            str(project.root),
+        ],
+        cwd=project.root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            assert proc.poll() is None, "the build finished without reaching the seal"
+            assert time.monotonic() < deadline, "the build never reached the seal"
+            with connect() as probe, probe.cursor() as pc:
+                pc.execute(
+                    "select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
+                    "and query ilike '%insert into%sluice_audit_records%' "
+                    "and pid <> pg_backend_pid()"
+                )
+                if pc.fetchone()[0] > 0:
+                    break
+            time.sleep(0.05)  # polling the server for the blocked statement, bounded above
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=60)
+    finally:
+        holder.rollback()
+        holder.close()
+
+    # the killed build wrote nothing: its events went with its seal
+    assert project.query("select count(*) from {schema}.sluice_exception_events")[0][0] == events
+    assert _audit(project, capsys, "verify")[0] == 0
+    project.dbt("run", "-s", "orders")
+    code, out, err = _audit(project, capsys, "verify")
+    assert code == 0, out + err
+    assert project.query(
+        "select sequence_number, record_count from {schema}.sluice_audit_chain "
+        "where chain_name = 'exception_events' order by 1"
+    ) == [(1, 6), (2, 1)]
