@@ -194,6 +194,14 @@ TAMPERING = {
         "where chain_name = 'exception_events' and sequence_number = 1",
         "sluice_exception_events chain (model.sluice_test.orders, seal 1): edited",
     ),
+    "insert_a_seal_of_another_chain": (
+        "insert into {schema}.sluice_audit_chain select 'payments', model_unique_id, "
+        "sequence_number, invocation_id, record_count, hashed_columns, content_hash, "
+        "previous_hash, chain_hash, sealed_at from {schema}.sluice_audit_chain "
+        "where chain_name = 'runs' and model_unique_id = 'model.sluice_test.orders' "
+        "and sequence_number = 1",
+        "payments chain (model.sluice_test.orders): seal inserted",
+    ),
     "edit_a_sealed_hash": (
         "update {schema}.sluice_audit_records set record_hash = md5('forged') "
         "where record_key = '{event}'",

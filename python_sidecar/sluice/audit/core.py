@@ -15,6 +15,7 @@ from typing import Any, TextIO
 from sluice.audit.chain import (
     CHAINS,
     Finding,
+    FindingKind,
     Seal,
     TrailHead,
     UnsealedRecord,
@@ -59,12 +60,22 @@ def verify_trail(trail: Trail, copy: Sequence[Seal] = ()) -> Verification:
     seals = trail.seals()
     digests = trail.digests()
     known = {c.name for c in CHAINS}
-    unknown = sorted(({s.chain_name for s in seals} | {c for c, _ in digests}) - known)
-    if unknown:
-        raise InputError(
-            f"{trail.description}: {trail.tables.chain} holds chains this sluice does not know: "
-            f"{', '.join(unknown)} (written by a newer sluice?)"
+    findings: list[Finding] = [
+        Finding(
+            FindingKind.SEAL_INSERTED,
+            chain,
+            chain,
+            model,
+            None,
+            None,
+            "key",
+            "a chain this sluice does not know (inserted, or written by a newer sluice)",
         )
+        for chain, model in sorted(
+            {(s.chain_name, s.model_unique_id) for s in seals if s.chain_name not in known}
+            | {(c, m) for c, m in digests if c not in known}
+        )
+    ]
     if (
         not seals
         and not digests
@@ -77,7 +88,6 @@ def verify_trail(trail: Trail, copy: Sequence[Seal] = ()) -> Verification:
     by_chain: dict[tuple[str, str], list[Seal]] = defaultdict(list)
     for seal in seals:
         by_chain[(seal.chain_name, seal.model_unique_id)].append(seal)
-    findings: list[Finding] = []
     pending: list[PendingRecord] = []
     unnamed = unnamed_pending = 0
     for spec in CHAINS:
