@@ -4,7 +4,7 @@
 #   then   a reviewer releases order O-1017 (manual review); the ERP team fixes O-1009 at the source
 #   day 2  dbt build on the sources as they now are: O-1009 recovers, O-1017 is published,
 #          the supplier cost `n/a` reaches dead letter (max_attempts: 2)
-# Finally: the summary, the exception lifecycles, and the impact report.
+# Finally: the summary, the exception lifecycles, the impact report, and the audit trail verified.
 set -uo pipefail
 cd "$(dirname "$0")"
 BIN="${SLUICE_BIN:-../.venv/bin}"
@@ -77,3 +77,7 @@ print('Report: ' + __import__('os').path.abspath('target/sluice/report.html'))
 " || true
 echo
 echo "DuckDB file: $SLUICE_DEMO_DB"
+
+echo
+echo "== the audit trail: every event, run and decision sealed (sluice audit verify) =="
+"$BIN/sluice" audit verify --project-dir . --profiles-dir . --target demo

@@ -138,6 +138,7 @@
     {%- do stats.update({'rows_published': 0}) -%}
     {%- do sluice._sluice_record_events(spec, quarantine, before, events, decisions) -%}
     {%- do sluice._sluice_log_run(spec, runs, quarantine, mode, stats, 'held', gate_message, rule_counts) -%}
+    {%- do sluice._sluice_seal() -%}
     {%- do sluice.drop_scratch(([repeats] if spec.dedupe is not none else []) + [interesting, exc_rel, before, batch]) -%}
     {{ adapter.commit() }}
     {%- do sluice._sluice_raise_gate(gate_message ~ "\n" ~ sluice._sluice_counts_payload(spec, stats, 'held', rule_counts)) -%}
@@ -167,6 +168,7 @@
 
   {%- do sluice._sluice_record_events(spec, quarantine, before, events, decisions, published=true) -%}
   {%- do sluice._sluice_log_run(spec, runs, quarantine, mode, stats, 'passed', none, rule_counts) -%}
+  {%- do sluice._sluice_seal() -%}
   {{ run_hooks(post_hooks, inside_transaction=True) }}
   {%- do sluice.drop_scratch(([repeats] if spec.dedupe is not none else []) + [interesting, exc_rel, before] + ([batch] if incremental else [])) -%}
   {% do apply_grants(target_relation, config.get('grants'), should_revoke=should_revoke(existing_relation, full_refresh_mode=(not incremental))) %}

@@ -34,6 +34,7 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("report", "sluice.cli.report"),
     ("build", "sluice.cli.build"),
     ("review", "sluice.cli.review"),
+    ("audit", "sluice.cli.audit"),
 )
 
 
