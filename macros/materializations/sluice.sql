@@ -105,7 +105,7 @@
       (select count(*) from ({{ decided }}) as r where r._sluice_hold is null
          and exists (select 1 from {{ exc_rel }} as e where e.record_key = r._sluice_record and e.record_copy = r._sluice_copy)) as rows_flagged,
       (select count(*) from {{ quarantine }} as q
-         where q.model_unique_id = {{ mid }} and q.status = 'open'
+         where q.model_unique_id = {{ mid }} and q.status in ('open', 'dead_letter')
            and not exists (select 1 from {{ exc_rel }} as e where e.exception_id = q.exception_id)) as closing
       {%- for r in spec.rules %},
       coalesce(sum(case when e.rule_name = {{ sluice._sluice_lit(r.name) }} then 1 else 0 end), 0)
