@@ -227,20 +227,29 @@ def test_list_show_and_decide_through_builds(make_project, engine, capsys):
     )
     assert code == 0 and "decided: retry of 2 exceptions" in out
     assert len(_decisions(project)) == len(before) + 4
+    # and at the source: the flagged amount is corrected, order 2 is deleted
+    project.execute("update {schema}.raw_orders set amount = 3 where order_id = 8")
+    project.execute("delete from {schema}.raw_orders where order_id = 2")
     project.dbt("run", "-s", "orders")
     assert _keys(_listed(project, capsys)) == sorted(
         [
             ("[3]", 1, "orders_status_known"),
             ("[4]", 1, "orders_customer_exists"),
             ("[5]", 2, "orders_event_unique"),
-            ("[8]", 1, "orders_amount_positive"),
             (null_key, 1, "sluice_record_key"),
             (null_key, 2, "sluice_record_key"),
         ]
     )
-    assert _keys(_listed(project, capsys, "--status", "dead_letter")) == sorted(
-        [("[2]", 1, "orders_customer_required"), ("[7]", 1, "orders_date_readable")]
-    )
+    assert _keys(_listed(project, capsys, "--status", "dead_letter")) == [
+        ("[7]", 1, "orders_date_readable")
+    ]
+    assert _keys(_listed(project, capsys, "--status", "recovered")) == [
+        ("[8]", 1, "orders_amount_positive")
+    ]
+    assert _keys(_listed(project, capsys, "--status", "withdrawn")) == [
+        ("[2]", 1, "orders_customer_required")
+    ]
+    assert _listed(project, capsys, "--status", "released,rejected") == []
 
 
 def test_list_refuses_bad_filters(make_project, capsys):
