@@ -18,13 +18,13 @@ echo "== day 1: dbt build =="
 echo "(dbt build exited $?: 1 is expected, the invoices gate holds publication)"
 
 echo
+echo "== the reviewers' queue: open exceptions routed to manual review =="
+"$BIN/sluice" review list --route manual_review --project-dir . --profiles-dir . --target demo
+
+echo
 echo "== a reviewer releases O-1017 (customer C099 was onboarded after the CRM extract) =="
-exception_id="$("$BIN/python" -c "
-import duckdb, os
-with duckdb.connect(os.environ['SLUICE_DEMO_DB'], read_only=True) as c:
-    print(c.execute(\"select exception_id from orders__quarantine where record_key = 'O-1017' and rule_name = 'orders_customer_known'\").fetchone()[0])
-")"
-"$BIN/sluice" review release "$exception_id" --project-dir . --profiles-dir . --target demo \
+"$BIN/sluice" review release --status open --model orders --rule orders_customer_known \
+  --project-dir . --profiles-dir . --target demo \
   --by "ana@finance.example" --reason "C099 onboarded today; the CRM extract lags a day"
 
 echo
@@ -53,11 +53,12 @@ echo "== exception lifecycles (sluice_exception_history) =="
 import duckdb, os
 with duckdb.connect(os.environ['SLUICE_DEMO_DB'], read_only=True) as c:
     rows = c.execute('''
-        select model_name, record_key, rule_name, coalesce(from_status, '-'), to_status, actor
+        select model_name, record_key, rule_name, event_type, coalesce(from_status, '-'), to_status, actor
         from sluice_exception_events
-        where record_key in ('O-1009', 'O-1017', 'SUP-A|SKU-400') order by record_key, event_at, to_status''').fetchall()
+        where record_key in ('[\"O-1009\"]', '[\"O-1017\"]', '[\"SUP-A\",\"SKU-400\"]')
+        order by record_key, event_at, to_status''').fetchall()
 for r in rows:
-    print('  {:<16} {:<14} {:<28} {:>11} -> {:<12} by {}'.format(*r))
+    print('  {:<16} {:<22} {:<28} {:<9} {:>11} -> {:<12} by {}'.format(*r))
 "
 
 echo
