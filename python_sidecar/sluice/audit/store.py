@@ -296,38 +296,55 @@ def _connect(
 
     Returns (dialect, description, tables, DB-API connection).
     """
-    from sluice.report.warehouse import read_project, resolve_target
+    from sluice.project import ProjectFlags, load_project
 
-    project = read_project(project_dir)
-    wh = resolve_target(project_dir, profiles_dir=profiles_dir, target=target, project=project)
-    project_vars = project.get("vars") or {}
+    project = load_project(
+        ProjectFlags(project_dir=project_dir, profiles_dir=profiles_dir, target=target)
+    )
+    wh = project.target
+    adapter = wh.adapter_type
+    description = wh.where
 
     def table(var: str, default: str) -> str:
-        return str(project_vars.get(var) or default)
+        return str(project.var(var, None) or default)
 
     tables = TrailTables(
-        schema=wh.runs_schema,
+        schema=project.sluice_schema(),
         chain=table(CHAIN_VAR, "sluice_audit_chain"),
         records=table(RECORDS_VAR, "sluice_audit_records"),
         audited={c.name: table(c.table_var, c.default_table) for c in CHAINS},
     )
+    creds = wh.credentials
     try:
-        if wh.adapter == "duckdb":
+        if adapter == "duckdb":
             import duckdb
 
-            if wh.path is None or not wh.path.exists():
-                raise InputError(f"{wh.description}: database file not found: run dbt build first")
-            connection: Any = duckdb.connect(str(wh.path), read_only=True)
-        else:
+            raw = str(creds.get("path") or "")
+            path = Path(raw) if Path(raw).is_absolute() else project.cwd / raw
+            if not raw or not path.exists():
+                raise InputError(f"{description}: database file not found: run dbt build first")
+            connection: Any = duckdb.connect(str(path), read_only=True)
+        elif adapter == "postgres":
             import psycopg2  # type: ignore[import-untyped]
 
-            connection = psycopg2.connect(**wh.connect_args, connect_timeout=10)
+            connection = psycopg2.connect(
+                host=creds.get("host"),
+                port=creds.get("port"),
+                user=creds.get("user"),
+                password=creds.get("password") or creds.get("pass"),
+                dbname=creds.get("dbname") or creds.get("database"),
+                connect_timeout=10,
+            )
             connection.set_session(readonly=True)
+        else:
+            raise InputError(
+                f"{description}: sluice audit reads DuckDB and PostgreSQL targets, not {adapter!r}"
+            )
     except InputError:
         raise
     except Exception as exc:
-        raise InputError(f"{wh.description}: cannot connect: {exc}") from None
-    return wh.adapter, wh.description, tables, connection
+        raise InputError(f"{description}: cannot connect: {exc}") from None
+    return adapter, description, tables, connection
 
 
 @contextmanager
