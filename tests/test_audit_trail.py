@@ -133,7 +133,8 @@ def test_untouched_trail_is_intact(trail, capsys):
     assert chains[("runs", "orders")] == [(1, 1), (2, 1)]
     assert chains[("runs", "orders_held")] == [(1, 1), (2, 1)]
     # six exceptions opened by the first build, one released by the second
-    assert chains[("exception_events", "orders")] == [(1, 6), (2, 1)]
+    # the release: the decision, its status change and the publication of the row
+    assert chains[("exception_events", "orders")] == [(1, 6), (2, 3)]
     # the decision written between the builds, sealed by the second
     assert chains[("decisions", "orders")] == [(1, 1)]
     held = trail.query(
