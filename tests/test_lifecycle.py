@@ -197,7 +197,7 @@ def test_flags_and_duplicates_never_dead_letter_and_a_fixed_dead_letter_recovers
 def test_a_bad_setting_stops_the_build_before_any_model_runs(make_project, engine):
     project = make_project(engine)
     scenario.setup(project, extra_meta="attempt_interval: 'soon'")
-    result = project.dbt("build", expect=1)
+    result = project.dbt("build", expect=2)  # dbt: an error before any node ran
     assert "model 'orders'" in result.output and "attempt_interval" in result.output
     assert "expected a duration" in result.output
     # nothing ran: not the seeds, not the models

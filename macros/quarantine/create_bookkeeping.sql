@@ -30,14 +30,12 @@
       )
     {%- endset -%}
     {%- do statements.append(ddl) -%}
-    {#- columns added since 0.1.0, added only where missing (ALTER locks the table) -#}
-    {%- set existing = adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier) -%}
-    {%- if existing is not none -%}
-      {%- set have = adapter.get_columns_in_relation(existing) | map(attribute='name') | map('lower') | list -%}
-      {%- for name, data_type in columns if name not in have -%}
-        {%- do statements.append('alter table ' ~ relation ~ ' add column ' ~ name ~ ' ' ~ data_type) -%}
-      {%- endfor -%}
-    {%- endif -%}
+    {#- columns added since 0.1.0 (no introspection here: it would open a transaction that
+        the hook never commits) -#}
+    {%- set added = {'runs_table': [('rows_set_aside', dbt.type_bigint())], 'events_table': [('event_type', dbt.type_string())]} -%}
+    {%- for name, data_type in added.get(setting, []) -%}
+      {%- do statements.append('alter table ' ~ relation ~ ' add column if not exists ' ~ name ~ ' ' ~ data_type) -%}
+    {%- endfor -%}
   {%- endfor -%}
   {{ return(statements | join(';\n')) }}
 {% endmacro %}
