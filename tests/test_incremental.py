@@ -150,7 +150,7 @@ def test_replayed_rows_do_not_count_toward_the_gate_again(make_project, engine):
           - name: events
             config:
               materialized: sluice
-              meta: {sluice: {key: event_id, incremental: true}}
+              meta: {sluice: {key: event_id, incremental: true, attempt_interval: 0}}
             columns:
               - name: account
                 data_tests:
