@@ -9,11 +9,14 @@ forbids scripts, as a second line of defence.
 from __future__ import annotations
 
 import html
+import re
+from collections.abc import Sequence
 from typing import Any, Final
 
 import jinja2
 import msgspec
 
+from sluice.report.charts import charts
 from sluice.report.document import Document
 
 FORMATS: Final = ("html", "json", "md")
@@ -36,6 +39,24 @@ def _md_cell(value: Any) -> str:
 def _safe_url(value: Any) -> str | None:
     text = str(value or "").strip()
     return text if text.lower().startswith(("https://", "http://")) else None
+
+
+_BREAK_AFTER: Final = re.compile(r"(?<=[._/:-])")
+_SPARK_BLOCKS: Final = "▁▂▃▄▅▆▇█"
+
+
+def _ident_parts(value: Any) -> list[str]:
+    """An identifier cut after each ``.``, ``_``, ``/``, ``:`` and ``-``: the template puts a
+    ``<wbr>`` between the parts, so it may wrap there and never inside a word."""
+    return [part for part in _BREAK_AFTER.split("" if value is None else str(value)) if part]
+
+
+def _spark_text(values: Sequence[int]) -> str:
+    """Rows held per day as block characters (Markdown has no pictures)."""
+    top = max(values, default=0)
+    if top <= 0:
+        return _SPARK_BLOCKS[0] * len(values)
+    return "".join(_SPARK_BLOCKS[round((len(_SPARK_BLOCKS) - 1) * v / top)] for v in values)
 
 
 def _percent(value: float, total: float) -> float:
@@ -67,6 +88,8 @@ def _environment(*, markdown: bool) -> jinja2.Environment:
         env = jinja2.Environment(autoescape=True, **common)
     env.filters["safe_url"] = _safe_url
     env.filters["short_id"] = _short_id
+    env.filters["spark_text"] = _spark_text
+    env.filters["ident_parts"] = _ident_parts
     env.globals["percent"] = _percent
     return env
 
@@ -83,7 +106,7 @@ def preload() -> None:
 
 def render_html(document: Document) -> str:
     return _HTML_ENV.get_template("report.html.j2").render(
-        doc=document, max_reasons=MAX_REASONS_SHOWN
+        doc=document, max_reasons=MAX_REASONS_SHOWN, charts=charts(document)
     )
 
 
