@@ -37,6 +37,20 @@ def test_list_release_and_next_build(make_project, engine, capsys):
     assert len(json.loads(out)) == len(scenario.RULES)
 
     exception_id = listed[0]["exception_id"]
+    code, out, err = _review(project, capsys, "show", exception_id, "--format", "json")
+    assert code == 0, err
+    shown = json.loads(out)
+    assert (shown["exception_id"], shown["record_key"], shown["status"]) == (
+        exception_id,
+        "[4]",
+        "open",
+    )
+    assert shown["rule_name"] == "orders_customer_exists"
+    code, out, err = _review(project, capsys, "show", exception_id)
+    assert code == 0 and "orders_customer_exists" in out and "[4]" in out
+    code, out, err = _review(project, capsys, "show", "nope")
+    assert code == 2 and "no exception 'nope'" in err and out == ""
+
     code, out, err = _review(
         project, capsys, "release", exception_id, "--by", "ana", "--reason", "new customer"
     )
@@ -51,6 +65,8 @@ def test_list_release_and_next_build(make_project, engine, capsys):
 
     project.dbt("run", "-s", "orders")
     assert 4 in {r[0] for r in scenario.published(project)}
+    code, out, err = _review(project, capsys, "show", exception_id, "--format", "json")
+    assert code == 0 and json.loads(out)["status"] == "released"
     code, out, err = _review(
         project, capsys, "release", exception_id, "--by", "ana", "--reason", "again"
     )

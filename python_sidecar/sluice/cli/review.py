@@ -1,4 +1,4 @@
-"""`sluice review list|release|reject|retry`: reviewers' decisions on quarantined records."""
+"""`sluice review list|show|release|reject|retry`: reviewers' decisions on quarantined records."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 from typing import Any
 
 from sluice.cli.flags import add_project_flags, project_flags
-from sluice.errors import SluiceError
+from sluice.errors import InputError, SluiceError
 
 EXIT_OK = 0
 
@@ -22,6 +22,7 @@ def register(subparsers: Any) -> None:
     actions = parser.add_subparsers(dest="review_action", metavar="ACTION", required=True)
     for name, text in (
         ("list", "open exceptions routed manual_review (--all: every open exception)"),
+        ("show", "one exception: its record, rule, status, owner, message and failing value"),
         ("release", "publish an open exception's row as it is (an override)"),
         ("reject", "keep an open exception's row out for good"),
         ("retry", "re-open a dead_letter, rejected or released exception"),
@@ -31,6 +32,9 @@ def register(subparsers: Any) -> None:
         if name == "list":
             sub.add_argument("--model", default=None, help="only this model")
             sub.add_argument("--all", action="store_true", help="every open exception")
+            sub.add_argument("--format", choices=("table", "json"), default="table")
+        elif name == "show":
+            sub.add_argument("exception_id", help="the exception's id (see `sluice review list`)")
             sub.add_argument("--format", choices=("table", "json"), default="table")
         else:
             sub.add_argument("exception_id", help="the exception's id (see `sluice review list`)")
@@ -65,6 +69,27 @@ def run(args: argparse.Namespace) -> int:
                         )
                 return EXIT_OK
             found = store.find(args.exception_id)
+            if args.review_action == "show":
+                if found is None:
+                    raise InputError(f"no exception {args.exception_id!r} in any sluice quarantine")
+                if args.format == "json":
+                    print(json.dumps({**found.__dict__, "first_seen_at": str(found.first_seen_at)}))
+                else:
+                    for label, value in (
+                        ("exception", found.exception_id),
+                        ("model", found.model_name),
+                        ("record", found.record_key),
+                        ("rule", f"{found.rule_name} ({found.error_class}, {found.severity})"),
+                        ("route", found.route),
+                        ("status", found.status),
+                        ("owner", found.owner or "-"),
+                        ("attempts", found.attempt_count),
+                        ("first seen", found.first_seen_at),
+                        ("message", found.message or ""),
+                        ("value", repr(found.failed_value)),
+                    ):
+                        print(f"{label:>10}  {value}")
+                return EXIT_OK
             decision = validate_decision(
                 args.review_action, args.exception_id, found, args.by, args.reason
             )
