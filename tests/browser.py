@@ -46,11 +46,25 @@ PROBE = """
       }
     });
   });
+  // elements reaching past the window or spilling out of their box, other than content a
+  // scrolling box holds
+  function scrolled(el) {
+    if (el.closest("svg")) return true;  // an inline svg clips what it draws
+    for (var up = el.parentElement; up; up = up.parentElement) {
+      var style = getComputedStyle(up);
+      if (style.overflowX === "auto" || style.overflowX === "scroll") return true;
+    }
+    return false;
+  }
   var wide = [];
-  document.querySelectorAll("section, article, figure, svg.pic, table").forEach(function (el) {
+  var width = document.documentElement.clientWidth;
+  document.querySelectorAll("body *").forEach(function (el) {
     var box = el.getBoundingClientRect();
-    if (box.right > document.documentElement.clientWidth + 0.5) {
-      wide.push(el.tagName + "#" + (el.id || el.className.baseVal || el.className) + " " + Math.round(box.right));
+    var spills = getComputedStyle(el).overflowX === "visible" && el.clientWidth > 0
+      && el.scrollWidth > el.clientWidth + 1;
+    if (box.width > 0 && (box.right > width + 0.5 || spills) && !scrolled(el)) {
+      var name = el.id || (el.className && (el.className.baseVal || el.className)) || "";
+      wide.push(el.tagName.toLowerCase() + (name ? "." + name : "") + " " + Math.round(box.right));
     }
   });
   document.title = "PROBE " + JSON.stringify({

@@ -8,6 +8,7 @@ are skipped with the reason, except under CI=true (CI installs it), where they f
 from __future__ import annotations
 
 import html
+import json
 import re
 import subprocess
 from html.parser import HTMLParser
@@ -16,6 +17,7 @@ from pathlib import Path
 import pytest
 from sluice.report import generate_report
 
+from tests.browser import probe_layout
 from tests.dbt_harness import chromium_path
 from tests.fixtures import synth
 from tests.fixtures.synth import dbt_test, exposure, model, result, source, uid
@@ -162,6 +164,8 @@ def test_chromium_runs_scripts_in_an_unprotected_page(tmp_path: Path) -> None:
     dom = _dump_dom(page, tmp_path / "chromium-control")
     assert _title(dom) == MARK
     assert f"<{MARK.lower()}>" in dom
+    with pytest.raises(AssertionError, match="injected"):
+        assert_nothing_injected(dom)
 
 
 @pytest.mark.chromium
@@ -183,8 +187,29 @@ def test_hostile_artifacts_render_as_text(tmp_path: Path) -> None:
     assert "Finance board" in dom and "Ops board" in dom
     assert html.escape("<script>", quote=False) in dom
     assert dom.count('data-status="blocked"') == 2  # the failing test on base reaches both
-    for section in ("board", "paths", "root-causes", "quarantine", "freshness"):
+    for section in ("board", "incidents", "root-causes", "paths", "patterns", "quarantine"):
         assert f'id="{section}"' in dom
+    assert 'id="freshness"' in dom
+    # the hostile names reached the incidents, the patterns and the lineage pictures as text
+    assert dom.count('class="incident open"') == 2
+    assert dom.count('<svg class="pic lineage"') == 2
+    assert f"rule {PAYLOADS[0]}" not in source and html.escape(PAYLOADS[0], quote=False) in dom
+
+
+@pytest.mark.chromium
+def test_hostile_and_very_long_names_fit_1400px(tmp_path: Path) -> None:
+    project = _hostile_project(tmp_path)
+    target = project / "target"
+    manifest = json.loads((target / "manifest.json").read_text())
+    long_name = "base_" + "x" * 160 + "_and_" + "y" * 120
+    manifest["nodes"][uid("base")]["name"] = long_name
+    manifest["exposures"]["exposure.shop.ops_board"]["label"] = "Ops" + "W" * 200
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    page = generate_report(project, profiles_dir=project).outputs["html"]
+    assert long_name in page.read_text()
+    layout = probe_layout(page, tmp_path / "probe")
+    assert layout["scrollWidth"] <= 1400, layout
+    assert layout["wide"] == [], layout
 
 
 def test_markdown_summary_escapes_markup(tmp_path: Path) -> None:
