@@ -18,11 +18,23 @@ echo "== day 1: dbt build =="
 echo "(dbt build exited $?: 1 is expected, the invoices gate holds publication)"
 
 echo
+echo "== sluice report after day 1: an incident opens for each exposure that is not healthy =="
+"$BIN/sluice" report --project-dir . --profiles-dir . --target demo --format json > /dev/null
+"$BIN/python" -c "
+import json
+with open('target/sluice/impact.json') as f:
+    incidents = json.load(f)['incidents']
+for i in incidents['open']:
+    print(f\"  {i['incident_id']}  {i['exposure_name']:<26} {i['status']:<9} fix: {i['fix_owners']}\")
+"
+
+echo
 echo "== a reviewer releases O-1017 (customer C099 was onboarded after the CRM extract) =="
 exception_id="$("$BIN/python" -c "
-import duckdb, os
+import duckdb, json, os
+key = json.dumps(['O-1017'])  # a record key is stored as the JSON array of its key values
 with duckdb.connect(os.environ['SLUICE_DEMO_DB'], read_only=True) as c:
-    print(c.execute(\"select exception_id from orders__quarantine where record_key = 'O-1017' and rule_name = 'orders_customer_known'\").fetchone()[0])
+    print(c.execute(\"select exception_id from orders__quarantine where record_key = ? and rule_name = 'orders_customer_known'\", [key]).fetchone()[0])
 ")"
 "$BIN/sluice" review release "$exception_id" --project-dir . --profiles-dir . --target demo \
   --by "ana@finance.example" --reason "C099 onboarded today; the CRM extract lags a day"
@@ -50,14 +62,15 @@ echo
 echo
 echo "== exception lifecycles (sluice_exception_history) =="
 "$BIN/python" -c "
-import duckdb, os
+import duckdb, json, os
+keys = [json.dumps(k, separators=(',', ':')) for k in (['O-1009'], ['O-1017'], ['SUP-A', 'SKU-400'])]
 with duckdb.connect(os.environ['SLUICE_DEMO_DB'], read_only=True) as c:
     rows = c.execute('''
         select model_name, record_key, rule_name, coalesce(from_status, '-'), to_status, actor
         from sluice_exception_events
-        where record_key in ('O-1009', 'O-1017', 'SUP-A|SKU-400') order by record_key, event_at, to_status''').fetchall()
+        where record_key in (?, ?, ?) order by record_key, event_at, to_status''', keys).fetchall()
 for r in rows:
-    print('  {:<16} {:<14} {:<28} {:>11} -> {:<12} by {}'.format(*r))
+    print('  {:<16} {:<20} {:<28} {:>11} -> {:<12} by {}'.format(*r))
 "
 
 echo
@@ -73,6 +86,19 @@ print('Exposure statuses:')
 for e in impact['exposures']:
     owners = ', '.join(o.get('name') or o.get('email') or '?' for o in e['owners'])
     print(f\"  {e['name']:<28} {e['status']:<9} criticality {e['criticality']:<9} rows held upstream {e['rows_held_upstream']:<3} owner {owners}\")
+print()
+print('Incidents (open first), as recorded in the sluice_incidents table:')
+incidents = impact['incidents']
+for i in incidents['open'] + incidents['closed']:
+    state = 'open for ' + i['open_for'] if i['is_open'] else 'closed after ' + i['duration']
+    causes = ', '.join(dict.fromkeys(c['rule_name'] or c['node_name'] for c in i['root_causes']))
+    print(f\"  {i['exposure_name']:<26} {(i['status'] or ''):<9} {state:<18} {i['changes']} change(s)  causes: {causes}\")
+    print('    ' + ' -> '.join(h['change_type'] + ' ' + (h['status'] or '') for h in i['history']))
+print('Who fixes what:')
+for rc in impact['root_causes']:
+    if rc['is_problem']:
+        held = rc['held_records'][0]['command'] if rc['held_records'] else ''
+        print(f\"  {rc['node_name']:<28} {rc['kind']:<10} owner {rc['owner']:<22} {held}\")
 print('Report: ' + __import__('os').path.abspath('target/sluice/report.html'))
 " || true
 echo
