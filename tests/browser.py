@@ -38,7 +38,7 @@ PROBE = """
     return rects.every(function (r) { return r.top < first.bottom - 2 && r.bottom > first.top + 2; });
   }
   var wrapped = [];
-  var selectors = [".badge", "th", ".nw", ".num", "td .id", ".action .id", "code.id"];
+  var selectors = [".badge", "th", ".nw", ".num", ".id", ".path > span"];
   selectors.forEach(function (selector) {
     document.querySelectorAll(selector).forEach(function (el) {
       if (el.getClientRects().length && !oneLine(el)) {

@@ -25,6 +25,7 @@ COLUMN_GAP: Final = 34
 ROW_GAP: Final = 12
 BOX_CHARS: Final = 20
 MAX_LINEAGE_REASONS: Final = 8
+MAX_LINEAGE_PICTURES: Final = 30
 
 SPARK_WIDTH: Final = 180
 SPARK_HEIGHT: Final = 28
@@ -217,9 +218,10 @@ def _hours(seconds: float | None) -> float:
 def charts(document: Mapping[str, Any]) -> dict[str, Any]:
     """Every picture of the HTML report, from the document alone."""
     kinds = {rc["node_id"]: rc["kind"] for rc in document["root_causes"]}
+    affected = [e for e in document["exposures"] if e.get("reasons")]
     lineages = {
         e["unique_id"]: picture
-        for e in document["exposures"]
+        for e in affected[:MAX_LINEAGE_PICTURES]
         if (picture := lineage(e, kinds)) is not None
     }
     found: dict[str, Any] = {"lineage": lineages, "held": {}}
