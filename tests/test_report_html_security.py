@@ -212,9 +212,16 @@ def test_hostile_and_very_long_names_fit_1400px(tmp_path: Path) -> None:
     assert layout["wide"] == [], layout
 
 
-def test_markdown_summary_escapes_markup(tmp_path: Path) -> None:
+@pytest.mark.parametrize("warehouse", [False, True], ids=["artifacts", "warehouse"])
+def test_markdown_summary_escapes_markup(tmp_path: Path, warehouse: bool) -> None:
     project = _hostile_project(tmp_path)
-    summary = generate_report(project, warehouse=False, formats=("md",)).outputs["md"].read_text()
+    summary = (
+        generate_report(project, profiles_dir=project, warehouse=warehouse, formats=("md",))
+        .outputs["md"]
+        .read_text()
+    )
+    if warehouse:  # the incidents and patterns tables carry the hostile names too
+        assert "**Incidents**" in summary and "**Patterns over the last 30 days**" in summary
     for tag in INJECTED_TAGS:
         assert f"<{tag}" not in summary.lower()
     assert "&lt;script&gt;" in summary

@@ -391,5 +391,5 @@ def generate_report(
         warehouse_tables=tables,
         quarantine_source=inputs.quarantine_source,
         state_path=inputs.state_path,
-        incident_changes=changes if warehouse else (),
+        incident_changes=changes,
     )
