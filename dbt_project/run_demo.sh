@@ -4,7 +4,7 @@
 #   then   a reviewer releases order O-1017 (manual review); the ERP team fixes O-1009 at the source
 #   day 2  dbt build on the sources as they now are: O-1009 recovers, O-1017 is published,
 #          the supplier cost `n/a` reaches dead letter (max_attempts: 2)
-# Finally: the summary, the exception lifecycles, and the impact report.
+# Finally: the summary, the exception lifecycles, the impact report, and the audit trail verified.
 set -uo pipefail
 cd "$(dirname "$0")"
 BIN="${SLUICE_BIN:-../.venv/bin}"
@@ -29,14 +29,13 @@ for i in incidents['open']:
 "
 
 echo
+echo "== the reviewers' queue: open exceptions routed to manual review =="
+"$BIN/sluice" review list --route manual_review --project-dir . --profiles-dir . --target demo
+
+echo
 echo "== a reviewer releases O-1017 (customer C099 was onboarded after the CRM extract) =="
-exception_id="$("$BIN/python" -c "
-import duckdb, json, os
-key = json.dumps(['O-1017'])  # a record key is stored as the JSON array of its key values
-with duckdb.connect(os.environ['SLUICE_DEMO_DB'], read_only=True) as c:
-    print(c.execute(\"select exception_id from orders__quarantine where record_key = ? and rule_name = 'orders_customer_known'\", [key]).fetchone()[0])
-")"
-"$BIN/sluice" review release "$exception_id" --project-dir . --profiles-dir . --target demo \
+"$BIN/sluice" review release --status open --model orders --rule orders_customer_known \
+  --project-dir . --profiles-dir . --target demo \
   --by "ana@finance.example" --reason "C099 onboarded today; the CRM extract lags a day"
 
 echo
@@ -66,11 +65,12 @@ import duckdb, json, os
 keys = [json.dumps(k, separators=(',', ':')) for k in (['O-1009'], ['O-1017'], ['SUP-A', 'SKU-400'])]
 with duckdb.connect(os.environ['SLUICE_DEMO_DB'], read_only=True) as c:
     rows = c.execute('''
-        select model_name, record_key, rule_name, coalesce(from_status, '-'), to_status, actor
+        select model_name, record_key, rule_name, event_type, coalesce(from_status, '-'), to_status, actor
         from sluice_exception_events
-        where record_key in (?, ?, ?) order by record_key, event_at, to_status''', keys).fetchall()
+        where record_key in ('[\"O-1009\"]', '[\"O-1017\"]', '[\"SUP-A\",\"SKU-400\"]')
+        order by record_key, event_at, to_status''').fetchall()
 for r in rows:
-    print('  {:<16} {:<20} {:<28} {:>11} -> {:<12} by {}'.format(*r))
+    print('  {:<16} {:<22} {:<28} {:<9} {:>11} -> {:<12} by {}'.format(*r))
 "
 
 echo
@@ -103,3 +103,7 @@ print('Report: ' + __import__('os').path.abspath('target/sluice/report.html'))
 " || true
 echo
 echo "DuckDB file: $SLUICE_DEMO_DB"
+
+echo
+echo "== the audit trail: every event, run and decision sealed (sluice audit verify) =="
+"$BIN/sluice" audit verify --project-dir . --profiles-dir . --target demo

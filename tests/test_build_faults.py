@@ -119,6 +119,7 @@ def test_transient_lock_clears_after_three_attempts_and_exits_0(env: Env, lock: 
         base_delay=2,
         max_delay=3,
         report=True,
+        repeat_limit=3,  # the same holder's lock fails twice alike: allow a third attempt
     )
 
     assert result.exit_code == 0, result.notes
@@ -298,6 +299,7 @@ def test_failure_that_stays_transient_exits_3_when_the_budget_is_spent(env: Env,
         base_delay=10,
         max_delay=1000,
         budget=25,
+        repeat_limit=0,  # the lock stays with the same holder: only the budget stops it
     )
 
     # waits of 10 then 20 s: the second would end at 30 s, past the 25 s budget

@@ -226,9 +226,21 @@ def test_dbt_argument_rewrites():
         "--threads",
         "4",
     ]
-    assert retry_args(args) == ["--profiles-dir", "p", "--vars", "{x: 1}", "--threads", "4"]
+    # every option dbt retry accepts, in the user's order (the selection it takes from the run)
+    assert retry_args(args) == [
+        "--target",
+        "prod",
+        "--vars",
+        "{x: 1}",
+        "--full-refresh",
+        "--profiles-dir",
+        "p",
+        "--threads",
+        "4",
+    ]
     assert flag_value(args, "--target", "-t") == "prod"
-    assert flag_value(["-t=dev"], "--target", "-t") == "dev"
+    assert flag_value(["-tdev"], "--target", "-t") == "dev"
+    assert flag_value(["-t=dev"], "--target", "-t") == "=dev"  # as dbt's parser reads it
 
 
 # --- the loop, with a fake dbt ----------------------------------------------------------------
@@ -307,6 +319,7 @@ class FakeDbt:
 
 def fake_build(project, dbt, sleeps, **kwargs):
     kwargs.setdefault("uniform", lambda: 0.5)
+    kwargs.setdefault("repeat_limit", 0)  # the fake fails with the same message every time
     return build(
         project,
         ["--target", "ci"],
@@ -324,7 +337,7 @@ def test_transient_failure_clears(tmp_path):
     result = fake_build(project, dbt, sleeps, max_attempts=5, base_delay=4, max_delay=6)
     assert result.exit_code == 0 and result.outcome == "published"
     assert [c[0] for c in dbt.calls] == ["build", "retry", "retry"]
-    assert dbt.calls[1] == ["retry", "--project-dir", str(project.resolve())]
+    assert dbt.calls[1] == ["retry", "--project-dir", str(project.resolve()), "--target", "ci"]
     assert sleeps == [2.0, 3.0]
     assert result.retries == 2
 
@@ -406,3 +419,26 @@ def test_a_malformed_webhook_url_stops_the_build_before_dbt_runs(tmp_path, monke
     captured = capsys.readouterr()
     assert "SECRET" not in captured.out + captured.err and "Traceback" not in captured.err
     assert not (project / "target" / "run_results.json").exists()
+    # this run's record says why it stopped, without the URL either
+    record = json.loads((project / "target" / "sluice" / "build.json").read_text())
+    assert record["status"] == "usage_error" and record["exit_code"] == 2
+    assert "SECRET" not in json.dumps(record)
+
+
+def test_the_state_file_survives_the_start_of_run_cleanup(tmp_path):
+    """Each run clears the previous run's outputs, but the state file (each node's latest
+    result across invocations) is what the next report builds on: it stays."""
+    project = make_project(tmp_path)
+    dbt = FakeDbt(project, 0)
+    sluice_dir = project / "target" / "sluice"
+    for _ in range(2):
+        result = build(project, runner=dbt, sleeper=lambda s: None, environ={}, warehouse=False)
+        assert result.exit_code == 0 and result.report.generated, result.notes
+    state = json.loads((sluice_dir / "state.json").read_text())
+    seen = {i["invocation_id"] for i in state["invocations"]}
+    assert {"1", "2"} <= seen, state["invocations"]
+    # the previous run's own outputs are gone, this run's are there
+    assert [p.name for p in (sluice_dir / "attempts").iterdir()] == ["1"]
+    assert json.loads((sluice_dir / "build.json").read_text())["invocation_id"] == (
+        result.invocation_id
+    )

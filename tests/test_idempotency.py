@@ -35,7 +35,7 @@ def test_two_builds_on_the_same_input(make_project, engine):
 
 def test_retry_after_a_held_gate(make_project, engine):
     project = make_project(engine)
-    scenario.setup(project, required_severity="critical")
+    scenario.setup(project, required_severity="critical", extra_meta="attempt_interval: 0")
     project.dbt("build", expect=1)
     before = _quarantine(project)
     retried = project.dbt("retry", expect=1)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from tests.dbt_harness import SNOWFLAKE_TOO
+
 RAW = """event_id,account,amount,loaded_at
 1,A,10,2024-01-01 00:00:00
 2,,20,2024-01-01 00:00:00
@@ -9,6 +11,7 @@ RAW = """event_id,account,amount,loaded_at
 """
 
 
+@SNOWFLAKE_TOO
 def test_incremental_build_merges_on_the_key(make_project, engine):
     project = make_project(engine)
     project.write("seeds/raw_events.csv", RAW)
@@ -77,6 +80,7 @@ def test_incremental_build_merges_on_the_key(make_project, engine):
     ]
 
 
+@SNOWFLAKE_TOO
 def test_incremental_builds_replay_open_exceptions(make_project, engine):
     project = make_project(engine)
     project.write("seeds/raw_events.csv", RAW + "5,,50,2024-01-01 00:00:00\n")
@@ -99,7 +103,7 @@ def test_incremental_builds_replay_open_exceptions(make_project, engine):
           - name: events
             config:
               materialized: sluice
-              meta: {sluice: {key: event_id, incremental: true, gate: {high: none}}}
+              meta: {sluice: {key: event_id, incremental: true, gate: {high: none}, attempt_interval: 0}}
             columns:
               - name: account
                 data_tests:

@@ -178,7 +178,7 @@ def test_summary_and_review_use_the_same_project_reading(
     assert main(["summary", *flags, "--vars", VARS]) == 0
     out = capsys.readouterr().out
     assert "orders" in out and "passed" in out
-    assert main(["review", "list", "--all", "--format", "json", *flags, "--vars", VARS]) == 0
+    assert main(["review", "list", "--format", "json", *flags, "--vars", VARS]) == 0
     listed = json.loads(capsys.readouterr().out)
     assert {r["rule_name"] for r in listed} == set(scenario.RULES)
     assert main(["summary", *flags]) == 2  # no sluice_runs table under the default name

@@ -132,7 +132,7 @@ def _typed_project(project: DbtProject, key_type: str, incremental: bool = False
           - name: typed
             config:
               materialized: sluice
-              meta: {{sluice: {{key: id, incremental: {str(incremental).lower()}, gate: {{high: none, medium: none}}}}}}
+              meta: {{sluice: {{key: id, incremental: {str(incremental).lower()}, attempt_interval: 0, gate: {{high: none, medium: none}}}}}}
             columns:
               - name: v
                 data_tests:

@@ -21,6 +21,8 @@
     'runs_table': 'sluice_runs',
     'events_table': 'sluice_exception_events',
     'decisions_table': 'sluice_decisions',
+    'audit_chain_table': 'sluice_audit_chain',
+    'audit_records_table': 'sluice_audit_records',
     'max_attempts': 5,
     'attempt_interval': '1 hour',
     'dead_letter_after': none,

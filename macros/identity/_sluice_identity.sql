@@ -22,7 +22,9 @@
 {#- One key value as JSON text (never NULL). -#}
 {% macro _sluice_key_part(expr, kind) -%}
   {%- if kind == 'number' -%}
-  coalesce(rtrim(rtrim(cast(cast({{ expr }} as decimal(38, 9)) as {{ dbt.type_string() }}), '0'), '.'), 'null')
+  {#- the decimal's text without its trailing zeros, then without a trailing point -#}
+  {%- set t = "rtrim(cast(cast(" ~ expr ~ " as decimal(38, 9)) as " ~ dbt.type_string() ~ "), '0')" -%}
+  coalesce(case when {{ dbt.right(t, '1') }} = '.' then substr({{ t }}, 1, {{ dbt.length(t) }} - 1) else {{ t }} end, 'null')
   {%- elif kind == 'boolean' -%}
   (case when {{ expr }} is null then 'null' when {{ expr }} then 'true' else 'false' end)
   {%- else -%}

@@ -92,3 +92,18 @@
 {% macro _sluice_raise_gate(message) %}
   {{ exceptions.raise_database_error(message) }}
 {% endmacro %}
+
+
+{#- The build's figures as one JSON object after a fixed marker, in the model's result message:
+    what the sidecar reads when it has no warehouse, instead of parsing the sentence. -#}
+{% macro _sluice_counts_payload(spec, stats, gate_status, rule_counts) %}
+  {%- set rules = [] -%}
+  {%- for r in spec.rules -%}
+    {%- do rules.append({'rule_name': r.name, 'error_class': r.error_class, 'severity': r.severity, 'route': r.route, 'rows': rule_counts[r.name]}) -%}
+  {%- endfor -%}
+  {{ return('sluice-counts: ' ~ tojson({
+    'rows_in': stats.rows_in, 'rows_published': stats.rows_published, 'rows_held': stats.rows_held,
+    'rows_set_aside': stats.rows_set_aside, 'rows_flagged': stats.rows_flagged,
+    'gate_status': gate_status, 'rule_counts': rules,
+  })) }}
+{% endmacro %}

@@ -105,7 +105,7 @@
       (select count(*) from ({{ decided }}) as r where r._sluice_hold is null
          and exists (select 1 from {{ exc_rel }} as e where e.record_key = r._sluice_record and e.record_copy = r._sluice_copy)) as rows_flagged,
       (select count(*) from {{ quarantine }} as q
-         where q.model_unique_id = {{ mid }} and q.status = 'open'
+         where q.model_unique_id = {{ mid }} and q.status in ('open', 'dead_letter')
            and not exists (select 1 from {{ exc_rel }} as e where e.exception_id = q.exception_id)) as closing
       {%- for r in spec.rules %},
       coalesce(sum(case when e.rule_name = {{ sluice._sluice_lit(r.name) }} then 1 else 0 end), 0)
@@ -135,11 +135,13 @@
   {#- 3. hold: the quarantine is committed, the published relation is left as it was -#}
   {%- if breaches | length > 0 -%}
     {%- set gate_message = sluice._sluice_gate_message(spec, breaches, gate_counts, stats.rows_in) -%}
+    {%- do stats.update({'rows_published': 0}) -%}
     {%- do sluice._sluice_record_events(spec, quarantine, before, events, decisions) -%}
     {%- do sluice._sluice_log_run(spec, runs, quarantine, mode, stats, 'held', gate_message, rule_counts) -%}
+    {%- do sluice._sluice_seal() -%}
     {%- do sluice.drop_scratch(([repeats] if spec.dedupe is not none else []) + [interesting, exc_rel, before, batch]) -%}
     {{ adapter.commit() }}
-    {%- do sluice._sluice_raise_gate(gate_message) -%}
+    {%- do sluice._sluice_raise_gate(gate_message ~ "\n" ~ sluice._sluice_counts_payload(spec, stats, 'held', rule_counts)) -%}
   {%- endif -%}
 
   {#- 4. publish: the batch minus the held rows -#}
@@ -166,6 +168,7 @@
 
   {%- do sluice._sluice_record_events(spec, quarantine, before, events, decisions, published=true) -%}
   {%- do sluice._sluice_log_run(spec, runs, quarantine, mode, stats, 'passed', none, rule_counts) -%}
+  {%- do sluice._sluice_seal() -%}
   {{ run_hooks(post_hooks, inside_transaction=True) }}
   {%- do sluice.drop_scratch(([repeats] if spec.dedupe is not none else []) + [interesting, exc_rel, before] + ([batch] if incremental else [])) -%}
   {% do apply_grants(target_relation, config.get('grants'), should_revoke=should_revoke(existing_relation, full_refresh_mode=(not incremental))) %}
@@ -182,7 +185,7 @@
   {%- for route, n in by_route | dictsort -%}{%- do route_text.append(route ~ " " ~ n) -%}{%- endfor -%}
   {%- do store_raw_result(
       name='main',
-      message="sluice: gate passed; published " ~ stats.rows_published ~ " of " ~ stats.rows_in ~ " rows; held " ~ stats.rows_held ~ ", set aside " ~ stats.rows_set_aside ~ ", flagged " ~ stats.rows_flagged ~ ((" (" ~ (route_text | join(', ')) ~ ")") if route_text else ""),
+      message="sluice: gate passed; published " ~ stats.rows_published ~ " of " ~ stats.rows_in ~ " rows; held " ~ stats.rows_held ~ ", set aside " ~ stats.rows_set_aside ~ ", flagged " ~ stats.rows_flagged ~ ((" (" ~ (route_text | join(', ')) ~ ")") if route_text else "") ~ " " ~ sluice._sluice_counts_payload(spec, stats, 'passed', rule_counts),
       code='SLUICE',
       rows_affected=stats.rows_published) -%}
 

@@ -3,7 +3,8 @@
 
 {#- A CASE over the rule name giving each rule's value of a per-rule setting. -#}
 {% macro _sluice_per_rule(spec, attr, column='n.rule_name') -%}
-  case {{ column }} {% for r in spec.rules %}when {{ sluice._sluice_lit(r.name) }} then {{ r[attr] if r[attr] is not none else 'null' }} {% endfor %}else null end
+  {%- set bi = dbt.type_bigint() -%}
+  case {{ column }} {% for r in spec.rules %}when {{ sluice._sluice_lit(r.name) }} then cast({{ r[attr] if r[attr] is not none else 'null' }} as {{ bi }}) {% endfor %}else cast(null as {{ bi }}) end
 {%- endmacro %}
 
 

@@ -73,33 +73,39 @@
       {{ sluice._sluice_legacy_key_expr(spec.key_parts, 'i') }} as _sluice_legacy
       {%- endif %}
     from (
-      select s.*,
-        {{ sluice.row_to_json(spec.columns, 's') }} as _sluice_row_json
-        {%- for r in row_rules %},
-        {{ sluice._sluice_rule_fails(spec, r, 's') }} as _sluice_f{{ r.index }}
-        {%- endfor %}
-        {%- if d is not none %},
-        case when exists ({{ sluice._sluice_repeat_match(spec, repeats, 's') }})
+      select d0.*,
+        {%- if d is not none %}
+        case when d0._sluice_in_rep
           then row_number() over (
-            partition by {% for c in d.columns %}s.{{ spec.cols[c] }}{{ ", " if not loop.last }}{% endfor %}
-            order by {{ sluice._sluice_copy_order(spec, sluice.row_to_json(spec.columns, 's')) }})
+            partition by {% for c in d.columns %}d0.{{ spec.cols[c] }}{{ ", " if not loop.last }}{% endfor %}
+            order by {{ sluice._sluice_copy_order(spec, 'd0._sluice_row_json') }})
           else 1 end as _sluice_dup
-        {%- else %},
+        {%- else %}
         1 as _sluice_dup
         {%- endif %}
-      from {{ batch }} as s
-      {{- sluice._sluice_reference_joins(spec, 's') }}
-      where {{ key_null }}
-        or exists (
-          select 1 from _sluice_failing_keys as fk
-          where {% for k in spec.key_sql %}fk._sluice_k{{ loop.index0 }} = s.{{ k }}{{ " and " if not loop.last }}{% endfor %}
-        )
-        {%- if with_rejected %}
-        or {{ sluice._sluice_record_key_expr(spec.key_parts, 's') }} in (
-          select q.record_key from {{ quarantine }} as q
-          where q.model_unique_id = {{ sluice._sluice_lit(model.unique_id) }} and q.status = 'rejected'
-        )
-        {%- endif %}
+      from (
+        select s.*,
+          {{ sluice.row_to_json(spec.columns, 's') }} as _sluice_row_json
+          {%- for r in row_rules %},
+          {{ sluice._sluice_rule_fails(spec, r, 's') }} as _sluice_f{{ r.index }}
+          {%- endfor %}
+          {%- if d is not none %},
+          exists ({{ sluice._sluice_repeat_match(spec, repeats, 's') }}) as _sluice_in_rep
+          {%- endif %}
+        from {{ batch }} as s
+        {{- sluice._sluice_reference_joins(spec, 's') }}
+        where {{ key_null }}
+          or exists (
+            select 1 from _sluice_failing_keys as fk
+            where {% for k in spec.key_sql %}fk._sluice_k{{ loop.index0 }} = s.{{ k }}{{ " and " if not loop.last }}{% endfor %}
+          )
+          {%- if with_rejected %}
+          or {{ sluice._sluice_record_key_expr(spec.key_parts, 's') }} in (
+            select q.record_key from {{ quarantine }} as q
+            where q.model_unique_id = {{ sluice._sluice_lit(model.unique_id) }} and q.status = 'rejected'
+          )
+          {%- endif %}
+      ) as d0
     ) as i
   ) as j
 {% endmacro %}

@@ -85,7 +85,7 @@
         {%- endfor %}
       )
     {%- endcall %}
-    {%- do adapter.cache_added(relation) -%}
+    {%- do adapter.cache_added(relation.incorporate(dbt_created=True)) -%}
   {%- endif -%}
 {% endmacro %}
 
@@ -106,7 +106,12 @@
   {%- if kind not in ('temporary', 'transient') -%}
     {{ exceptions.raise_compiler_error("sluice: var 'sluice_scratch_relation_type' is '" ~ kind ~ "' (expected temporary or transient)") }}
   {%- endif -%}
-  {{ return(get_create_table_as_sql(temporary and kind == 'temporary', relation, sql)) }}
+  {%- if not temporary -%}
+    {{ return(get_create_table_as_sql(False, relation, sql)) }}
+  {%- elif kind == 'temporary' -%}
+    {{ return(get_create_table_as_sql(True, relation, sql)) }}
+  {%- endif -%}
+  {{ return(sluice.transient_table_sql(relation, sql)) }}
 {% endmacro %}
 
 
@@ -116,7 +121,7 @@
   {%- if value is none -%}
     {{ return("cast(null as " ~ t ~ ")") }}
   {%- else -%}
-    {{ return("cast('" ~ dbt.escape_single_quotes(value | string) ~ "' as " ~ t ~ ")") }}
+    {{ return("cast('" ~ sluice.escape_string(value) ~ "' as " ~ t ~ ")") }}
   {%- endif -%}
 {% endmacro %}
 

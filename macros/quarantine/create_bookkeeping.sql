@@ -1,7 +1,8 @@
 {#- Creates the shared bookkeeping tables (sluice_runs, sluice_exception_events,
-    sluice_decisions) once per invocation, before any model runs, from the package's
-    on-run-start hook. Sluice models building in parallel then never race to create them
-    (DuckDB refuses a second concurrent CREATE with a write-write conflict). -#}
+    sluice_decisions, the audit trail's sluice_audit_chain and sluice_audit_records) once per
+    invocation, before any model runs, from the package's on-run-start hook. Sluice models
+    building in parallel then never race to create them (DuckDB refuses a second concurrent
+    CREATE with a write-write conflict). -#}
 {% macro create_bookkeeping() %}
   {{ return(adapter.dispatch('create_bookkeeping', 'sluice')()) }}
 {% endmacro %}
@@ -12,6 +13,8 @@
     ('runs_table', sluice._sluice_runs_columns()),
     ('events_table', sluice._sluice_events_columns()),
     ('decisions_table', sluice._sluice_decisions_columns()),
+    ('audit_chain_table', sluice._sluice_audit_chain_columns()),
+    ('audit_records_table', sluice._sluice_audit_records_columns()),
   ] -%}
   {%- set statements = [] -%}
   {%- for setting, columns in tables -%}
@@ -27,14 +30,12 @@
       )
     {%- endset -%}
     {%- do statements.append(ddl) -%}
-    {#- columns added since 0.1.0, added only where missing (ALTER locks the table) -#}
-    {%- set existing = adapter.get_relation(database=relation.database, schema=relation.schema, identifier=relation.identifier) -%}
-    {%- if existing is not none -%}
-      {%- set have = adapter.get_columns_in_relation(existing) | map(attribute='name') | map('lower') | list -%}
-      {%- for name, data_type in columns if name not in have -%}
-        {%- do statements.append('alter table ' ~ relation ~ ' add column ' ~ name ~ ' ' ~ data_type) -%}
-      {%- endfor -%}
-    {%- endif -%}
+    {#- columns added since 0.1.0 (no introspection here: it would open a transaction that
+        the hook never commits) -#}
+    {%- set added = {'runs_table': [('rows_set_aside', dbt.type_bigint())], 'events_table': [('event_type', dbt.type_string())]} -%}
+    {%- for name, data_type in added.get(setting, []) -%}
+      {%- do statements.append('alter table ' ~ relation ~ ' add column if not exists ' ~ name ~ ' ' ~ data_type) -%}
+    {%- endfor -%}
   {%- endfor -%}
   {{ return(statements | join(';\n')) }}
 {% endmacro %}

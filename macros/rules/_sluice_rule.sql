@@ -123,7 +123,7 @@
   {%- elif rule.kind == 'accepted_values' -%}
     ({{ c }} is not null and {{ c }} not in (
       {%- for v in rule['values'] -%}
-        {%- if rule.quote -%}'{{ v | string | replace("'", "''") }}'{%- else -%}{{ v }}{%- endif -%}{{ ", " if not loop.last }}
+        {%- if rule.quote -%}'{{ sluice.escape_string(v) }}'{%- else -%}{{ v }}{%- endif -%}{{ ", " if not loop.last }}
       {%- endfor -%}))
   {%- elif rule.kind == 'castable' -%}
     {%- if rule.data_type -%}

@@ -11,22 +11,27 @@ Exit codes (``BuildResult.exit_code``, also the ``sluice build`` exit status):
 * 0 - every selected node ran: everything published;
 * 1 - a data-quality or structural failure: publication is held somewhere (also when transient
   failures are left alongside it);
-* 2 - a usage or configuration error (raised here as :class:`BuildError`);
-* 3 - only transient failures are left after the retry budget.
+* 2 - a usage or configuration error, or dbt could not start for a reason that is not transient
+  (raised here as :class:`BuildError`, after this run's record is written);
+* 3 - only transient failures are left after the retry budget;
+* 130 / 143 - interrupted by SIGINT / SIGTERM (the exception that interrupted the build goes on;
+  dbt is stopped first and this run's record is written).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import importlib
 import json
 import os
 import shutil
-import subprocess
+import signal
 import sys
 import threading
 import time
 import types
+import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -36,46 +41,104 @@ from typing import Any
 from sluice.artifacts import (
     Artifacts,
     Manifest,
+    RunResults,
     load_manifest,
     load_run_results,
     load_sources,
 )
+from sluice.artifacts.models import Metadata
 from sluice.classify.core import classify
 from sluice.classify.graph import Graph, build_graph
 from sluice.classify.model import Failure, FailureClass
 from sluice.classify.patterns import Pattern, builtin_patterns
+from sluice.classify.startup import INVOCATION_TYPE, adapter_from_output, classify_start_failure
 from sluice.errors import InputError
 from sluice.escalate.core import Escalation, escalate
 from sluice.escalate.prometheus import BuildMetrics, count_by, write_textfile
 from sluice.escalate.webhook import Delivery, build_payload, deliver, validate_url
 from sluice.project import ProjectFlags, load_project
 from sluice.retry.attempts import (
+    Stamp,
     attempts_dir,
+    clear_previous_run,
     keep_attempt,
-    reset_attempts,
+    restore_run_results,
     sluice_dir,
     stamp,
     write_final_view,
 )
 from sluice.retry.backoff import full_jitter_delay
 from sluice.retry.config import BuildSettings, ConfigError, resolve_settings
-from sluice.retry.dbt_args import flag_value, retry_args, without_selection
-from sluice.retry.plan import NextStep, Plan, node_selectors, plan_next, selectors
+from sluice.retry.dbt_args import (
+    DbtArgsError,
+    flag_value,
+    retry_args,
+    without_selection,
+    without_separators,
+)
+from sluice.retry.dbt_process import DbtRunner, subprocess_runner
+from sluice.retry.plan import (
+    NextStep,
+    Plan,
+    node_selectors,
+    plan_next,
+    repeated_failures,
+    selectors,
+    stop_repeating,
+)
 
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_TRANSIENT = 3
+REPORT_FORMATS = ("html", "json", "md")
 
 Sleeper = Callable[[float], None]
 Clock = Callable[[], float]
-DbtRunner = Callable[[Sequence[str], Path | None], int]
-"""Runs dbt with the given arguments (after the executable); output goes to the log file given,
-or to this process's own stdout and stderr when it is None. Returns dbt's exit status."""
+
+__all__ = [
+    "Attempt",
+    "BuildError",
+    "BuildResult",
+    "DbtRunner",
+    "Interrupted",
+    "build",
+    "decide_exit_code",
+    "find_dbt",
+    "subprocess_runner",
+    "summary",
+    "target_dir_of",
+]
 
 
 class BuildError(Exception):
-    """A usage or configuration error: nothing could be built (exit code 2)."""
+    """A usage or configuration error, or dbt failing to start for a reason that is not
+    transient: nothing could be built (exit code 2).
+
+    ``result`` is the build's record (also in ``target/sluice/build.json``) when one could be
+    written: not when the project itself is missing.
+    """
+
+    def __init__(self, message: str, result: BuildResult | None = None) -> None:
+        super().__init__(message)
+        self.result = result
+
+
+class Interrupted(BaseException):
+    """Raised (by a signal handler, as ``sluice build`` installs) to stop a build.
+
+    :func:`build` stops dbt, writes this run's record as ``interrupted`` and lets the exception
+    go on. Any other exception that reaches it while dbt runs (``KeyboardInterrupt``, an
+    orchestrator's own) is treated the same way.
+    """
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+    @property
+    def exit_code(self) -> int:
+        return 128 + self.signum
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,13 +147,21 @@ class Attempt:
     kind: str
     """``build``, ``retry`` (``dbt retry``) or ``rerun_selected`` (``dbt build --select``)."""
     dbt_args: tuple[str, ...]
-    returncode: int
+    returncode: int | None
+    """dbt's exit status; None when the attempt was interrupted."""
     delay_before: float
     duration_seconds: float
     failures: tuple[Failure, ...]
+    """The attempt's failed and skipped nodes; for an attempt that ran no node, one failure
+    that stands for the whole invocation (``resource_type`` ``invocation``)."""
     artifacts: Path
     rerun: tuple[str, ...] = ()
     """The nodes this attempt was started to rerun (empty for the first)."""
+    started: bool = True
+    """Whether dbt got to run nodes (False: it failed before its first node)."""
+    interrupted: bool = False
+    dbt_invocation_id: str | None = None
+    """dbt's own invocation id, from the run results it wrote."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +175,9 @@ class ReportStep:
 class BuildResult:
     exit_code: int
     outcome: str
-    """``published``, ``held`` (structural or data-quality failure) or ``transient``."""
+    """``published``, ``held`` (structural or data-quality failure), ``transient``,
+    ``not_started`` (dbt could not start, not transiently), ``interrupted`` or
+    ``usage_error``."""
     project_dir: Path
     target_dir: Path
     attempts: tuple[Attempt, ...]
@@ -119,6 +192,10 @@ class BuildResult:
     notes: tuple[str, ...] = ()
     started_at: float = 0.0
     """Unix time the build started."""
+    invocation_id: str = ""
+    """This ``sluice build`` run's id, in ``build.json``, ``alerts.json`` and the metrics."""
+    status: str = "finished"
+    """``finished``, ``interrupted`` or ``usage_error``."""
 
     @property
     def retries(self) -> int:
@@ -146,19 +223,6 @@ def find_dbt(executable: str | None = None) -> str:
     return found
 
 
-def subprocess_runner(executable: str) -> DbtRunner:
-    def run(args: Sequence[str], log_path: Path | None) -> int:
-        if log_path is None:
-            return subprocess.run([executable, *args], check=False).returncode
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("wb") as log:
-            return subprocess.run(
-                [executable, *args], stdout=log, stderr=subprocess.STDOUT, check=False
-            ).returncode
-
-    return run
-
-
 def target_dir_of(project_dir: Path, dbt_args: Sequence[str], environ: Mapping[str, str]) -> Path:
     """Where dbt writes its artifacts, read as dbt reads it (:mod:`sluice.project`):
     ``--target-path``, ``DBT_TARGET_PATH``, the project's rendered ``target-path``, ``target``."""
@@ -169,12 +233,19 @@ def target_dir_of(project_dir: Path, dbt_args: Sequence[str], environ: Mapping[s
         raise BuildError(str(exc)) from None
 
 
-def decide_exit_code(failures: Sequence[Failure], last_returncode: int) -> tuple[int, str]:
-    """0 published, 1 held or structural, 3 only transient failures left."""
+def decide_exit_code(failures: Sequence[Failure], last_returncode: int | None) -> tuple[int, str]:
+    """0 published, 1 held or structural, 2 dbt could not start (not transiently), 3 only
+    transient failures left."""
     if not failures:
         if last_returncode == 0:
             return EXIT_OK, "published"
         return EXIT_FAILED, "held"
+    roots = [f for f in failures if f.is_root]
+    if roots and all(
+        f.resource_type == INVOCATION_TYPE and f.failure_class is FailureClass.UNKNOWN
+        for f in roots
+    ):
+        return EXIT_USAGE, "not_started"
     if any(f.effective_class is not FailureClass.TRANSIENT for f in failures):
         return EXIT_FAILED, "held"
     return EXIT_TRANSIENT, "transient"
@@ -184,7 +255,11 @@ def _fallback_exposure_statuses(
     manifest: Manifest, graph: Graph, failures: Sequence[Failure]
 ) -> dict[str, str]:
     """Exposure statuses from the build alone: ``stale`` behind held gates only (the last good
-    data stays), ``blocked`` behind any other failed or skipped node, else ``healthy``."""
+    data stays), ``blocked`` behind any other failed or skipped node, else ``healthy``; every
+    exposure is ``blocked`` when dbt never got to run a node."""
+    roots = [f for f in failures if f.is_root]
+    if roots and all(f.resource_type == INVOCATION_TYPE for f in roots):
+        return dict.fromkeys(sorted(manifest.exposures), "blocked")
     by_id = {f.unique_id: f for f in failures}
     statuses: dict[str, str] = {}
     for uid in sorted(manifest.exposures):
@@ -193,8 +268,8 @@ def _fallback_exposure_statuses(
         if not hit:
             statuses[uid] = "healthy"
             continue
-        roots = {r for f in hit for r in (f.root_causes or (f.unique_id,))}
-        root_failures = [by_id[r] for r in roots if r in by_id]
+        causes = {r for f in hit for r in (f.root_causes or (f.unique_id,))}
+        root_failures = [by_id[r] for r in causes if r in by_id]
         if root_failures and all(f.gate_held for f in root_failures):
             statuses[uid] = "stale"
         else:
@@ -247,6 +322,15 @@ def _preload(
         preload = getattr(module, "preload", None)
         if callable(preload):
             preload()
+
+
+def _report_files(output_dir: Path) -> list[Path]:
+    """The files the report step writes into ``output_dir``."""
+    try:
+        from sluice.report.render import FILE_NAMES
+    except ImportError:
+        return []
+    return [output_dir / name for name in FILE_NAMES.values()]
 
 
 def report_inputs(
@@ -309,17 +393,99 @@ def _write_json(path: Path, data: Any) -> None:
     tmp.replace(path)
 
 
+_EMPTY_MANIFEST = Manifest(metadata=Metadata(dbt_schema_version=""))
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    """What every attempt of one build shares."""
+
+    project: Path
+    passthrough: tuple[str, ...]
+    settings: BuildSettings
+    target_dir: Path
+    run_dbt: DbtRunner
+    sleeper: Sleeper
+    clock: Clock
+    uniform: Callable[[], float] | None
+    started: float
+    """The clock's reading when the build started (the budget counts from there)."""
+
+    def patterns(self) -> tuple[Pattern, ...]:
+        """The users' rows first, then the built-in table (compiled while dbt first runs)."""
+        return (*self.settings.patterns, *builtin_patterns())
+
+
+@dataclass(frozen=True, slots=True)
+class _Running:
+    """The attempt dbt is running now."""
+
+    number: int
+    kind: str
+    args: tuple[str, ...]
+    delay_before: float
+    rerun: tuple[str, ...]
+    began: float
+    before: Mapping[str, Stamp]
+
+
+@dataclass(slots=True)
+class _Progress:
+    """Where a build stands: read to write its record whenever and however it ends."""
+
+    invocation_id: str
+    project: Path
+    target_dir: Path
+    started_at: float
+    clock: Clock
+    started: float
+    attempts: list[Attempt] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    loaded: tuple[Manifest, Graph] | None = None
+    running: _Running | None = None
+    phase: str = "starting"
+    repeated: dict[str, int] = field(default_factory=dict)
+    settings: BuildSettings | None = None
+
+    def patterns(self) -> tuple[Pattern, ...]:
+        """The users' rows first, then the built-in table."""
+        users = self.settings.patterns if self.settings is not None else ()
+        return (*users, *builtin_patterns())
+
+    def manifest_and_graph(self) -> tuple[Manifest, Graph]:
+        if self.loaded is None:
+            return _EMPTY_MANIFEST, build_graph(_EMPTY_MANIFEST)
+        return self.loaded
+
+    def write_running(self) -> None:
+        """``build.json`` while the build runs: this run's id and what it is doing."""
+        _write_json(
+            sluice_dir(self.target_dir) / "build.json",
+            {
+                "invocation_id": self.invocation_id,
+                "status": "running",
+                "phase": self.phase,
+                "started_at": self.started_at,
+                "pid": os.getpid(),
+                "project_dir": self.project,
+                "attempts_so_far": len(self.attempts),
+            },
+        )
+
+
 def build(
     project_dir: str | os.PathLike[str] = ".",
     dbt_args: Sequence[str] = (),
     *,
-    max_attempts: int | None = None,
-    base_delay: float | None = None,
-    max_delay: float | None = None,
-    budget: float | None = None,
+    max_attempts: int | str | None = None,
+    base_delay: float | str | None = None,
+    max_delay: float | str | None = None,
+    budget: float | str | None = None,
+    repeat_limit: int | str | None = None,
+    stop_timeout: float | str | None = None,
     alert_min_priority: str | None = None,
     report: bool = True,
-    report_formats: Sequence[str] = ("html", "json", "md"),
+    report_formats: Sequence[str] = REPORT_FORMATS,
     report_dir: str | os.PathLike[str] | None = None,
     warehouse: bool = True,
     environ: Mapping[str, str] | None = None,
@@ -333,94 +499,168 @@ def build(
     """Run ``dbt build`` for the project with ``dbt_args``; retry transient failures; escalate.
 
     Arguments left as None come from the environment (``SLUICE_*``), then ``[tool.sluice]`` in
-    the project's ``pyproject.toml``, then the defaults. ``sleeper``, ``clock`` and ``uniform``
-    (a number in [0, 1) for the jitter) are injectable for tests. With ``log_dbt_output`` dbt's
-    output goes to ``target/sluice/attempts/<n>/dbt.log`` instead of this process's stdout.
+    the project's ``pyproject.toml``, then the defaults (numbers may be given as text, as on
+    the command line). ``sleeper``, ``clock`` and ``uniform`` (a number in [0, 1) for the
+    jitter) are injectable for tests. dbt's output is kept in
+    ``target/sluice/attempts/<n>/dbt.log``; it also goes to ``sys.stdout`` unless
+    ``log_dbt_output``.
 
-    Raises :class:`BuildError` for usage and configuration errors.
+    Every way out writes this run's ``build.json`` and ``sluice.prom`` (marked with
+    ``invocation_id``), once the project is found. Raises :class:`BuildError` for usage and
+    configuration errors and when dbt cannot start for a reason that is not transient; an
+    exception that interrupts the build (:class:`Interrupted`, ``KeyboardInterrupt``, ...) stops
+    dbt and goes on.
     """
     started_wall = time.time()
     env = os.environ if environ is None else environ
     project = Path(project_dir).resolve()
     if not (project / "dbt_project.yml").exists():
         raise BuildError(f"{project} is not a dbt project (no dbt_project.yml)")
-    given_project = flag_value(dbt_args, "--project-dir")
-    if given_project is not None and Path(given_project).resolve() != project:
-        raise BuildError("--project-dir is given twice with different folders")
-    passthrough = list(dbt_args)
-    if given_project is not None:
-        passthrough = _drop_flag(passthrough, "--project-dir")
-    flags = {
-        "max_attempts": max_attempts,
-        "base_delay": base_delay,
-        "max_delay": max_delay,
-        "budget": budget,
-        "alert_min_priority": alert_min_priority,
-    }
-    try:
-        settings = resolve_settings(project, flags, env)
-    except ConfigError as exc:
-        raise BuildError(str(exc)) from None
-    try:  # a malformed URL stops the build before dbt runs, without echoing the URL
-        origin = (
-            "SLUICE_WEBHOOK_URL"
-            if env.get("SLUICE_WEBHOOK_URL", "").strip()
-            else (f"{project / 'pyproject.toml'} [tool.sluice.escalate] webhook_url")
-        )
-        validate_url(settings.escalation.webhook_url, origin)
-    except InputError as exc:
-        raise BuildError(str(exc)) from None
-
-    context = _Context(
+    passthrough = without_separators(dbt_args)
+    target_dir = target_dir_of(project, passthrough, env)
+    output_dir = Path(report_dir) if report_dir else sluice_dir(target_dir)
+    progress = _Progress(
+        invocation_id=str(uuid.uuid4()),
         project=project,
-        passthrough=tuple(passthrough),
-        settings=settings,
-        user_patterns=settings.patterns,
-        target_dir=target_dir_of(project, passthrough, env),
-        run_dbt=runner if runner is not None else subprocess_runner(find_dbt(dbt_executable)),
-        sleeper=sleeper,
+        target_dir=target_dir,
+        started_at=started_wall,
         clock=clock,
-        uniform=uniform,
-        log_dbt_output=log_dbt_output,
+        started=clock(),
     )
-    # The pattern table compiles, and the report's modules load, while dbt runs: this process
-    # only waits for dbt meanwhile.
-    warm = threading.Thread(
-        target=_preload,
-        args=(report, project if warehouse else None, passthrough, env),
-        daemon=True,
-    )
-    warm.start()
-    start = clock()
+    clear_previous_run(target_dir, _report_files(output_dir) if report else ())
+    progress.write_running()
     try:
-        run = _run_attempts(context)
-    finally:
-        warm.join()  # never leave the thread behind, not even on an error
-    target_dir = context.target_dir
-    attempts, manifest, graph, notes = run.attempts, run.manifest, run.graph, run.notes
+        given_project = flag_value(passthrough, "--project-dir")
+        if given_project is not None and Path(given_project).resolve() != project:
+            raise BuildError("--project-dir is given twice with different folders")
+        if given_project is not None:
+            passthrough = _drop_flag(passthrough, "--project-dir")
+        unknown_formats = sorted(set(report_formats) - set(REPORT_FORMATS))
+        if unknown_formats:
+            raise BuildError(
+                f"unknown report format(s) {', '.join(unknown_formats)}: "
+                f"choose from {', '.join(REPORT_FORMATS)}"
+            )
+        flags = {
+            "max_attempts": max_attempts,
+            "base_delay": base_delay,
+            "max_delay": max_delay,
+            "budget": budget,
+            "repeat_limit": repeat_limit,
+            "stop_timeout": stop_timeout,
+            "alert_min_priority": alert_min_priority,
+        }
+        try:
+            settings = resolve_settings(project, flags, env)
+        except ConfigError as exc:
+            raise BuildError(str(exc)) from None
+        try:  # a malformed URL stops the build before dbt runs, without echoing the URL
+            origin = (
+                "SLUICE_WEBHOOK_URL"
+                if env.get("SLUICE_WEBHOOK_URL", "").strip()
+                else f"{project / 'pyproject.toml'} [tool.sluice.escalate] webhook_url"
+            )
+            validate_url(settings.escalation.webhook_url, origin)
+        except InputError as exc:
+            raise BuildError(str(exc)) from None
+        progress.settings = settings
+        run_dbt = runner or subprocess_runner(
+            find_dbt(dbt_executable), echo=not log_dbt_output, stop_timeout=settings.stop_timeout
+        )
+        context = _Context(
+            project=project,
+            passthrough=tuple(passthrough),
+            settings=settings,
+            target_dir=target_dir,
+            run_dbt=run_dbt,
+            sleeper=sleeper,
+            clock=clock,
+            uniform=uniform,
+            started=progress.started,
+        )
+        # The pattern table compiles, and the report's modules load, while dbt runs: this
+        # process only waits for dbt meanwhile.
+        warm = threading.Thread(
+            target=_preload,
+            args=(report, project if warehouse else None, passthrough, env),
+            daemon=True,
+        )
+        warm.start()
+        try:
+            stopped = _run_attempts(context, progress)
+        finally:
+            warm.join()  # never leave the thread behind, not even on an error
+        progress.phase = "finishing"
+        result = _finish(
+            context,
+            progress,
+            stopped,
+            report=report,
+            report_formats=report_formats,
+            output_dir=output_dir,
+            warehouse=warehouse,
+            environ=env,
+        )
+    except BuildError as exc:
+        if exc.result is None:
+            exc.result = _record_usage_error(progress, str(exc))
+        raise
+    except BaseException as exc:
+        _record_interrupted(progress, exc)
+        raise
+    if result.exit_code == EXIT_USAGE:
+        last = result.attempts[-1]
+        [start_failure] = last.failures
+        raise BuildError(
+            f"dbt {last.kind} exited {last.returncode} and wrote no run results of any node: "
+            f"{_first_line(start_failure.message)}",
+            result,
+        )
+    return result
 
-    final_dir = write_final_view(target_dir, [a.artifacts for a in attempts])
-    final_results = load_run_results(final_dir / "run_results.json")
-    final_failures = classify(final_results, manifest, context.patterns(), graph)
-    exit_code, outcome = decide_exit_code(final_failures, attempts[-1].returncode)
-    stopped = run.stopped
+
+def _first_line(text: str) -> str:
+    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+
+
+def _finish(
+    context: _Context,
+    progress: _Progress,
+    stopped: str,
+    *,
+    report: bool,
+    report_formats: Sequence[str],
+    output_dir: Path,
+    warehouse: bool,
+    environ: Mapping[str, str],
+) -> BuildResult:
+    """Merge the attempts, escalate, alert, report, and write the run's record."""
+    attempts, notes = progress.attempts, progress.notes
+    target_dir = context.target_dir
+    manifest, graph = progress.manifest_and_graph()
+    final_dir, final_results, final_failures = _final_view(progress)
+    last = attempts[-1]
+    exit_code, outcome = decide_exit_code(final_failures, last.returncode)
     if stopped == "published" and final_failures:
         # The last attempt reran only transient nodes and they passed; structural ones remain.
         stopped = "nothing_to_retry"
     if not final_failures and exit_code != EXIT_OK:
-        notes.append(f"dbt exited {attempts[-1].returncode} without a failed node")
+        notes.append(f"dbt exited {last.returncode} without a failed node")
 
+    settings = context.settings
     # The report's inputs (and the sluice_runs counts the alerts and metrics need) are read
     # once, from the artifacts decoded here; without the report they are still read from the
     # warehouse, for the alerts' owners and severities and the metrics' row counts.
     inputs: Any = None
     report_note: str | None = "report skipped (disabled)"
-    if report or warehouse:
+    if final_dir is None or final_results is None:
+        report_note = "report skipped: dbt ran no node"
+    elif report or warehouse:
         sources_path = final_dir / "sources.json"
         inputs, report_note = report_inputs(
-            project,
-            passthrough,
-            env,
+            context.project,
+            context.passthrough,
+            environ,
             Artifacts(
                 manifest=manifest,
                 run_results=final_results,
@@ -437,6 +677,7 @@ def build(
         settings.escalation,
         rule_counts={uid: q.rule_counts for uid, q in quarantine.items()},
     )
+    project_name = manifest.metadata.project_name or context.project.name
     # The webhook is called while the report is produced: a slow endpoint costs no extra time.
     with ThreadPoolExecutor(max_workers=1) as pool:
         alerting = pool.submit(
@@ -444,15 +685,16 @@ def build(
             escalations,
             settings,
             target_dir,
-            project=manifest.metadata.project_name or project.name,
+            project=project_name,
             exit_code=exit_code,
             attempts=len(attempts),
+            invocation_id=progress.invocation_id,
         )
         report_step = ReportStep(False, report_note if report else "report skipped (disabled)")
         if report and inputs is not None:
             report_step = run_report(
                 inputs,
-                output_dir=Path(report_dir) if report_dir else sluice_dir(target_dir),
+                output_dir=output_dir,
                 formats=report_formats,
                 warehouse=warehouse,
             )
@@ -470,7 +712,7 @@ def build(
     result = BuildResult(
         exit_code=exit_code,
         outcome=outcome,
-        project_dir=project,
+        project_dir=context.project,
         target_dir=target_dir,
         attempts=tuple(attempts),
         failures=final_failures,
@@ -481,43 +723,35 @@ def build(
         exposure_statuses_from=statuses_from,
         report=report_step,
         notes=tuple(notes),
-        started_at=started_wall,
+        started_at=progress.started_at,
+        invocation_id=progress.invocation_id,
     )
-    write_textfile(
-        sluice_dir(target_dir) / "sluice.prom",
-        _metrics(result, quarantine, manifest, duration=clock() - start),
-    )
-    _write_json(sluice_dir(target_dir) / "build.json", summary(result))
+    _write_record(progress, result, quarantine, manifest)
     return result
 
 
-@dataclass(frozen=True, slots=True)
-class _Context:
-    """What every attempt of one build shares."""
-
-    project: Path
-    passthrough: tuple[str, ...]
-    settings: BuildSettings
-    user_patterns: tuple[Pattern, ...]
-    target_dir: Path
-    run_dbt: DbtRunner
-    sleeper: Sleeper
-    clock: Clock
-    uniform: Callable[[], float] | None
-    log_dbt_output: bool
-
-    def patterns(self) -> tuple[Pattern, ...]:
-        """The users' rows first, then the built-in table."""
-        return (*self.user_patterns, *builtin_patterns())
-
-
-@dataclass(slots=True)
-class _Run:
-    attempts: list[Attempt]
-    manifest: Manifest
-    graph: Graph
-    stopped: str
-    notes: list[str]
+def _final_view(progress: _Progress) -> tuple[Path | None, RunResults | None, tuple[Failure, ...]]:
+    """The merged view of every attempt, its run results and classified failures; a last
+    attempt that ran no node adds its own failure (it stands for the whole invocation)."""
+    attempts = progress.attempts
+    manifest, graph = progress.manifest_and_graph()
+    final_dir = write_final_view(progress.target_dir, [a.artifacts for a in attempts])
+    final_results: RunResults | None = None
+    failures: tuple[Failure, ...] = ()
+    if final_dir is not None:
+        path = final_dir / "run_results.json"
+        final_results = load_run_results(path)
+        failures = classify(final_results, manifest, progress.patterns(), graph)
+    if attempts and not attempts[-1].started:
+        failures = (*failures, *attempts[-1].failures)
+    if progress.repeated:
+        failures = tuple(
+            dataclasses.replace(f, repeated=progress.repeated[f.unique_id])
+            if f.unique_id in progress.repeated
+            else f
+            for f in failures
+        )
+    return final_dir, final_results, failures
 
 
 def _next_args(context: _Context, plan: Plan, manifest: Manifest) -> tuple[str, list[str]]:
@@ -534,67 +768,171 @@ def _next_args(context: _Context, plan: Plan, manifest: Manifest) -> tuple[str, 
     ]
 
 
-def _run_attempts(context: _Context) -> _Run:
-    """Run dbt, then retry while the plan says so and the attempts and the budget allow."""
+_WATCHED = ("run_results.json", "manifest.json")
+
+
+def _collect(context: _Context, progress: _Progress, running: _Running, returncode: int) -> Attempt:
+    """The attempt dbt just finished: keep its artifacts, classify what failed."""
+    target_dir = context.target_dir
+    duration = context.clock() - running.began
+    fresh = [
+        name
+        for name in _WATCHED
+        if (now := stamp(target_dir / name)).exists and now != running.before[name]
+    ]
+    folder = keep_attempt(target_dir, running.number, fresh)
+    manifest: Manifest | None = None
+    results: RunResults | None = None
+    problem: str | None = None
+    try:
+        if "manifest.json" in fresh:
+            manifest = load_manifest(folder / "manifest.json")
+            progress.loaded = (manifest, build_graph(manifest))
+        if "run_results.json" in fresh:
+            results = load_run_results(folder / "run_results.json")
+    except InputError as exc:
+        problem = str(exc)
+    dbt_invocation = results.metadata.invocation_id if results is not None else None
+    ran = results is not None and any(r.status != "skipped" for r in results.results)
+    project_name = (progress.manifest_and_graph()[0].metadata.project_name) or context.project.name
+    if problem is None and results is not None and (ran or returncode == 0):
+        known, graph = progress.manifest_and_graph()
+        failures = classify(results, known, context.patterns(), graph)
+        return Attempt(
+            running.number,
+            running.kind,
+            running.args,
+            returncode,
+            running.delay_before,
+            duration,
+            failures,
+            folder,
+            running.rerun,
+            dbt_invocation_id=dbt_invocation,
+        )
+    if problem is None and returncode != 0:
+        log = attempts_dir(target_dir) / str(running.number) / "dbt.log"
+        output = log.read_text("utf-8", errors="replace") if log.exists() else ""
+        adapter = (manifest.metadata.adapter_type if manifest else None) or adapter_from_output(
+            output
+        )
+        failure = classify_start_failure(
+            output,
+            adapter,
+            context.patterns(),
+            project=project_name,
+            command=running.kind,
+            returncode=returncode,
+        )
+    else:
+        message = problem or (
+            f"dbt {running.kind} exited 0 and wrote no run results (is --no-write-json set?)"
+        )
+        failure = Failure(
+            unique_id=f"{INVOCATION_TYPE}.{project_name}",
+            name=f"dbt {running.kind}",
+            resource_type=INVOCATION_TYPE,
+            status="error",
+            failure_class=FailureClass.UNKNOWN,
+            message=message,
+            reason=f"sluice cannot read what dbt {running.kind} did",
+            effective_class=FailureClass.UNKNOWN,
+        )
+    return Attempt(
+        running.number,
+        running.kind,
+        running.args,
+        returncode,
+        running.delay_before,
+        duration,
+        (failure,),
+        folder,
+        running.rerun,
+        started=False,
+        dbt_invocation_id=dbt_invocation,
+    )
+
+
+def _run_attempts(context: _Context, progress: _Progress) -> str:
+    """Run dbt, then retry while the plan says so and the attempts and the budget allow.
+
+    Every dbt invocation becomes an attempt. One that fails before running a node with a
+    transient class is run again as it was (the first attempt's ``dbt build``, or the same
+    ``dbt retry``, which reads the last results that did run nodes). Returns why it stopped.
+    """
     policy = context.settings.retry
     clock = context.clock
-    reset_attempts(context.target_dir)
-    results_path = context.target_dir / "run_results.json"
-    start = clock()
-    attempts: list[Attempt] = []
-    notes: list[str] = []
+    target_dir = context.target_dir
+    results_path = target_dir / "run_results.json"
     kind, args = "build", ["build", "--project-dir", str(context.project), *context.passthrough]
     delay = 0.0
     rerun: tuple[str, ...] = ()
-    loaded: tuple[Manifest, Graph] | None = None
+    last_ran: tuple[Path, Stamp] | None = None  # the folder dbt retry reads, and its stamp
     number = 1
     while True:
-        before = stamp(results_path)
-        log = attempts_dir(context.target_dir) / str(number) / "dbt.log"
-        began = clock()
-        returncode = context.run_dbt(args, log if context.log_dbt_output else None)
-        duration = clock() - began
-        after = stamp(results_path)
-        problem: str | None = None
-        if not after.exists or after == before:
-            problem = f"dbt {kind} exited {returncode} and wrote no run results"
-        else:
-            folder = keep_attempt(context.target_dir, number)
-            try:
-                manifest = load_manifest(folder / "manifest.json")
-                run_results = load_run_results(folder / "run_results.json")
-            except InputError as exc:
-                problem = str(exc)
-        if problem is not None:
-            if loaded is None:
-                raise BuildError(problem)
-            notes.append(f"attempt {number}: {problem}")
-            return _Run(attempts, *loaded, "dbt_error", notes)
-        graph = build_graph(manifest)
-        loaded = (manifest, graph)
-        failures = classify(run_results, manifest, context.patterns(), graph)
-        attempts.append(
-            Attempt(number, kind, tuple(args), returncode, delay, duration, failures, folder, rerun)
+        if kind == "retry" and last_ran is not None and stamp(results_path) != last_ran[1]:
+            # An attempt that ran no node wrote empty results: dbt retry would see nothing.
+            restore_run_results(target_dir, last_ran[0])
+            last_ran = (last_ran[0], stamp(results_path))
+        progress.phase = f"dbt {kind} (attempt {number})"
+        progress.write_running()
+        running = _Running(
+            number,
+            kind,
+            tuple(args),
+            delay,
+            rerun,
+            clock(),
+            {name: stamp(target_dir / name) for name in _WATCHED},
         )
-        plan = plan_next(failures)
-        if plan.step is NextStep.DONE:
-            return _Run(attempts, manifest, graph, "published", notes)
-        if plan.step is NextStep.STOP:
-            return _Run(attempts, manifest, graph, "nothing_to_retry", notes)
+        progress.running = running
+        returncode = context.run_dbt(args, attempts_dir(target_dir) / str(number) / "dbt.log")
+        attempt = _collect(context, progress, running, returncode)
+        progress.attempts.append(attempt)
+        progress.running = None
+
+        if not attempt.started:
+            [failure] = attempt.failures
+            if failure.failure_class is not FailureClass.TRANSIENT:
+                return "start_failed"
+        else:
+            last_ran = (attempt.artifacts, stamp(results_path))
+            plan = plan_next(attempt.failures)
+            if plan.step is NextStep.DONE:
+                return "published"
+            if plan.step is NextStep.STOP:
+                return "nothing_to_retry"
+            repeated = repeated_failures(
+                [a.failures for a in progress.attempts], policy.repeat_limit
+            )
+            if stop_repeating(attempt.failures, repeated):
+                progress.repeated = repeated
+                progress.notes.append(
+                    f"no retry after attempt {number}: {', '.join(sorted(repeated))} failed "
+                    f"the same way on {min(repeated.values())} consecutive attempts"
+                )
+                return "repeated_failure"
+            manifest, _ = progress.manifest_and_graph()
+            try:
+                kind, args = _next_args(context, plan, manifest)
+            except DbtArgsError as exc:
+                progress.notes.append(f"no retry after attempt {number}: {exc}")
+                return "dbt_args"
+            rerun = plan.nodes
         if number >= policy.max_attempts:
-            return _Run(attempts, manifest, graph, "max_attempts", notes)
+            return "max_attempts"
         uniform = (context.uniform,) if context.uniform else ()
         delay = full_jitter_delay(policy, number, *uniform)
-        if clock() - start + delay > policy.budget:
-            notes.append(
+        if clock() - context.started + delay > policy.budget:
+            progress.notes.append(
                 f"no retry after attempt {number}: a {delay:.1f} s wait would pass the "
                 f"{policy.budget:g} s budget"
             )
-            return _Run(attempts, manifest, graph, "budget", notes)
+            return "budget"
+        progress.phase = f"waiting {delay:.1f} s before attempt {number + 1}"
+        progress.write_running()
         context.sleeper(delay)
         number += 1
-        rerun = plan.nodes
-        kind, args = _next_args(context, plan, manifest)
 
 
 def _alert(
@@ -605,6 +943,8 @@ def _alert(
     project: str,
     exit_code: int,
     attempts: int,
+    invocation_id: str,
+    send: bool = True,
 ) -> Delivery:
     """Send the alerts to the webhook, if any; record everything in ``alerts.json``."""
     alerts = [e for e in escalations if e.alert]
@@ -614,7 +954,9 @@ def _alert(
         else None
     )
     url = settings.escalation.webhook_url
-    if payload is not None and url:
+    if payload is not None and not send:
+        delivery = Delivery(False, False, None, "not sent: the build was interrupted")
+    elif payload is not None and url:
         delivery = deliver(url, payload, settings.escalation.webhook_timeout)
     elif payload is not None:
         delivery = Delivery(False, False, None, "no webhook configured")
@@ -623,12 +965,164 @@ def _alert(
     _write_json(
         sluice_dir(target_dir) / "alerts.json",
         {
+            "invocation_id": invocation_id,
             "delivery": asdict(delivery),
             "payload": payload,
             "escalations": [asdict(e) for e in escalations],
         },
     )
     return delivery
+
+
+def _write_record(
+    progress: _Progress,
+    result: BuildResult,
+    quarantine: Mapping[str, Any],
+    manifest: Manifest,
+) -> None:
+    """This run's metrics and ``build.json``."""
+    write_textfile(
+        sluice_dir(result.target_dir) / "sluice.prom",
+        _metrics(
+            result,
+            quarantine,
+            manifest,
+            duration=progress.clock() - progress.started,
+        ),
+    )
+    _write_json(sluice_dir(result.target_dir) / "build.json", summary(result))
+
+
+def _record_usage_error(progress: _Progress, message: str) -> BuildResult:
+    result = BuildResult(
+        exit_code=EXIT_USAGE,
+        outcome="usage_error",
+        project_dir=progress.project,
+        target_dir=progress.target_dir,
+        attempts=tuple(progress.attempts),
+        failures=(),
+        escalations=(),
+        alert_delivery=Delivery(False, False),
+        stopped_because="usage_error",
+        exposure_statuses={},
+        exposure_statuses_from="build",
+        report=ReportStep(False, "report skipped: usage error"),
+        notes=(*progress.notes, message),
+        started_at=progress.started_at,
+        invocation_id=progress.invocation_id,
+        status="usage_error",
+    )
+    _write_record(progress, result, {}, _EMPTY_MANIFEST)
+    return result
+
+
+def _exit_code_of(exc: BaseException) -> tuple[int, str]:
+    if isinstance(exc, Interrupted):
+        return exc.exit_code, f"interrupted by {exc}"
+    if isinstance(exc, KeyboardInterrupt):
+        return 128 + signal.SIGINT, "interrupted by SIGINT"
+    if isinstance(exc, SystemExit):
+        code = exc.code if isinstance(exc.code, int) else EXIT_FAILED
+        return code, f"stopped by SystemExit({exc.code!r})"
+    return EXIT_FAILED, f"stopped by {type(exc).__name__}: {exc}"
+
+
+def _delivery_written(progress: _Progress) -> Delivery | None:
+    """The delivery this run already recorded in ``alerts.json`` (interrupted while finishing,
+    after the alerts went out), or None."""
+    try:
+        written = json.loads((sluice_dir(progress.target_dir) / "alerts.json").read_text("utf-8"))
+        if written.get("invocation_id") != progress.invocation_id:
+            return None
+        return Delivery(**written["delivery"])
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        return None
+
+
+def _record_interrupted(progress: _Progress, exc: BaseException) -> None:
+    """Write this run's record after an interruption: the attempts so far (the one dbt was
+    running included, with what it wrote before it stopped), what failed, the escalations
+    (not sent) and the metrics. Never raises: the interruption goes on."""
+    exit_code, why = _exit_code_of(exc)
+    status = "interrupted" if not isinstance(exc, Exception) else "error"
+    note = f"{why} during {progress.phase}"
+    try:
+        running = progress.running
+        if running is not None:
+            progress.running = None
+            fresh = [
+                name
+                for name in _WATCHED
+                if (now := stamp(progress.target_dir / name)).exists and now != running.before[name]
+            ]
+            folder = keep_attempt(progress.target_dir, running.number, fresh)
+            failures: tuple[Failure, ...] = ()
+            dbt_invocation = None
+            if "run_results.json" in fresh:
+                results = load_run_results(folder / "run_results.json")
+                dbt_invocation = results.metadata.invocation_id
+                if "manifest.json" in fresh:
+                    manifest = load_manifest(folder / "manifest.json")
+                    progress.loaded = (manifest, build_graph(manifest))
+                known, graph = progress.manifest_and_graph()
+                failures = classify(results, known, progress.patterns(), graph)
+            progress.attempts.append(
+                Attempt(
+                    running.number,
+                    running.kind,
+                    running.args,
+                    None,
+                    running.delay_before,
+                    progress.clock() - running.began,
+                    failures,
+                    folder,
+                    running.rerun,
+                    interrupted=True,
+                    dbt_invocation_id=dbt_invocation,
+                )
+            )
+        manifest, graph = progress.manifest_and_graph()
+        _, _, final_failures = _final_view(progress)
+        settings = progress.settings or BuildSettings()
+        escalations = escalate(final_failures, manifest, graph, settings.escalation)
+        delivery = _delivery_written(progress)
+        if delivery is None:
+            delivery = _alert(
+                escalations,
+                settings,
+                progress.target_dir,
+                project=manifest.metadata.project_name or progress.project.name,
+                exit_code=exit_code,
+                attempts=len(progress.attempts),
+                invocation_id=progress.invocation_id,
+                send=False,
+            )
+        statuses = _fallback_exposure_statuses(manifest, graph, final_failures)
+    except Exception as problem:  # the record must still be written
+        final_failures, escalations, statuses = (), (), {}
+        manifest = _EMPTY_MANIFEST
+        delivery = Delivery(False, False, None, "not sent: the build was interrupted")
+        progress.notes.append(f"the interrupted run could not be summarised fully: {problem}")
+    result = BuildResult(
+        exit_code=exit_code,
+        outcome="interrupted",
+        project_dir=progress.project,
+        target_dir=progress.target_dir,
+        attempts=tuple(progress.attempts),
+        failures=final_failures,
+        escalations=escalations,
+        alert_delivery=delivery,
+        stopped_because="interrupted",
+        exposure_statuses=statuses,
+        exposure_statuses_from="build",
+        report=ReportStep(False, "report skipped: the build was interrupted"),
+        notes=(*progress.notes, note),
+        started_at=progress.started_at,
+        invocation_id=progress.invocation_id,
+        status=status,
+    )
+    with contextlib.suppress(Exception):
+        _write_record(progress, result, {}, manifest)
 
 
 def _metrics(
@@ -663,12 +1157,16 @@ def _metrics(
         exposures_by_status=count_by(list(result.exposure_statuses.values())),
         alerts_by_priority=count_by([e.priority for e in result.alerts]),
         alert_delivery_failures=int(delivery.attempted and not delivery.delivered),
+        invocation_id=result.invocation_id,
+        status=result.status,
     )
 
 
 def summary(result: BuildResult) -> dict[str, Any]:
     """A JSON-ready description of a build (written to ``target/sluice/build.json``)."""
     return {
+        "invocation_id": result.invocation_id,
+        "status": result.status,
         "exit_code": result.exit_code,
         "outcome": result.outcome,
         "stopped_because": result.stopped_because,
@@ -680,6 +1178,9 @@ def summary(result: BuildResult) -> dict[str, Any]:
                 "kind": a.kind,
                 "dbt_args": list(a.dbt_args),
                 "returncode": a.returncode,
+                "started": a.started,
+                "interrupted": a.interrupted,
+                "dbt_invocation_id": a.dbt_invocation_id,
                 "delay_before_seconds": round(a.delay_before, 3),
                 "duration_seconds": round(a.duration_seconds, 3),
                 "rerun": list(a.rerun),
@@ -706,11 +1207,12 @@ def _failure_json(failure: Failure) -> dict[str, Any]:
         "reason": failure.reason,
         "root_causes": list(failure.root_causes),
         "gate_held": failure.gate_held,
+        "repeated": failure.repeated,
         "message": failure.message,
     }
 
 
-def _drop_flag(args: list[str], flag: str) -> list[str]:
+def _drop_flag(args: Sequence[str], flag: str) -> list[str]:
     kept: list[str] = []
     skip = False
     for arg in args:

@@ -27,6 +27,8 @@ class Action(StrEnum):
     ESCALATE = "escalate"
     HOLD_AND_ESCALATE = "hold_and_escalate"
     FOLLOW_ROOT_CAUSE = "follow_root_cause"
+    ESCALATE_REPEATED = "escalate_repeated"
+    """A transient failure that repeated identically: retries stopped early, a person looks."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +92,15 @@ RESPONSES: dict[FailureClass, Response] = {
     ),
 }
 
+REPEATED_RESPONSE = Response(
+    Action.ESCALATE_REPEATED,
+    False,
+    "Failed the same way (same node, same message) on consecutive attempts: retrying again "
+    "would repeat it, so retries stopped early. Escalated: find what keeps failing (a query "
+    "that always hits its timeout, a lock the same job keeps holding) before the next run.",
+)
+"""The rule for a transient failure that repeated identically (``Failure.repeated``)."""
+
 # Statuses in run_results.json that count as failed (not skipped).
 FAILED_STATUSES = frozenset({"error", "fail", "runtime error", "partial success"})
 SKIPPED_STATUS = "skipped"
@@ -113,6 +124,9 @@ class Failure:
     root_causes: tuple[str, ...] = ()
     effective_class: FailureClass = FailureClass.UNKNOWN
     gate_held: bool = False
+    repeated: int = 0
+    """On how many consecutive attempts, this one included, the node failed with this same
+    message, when that stopped the retries early (0 otherwise)."""
 
     @property
     def is_root(self) -> bool:
@@ -120,4 +134,6 @@ class Failure:
 
     @property
     def response(self) -> Response:
+        if self.repeated and self.failure_class is FailureClass.TRANSIENT:
+            return REPEATED_RESPONSE
         return RESPONSES[self.failure_class]

@@ -7,8 +7,11 @@ Exit codes (stable, documented in README.md):
 
 * 0 - success, everything published;
 * 1 - a data-quality or structural failure (publication held somewhere);
-* 2 - a usage or configuration error, or unreadable input (nothing written);
-* 3 - transient failures still failing after the retry budget.
+* 2 - a usage or configuration error, or unreadable input, or dbt failing before its first node
+  for a reason no pattern knows (nothing written, except ``sluice build``'s own record of the
+  run under ``target/sluice/``);
+* 3 - transient failures still failing after the retry budget;
+* 130 / 143 - ``sluice build`` interrupted by SIGINT / SIGTERM (dbt stopped, the run recorded).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("report", "sluice.cli.report"),
     ("build", "sluice.cli.build"),
     ("review", "sluice.cli.review"),
+    ("audit", "sluice.cli.audit"),
 )
 
 
@@ -42,7 +46,7 @@ def _parser() -> argparse.ArgumentParser:
             "retries and impact reports."
         ),
         epilog="Exit codes: 0 ok, 1 publication held or failure, 2 usage/input error, "
-        "3 transient failures left after retries.",
+        "3 transient failures left after retries, 130/143 build interrupted by SIGINT/SIGTERM.",
     )
     parser.add_argument("--version", action="version", version=f"sluice {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")

@@ -1,20 +1,27 @@
 """``sluice build [options] [dbt build arguments]``: dbt build with classified retries.
 
 Arguments sluice does not know (or everything after ``--``) are passed to ``dbt build``.
+SIGTERM and SIGINT stop the build: dbt is asked to cancel its queries and exit (then killed
+after ``--stop-timeout``), this run's record is written, one line is printed, and the exit
+status is 143 or 130.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
+import signal
 import sys
 import types
+from collections.abc import Iterator
 from typing import Any
 
 EPILOG = (
     "Other arguments (or everything after --) go to dbt build. Exit codes: 0 published, "
-    "1 data-quality or structural failure (publication held), 2 usage or configuration error, "
-    "3 transient failures left after the retry budget. Settings: flags > SLUICE_* environment "
+    "1 data-quality or structural failure (publication held), 2 usage or configuration error "
+    "(or dbt could not start, not transiently), 3 transient failures left after the retry "
+    "budget, 130/143 interrupted by SIGINT/SIGTERM. Settings: flags > SLUICE_* environment "
     "variables > [tool.sluice] in the project's pyproject.toml > defaults."
 )
 
@@ -24,32 +31,40 @@ def register(subparsers: Any) -> None:
         "build",
         help="run dbt build, retry transient failures, escalate the rest, write the report",
         description=(
-            "Run dbt build; classify every failed node; retry only transient failures with "
-            "capped exponential backoff (full jitter); escalate the rest to their owners; "
-            "write metrics and the impact report."
+            "Run dbt build; classify every failed node (and a dbt that fails before its first "
+            "node, from its output); retry only transient failures with capped exponential "
+            "backoff (full jitter); escalate the rest to their owners; write metrics and the "
+            "impact report."
         ),
         epilog=EPILOG,
         allow_abbrev=False,
     )
+    # Numbers are checked by the build itself, so a bad value is recorded like any usage error.
     parser.add_argument("--project-dir", default=".", help="the dbt project (default: .)")
-    parser.add_argument("--max-attempts", type=int, help="dbt invocations in all (default 3)")
-    parser.add_argument("--base-delay", type=float, help="seconds, first backoff (default 10)")
-    parser.add_argument("--max-delay", type=float, help="seconds, backoff cap (default 300)")
+    parser.add_argument("--max-attempts", help="dbt invocations in all (default 3)")
+    parser.add_argument("--base-delay", help="seconds, first backoff (default 10)")
+    parser.add_argument("--max-delay", help="seconds, backoff cap (default 300)")
+    parser.add_argument("--budget", help="seconds of wall time within which retries start (1800)")
     parser.add_argument(
-        "--budget", type=float, help="seconds of wall time within which retries start (1800)"
+        "--repeat-limit",
+        help="stop retrying once the transient failures repeat identically on this many "
+        "consecutive attempts (default 2; 0: never stop early)",
+    )
+    parser.add_argument(
+        "--stop-timeout",
+        help="seconds dbt gets to cancel its queries after SIGTERM/SIGINT before it is "
+        "killed (default 30)",
     )
     parser.add_argument(
         "--alert-min-priority",
-        choices=("P1", "P2", "P3", "P4"),
-        help="alert failures at or above this priority (default P3)",
+        help="alert failures at or above this priority: P1, P2, P3 or P4 (default P3)",
     )
     parser.add_argument("--no-report", action="store_true", help="skip the impact report")
     parser.add_argument("--report-dir", help="report folder (default target/sluice)")
     parser.add_argument(
         "--report-format",
         action="append",
-        choices=("html", "json", "md"),
-        help="report format, repeatable (default: all three)",
+        help="report format: html, json or md; repeatable (default: all three)",
     )
     parser.add_argument(
         "--no-warehouse",
@@ -59,7 +74,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--dbt-log",
         action="store_true",
-        help="write dbt's output to target/sluice/attempts/<n>/dbt.log instead of the terminal",
+        help="keep dbt's output off the terminal (it is always in "
+        "target/sluice/attempts/<n>/dbt.log)",
     )
     parser.add_argument(
         "--json", action="store_true", help="print the build summary as JSON on stdout"
@@ -69,42 +85,79 @@ def register(subparsers: Any) -> None:
 
 
 def _pass_unknown_arguments_to_dbt(parser: argparse.ArgumentParser) -> None:
-    """Collect arguments this parser does not know into ``dbt_args`` instead of failing."""
+    """Collect arguments this parser does not know into ``dbt_args`` instead of failing.
+
+    A ``--`` among them is left in: the build drops it wherever it is (dbt's own parser would
+    read every word after it as an unexpected argument).
+    """
     parse = parser.parse_known_args
 
     def parse_known_args(
         self: argparse.ArgumentParser, args: Any = None, namespace: Any = None
     ) -> tuple[argparse.Namespace, list[str]]:
         parsed, extra = parse(args, namespace)
-        if extra and extra[0] == "--":
-            extra = extra[1:]
         parsed.dbt_args = [*(getattr(parsed, "dbt_args", None) or []), *extra]
         return parsed, []
 
     parser.parse_known_args = types.MethodType(parse_known_args, parser)  # type: ignore[method-assign]
 
 
+@contextlib.contextmanager
+def _stop_on_signals() -> Iterator[None]:
+    """While the build runs, SIGTERM and SIGINT raise ``Interrupted`` in it (once: a second
+    signal while dbt is being stopped is ignored, the stop is bounded anyway)."""
+    from sluice.build import Interrupted
+
+    received: list[int] = []
+
+    def handler(signum: int, frame: types.FrameType | None) -> None:
+        if received:
+            return
+        received.append(signum)
+        raise Interrupted(signum)
+
+    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        yield
+    finally:
+        for sig, old in previous.items():
+            signal.signal(sig, old)
+
+
 def run(args: argparse.Namespace) -> int:
-    from sluice.build import EXIT_USAGE, BuildError, build, summary
+    from sluice.build import EXIT_USAGE, BuildError, Interrupted, build, summary
 
     try:
-        result = build(
-            args.project_dir,
-            args.dbt_args,
-            max_attempts=args.max_attempts,
-            base_delay=args.base_delay,
-            max_delay=args.max_delay,
-            budget=args.budget,
-            alert_min_priority=args.alert_min_priority,
-            report=not args.no_report,
-            report_formats=tuple(args.report_format or ("html", "json", "md")),
-            report_dir=args.report_dir,
-            warehouse=not args.no_warehouse,
-            log_dbt_output=args.dbt_log,
-        )
+        with _stop_on_signals():
+            result = build(
+                args.project_dir,
+                args.dbt_args,
+                max_attempts=args.max_attempts,
+                base_delay=args.base_delay,
+                max_delay=args.max_delay,
+                budget=args.budget,
+                repeat_limit=args.repeat_limit,
+                stop_timeout=args.stop_timeout,
+                alert_min_priority=args.alert_min_priority,
+                report=not args.no_report,
+                report_formats=tuple(args.report_format or ("html", "json", "md")),
+                report_dir=args.report_dir,
+                warehouse=not args.no_warehouse,
+                log_dbt_output=args.dbt_log,
+            )
     except BuildError as exc:
+        if exc.result is not None and exc.result.attempts:
+            _print_summary(exc.result)
         print(f"sluice build: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except (Interrupted, KeyboardInterrupt) as exc:
+        signum = exc.signum if isinstance(exc, Interrupted) else int(signal.SIGINT)
+        print(
+            f"sluice build: interrupted by {signal.Signals(signum).name}; dbt was stopped and "
+            "this run's build.json, alerts.json and sluice.prom were written",
+            file=sys.stderr,
+        )
+        return 128 + signum
     if args.json:
         print(json.dumps(summary(result), indent=2, default=str))
     _print_summary(result)
@@ -113,7 +166,9 @@ def run(args: argparse.Namespace) -> int:
 
 def _print_summary(result: Any) -> None:
     out = sys.stderr
-    kinds = ", ".join(f"{a.number}:{a.kind}" for a in result.attempts)
+    kinds = ", ".join(
+        f"{a.number}:{a.kind}{'' if a.started else ' (no node ran)'}" for a in result.attempts
+    )
     print(f"\nsluice build: {len(result.attempts)} attempt(s) ({kinds})", file=out)
     for failure in result.root_failures:
         print(
@@ -125,14 +180,23 @@ def _print_summary(result: Any) -> None:
         print(f"  {blocked} node(s) skipped behind these failures", file=out)
     for esc in result.escalations:
         flag = "alert" if esc.alert else "recorded"
-        print(f"  {esc.priority} {flag}: {esc.name} -> {esc.owner} ({esc.owner_basis})", file=out)
+        print(
+            f"  {esc.priority} {flag}: {esc.name} -> {esc.owner} ({esc.owner_basis}); "
+            f"next: {esc.action}",
+            file=out,
+        )
     delivery = result.alert_delivery
     if delivery.attempted and not delivery.delivered:
         print(f"  alert delivery failed: {delivery.error}", file=out)
     for note in result.notes:
         if not note.startswith("alert delivery failed"):
             print(f"  note: {note}", file=out)
-    meaning = {0: "published", 1: "publication held", 3: "transient failures left"}
+    meaning = {
+        0: "published",
+        1: "publication held",
+        2: "dbt could not start",
+        3: "transient failures left",
+    }
     print(
         f"sluice build: exit {result.exit_code} ({meaning.get(result.exit_code, '')}); "
         f"details in {result.target_dir / 'sluice'}",

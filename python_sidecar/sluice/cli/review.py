@@ -1,9 +1,8 @@
-"""`sluice review list|show|release|reject|retry`: reviewers' decisions on quarantined records."""
+"""`sluice review list|show|release|reject|retry`: what is quarantined, and reviewers' decisions."""
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from typing import Any
 
@@ -12,95 +11,137 @@ from sluice.errors import InputError, SluiceError
 
 EXIT_OK = 0
 
+_STATUS_HELP = (
+    "open, recovered, released, rejected, dead_letter, withdrawn (several separated by commas) "
+    "or all"
+)
+_DECISIONS = (
+    ("release", "publish open exceptions' rows as they are (an override)"),
+    ("reject", "keep open exceptions' rows out for good"),
+    ("retry", "re-open dead_letter, rejected or released exceptions"),
+)
+
+
+def _add_filters(parser: argparse.ArgumentParser, status_help: str) -> None:
+    parser.add_argument("--status", default=None, help=status_help)
+    parser.add_argument("--model", default=None, help="only this model (name or unique_id)")
+    parser.add_argument("--rule", default=None, help="only this rule")
+    parser.add_argument(
+        "--route", default=None, help="only this route (quarantine, manual_review, ...)"
+    )
+    parser.add_argument(
+        "--since",
+        default=None,
+        help="only exceptions first seen or changed at or after this date or time "
+        "(ISO 8601, UTC unless it gives an offset)",
+    )
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "review",
-        help="list exceptions waiting for review; release, reject or retry one",
-        description="Record reviewers' decisions. They take effect at the next build of the model.",
+        help="list and show quarantined exceptions; release, reject or retry them",
+        description="List and show exceptions; record reviewers' decisions (by id, or in bulk "
+        "by filters). Decisions take effect at the next build of the model.",
     )
     actions = parser.add_subparsers(dest="review_action", metavar="ACTION", required=True)
-    for name, text in (
-        ("list", "open exceptions routed manual_review (--all: every open exception)"),
-        ("show", "one exception: its record, rule, status, owner, message and failing value"),
-        ("release", "publish an open exception's row as it is (an override)"),
-        ("reject", "keep an open exception's row out for good"),
-        ("retry", "re-open a dead_letter, rejected or released exception"),
-    ):
-        sub = actions.add_parser(name, help=text, description=text)
+
+    text = "exceptions by status (default open), model, rule, route and time"
+    sub = actions.add_parser("list", help=text, description=text)
+    add_project_flags(sub)
+    _add_filters(sub, f"{_STATUS_HELP} (default: open)")
+    sub.add_argument("--format", choices=("text", "json"), default="text")
+    sub.set_defaults(run=run)
+
+    text = "one exception: its row, the evidence and its whole history"
+    sub = actions.add_parser("show", help=text, description=text)
+    add_project_flags(sub)
+    sub.add_argument("exception_id", help="the exception's id (see `sluice review list`)")
+    sub.add_argument("--format", choices=("text", "json"), default="text")
+    sub.set_defaults(run=run)
+
+    for name, text in _DECISIONS:
+        sub = actions.add_parser(
+            name,
+            help=text,
+            description=f"{text}: the exceptions given by id, or every exception the filters "
+            "match (--status required). All or nothing: refused, with nothing recorded, when "
+            "nothing matches or when any exception's status does not fit the decision.",
+        )
         add_project_flags(sub)
-        if name == "list":
-            sub.add_argument("--model", default=None, help="only this model")
-            sub.add_argument("--all", action="store_true", help="every open exception")
-            sub.add_argument("--format", choices=("table", "json"), default="table")
-        elif name == "show":
-            sub.add_argument("exception_id", help="the exception's id (see `sluice review list`)")
-            sub.add_argument("--format", choices=("table", "json"), default="table")
-        else:
-            sub.add_argument("exception_id", help="the exception's id (see `sluice review list`)")
-            sub.add_argument("--by", default=None, help="who decides (required)")
-            sub.add_argument("--reason", default=None, help="why (required)")
+        sub.add_argument(
+            "exception_ids",
+            nargs="*",
+            metavar="EXCEPTION_ID",
+            help="exception ids (see `sluice review list`); or use the filters",
+        )
+        _add_filters(sub, f"{_STATUS_HELP} (required without ids)")
+        sub.add_argument("--by", default=None, help="who decides (required)")
+        sub.add_argument("--reason", default=None, help="why (required)")
         sub.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from sluice.project import load_project
-    from sluice.review import open_store, validate_decision
+    from sluice.review import core, render
+    from sluice.review.store import open_store
 
+    action: str = args.review_action
     try:
+        if action == "list":
+            selection = core.make_selection(
+                status=args.status,
+                model=args.model,
+                rule=args.rule,
+                route=args.route,
+                since=args.since,
+            )
+        elif action != "show":
+            core.check_author(args.by, args.reason)
+            bulk = core.check_request(
+                action,
+                args.exception_ids,
+                status=args.status,
+                model=args.model,
+                rule=args.rule,
+                route=args.route,
+                since=args.since,
+            )
         project = load_project(project_flags(args))
         with open_store(project=project) as store:
-            if args.review_action == "list":
-                rows = store.exceptions(all_open=args.all, model=args.model)
-                if args.format == "json":
-                    out = [{**r.__dict__, "first_seen_at": str(r.first_seen_at)} for r in rows]
-                    print(json.dumps(out, indent=2))
-                else:
-                    print(
-                        f"{len(rows)} open exception(s){'' if args.all else ' waiting for review'}"
-                    )
-                    for r in rows:
-                        print(
-                            f"  {r.exception_id}  {r.model_name}  record {r.record_key}  "
-                            f"{r.rule_name} "
-                            f"({r.error_class}, {r.severity})  owner {r.owner or '-'}  "
-                            f"attempts {r.attempt_count}  since {r.first_seen_at}\n"
-                            f"      {r.message or ''}  value: {r.failed_value!r}"
-                        )
-                return EXIT_OK
-            found = store.find(args.exception_id)
-            if args.review_action == "show":
-                if found is None:
+            if action == "list":
+                rows = store.exceptions(selection)
+                output = (
+                    render.list_json(rows)
+                    if args.format == "json"
+                    else render.list_text(rows, selection)
+                )
+            elif action == "show":
+                detail = store.detail(args.exception_id)
+                if detail is None:
                     raise InputError(f"no exception {args.exception_id!r} in any sluice quarantine")
-                if args.format == "json":
-                    print(json.dumps({**found.__dict__, "first_seen_at": str(found.first_seen_at)}))
+                output = (
+                    render.show_json(detail) if args.format == "json" else render.show_text(detail)
+                )
+            else:
+                if bulk is None:
+                    found = store.find(args.exception_ids)
+                    missing = [i for i in dict.fromkeys(args.exception_ids) if i not in found]
+                    if missing:
+                        raise InputError(
+                            f"{action} refused, nothing recorded: no exception "
+                            f"{', '.join(repr(i) for i in missing)} in any sluice quarantine"
+                        )
+                    targets = [found[i] for i in dict.fromkeys(args.exception_ids)]
+                    asked = "the ids given"
                 else:
-                    for label, value in (
-                        ("exception", found.exception_id),
-                        ("model", found.model_name),
-                        ("record", found.record_key),
-                        ("rule", f"{found.rule_name} ({found.error_class}, {found.severity})"),
-                        ("route", found.route),
-                        ("status", found.status),
-                        ("owner", found.owner or "-"),
-                        ("attempts", found.attempt_count),
-                        ("first seen", found.first_seen_at),
-                        ("message", found.message or ""),
-                        ("value", repr(found.failed_value)),
-                    ):
-                        print(f"{label:>10}  {value}")
-                return EXIT_OK
-            decision = validate_decision(
-                args.review_action, args.exception_id, found, args.by, args.reason
-            )
-            store.record(decision)
+                    targets = store.exceptions(bulk)
+                    asked = bulk.describe()
+                decisions = core.plan_decisions(action, targets, args.by, args.reason, asked=asked)
+                store.record(decisions)
+                output = render.decided_text(decisions, {r.exception_id: r for r in targets})
     except SluiceError as exc:
         print(f"sluice review: {exc}", file=sys.stderr)
         return exc.exit_code
-    print(
-        f"recorded: {decision.decision} of exception {decision.exception_id} "
-        f"({found.model_name if found else ''}, record {found.record_key if found else ''}) "
-        f"by {decision.decided_by}: {decision.reason}\n"
-        "It takes effect at the next build of the model."
-    )
+    print(output)
     return EXIT_OK

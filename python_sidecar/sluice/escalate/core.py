@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from sluice.artifacts.models import Manifest
 from sluice.classify.graph import Graph, exposures_reached
 from sluice.classify.model import Failure, FailureClass
+from sluice.classify.startup import INVOCATION_TYPE
 from sluice.escalate.owners import resolve_owner
 from sluice.escalate.priority import RANK, highest_criticality, is_alert, priority, severity_of
 from sluice.retry.config import EscalationSettings
@@ -90,8 +91,11 @@ def escalate(
     """Escalate each root-cause failure; skipped nodes count towards their root's impact.
 
     A failure reaches the exposures downstream of itself and of every node it blocked; a failed
-    test also reaches those of the node it tested. ``rule_counts`` (per sluice model, from
-    ``sluice_runs``) name the rules behind a held gate: their owner is alerted first.
+    test also reaches those of the node it tested. A dbt invocation that failed before running
+    any node reaches every exposure when it is the only failure (nothing was published); beside
+    failed nodes it reaches nothing of its own (it only kept their retry from running).
+    ``rule_counts`` (per sluice model, from ``sluice_runs``) name the rules behind a held gate:
+    their owner is alerted first.
     """
     counts = rule_counts or {}
     blocked: dict[str, list[str]] = {}
@@ -107,6 +111,9 @@ def escalate(
         if failure.resource_type in ("test", "unit_test"):
             impact.extend(graph.parents_of(failure.unique_id))  # the data it tested
         reached = exposures_reached(graph, impact)
+        if failure.resource_type == INVOCATION_TYPE:
+            alone = all(f.resource_type == INVOCATION_TYPE for f in failures if f.is_root)
+            reached = tuple(sorted(manifest.exposures)) if alone else ()
         rules = breached_rules(counts.get(failure.unique_id, ())) if failure.gate_held else []
         ownership = resolve_owner(
             failure.unique_id,

@@ -32,6 +32,10 @@ class BuildMetrics:
     alerts_by_priority: Mapping[str, int]
     alert_delivery_failures: int
     extra: Mapping[str, float] = field(default_factory=dict)
+    invocation_id: str = ""
+    """The ``sluice build`` run these metrics describe (``build.json``'s ``invocation_id``)."""
+    status: str = "finished"
+    """``finished``, ``interrupted`` or ``usage_error``."""
 
 
 def _label(value: str) -> str:
@@ -49,6 +53,16 @@ def _num(value: float) -> str:
 
 def render(metrics: BuildMetrics) -> str:
     lines: list[str] = []
+    _family(
+        lines,
+        "sluice_build_info",
+        "gauge",
+        "The build these metrics describe: its invocation id and how it ended (always 1).",
+    )
+    lines.append(
+        f'sluice_build_info{{invocation_id="{_label(metrics.invocation_id)}",'
+        f'status="{_label(metrics.status)}"}} 1'
+    )
     _family(
         lines,
         "sluice_build_failures",
@@ -79,7 +93,8 @@ def render(metrics: BuildMetrics) -> str:
         lines,
         "sluice_build_exit_code",
         "gauge",
-        "0 published, 1 held or structural failure, 2 usage error, 3 transient left.",
+        "0 published, 1 held or structural failure, 2 usage error, 3 transient left, "
+        "130/143 interrupted (SIGINT/SIGTERM).",
     )
     lines.append(f"sluice_build_exit_code {metrics.exit_code}")
     _family(lines, "sluice_build_duration_seconds", "gauge", "Wall time of the build.")

@@ -8,7 +8,7 @@ with no run result under one that already explains it, inherits bits but is not 
 
 from __future__ import annotations
 
-import re
+import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,8 +37,7 @@ from sluice.warehouse.records import RuleCount
 
 GATE_HELD_MARK: Final = "sluice gate held publication"
 SLUICE_CODE: Final = "SLUICE"
-_SLUICE_COUNTS = re.compile(r"\bheld (\d+), flagged (\d+)")
-_PUBLISHED = re.compile(r"\bpublished (\d+) of (\d+) rows")
+COUNTS_MARK: Final = "sluice-counts: "
 _BUILT_TYPES: Final = frozenset({"model", "seed", "snapshot"})
 # a seed left out of a run (``--exclude resource_type:seed``) still holds its static data
 _EXPECTED_IN_RUN: Final = frozenset({"model", "snapshot"})
@@ -82,35 +81,78 @@ def _completed_at(result: RunResult) -> datetime | None:
     return None
 
 
+def _payload(message: str) -> dict[str, Any] | None:
+    """The JSON object the materialization puts after ``sluice-counts: `` in its message."""
+    at = message.find(COUNTS_MARK)
+    if at < 0:
+        return None
+    line = message[at + len(COUNTS_MARK) :].split("\n", 1)[0].strip()
+    try:
+        data = json.loads(line)
+    except ValueError:
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _payload_int(data: dict[str, Any] | None, key: str) -> int | None:
+    value = data.get(key) if data else None
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _payload_rules(data: dict[str, Any] | None) -> tuple[RuleCount, ...]:
+    rules = data.get("rule_counts") if data else None
+    if not isinstance(rules, list):
+        return ()
+    out = []
+    for r in rules:
+        if isinstance(r, dict) and isinstance(r.get("rows"), int):
+            out.append(
+                RuleCount(
+                    rule_name=str(r.get("rule_name", "")),
+                    error_class=str(r.get("error_class", "")),
+                    severity=str(r.get("severity", "")),
+                    route=str(r.get("route", "")),
+                    rows=int(r["rows"]),
+                )
+            )
+    return tuple(out)
+
+
 def quarantine_from_run_results(run_results: RunResults) -> dict[str, ModelQuarantine]:
-    """Counts a sluice model states in its run result message (used without a warehouse)."""
+    """The figures a sluice model states in its run result (used without a warehouse): the
+    JSON payload after ``sluice-counts: ``, never the human sentence."""
     found: dict[str, ModelQuarantine] = {}
     for result in run_results.results:
         message = result.message or ""
+        data = _payload(message)
         if result.adapter_response.code == SLUICE_CODE or message.startswith("sluice:"):
-            counts = _SLUICE_COUNTS.search(message)
-            published = _PUBLISHED.search(message)
+            held = (_payload_int(data, "rows_held") or 0) + (
+                _payload_int(data, "rows_set_aside") or 0
+            )
             found[result.unique_id] = ModelQuarantine(
                 model_unique_id=result.unique_id,
-                rows_in=int(published.group(2)) if published else None,
-                rows_published=int(published.group(1)) if published else None,
-                rows_held=int(counts.group(1)) if counts else 0,
-                rows_flagged=int(counts.group(2)) if counts else 0,
+                rows_in=_payload_int(data, "rows_in"),
+                rows_published=_payload_int(data, "rows_published"),
+                rows_held=held,
+                rows_flagged=_payload_int(data, "rows_flagged") or 0,
                 gate_status="passed",
                 gate_message=None,
-                rule_counts=(),
+                rule_counts=_payload_rules(data),
                 last_passed_at=_completed_at(result),
             )
         elif result.status == "error" and GATE_HELD_MARK in message:
+            held = (_payload_int(data, "rows_held") or 0) + (
+                _payload_int(data, "rows_set_aside") or 0
+            )
             found[result.unique_id] = ModelQuarantine(
                 model_unique_id=result.unique_id,
-                rows_in=None,
+                rows_in=_payload_int(data, "rows_in"),
                 rows_published=0,
-                rows_held=0,
-                rows_flagged=0,
+                rows_held=held,
+                rows_flagged=_payload_int(data, "rows_flagged") or 0,
                 gate_status="held",
-                gate_message=message,
-                rule_counts=(),
+                gate_message=message.split(COUNTS_MARK, 1)[0].rstrip(),
+                rule_counts=_payload_rules(data),
                 last_passed_at=None,
             )
     return found

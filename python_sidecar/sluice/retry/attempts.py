@@ -37,34 +37,54 @@ def attempts_dir(target_dir: Path) -> Path:
     return sluice_dir(target_dir) / "attempts"
 
 
-def reset_attempts(target_dir: Path) -> None:
-    """Forget the attempts of an earlier ``sluice build`` (only sluice's own folder)."""
-    shutil.rmtree(attempts_dir(target_dir), ignore_errors=True)
+RUN_OUTPUTS = ("build.json", "alerts.json", "sluice.prom")
+RUN_FOLDERS = ("attempts", "final")
 
 
-def keep_attempt(target_dir: Path, number: int) -> Path:
-    """Copy the artifacts dbt just wrote to ``target/sluice/attempts/<number>/``."""
+def clear_previous_run(target_dir: Path, report_files: Sequence[Path] = ()) -> None:
+    """Remove what an earlier ``sluice build`` wrote under ``target/sluice/`` (its summary,
+    alerts, metrics, attempts and merged view) and the report files this build would write,
+    so nothing of that run can be read as this run's. dbt's own files are not touched."""
+    folder = sluice_dir(target_dir)
+    for name in RUN_FOLDERS:
+        shutil.rmtree(folder / name, ignore_errors=True)
+    for path in (*(folder / name for name in RUN_OUTPUTS), *report_files):
+        path.unlink(missing_ok=True)
+
+
+def keep_attempt(target_dir: Path, number: int, fresh: Sequence[str] = ARTIFACTS) -> Path:
+    """Copy the artifacts dbt just wrote (``fresh``: the names it wrote in this attempt) to
+    ``target/sluice/attempts/<number>/``."""
     folder = attempts_dir(target_dir) / str(number)
     folder.mkdir(parents=True, exist_ok=True)
-    for name in ARTIFACTS:
+    for name in fresh:
         source = target_dir / name
         if source.exists():
             shutil.copyfile(source, folder / name)
     return folder
 
 
-def write_final_view(target_dir: Path, attempt_folders: Sequence[Path]) -> Path:
+def restore_run_results(target_dir: Path, folder: Path) -> None:
+    """Put an attempt's run results back as ``target/run_results.json`` (for ``dbt retry``,
+    which reads the previous run from there)."""
+    _atomic_write(target_dir / "run_results.json", (folder / "run_results.json").read_bytes())
+
+
+def write_final_view(target_dir: Path, attempt_folders: Sequence[Path]) -> Path | None:
     """Write ``target/sluice/final/``: the last manifest and the merged run results.
 
-    A node's latest result wins, so the view describes the whole run across retries.
+    A node's latest result wins, so the view describes the whole run across retries. None when
+    no attempt wrote run results (dbt never got to run a node): nothing is written.
     """
-    final = sluice_dir(target_dir) / "final"
-    final.mkdir(parents=True, exist_ok=True)
     documents = [
         (folder / "run_results.json").read_bytes()
         for folder in attempt_folders
         if (folder / "run_results.json").exists()
     ]
+    if not documents:
+        return None
+    final = sluice_dir(target_dir) / "final"
+    final.mkdir(parents=True, exist_ok=True)
     _atomic_write(final / "run_results.json", merge_run_results(documents))
     for folder in reversed(attempt_folders):
         if (folder / "manifest.json").exists():

@@ -35,6 +35,9 @@ class RetryPolicy:
     base_delay: float = 10.0
     max_delay: float = 300.0
     budget: float = 1800.0
+    repeat_limit: int = 2
+    """Stop retrying once every transient failure left has failed with the same message on
+    this many consecutive attempts (0: never stop early)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +55,9 @@ class BuildSettings:
     escalation: EscalationSettings = EscalationSettings()
     patterns: tuple[Pattern, ...] = ()
     """Users' extra patterns, tried before the built-in table."""
+    stop_timeout: float = 30.0
+    """Seconds dbt gets to cancel its queries and exit after an interruption, before it is
+    killed."""
 
 
 # setting -> (environment variable, type)
@@ -60,6 +66,10 @@ _RETRY_KEYS: dict[str, tuple[str, type]] = {
     "base_delay": ("SLUICE_BASE_DELAY", float),
     "max_delay": ("SLUICE_MAX_DELAY", float),
     "budget": ("SLUICE_BUDGET", float),
+    "repeat_limit": ("SLUICE_REPEAT_LIMIT", int),
+}
+_PROCESS_KEYS: dict[str, tuple[str, type]] = {
+    "stop_timeout": ("SLUICE_STOP_TIMEOUT", float),
 }
 _ESCALATE_KEYS = {
     "webhook_url",
@@ -112,17 +122,26 @@ def resolve_settings(
     file_table = read_pyproject(project_dir)
     origin = f"{project_dir / 'pyproject.toml'} [tool.sluice]"
 
-    retry_values: dict[str, Any] = {}
-    for key, (env_name, kind) in _RETRY_KEYS.items():
-        if flags.get(key) is not None:
-            retry_values[key] = _number(flags[key], kind, f"--{key.replace('_', '-')}")
-        elif environ.get(env_name, "").strip():
-            retry_values[key] = _number(environ[env_name].strip(), kind, env_name)
-        elif key in file_table:
-            retry_values[key] = _number(file_table[key], kind, f"{origin} {key}")
-    retry = RetryPolicy(**retry_values)
+    def numbers(keys: Mapping[str, tuple[str, type]]) -> dict[str, Any]:
+        values: dict[str, Any] = {}
+        for key, (env_name, kind) in keys.items():
+            if flags.get(key) is not None:
+                values[key] = _number(flags[key], kind, f"--{key.replace('_', '-')}")
+            elif environ.get(env_name, "").strip():
+                values[key] = _number(environ[env_name].strip(), kind, env_name)
+            elif key in file_table:
+                values[key] = _number(file_table[key], kind, f"{origin} {key}")
+        return values
+
+    retry = RetryPolicy(**numbers(_RETRY_KEYS))
     if retry.max_attempts < 1:
         raise ConfigError("max_attempts must be at least 1 (the build itself)")
+    if retry.repeat_limit == 1:
+        raise ConfigError(
+            "repeat_limit must be 0 (never stop early) or at least 2 (attempts that failed "
+            "the same way before retries stop)"
+        )
+    process = numbers(_PROCESS_KEYS)
 
     escalate_table = file_table.get("escalate", {})
     if not isinstance(escalate_table, dict):
@@ -174,4 +193,4 @@ def resolve_settings(
         patterns = parse_patterns(rows, f"{origin}.classify")
     except PatternError as exc:
         raise ConfigError(str(exc)) from None
-    return BuildSettings(retry=retry, escalation=escalation, patterns=patterns)
+    return BuildSettings(retry=retry, escalation=escalation, patterns=patterns, **process)

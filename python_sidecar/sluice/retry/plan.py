@@ -8,6 +8,7 @@ from enum import StrEnum
 
 from sluice.artifacts.models import Manifest
 from sluice.classify.model import Failure, FailureClass
+from sluice.classify.startup import INVOCATION_TYPE
 
 
 class NextStep(StrEnum):
@@ -66,3 +67,43 @@ def node_selectors(manifest: Manifest) -> dict[str, str]:
     known = {uid: "fqn:" + ".".join(node.fqn) for uid, node in manifest.nodes.items() if node.fqn}
     known.update({uid: f"exposure:{e.name}" for uid, e in manifest.exposures.items()})
     return known
+
+
+def _same_text(message: str) -> str:
+    return " ".join(message.split())
+
+
+def repeated_failures(history: Sequence[Sequence[Failure]], limit: int) -> dict[str, int]:
+    """The transient root failures of the last attempt that failed with the same message on at
+    least ``limit`` consecutive attempts, with the count (``limit`` 0: none).
+
+    ``history`` is every attempt's failures, oldest first. An attempt that ran no node (dbt
+    failed to start) is passed over: the node did not run, so it did not fail again.
+    """
+
+    def started(attempt: Sequence[Failure]) -> bool:
+        return not any(f.resource_type == INVOCATION_TYPE for f in attempt)
+
+    if limit < 2 or not history or not started(history[-1]):
+        return {}
+    ran = [attempt for attempt in history if started(attempt)]
+    found: dict[str, int] = {}
+    for failure in ran[-1]:
+        if not failure.is_root or failure.failure_class is not FailureClass.TRANSIENT:
+            continue
+        text = _same_text(failure.message)
+        count = 1
+        for earlier in reversed(ran[:-1]):
+            same = next((e for e in earlier if e.unique_id == failure.unique_id), None)
+            if same is None or _same_text(same.message) != text:
+                break
+            count += 1
+        if count >= limit:
+            found[failure.unique_id] = count
+    return found
+
+
+def stop_repeating(failures: Sequence[Failure], repeated: Mapping[str, int]) -> bool:
+    """Whether every transient root failure of the attempt repeated (and there is one)."""
+    transient = [f for f in failures if f.is_root and f.failure_class is FailureClass.TRANSIENT]
+    return bool(transient) and all(f.unique_id in repeated for f in transient)

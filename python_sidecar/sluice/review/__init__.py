@@ -1,6 +1,34 @@
-"""Manual review of quarantined records: list open exceptions, record decisions."""
+"""Review of quarantined records: list and show exceptions, record reviewers' decisions."""
 
-from sluice.review.core import ACTIONS, Decision, ExceptionRow, validate_decision
+from sluice.review.core import (
+    ACTIONS,
+    ROUTES,
+    STATUSES,
+    Decision,
+    Event,
+    ExceptionDetail,
+    ExceptionRow,
+    PendingDecision,
+    Selection,
+    check_request,
+    make_selection,
+    plan_decisions,
+)
 from sluice.review.store import ReviewStore, open_store
 
-__all__ = ["ACTIONS", "Decision", "ExceptionRow", "ReviewStore", "open_store", "validate_decision"]
+__all__ = [
+    "ACTIONS",
+    "ROUTES",
+    "STATUSES",
+    "Decision",
+    "Event",
+    "ExceptionDetail",
+    "ExceptionRow",
+    "PendingDecision",
+    "ReviewStore",
+    "Selection",
+    "check_request",
+    "make_selection",
+    "open_store",
+    "plan_decisions",
+]

@@ -1,37 +1,72 @@
-"""The warehouse side of review: the quarantines named in sluice_runs and the decisions table."""
+"""The warehouse side of review: the quarantines named in sluice_runs, the history
+(``sluice_exception_events``) and the decisions table, through :mod:`sluice.warehouse`."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from sluice.errors import InputError, SluiceError
 from sluice.project import Project, ProjectFlags, load_project
-from sluice.review.core import Decision, ExceptionRow
+from sluice.review.core import (
+    Decision,
+    Event,
+    ExceptionDetail,
+    ExceptionRow,
+    PendingDecision,
+    Selection,
+)
+from sluice.warehouse import Warehouse
+from sluice.warehouse.connection import describe_error
+from sluice.warehouse.records import utc
 from sluice.warehouse.sluice_tables import quarantine_relations, query_relation, runs_table
 
-_COLUMNS = (
-    "exception_id, model_name, model_unique_id, record_key, rule_name, error_class, severity, "
-    "route, owner, status, attempt_count, first_seen_at, message, failed_value"
+_COLUMNS: Final = (
+    "exception_id, model_name, model_unique_id, record_key, record_copy, rule_name, error_class, "
+    "severity, route, owner, status, attempt_count, first_seen_at, last_seen_at, "
+    "status_changed_at, message, failed_column, failed_value, source_system, target_system"
 )
+_EVENT_COLUMNS: Final = (
+    "event_type",
+    "from_status",
+    "to_status",
+    "event_at",
+    "actor",
+    "reason",
+    "attempt_count",
+    "invocation_id",
+)
+_DECISION_COLUMNS: Final = (
+    ("decision_id", "text"),
+    ("exception_id", "text"),
+    ("model_unique_id", "text"),
+    ("decision", "text"),
+    ("decided_by", "text"),
+    ("decided_at", "timestamp"),
+    ("reason", "text"),
+)
+# the order of events that share a time: the decision, its effect, the publication
+_EVENT_ORDER: Final = {"decided": 0, "status": 1, "published": 2}
 
 
 @dataclass
 class ReviewStore:
-    """The quarantines named in ``sluice_runs`` and the decisions table, through the project's
-    dbt adapter (:mod:`sluice.warehouse`)."""
+    """The quarantines named in ``sluice_runs``, the history and the decisions table, through
+    the project's dbt adapter (:mod:`sluice.warehouse`)."""
 
-    wh: Any
-    """A :class:`sluice.warehouse.Warehouse`."""
+    wh: Warehouse
+
+    @property
+    def project(self) -> Project:
+        return self.wh.project
 
     @property
     def decisions_relation(self) -> str:
-        project: Project = self.wh.project
-        return str(self.wh.relation(project.sluice_schema(), project.settings.decisions_table))
+        return self.wh.relation(self.project.sluice_schema(), self.project.settings.decisions_table)
 
     def quarantines(self) -> list[str]:
         table = runs_table(self.wh)
@@ -42,77 +77,182 @@ class ReviewStore:
             )
         return quarantine_relations(self.wh)
 
-    def _query(
-        self, relation: str, sql: str, params: tuple[Any, ...] = ()
-    ) -> list[tuple[Any, ...]]:
-        return query_relation(self.wh, relation, sql, params)
+    def _query(self, relation: str, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return query_relation(self.wh, relation, sql, tuple(params))
 
-    def exceptions(self, *, all_open: bool = False, model: str | None = None) -> list[ExceptionRow]:
+    def exceptions(self, selection: Selection) -> list[ExceptionRow]:
+        """Every exception the selection matches, across the quarantines, in a stable order:
+        model, first seen, record, copy, rule."""
+        where: list[str] = []
+        params: list[Any] = []
+        if selection.statuses is not None:
+            where.append(f"status in ({', '.join(['%s'] * len(selection.statuses))})")
+            params += selection.statuses
+        if selection.model is not None:
+            where.append("(model_name = %s or model_unique_id = %s)")
+            params += [selection.model, selection.model]
+        if selection.rule is not None:
+            where.append("rule_name = %s")
+            params.append(selection.rule)
+        if selection.route is not None:
+            where.append("route = %s")
+            params.append(selection.route)
+        if selection.since is not None:
+            since = selection.since.replace(tzinfo=None)  # stored times are naive UTC
+            where.append("(first_seen_at >= %s or status_changed_at >= %s)")
+            params += [since, since]
+        sql = f"select {_COLUMNS} from {{relation}}"
+        if where:
+            sql += " where " + " and ".join(where)
         rows: list[ExceptionRow] = []
         for relation in self.quarantines():
-            where = "status = 'open'" + ("" if all_open else " and route = 'manual_review'")
-            params: tuple[Any, ...] = ()
-            if model:
-                where += " and model_name = %s"
-                params = (model,)
-            rows += [
-                _row(r)
-                for r in self._query(
-                    relation, f"select {_COLUMNS} from {{relation}} where {where}", params
-                )
-            ]
-        return sorted(rows, key=lambda r: (r.model_name, str(r.first_seen_at), r.exception_id))
+            rows += [_row(r) for r in self._query(relation, sql, params)]
+        return sorted(rows, key=_order)
 
-    def find(self, exception_id: str) -> ExceptionRow | None:
+    def find(self, exception_ids: Sequence[str]) -> dict[str, ExceptionRow]:
+        """The exceptions with these ids that any quarantine holds, by id."""
+        wanted = sorted(set(exception_ids))
+        if not wanted:
+            return {}
+        sql = (
+            f"select {_COLUMNS} from {{relation}} "
+            f"where exception_id in ({', '.join(['%s'] * len(wanted))})"
+        )
+        found: dict[str, ExceptionRow] = {}
         for relation in self.quarantines():
-            found = self._query(
+            for r in self._query(relation, sql, wanted):
+                row = _row(r)
+                found.setdefault(row.exception_id, row)
+        return found
+
+    def detail(self, exception_id: str) -> ExceptionDetail | None:
+        """The exception, its row, its whole history and the decisions not applied yet."""
+        for relation in self.quarantines():
+            rows = self._query(
                 relation,
-                f"select {_COLUMNS} from {{relation}} where exception_id = %s",
+                f"select {_COLUMNS}, row_json from {{relation}} where exception_id = %s",
                 (exception_id,),
             )
-            if found:
-                return _row(found[0])
+            if rows:
+                exception = _row(rows[0])
+                return ExceptionDetail(
+                    exception=exception,
+                    row_json=None if rows[0][-1] is None else str(rows[0][-1]),
+                    events=self._events(exception_id),
+                    pending=self._pending(exception),
+                )
         return None
 
-    def record(self, decision: Decision) -> None:
-        """Append the decision in one transaction (the table is created if missing)."""
-        project: Project = self.wh.project
-        schema, table = project.sluice_schema(), project.settings.decisions_table
+    def _events(self, exception_id: str) -> tuple[Event, ...]:
+        schema, table = self.project.sluice_schema(), self.project.settings.events_table
+        relation = self.wh.relation(schema, table)
         try:
-            with self.wh.transaction():
-                self.wh.ensure_table(
-                    schema,
-                    table,
-                    (
-                        ("decision_id", "text"),
-                        ("exception_id", "text"),
-                        ("model_unique_id", "text"),
-                        ("decision", "text"),
-                        ("decided_by", "text"),
-                        ("decided_at", "timestamp"),
-                        ("reason", "text"),
-                    ),
-                )
-                self.wh.execute(
-                    f"insert into {self.decisions_relation} (decision_id, exception_id, "
-                    "model_unique_id, decision, decided_by, decided_at, reason) values "
-                    "(%s, %s, %s, %s, %s, %s, %s)",
-                    (
-                        decision.decision_id,
-                        decision.exception_id,
-                        decision.model_unique_id,
-                        decision.decision,
-                        decision.decided_by,
-                        datetime.now(UTC).replace(tzinfo=None),
-                        decision.reason,
-                    ),
-                )
+            if not self.wh.table_exists(schema, table):
+                return ()
+            present = set(self.wh.columns(schema, table))
         except SluiceError:
             raise
         except Exception as exc:
             raise InputError(
-                f"{self.wh.description}: recording the decision failed, nothing written: {exc}"
+                f"{self.wh.description}: cannot read {relation}: {describe_error(exc)}"
             ) from None
+        # a history written before event_type existed: its events are all status changes
+        select = ", ".join(c if c in present else f"null as {c}" for c in _EVENT_COLUMNS)
+        rows = self._query(
+            relation, f"select {select} from {{relation}} where exception_id = %s", (exception_id,)
+        )
+        events = [
+            Event(
+                event_type=_text(r[0]) if "event_type" in present else "status",
+                from_status=_text(r[1]),
+                to_status=_text(r[2]),
+                event_at=utc(r[3]),
+                actor=_text(r[4]),
+                reason=_text(r[5]),
+                attempt_count=None if r[6] is None else int(r[6]),
+                invocation_id=_text(r[7]),
+            )
+            for r in rows
+        ]
+        return tuple(
+            sorted(
+                events,
+                key=lambda e: (
+                    e.event_at.isoformat() if e.event_at else "",
+                    _EVENT_ORDER.get(e.event_type or "", 9),
+                ),
+            )
+        )
+
+    def _pending(self, exception: ExceptionRow) -> tuple[PendingDecision, ...]:
+        schema, table = self.project.sluice_schema(), self.project.settings.decisions_table
+        if not self.wh.table_exists(schema, table):
+            return ()
+        rows = self._query(
+            self.decisions_relation,
+            "select decision_id, decision, decided_by, decided_at, reason from {relation} "
+            "where exception_id = %s",
+            (exception.exception_id,),
+        )
+        changed = exception.status_changed_at
+        pending = [
+            PendingDecision(
+                decision_id=str(r[0]),
+                decision=str(r[1]),
+                decided_by=_text(r[2]),
+                decided_at=utc(r[3]),
+                reason=_text(r[4]),
+            )
+            for r in rows
+        ]
+        return tuple(
+            sorted(
+                (
+                    p
+                    for p in pending
+                    if p.decided_at is not None and (changed is None or p.decided_at > changed)
+                ),
+                key=lambda p: (p.decided_at.isoformat() if p.decided_at else "", p.decision_id),
+            )
+        )
+
+    def record(self, decisions: Sequence[Decision]) -> None:
+        """Append the decisions in one transaction (the table is created if missing): all of
+        them, or none."""
+        project = self.project
+        schema, table = project.sluice_schema(), project.settings.decisions_table
+        rows = [
+            (
+                d.decision_id,
+                d.exception_id,
+                d.model_unique_id,
+                d.decision,
+                d.decided_by,
+                d.decided_at.astimezone(UTC).replace(tzinfo=None),
+                d.reason,
+            )
+            for d in decisions
+        ]
+        try:
+            with self.wh.transaction():
+                self.wh.ensure_table(schema, table, _DECISION_COLUMNS)
+                self.wh.insert(self.decisions_relation, [c for c, _ in _DECISION_COLUMNS], rows)
+        except SluiceError:
+            raise
+        except Exception as exc:
+            raise InputError(
+                f"{self.wh.description}: recording the decisions failed, nothing written: "
+                f"{describe_error(exc)}"
+            ) from None
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _order(row: ExceptionRow) -> tuple[str, str, str, int, str, str]:
+    seen = row.first_seen_at.isoformat() if row.first_seen_at else ""
+    return (row.model_name, seen, row.record_key, row.record_copy, row.rule_name, row.exception_id)
 
 
 def _row(r: tuple[Any, ...]) -> ExceptionRow:
@@ -121,16 +261,22 @@ def _row(r: tuple[Any, ...]) -> ExceptionRow:
         model_name=str(r[1]),
         model_unique_id=str(r[2]),
         record_key=str(r[3]),
-        rule_name=str(r[4]),
-        error_class=str(r[5]),
-        severity=str(r[6]),
-        route=str(r[7]),
-        owner=None if r[8] is None else str(r[8]),
-        status=str(r[9]),
-        attempt_count=int(r[10] or 0),
-        first_seen_at=r[11],
-        message=None if r[12] is None else str(r[12]),
-        failed_value=None if r[13] is None else str(r[13]),
+        record_copy=int(r[4] or 1),
+        rule_name=str(r[5]),
+        error_class=str(r[6]),
+        severity=str(r[7]),
+        route=str(r[8]),
+        owner=_text(r[9]),
+        status=str(r[10]),
+        attempt_count=int(r[11] or 0),
+        first_seen_at=utc(r[12]),
+        last_seen_at=utc(r[13]),
+        status_changed_at=utc(r[14]),
+        message=_text(r[15]),
+        failed_column=_text(r[16]),
+        failed_value=_text(r[17]),
+        source_system=_text(r[18]),
+        target_system=_text(r[19]),
     )
 
 

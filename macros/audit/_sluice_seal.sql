@@ -1,0 +1,137 @@
+{#- Sealing: the tamper-evident audit trail of the package's history tables.
+
+    Called by the materialization in the model's transaction, right after the build wrote its
+    history (exception events, the run row) on both the held and the passed path. In two
+    statements, whatever the number of chains:
+
+    1. every record of this model that is due and not sealed yet gets a row in
+       sluice_audit_records: its key and the hash of its content (_sluice_audit_row_hash), under
+       the chain's next sequence number. Due: for events and runs, the rows of this invocation;
+       for decisions (written by reviewers between builds), every decision of the model. The first
+       seal of a chain takes every row of the model not sealed yet: a history written before the
+       trail existed is brought into it on upgrade.
+    2. each chain that got records gets one seal in sluice_audit_chain: the records' count, the
+       hash of their hashes in order (content_hash), the previous seal's chain_hash and the new
+       chain_hash = hash(previous_hash || content_hash || the seal's own fields).
+
+    Chains are per (table, model), so parallel models never append to the same chain, and the
+    builds of one model are serialized by sluice.lock_model on PostgreSQL: reading the chain's
+    head and appending to it happen under that lock. -#}
+{% macro _sluice_seal() %}
+  {%- set chain_rel = sluice._sluice_bookkeeping_relation('audit_chain_table') -%}
+  {%- set records_rel = sluice._sluice_bookkeeping_relation('audit_records_table') -%}
+  {%- do sluice._sluice_ensure_table(chain_rel, sluice._sluice_audit_chain_columns()) -%}
+  {%- do sluice._sluice_ensure_table(records_rel, sluice._sluice_audit_records_columns()) -%}
+  {%- set chains = sluice._sluice_audit_chains() -%}
+  {%- set mid = sluice._sluice_lit(model.unique_id) -%}
+  {%- set inv = sluice._sluice_lit(invocation_id) -%}
+  {%- set s = dbt.type_string() -%}
+  {%- set bi = dbt.type_bigint() -%}
+
+  {% call statement('sluice_seal_records') -%}
+    insert into {{ records_rel }} ({{ sluice._sluice_audit_records_columns() | map(attribute=0) | join(', ') }})
+    {%- for c in chains %}
+    {%- set name = sluice._sluice_lit(c.name) %}
+    select {{ name }}, {{ mid }}, h.next_sequence, cast(t.{{ c.key }} as {{ s }}), {{ sluice._sluice_audit_row_hash(c.columns, 't') }}
+    from {{ sluice._sluice_bookkeeping_relation(c.setting) }} as t
+    cross join (
+      select cast(coalesce(max(sequence_number), 0) + 1 as {{ bi }}) as next_sequence
+      from {{ chain_rel }}
+      where chain_name = {{ name }} and model_unique_id = {{ mid }}
+    ) as h
+    where t.model_unique_id = {{ mid }}
+      and t.{{ c.key }} is not null
+      {%- if c.per_invocation %}
+      and (t.invocation_id = {{ inv }} or h.next_sequence = 1)
+      {%- endif %}
+      and not exists (
+        select 1 from {{ records_rel }} as r
+        where r.chain_name = {{ name }} and r.model_unique_id = {{ mid }}
+          and r.record_key = cast(t.{{ c.key }} as {{ s }})
+      )
+    {{ "union all" if not loop.last }}
+    {%- endfor %}
+  {%- endcall %}
+
+  {%- set enc = sluice._sluice_audit_text -%}
+  {%- set link = dbt.concat([
+    'n.previous_hash', 'n.content_hash', enc('n.chain_name'), enc('n.model_unique_id'),
+    enc('cast(n.sequence_number as ' ~ s ~ ')'), enc(inv), enc('cast(n.record_count as ' ~ s ~ ')'),
+    enc('n.hashed_columns'), enc(sluice.timestamp_text('n.sealed_at')),
+  ]) -%}
+  {% call statement('sluice_seal_chain') -%}
+    insert into {{ chain_rel }} ({{ sluice._sluice_audit_chain_columns() | map(attribute=0) | join(', ') }})
+    select n.chain_name, n.model_unique_id, n.sequence_number, {{ inv }}, n.record_count,
+      n.hashed_columns, n.content_hash, n.previous_hash, {{ dbt.hash(link) }}, n.sealed_at
+    from (
+      select b.chain_name, b.model_unique_id, b.sequence_number, b.record_count, b.content_hash,
+        b.sealed_at,
+        coalesce(p.chain_hash, {{ sluice._sluice_lit(sluice._sluice_audit_genesis()) }}) as previous_hash,
+        (case b.chain_name
+          {%- for c in chains %}
+          when {{ sluice._sluice_lit(c.name) }} then {{ sluice._sluice_lit(sluice._sluice_audit_hashed_columns(c.columns)) }}
+          {%- endfor %}
+        end) as hashed_columns
+      from (
+        select r.chain_name, r.model_unique_id, r.sequence_number,
+          cast(count(*) as {{ bi }}) as record_count,
+          {{ dbt.hash(dbt.listagg('r.record_hash', "''", 'order by r.record_hash')) }} as content_hash,
+          {{ sluice.utc_now() }} as sealed_at
+        from {{ records_rel }} as r
+        where r.model_unique_id = {{ mid }}
+          and r.chain_name in ({% for c in chains %}{{ sluice._sluice_lit(c.name) }}{{ ", " if not loop.last }}{% endfor %})
+          and not exists (
+            select 1 from {{ chain_rel }} as c
+            where c.chain_name = r.chain_name and c.model_unique_id = r.model_unique_id
+              and c.sequence_number = r.sequence_number
+          )
+        group by r.chain_name, r.model_unique_id, r.sequence_number
+      ) as b
+      left join {{ chain_rel }} as p
+        on p.chain_name = b.chain_name and p.model_unique_id = b.model_unique_id
+        and p.sequence_number = b.sequence_number - 1
+    ) as n
+  {%- endcall %}
+{% endmacro %}
+
+
+{#- The previous_hash of a chain's first seal. -#}
+{% macro _sluice_audit_genesis() %}
+  {{ return('0' * 32) }}
+{% endmacro %}
+
+
+{#- A value as unambiguous text: NULL is `~`, anything else `<length>:<text>`, so that no two
+    different lists of values concatenate to the same text. -#}
+{% macro _sluice_audit_text(expr) %}
+  {{ return("(case when " ~ expr ~ " is null then '~' else " ~ dbt.concat(["cast(" ~ dbt.length(expr) ~ " as " ~ dbt.type_string() ~ ")", "':'", expr]) ~ " end)") }}
+{% endmacro %}
+
+
+{#- The content hash of a row of `alias`: every column in order, as unambiguous text (timestamps
+    in one fixed format, see timestamp_text), hashed. The verifier (`sluice audit verify`) builds
+    the same expression from the seal's hashed_columns. -#}
+{% macro _sluice_audit_row_hash(columns, alias) %}
+  {%- set parts = [] -%}
+  {%- for name, data_type in columns -%}
+    {%- set col = alias ~ '.' ~ name -%}
+    {%- if data_type == dbt.type_timestamp() -%}
+      {%- set text = sluice.timestamp_text('cast(' ~ col ~ ' as ' ~ dbt.type_timestamp() ~ ')') -%}
+    {%- else -%}
+      {%- set text = 'cast(' ~ col ~ ' as ' ~ dbt.type_string() ~ ')' -%}
+    {%- endif -%}
+    {%- do parts.append(sluice._sluice_audit_text(text)) -%}
+  {%- endfor -%}
+  {{ return(dbt.hash(dbt.concat(parts))) }}
+{% endmacro %}
+
+
+{#- The column list a seal records (hashed_columns): names in order, `:timestamp` after those
+    hashed as timestamps. -#}
+{% macro _sluice_audit_hashed_columns(columns) %}
+  {%- set names = [] -%}
+  {%- for name, data_type in columns -%}
+    {%- do names.append(name ~ (':timestamp' if data_type == dbt.type_timestamp() else '')) -%}
+  {%- endfor -%}
+  {{ return(names | join(',')) }}
+{% endmacro %}

@@ -1,0 +1,114 @@
+"""Running dbt as a child process that never outlives ``sluice build``.
+
+dbt runs in a session (and process group) of its own, so a signal sent to ``sluice build``'s
+process group, or Ctrl-C in its terminal, reaches sluice alone: sluice decides what dbt gets.
+When the wait for dbt is interrupted (a signal handler raising, ``KeyboardInterrupt``, any
+exception), dbt is sent SIGINT, which makes it cancel its running queries and write its run
+results; if it has not exited within the stop timeout, its process group is killed. dbt has no
+SIGTERM handler: SIGTERM would end it at once with its queries still running in the warehouse.
+
+dbt's output (stdout and stderr) always goes to the attempt's log file, where a failed start is
+read from, and also to this process's ``sys.stdout`` unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO
+
+DbtRunner = Callable[[Sequence[str], Path], int]
+"""Runs dbt with the given arguments (after the executable), its output written to the log
+file given. Returns dbt's exit status."""
+
+_CHUNK = 65536
+_PUMP_GRACE = 10.0
+"""Seconds to wait for the rest of dbt's output once dbt has exited (a process that left dbt's
+group could keep the pipe open)."""
+
+
+def _pump(source: IO[bytes], log: IO[bytes], echo: bool) -> None:
+    """Copy dbt's output to the log (and stdout) until dbt and its children close it."""
+    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+    with contextlib.suppress(OSError, ValueError):  # the log closed: sluice stopped waiting
+        while chunk := os.read(source.fileno(), _CHUNK):
+            log.write(chunk)
+            log.flush()
+            if echo:
+                with contextlib.suppress(Exception):  # an odd stdout must not stop the copy
+                    sys.stdout.write(decoder.decode(chunk))
+                    sys.stdout.flush()
+
+
+def _signal_group(pid: int, signum: int) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, signum)
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float) -> None:
+    """Ask dbt to stop (SIGINT: it cancels its queries), wait up to ``timeout`` seconds, then
+    kill its process group. A second interruption while waiting kills it at once."""
+    if process.poll() is None:
+        _signal_group(process.pid, signal.SIGINT)
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
+        except BaseException:
+            _signal_group(process.pid, signal.SIGKILL)
+            process.wait()
+            raise
+    if process.poll() is None:
+        _signal_group(process.pid, signal.SIGKILL)
+        process.wait()
+
+
+# Started in place of dbt when this process ignores SIGINT (a child inherits that): puts the
+# default back, so that dbt's Python turns SIGINT into its KeyboardInterrupt, then becomes dbt.
+_RESTORE_SIGINT = (
+    "import os, signal, sys; signal.signal(signal.SIGINT, signal.SIG_DFL); "
+    "os.execvp(sys.argv[1], sys.argv[1:])"
+)
+
+
+def _command(executable: str, args: Sequence[str]) -> list[str]:
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        return [sys.executable, "-I", "-S", "-c", _RESTORE_SIGINT, executable, *args]
+    return [executable, *args]
+
+
+def subprocess_runner(executable: str, *, echo: bool, stop_timeout: float) -> DbtRunner:
+    """A :data:`DbtRunner` for the dbt executable; ``echo`` also copies dbt's output to
+    ``sys.stdout``; ``stop_timeout`` is how long dbt gets to stop when interrupted."""
+
+    def run(args: Sequence[str], log_path: Path) -> int:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with log_path.open("wb") as log:
+            process = subprocess.Popen(
+                _command(executable, args),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+            assert process.stdout is not None
+            pump = threading.Thread(target=_pump, args=(process.stdout, log, echo), daemon=True)
+            pump.start()
+            try:
+                return process.wait()
+            except BaseException:
+                stop(process, stop_timeout)
+                raise
+            finally:
+                # Whatever dbt may have started in its group goes with it.
+                _signal_group(process.pid, signal.SIGKILL)
+                pump.join(_PUMP_GRACE)
+                process.stdout.close()
+
+    return run

@@ -1,0 +1,171 @@
+"""Review output as text or JSON (strings only: the command line prints them).
+
+A SQL NULL is ``NULL`` in text and ``null`` in JSON, never Python's ``None``; values that came
+from the data (failed values) are quoted, so the text ``'NULL'`` and a NULL stay apart; times are
+UTC.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+from typing import Any
+
+from sluice.review.core import (
+    Decision,
+    Event,
+    ExceptionDetail,
+    ExceptionRow,
+    PendingDecision,
+    Selection,
+    format_time,
+)
+
+
+def _plain(value: str | int | None) -> str:
+    return "NULL" if value is None else str(value)
+
+
+def quoted(value: str | None) -> str:
+    """A value from the data: ``'text'`` (quotes doubled inside), or NULL."""
+    return "NULL" if value is None else "'" + value.replace("'", "''") + "'"
+
+
+def _json_value(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, datetime) else value
+
+
+def exception_json(row: ExceptionRow) -> dict[str, Any]:
+    return {name: _json_value(value) for name, value in asdict(row).items()}
+
+
+def _event_json(event: Event) -> dict[str, Any]:
+    return {name: _json_value(value) for name, value in asdict(event).items()}
+
+
+def _pending_json(pending: PendingDecision) -> dict[str, Any]:
+    return {name: _json_value(value) for name, value in asdict(pending).items()}
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}" + ("" if count == 1 else "s")
+
+
+def list_text(rows: Sequence[ExceptionRow], selection: Selection) -> str:
+    lines = [f"{_plural(len(rows), 'exception')} ({selection.describe()})"]
+    for r in rows:
+        lines.append(
+            f"  {r.exception_id}  {r.model_name}  record {r.record_key} copy {r.record_copy}  "
+            f"{r.rule_name} ({r.error_class}, {r.severity}, {r.route})  {r.status}  "
+            f"attempts {r.attempt_count}  owner {_plain(r.owner)}"
+        )
+        evidence = (
+            f"{r.failed_column} = {quoted(r.failed_value)}"
+            if r.failed_column is not None
+            else f"failed_column NULL, failed_value {quoted(r.failed_value)}"
+        )
+        lines.append(
+            f"      {evidence}  "
+            f"first seen {format_time(r.first_seen_at)}  "
+            f"{r.status} since {format_time(r.status_changed_at)}  {_plain(r.message)}"
+        )
+    return "\n".join(lines)
+
+
+def list_json(rows: Sequence[ExceptionRow]) -> str:
+    return json.dumps([exception_json(r) for r in rows], indent=2, ensure_ascii=False)
+
+
+def _row_value(row_json: str | None) -> Any:
+    if row_json is None:
+        return None
+    try:
+        return json.loads(row_json)
+    except ValueError:
+        return row_json
+
+
+def _row_text(row_json: str | None) -> list[str]:
+    value = _row_value(row_json)
+    if value is None:
+        return ["  NULL"]
+    text = value if isinstance(value, str) else json.dumps(value, indent=2, ensure_ascii=False)
+    return ["  " + line for line in text.splitlines()]
+
+
+def _event_text(e: Event) -> str:
+    move = f"{e.from_status or '(new)'} -> {_plain(e.to_status)}"
+    text = (
+        f"  {format_time(e.event_at)}  {(e.event_type or 'NULL'):<9}  {move:<28}  "
+        f"by {_plain(e.actor)}"
+    )
+    if e.attempt_count is not None:
+        text += f"  attempts {e.attempt_count}"
+    if e.reason is not None:
+        text += f"  reason: {e.reason}"
+    return text
+
+
+def show_text(detail: ExceptionDetail) -> str:
+    r = detail.exception
+    lines = [
+        f"exception {r.exception_id}",
+        f"  model           {r.model_name} ({r.model_unique_id})",
+        f"  record          {r.record_key}  copy {r.record_copy}",
+        f"  rule            {r.rule_name}: {r.error_class}, severity {r.severity}, route {r.route}",
+        f"  owner           {_plain(r.owner)}",
+        f"  status          {r.status} since {format_time(r.status_changed_at)}, "
+        f"attempts {r.attempt_count}",
+        f"  first seen      {format_time(r.first_seen_at)}",
+        f"  last seen       {format_time(r.last_seen_at)}",
+        f"  systems         {_plain(r.source_system)} -> {_plain(r.target_system)}",
+        f"  message         {_plain(r.message)}",
+        "evidence",
+        f"  failed_column   {_plain(r.failed_column)}",
+        f"  failed_value    {quoted(r.failed_value)}",
+        "row",
+        *_row_text(detail.row_json),
+        f"history ({_plural(len(detail.events), 'event')})",
+        *(_event_text(e) for e in detail.events),
+    ]
+    if detail.pending:
+        lines.append("pending decisions (the latest takes effect at the next build of the model)")
+        lines += [
+            f"  {format_time(p.decided_at)}  {p.decision} by {_plain(p.decided_by)}  "
+            f"reason: {_plain(p.reason)}"
+            for p in detail.pending
+        ]
+    return "\n".join(lines)
+
+
+def show_json(detail: ExceptionDetail) -> str:
+    return json.dumps(
+        {
+            "exception": exception_json(detail.exception),
+            "row": _row_value(detail.row_json),
+            "events": [_event_json(e) for e in detail.events],
+            "pending_decisions": [_pending_json(p) for p in detail.pending],
+        },
+        indent=2,
+        ensure_ascii=False,
+    )
+
+
+def decided_text(decisions: Sequence[Decision], rows: dict[str, ExceptionRow]) -> str:
+    first = decisions[0]
+    lines = [
+        f"decided: {first.decision} of {_plural(len(decisions), 'exception')} "
+        f"by {first.decided_by} (reason: {first.reason})"
+    ]
+    lines += [
+        f"  {rows[d.exception_id].label if d.exception_id in rows else d.exception_id}"
+        for d in decisions
+    ]
+    lines.append(
+        "It takes effect at the next build of the model."
+        if len(decisions) == 1
+        else "They take effect at the next build of each model."
+    )
+    return "\n".join(lines)
