@@ -18,6 +18,17 @@ echo "== day 1: dbt build =="
 echo "(dbt build exited $?: 1 is expected, the invoices gate holds publication)"
 
 echo
+echo "== sluice report after day 1: an incident opens for each exposure that is not healthy =="
+"$BIN/sluice" report --project-dir . --profiles-dir . --target demo --format json > /dev/null
+"$BIN/python" -c "
+import json
+with open('target/sluice/impact.json') as f:
+    incidents = json.load(f)['incidents']
+for i in incidents['open']:
+    print(f\"  {i['incident_id']}  {i['exposure_name']:<26} {i['status']:<9} fix: {i['fix_owners']}\")
+"
+
+echo
 echo "== the reviewers' queue: open exceptions routed to manual review =="
 "$BIN/sluice" review list --route manual_review --project-dir . --profiles-dir . --target demo
 
@@ -50,7 +61,8 @@ echo
 echo
 echo "== exception lifecycles (sluice_exception_history) =="
 "$BIN/python" -c "
-import duckdb, os
+import duckdb, json, os
+keys = [json.dumps(k, separators=(',', ':')) for k in (['O-1009'], ['O-1017'], ['SUP-A', 'SKU-400'])]
 with duckdb.connect(os.environ['SLUICE_DEMO_DB'], read_only=True) as c:
     rows = c.execute('''
         select model_name, record_key, rule_name, event_type, coalesce(from_status, '-'), to_status, actor
@@ -74,6 +86,19 @@ print('Exposure statuses:')
 for e in impact['exposures']:
     owners = ', '.join(o.get('name') or o.get('email') or '?' for o in e['owners'])
     print(f\"  {e['name']:<28} {e['status']:<9} criticality {e['criticality']:<9} rows held upstream {e['rows_held_upstream']:<3} owner {owners}\")
+print()
+print('Incidents (open first), as recorded in the sluice_incidents table:')
+incidents = impact['incidents']
+for i in incidents['open'] + incidents['closed']:
+    state = 'open for ' + i['open_for'] if i['is_open'] else 'closed after ' + i['duration']
+    causes = ', '.join(dict.fromkeys(c['rule_name'] or c['node_name'] for c in i['root_causes']))
+    print(f\"  {i['exposure_name']:<26} {(i['status'] or ''):<9} {state:<18} {i['changes']} change(s)  causes: {causes}\")
+    print('    ' + ' -> '.join(h['change_type'] + ' ' + (h['status'] or '') for h in i['history']))
+print('Who fixes what:')
+for rc in impact['root_causes']:
+    if rc['is_problem']:
+        held = rc['held_records'][0]['command'] if rc['held_records'] else ''
+        print(f\"  {rc['node_name']:<28} {rc['kind']:<10} owner {rc['owner']:<22} {held}\")
 print('Report: ' + __import__('os').path.abspath('target/sluice/report.html'))
 " || true
 echo

@@ -8,13 +8,16 @@ are skipped with the reason, except under CI=true (CI installs it), where they f
 from __future__ import annotations
 
 import html
+import json
 import re
 import subprocess
+from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from sluice.report import generate_report
 
+from tests.browser import probe_layout
 from tests.dbt_harness import chromium_path
 from tests.fixtures import synth
 from tests.fixtures.synth import dbt_test, exposure, model, result, source, uid
@@ -60,6 +63,35 @@ def _dump_dom(page: Path, profile: Path) -> str:
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert "<html" in completed.stdout, completed.stderr[-2000:]
     return completed.stdout
+
+
+class _Elements(HTMLParser):
+    """Every element of a page: its tag and attributes (text never counts as an element)."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.found: list[tuple[str, dict[str, str | None]]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.found.append((tag, dict(attrs)))
+
+
+def elements(dom: str) -> list[tuple[str, dict[str, str | None]]]:
+    parser = _Elements()
+    parser.feed(dom)
+    return parser.found
+
+
+def assert_nothing_injected(dom: str) -> None:
+    """No injected element, and no event handler on any element. The report's own pictures are
+    inline SVG (class ``pic`` or ``spark``); any other svg is injected."""
+    for tag, attrs in elements(dom):
+        handlers = [name for name in attrs if name.startswith("on")]
+        assert not handlers, f"<{tag}> has event handler attributes {handlers}"
+        if tag == "svg":
+            assert (attrs.get("class") or "").split()[0] in ("pic", "spark"), attrs
+        else:
+            assert tag not in INJECTED_TAGS, f"injected <{tag}> is in the DOM"
 
 
 def _title(dom: str) -> str:
@@ -132,6 +164,8 @@ def test_chromium_runs_scripts_in_an_unprotected_page(tmp_path: Path) -> None:
     dom = _dump_dom(page, tmp_path / "chromium-control")
     assert _title(dom) == MARK
     assert f"<{MARK.lower()}>" in dom
+    with pytest.raises(AssertionError, match="injected"):
+        assert_nothing_injected(dom)
 
 
 @pytest.mark.chromium
@@ -147,20 +181,47 @@ def test_hostile_artifacts_render_as_text(tmp_path: Path) -> None:
 
     dom = _dump_dom(page, tmp_path / "chromium-profile")
     assert _title(dom) == "sluice impact report"
-    for tag in INJECTED_TAGS:
-        assert f"<{tag}" not in dom.lower(), f"injected <{tag}> is in the DOM"
+    assert_nothing_injected(dom)
     # the board rendered, hostile text shown as text
     assert dom.count('class="card ') == 2
     assert "Finance board" in dom and "Ops board" in dom
     assert html.escape("<script>", quote=False) in dom
     assert dom.count('data-status="blocked"') == 2  # the failing test on base reaches both
-    for section in ("board", "paths", "root-causes", "quarantine", "freshness"):
+    for section in ("board", "incidents", "root-causes", "paths", "patterns", "quarantine"):
         assert f'id="{section}"' in dom
+    assert 'id="freshness"' in dom
+    # the hostile names reached the incidents, the patterns and the lineage pictures as text
+    assert dom.count('class="incident open"') == 2
+    assert dom.count('<svg class="pic lineage"') == 2
+    assert f"rule {PAYLOADS[0]}" not in source and html.escape(PAYLOADS[0], quote=False) in dom
 
 
-def test_markdown_summary_escapes_markup(tmp_path: Path) -> None:
+@pytest.mark.chromium
+def test_hostile_and_very_long_names_fit_1400px(tmp_path: Path) -> None:
     project = _hostile_project(tmp_path)
-    summary = generate_report(project, warehouse=False, formats=("md",)).outputs["md"].read_text()
+    target = project / "target"
+    manifest = json.loads((target / "manifest.json").read_text())
+    long_name = "base_" + "x" * 160 + "_and_" + "y" * 120
+    manifest["nodes"][uid("base")]["name"] = long_name
+    manifest["exposures"]["exposure.shop.ops_board"]["label"] = "Ops" + "W" * 200
+    (target / "manifest.json").write_text(json.dumps(manifest))
+    page = generate_report(project, profiles_dir=project).outputs["html"]
+    assert long_name in page.read_text()
+    layout = probe_layout(page, tmp_path / "probe")
+    assert layout["scrollWidth"] <= 1400, layout
+    assert layout["wide"] == [], layout
+
+
+@pytest.mark.parametrize("warehouse", [False, True], ids=["artifacts", "warehouse"])
+def test_markdown_summary_escapes_markup(tmp_path: Path, warehouse: bool) -> None:
+    project = _hostile_project(tmp_path)
+    summary = (
+        generate_report(project, profiles_dir=project, warehouse=warehouse, formats=("md",))
+        .outputs["md"]
+        .read_text()
+    )
+    if warehouse:  # the incidents and patterns tables carry the hostile names too
+        assert "**Incidents**" in summary and "**Patterns over the last 30 days**" in summary
     for tag in INJECTED_TAGS:
         assert f"<{tag}" not in summary.lower()
     assert "&lt;script&gt;" in summary

@@ -97,3 +97,19 @@ def test_postgres_tables_and_enrichment(tmp_path: Path, schema: str) -> None:
         ("sluice_node_status", len(result.impact.nodes)),
     ):
         assert _fetch(f"select count(*) from {schema}.{table}") == [(expected,)]
+    # one incident per exposure that is not healthy; the same invocation again, or a later one
+    # with the same picture, records nothing more
+    incidents = "select exposure_name, change_type, status from {}.sluice_incidents order by 1"
+    expected = [
+        ("crm", "opened", "blocked"),
+        ("exec", "opened", "blocked"),
+        ("finance", "opened", "degraded"),
+    ]
+    assert _fetch(incidents.format(schema)) == expected
+    man, runs, fresh = synth.shop()
+    man["metadata"]["invocation_id"] = runs["metadata"]["invocation_id"] = "later-run"
+    runs["metadata"]["generated_at"] = "2026-01-02T10:00:00Z"
+    synth.write_target(project / "target", man, runs, fresh)
+    later = generate_report(project, profiles_dir=project)
+    assert later.incident_changes == ()
+    assert _fetch(incidents.format(schema)) == expected

@@ -71,6 +71,8 @@ def test_report_tables_on_snowflake(tmp_path: Path, snowflake, capsys) -> None:
         "audit.sluice_exposure_status",
         "audit.sluice_node_status",
         "audit.sluice_source_freshness",
+        "audit.sluice_incidents",
+        "audit.sluice_incident_causes",
     )
     cur = snowflake.cursor()
     cur.execute("select exposure_name, status from analytics_db.audit.sluice_exposure_status")
@@ -82,6 +84,15 @@ def test_report_tables_on_snowflake(tmp_path: Path, snowflake, capsys) -> None:
     generate_report(root, profiles_dir=root)  # the same invocation again: replaced
     cur.execute("select count(*) from analytics_db.audit.sluice_exposure_status")
     assert cur.fetchall() == [(3,)]
+    # one incident opened per exposure that is not healthy, recorded once
+    cur.execute(
+        "select exposure_name, change_type, status from analytics_db.audit.sluice_incidents"
+    )
+    assert sorted(cur.fetchall()) == [
+        ("crm", "opened", "blocked"),
+        ("exec", "opened", "blocked"),
+        ("finance", "opened", "degraded"),
+    ]
     # the summary reads the same table through the same door
     assert main(["summary", "--project-dir", str(root), "--profiles-dir", str(root)]) == 0
     out = capsys.readouterr().out

@@ -442,10 +442,12 @@ def analyze(
 
     root_ids = [_root_id(root) for root in state.roots]
 
-    def owner_of(root: _Root) -> tuple[str, str]:
-        rules: list[RuleCount] = []
+    def breached(root: _Root) -> tuple[str, ...]:
         if root.kind in _ROW_LEVEL and root.node_id in held:
-            rules = _breached(held[root.node_id].rule_counts)
+            return tuple(r.rule_name for r in _breached(held[root.node_id].rule_counts))
+        return ()
+
+    def owner_of(root: _Root) -> tuple[str, str]:
         found = resolve_owner(
             root.node_id,
             manifest,
@@ -454,7 +456,7 @@ def analyze(
             source_owners=source_owners,
             default_owner=default_owner,
             source_first=root.kind is ProblemKind.SOURCE_ERROR,
-            breached_rules=[r.rule_name for r in rules],
+            breached_rules=list(breached(root)),
         )
         return found.owner, found.basis
 
@@ -489,6 +491,7 @@ def analyze(
                     entry_nodes=root.entry_nodes,
                     affected_nodes=tuple(affected_nodes[index]),
                     affected_exposures=tuple(affected_exposures[index]),
+                    breached_rules=breached(root),
                 )
                 for index, root in enumerate(state.roots)
             ),

@@ -132,6 +132,9 @@ class RootCause:
     affected_nodes: tuple[str, ...]
     """Graph nodes downstream of the entry nodes (exposures excluded)."""
     affected_exposures: tuple[str, ...]
+    breached_rules: tuple[str, ...] = ()
+    """For rows held back (``rows_held``, ``gate_held``): the sluice rules that held them, most
+    severe first, then most rows (the first one with an ``owner`` owns the fix)."""
 
     @property
     def effect(self) -> ExposureStatus:

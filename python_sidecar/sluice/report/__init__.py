@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, Final
 
 from sluice.artifacts import RUN_RESULTS_FILE, Artifacts, load_artifacts
 from sluice.artifacts.history import (
@@ -30,9 +30,12 @@ from sluice.artifacts.history import (
     merge,
 )
 from sluice.errors import InputError
+from sluice.freshness.sources import as_utc
 from sluice.impact import ExposureImpact, ExposureStatus, Impact, ModelQuarantine, analyze
-from sluice.project import Project, ProjectFlags, load_project
+from sluice.incidents import IncidentChange, assemble, patterns, track
+from sluice.project import Project, ProjectFlags, load_project, parse_duration
 from sluice.report.document import SCHEMA_VERSION, build_document
+from sluice.report.history import History
 from sluice.report.render import FILE_NAMES, FORMATS, preload, render_all
 
 __all__ = [
@@ -57,6 +60,8 @@ class ReportResult:
     quarantine_source: str
     state_path: Path | None = None
     """The state file holding each node's latest known result."""
+    incident_changes: tuple[IncidentChange, ...] = ()
+    """The incident changes this report recorded (empty without the warehouse)."""
 
     @property
     def exposures(self) -> tuple[ExposureImpact, ...]:
@@ -73,6 +78,17 @@ class ReportResult:
     @property
     def has_problems(self) -> bool:
         return self.impact.has_problems
+
+
+DEFAULT_PATTERN_WINDOW: Final = timedelta(days=30)
+
+
+def pattern_window(project: Project) -> timedelta:
+    """Var ``sluice_pattern_window`` (default ``30d``): how far back the report's patterns look."""
+    value = project.var("sluice_pattern_window", None)
+    if value is None:
+        return DEFAULT_PATTERN_WINDOW
+    return parse_duration(value, "var sluice_pattern_window")
 
 
 def parse_formats(formats: Iterable[str]) -> tuple[str, ...]:
@@ -150,6 +166,9 @@ class ReportInputs:
     warnings: tuple[str, ...]
     quarantine: Mapping[str, ModelQuarantine] = field(default_factory=dict)
     quarantine_source: str = "run_results"
+    history: History | None = None
+    """Incidents recorded so far, held rows over time, held records (with the warehouse)."""
+    pattern_window: timedelta = DEFAULT_PATTERN_WINDOW
 
 
 def _escalation_settings(project: Project) -> tuple[Mapping[str, str], str]:
@@ -219,14 +238,25 @@ def read_inputs(
     )
     if not warehouse:
         return inputs
+    from sluice.report.history import read_history
     from sluice.warehouse import connect
 
+    window = pattern_window(project)
+    latest_run = as_utc(run_results.metadata.generated_at) or datetime.now(UTC)
     with connect(project) as wh:
         quarantine = read_quarantine(wh, known)
+        history = read_history(
+            wh,
+            since=min(latest_run, datetime.now(UTC)) - window,
+            invocation_id=run_results.metadata.invocation_id or "",
+            quarantine=quarantine.values(),
+        )
     return replace(
         inputs,
         quarantine=quarantine,
         quarantine_source="warehouse" if quarantine else "run_results",
+        history=history,
+        pattern_window=window,
     )
 
 
@@ -318,7 +348,26 @@ def generate_report(
         source_owners=source_owners,
         default_owner=default_owner,
     )
-    document = build_document(impact, quarantine_source=inputs.quarantine_source)
+    history = inputs.history
+    changes: tuple[IncidentChange, ...] = ()
+    if history is not None:
+        changes = track(history.incidents, impact)
+        incidents = assemble([*history.incidents, *changes])
+        document = build_document(
+            impact,
+            quarantine_source=inputs.quarantine_source,
+            incidents=incidents,
+            incident_changes=changes,
+            patterns=patterns(
+                incidents,
+                history.held_runs,
+                until=generated_at,
+                window=inputs.pattern_window,
+            ),
+            held_records=history.held_records,
+        )
+    else:
+        document = build_document(impact, quarantine_source=inputs.quarantine_source)
     rendered = render_all(document, chosen)
     files: dict[Path, str | bytes] = {
         out_dir / FILE_NAMES[fmt]: text for fmt, text in rendered.items()
@@ -331,7 +380,7 @@ def generate_report(
         from sluice.warehouse import connect
 
         with connect(project) as wh:
-            tables = write_tables(wh, project.sluice_schema(), impact)
+            tables = write_tables(wh, project.sluice_schema(), impact, incident_changes=changes)
 
     _write_atomically(files)
     by_format = {fmt: out_dir / FILE_NAMES[fmt] for fmt in chosen}
@@ -342,4 +391,5 @@ def generate_report(
         warehouse_tables=tables,
         quarantine_source=inputs.quarantine_source,
         state_path=inputs.state_path,
+        incident_changes=changes,
     )

@@ -7,8 +7,9 @@ removes or retypes a field.
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from sluice.freshness import FreshnessStatus, SourceFreshness
 from sluice.impact import (
@@ -18,10 +19,26 @@ from sluice.impact import (
     Impact,
     ModelQuarantine,
     NodeStatus,
+    ProblemKind,
     RootCause,
 )
+from sluice.incidents import Incident, IncidentChange, Patterns
+from sluice.report.oncall import age_text, duration_text, next_step
+
+if TYPE_CHECKING:
+    from sluice.report.history import HeldRecord
 
 SCHEMA_VERSION: Final = 1
+MAX_CLOSED_INCIDENTS: Final = 20
+_ROW_LEVEL: Final = frozenset({ProblemKind.ROWS_HELD, ProblemKind.GATE_HELD})
+# sources worst first: failing, unmeasurable, late, fine, not checked
+_SOURCE_ORDER: Final = {
+    FreshnessStatus.ERROR: 0,
+    FreshnessStatus.RUNTIME_ERROR: 1,
+    FreshnessStatus.WARN: 2,
+    FreshnessStatus.PASS: 3,
+    FreshnessStatus.NOT_CHECKED: 4,
+}
 
 Document = dict[str, Any]
 
@@ -30,7 +47,12 @@ def iso(value: datetime | None) -> str | None:
     return None if value is None else value.isoformat().replace("+00:00", "Z")
 
 
-def _exposure(exposure: ExposureImpact) -> Document:
+def _age_seconds(now: datetime, then: datetime | None) -> float | None:
+    return None if then is None else max(0.0, (now - then).total_seconds())
+
+
+def _exposure(exposure: ExposureImpact, now: datetime) -> Document:
+    age = _age_seconds(now, exposure.data_as_of)
     return {
         "unique_id": exposure.unique_id,
         "name": exposure.name,
@@ -43,6 +65,8 @@ def _exposure(exposure: ExposureImpact) -> Document:
         "status": exposure.status.value,
         "rows_held_upstream": exposure.rows_held_upstream,
         "data_as_of": iso(exposure.data_as_of),
+        "data_age_seconds": age,
+        "data_age": age_text(age),
         "models_built_at": iso(exposure.models_built_at),
         "oldest_source_loaded_at": iso(exposure.oldest_source_loaded_at),
         "oldest_source_id": exposure.oldest_source_id,
@@ -60,7 +84,13 @@ def _exposure(exposure: ExposureImpact) -> Document:
     }
 
 
-def _root_cause(root: RootCause) -> Document:
+def _root_cause(
+    root: RootCause,
+    names: Mapping[str, tuple[str, str]],
+    held: Sequence[HeldRecord],
+) -> Document:
+    candidates = [root.node_id, *root.affected_nodes]
+    models = [names[uid][0] for uid in candidates if uid in names and names[uid][1] == "model"]
     return {
         "id": root.id,
         "kind": root.kind.value,
@@ -78,6 +108,21 @@ def _root_cause(root: RootCause) -> Document:
         "entry_nodes": list(root.entry_nodes),
         "affected_nodes": list(root.affected_nodes),
         "affected_exposures": list(root.affected_exposures),
+        "affected_models": list(dict.fromkeys(models)),
+        "breached_rules": list(root.breached_rules),
+        "held_records": [
+            {
+                "exception_id": r.exception_id,
+                "record_key": r.record_key,
+                "record_copy": r.record_copy,
+                "rule_name": r.rule_name,
+                "severity": r.severity,
+                "route": r.route,
+                "command": f"sluice review show {r.exception_id}",
+            }
+            for r in held
+        ],
+        "next_step": next_step(root),
     }
 
 
@@ -100,7 +145,7 @@ def _node(node: NodeStatus) -> Document:
     }
 
 
-def _source(source: SourceFreshness) -> Document:
+def _source(source: SourceFreshness, now: datetime) -> Document:
     return {
         "unique_id": source.unique_id,
         "source_name": source.source_name,
@@ -108,6 +153,7 @@ def _source(source: SourceFreshness) -> Document:
         "relation_name": source.relation_name,
         "status": source.status.value,
         "max_loaded_at": iso(source.max_loaded_at),
+        "loaded_age": age_text(_age_seconds(now, source.max_loaded_at)),
         "snapshotted_at": iso(source.snapshotted_at),
         "age_seconds": source.age_seconds,
         "warn_after": source.warn_after,
@@ -140,6 +186,155 @@ def _quarantine_model(model: ModelQuarantine) -> Document:
     }
 
 
+def _change(change: IncidentChange) -> Document:
+    return {
+        "change_id": change.change_id,
+        "incident_id": change.incident_id,
+        "change_type": change.change_type.value,
+        "exposure_unique_id": change.exposure_unique_id,
+        "status": change.status,
+        "previous_status": change.previous_status,
+        "root_cause_ids": list(change.root_cause_ids),
+        "fix_owners": change.fix_owners,
+        "rows_held_upstream": change.rows_held_upstream,
+        "changed_at": iso(change.changed_at),
+        "duration_seconds": change.duration_seconds,
+        "close_reason": change.close_reason.value if change.close_reason else None,
+        "invocation_id": change.invocation_id,
+    }
+
+
+def _incident(incident: Incident, now: datetime) -> Document:
+    latest = incident.latest
+    causes = incident.causes if not incident.is_open else latest.causes
+    open_for = _age_seconds(now, incident.opened_at) if incident.is_open else None
+    duration = latest.duration_seconds if not incident.is_open else None
+    return {
+        "incident_id": incident.incident_id,
+        "exposure_unique_id": latest.exposure_unique_id,
+        "exposure_name": latest.exposure_name,
+        "exposure_label": latest.exposure_label,
+        "criticality": latest.criticality,
+        "owners": latest.owners,
+        "is_open": incident.is_open,
+        "status": latest.status,
+        "worst_status": incident.worst_status,
+        "opened_at": iso(incident.opened_at),
+        "opened_age": age_text(_age_seconds(now, incident.opened_at)),
+        "open_for": duration_text(open_for),
+        "closed_at": iso(incident.closed_at),
+        "close_reason": latest.close_reason.value if latest.close_reason else None,
+        "duration_seconds": duration,
+        "duration": duration_text(duration),
+        "changes": len(incident.changes),
+        "last_change": latest.change_type.value,
+        "last_changed_at": iso(latest.changed_at),
+        "root_causes": [
+            {
+                "root_cause_id": c.root_cause_id,
+                "kind": c.kind,
+                "node_unique_id": c.node_unique_id,
+                "node_name": c.node_name,
+                "rule_name": c.rule_name,
+                "owner": c.owner,
+            }
+            for c in causes
+        ],
+        "fix_owners": ", ".join(dict.fromkeys(c.owner for c in causes if c.owner)) or None,
+        "rows_held_upstream": latest.rows_held_upstream,
+        "history": [
+            {
+                "change_type": c.change_type.value,
+                "status": c.status,
+                "changed_at": iso(c.changed_at),
+            }
+            for c in incident.changes
+        ],
+    }
+
+
+def _incidents(
+    incidents: Sequence[Incident] | None,
+    changes: Sequence[IncidentChange],
+    now: datetime,
+    since: datetime | None,
+) -> Document:
+    if incidents is None:
+        return {"recorded": False, "open": [], "closed": [], "changes": []}
+    closed = [
+        i
+        for i in incidents
+        if not i.is_open and (since is None or (i.closed_at or i.latest.changed_at) >= since)
+    ]
+    return {
+        "recorded": True,
+        "open": [_incident(i, now) for i in incidents if i.is_open],
+        "closed": [_incident(i, now) for i in closed[:MAX_CLOSED_INCIDENTS]],
+        "closed_total": len(closed),
+        "changes": [_change(c) for c in changes],
+    }
+
+
+def _recoveries(items: Sequence[Any]) -> list[Document]:
+    return [
+        {
+            "key": r.key,
+            "label": r.label,
+            "recovered": r.recovered,
+            "mean_seconds": r.mean_seconds,
+            "mean": duration_text(r.mean_seconds),
+            "max_seconds": r.max_seconds,
+            "max": duration_text(r.max_seconds),
+            "open_incidents": r.open_incidents,
+            "open_longest_seconds": r.open_longest_seconds,
+            "open_longest": duration_text(r.open_longest_seconds),
+        }
+        for r in items
+    ]
+
+
+def _patterns(found: Patterns | None) -> Document | None:
+    if found is None:
+        return None
+    return {
+        "since": iso(found.since),
+        "until": iso(found.until),
+        "window_days": round(found.window_days, 2),
+        "root_causes": [
+            {
+                "culprit_type": c.culprit_type,
+                "culprit_name": c.culprit_name,
+                "node_unique_id": c.node_unique_id,
+                "owner": c.owner,
+                "incidents": c.incidents,
+                "open_incidents": c.open_incidents,
+                "exposures": list(c.exposures),
+                "last_seen_at": iso(c.last_seen_at),
+            }
+            for c in found.causes
+        ],
+        "recovery_by_exposure": _recoveries(found.recovery_by_exposure),
+        "recovery_by_owner": _recoveries(found.recovery_by_owner),
+        "held_rows": [
+            {
+                "model_unique_id": h.model_unique_id,
+                "model_name": h.model_name,
+                "days": [
+                    {
+                        "day": d.day.isoformat(),
+                        "rows_held": d.rows_held,
+                        "max_rows_held": d.max_rows_held,
+                        "builds": d.builds,
+                        "gates_held": d.gates_held,
+                    }
+                    for d in h.days
+                ],
+            }
+            for h in found.held_rows
+        ],
+    }
+
+
 def _tally(models: tuple[ModelQuarantine, ...], field: str) -> dict[str, int]:
     """Rows per value of ``field``: severities in severity order, anything else largest first."""
     counts: Counter[str] = Counter()
@@ -152,16 +347,37 @@ def _tally(models: tuple[ModelQuarantine, ...], field: str) -> dict[str, int]:
     return dict(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
-def build_document(impact: Impact, *, quarantine_source: str) -> Document:
-    """``quarantine_source`` says where the counts came from: ``warehouse`` or ``run_results``."""
+def build_document(
+    impact: Impact,
+    *,
+    quarantine_source: str,
+    incidents: Sequence[Incident] | None = None,
+    incident_changes: Sequence[IncidentChange] = (),
+    patterns: Patterns | None = None,
+    held_records: Mapping[str, Sequence[HeldRecord]] | None = None,
+) -> Document:
+    """``quarantine_source`` says where the counts came from: ``warehouse`` or ``run_results``.
+    ``incidents`` is None when they are not recorded (no warehouse)."""
+    now = impact.generated_at
     source_counts = Counter(s.status.value for s in impact.sources)
     problem_nodes = [n for n in impact.nodes if n.problem is not None or n.caused_by]
+    names = {n.unique_id: (n.name, n.resource_type) for n in impact.nodes}
+    held = held_records or {}
+    sources = sorted(
+        impact.sources,
+        key=lambda s: (_SOURCE_ORDER.get(s.status, 9), -(s.age_seconds or 0.0), s.unique_id),
+    )
+    run_age = _age_seconds(now, impact.run_generated_at)
+    incident_doc = _incidents(
+        incidents, incident_changes, now, patterns.since if patterns else None
+    )
     return {
         "schema_version": SCHEMA_VERSION,
         "generated_at": iso(impact.generated_at),
         "invocation_id": impact.invocation_id,
         "dbt_version": impact.dbt_version,
         "run_generated_at": iso(impact.run_generated_at),
+        "run_age": age_text(run_age),
         "freshness_generated_at": iso(impact.freshness_generated_at),
         "quarantine_source": quarantine_source,
         "warnings": list(impact.warnings),
@@ -183,15 +399,21 @@ def build_document(impact: Impact, *, quarantine_source: str) -> Document:
             "sources": {
                 status.value: source_counts.get(status.value, 0) for status in FreshnessStatus
             },
+            "incidents_open": len(incident_doc["open"]) if incident_doc["recorded"] else None,
         },
-        "exposures": [_exposure(e) for e in impact.exposures],
-        "root_causes": [_root_cause(rc) for rc in impact.root_causes],
+        "exposures": [_exposure(e, now) for e in impact.exposures],
+        "root_causes": [
+            _root_cause(rc, names, held.get(rc.node_id, ()) if rc.kind in _ROW_LEVEL else ())
+            for rc in impact.root_causes
+        ],
         "nodes": [_node(n) for n in problem_nodes],
-        "sources": [_source(s) for s in impact.sources],
+        "sources": [_source(s, now) for s in sources],
         "quarantine": {
             "models": [_quarantine_model(m) for m in impact.quarantine],
             "by_error_class": _tally(impact.quarantine, "error_class"),
             "by_severity": _tally(impact.quarantine, "severity"),
             "by_route": _tally(impact.quarantine, "route"),
         },
+        "incidents": incident_doc,
+        "patterns": _patterns(patterns),
     }

@@ -9,17 +9,23 @@ forbids scripts, as a second line of defence.
 from __future__ import annotations
 
 import html
+import re
+from collections.abc import Sequence
 from typing import Any, Final
 
 import jinja2
+import markupsafe
 import msgspec
 
+from sluice.report.charts import charts
 from sluice.report.document import Document
 
 FORMATS: Final = ("html", "json", "md")
 FILE_NAMES: Final = {"html": "report.html", "json": "impact.json", "md": "summary.md"}
 MAX_REASONS_SHOWN: Final = 12
 MAX_ROWS_MD: Final = 30
+MAX_MODELS_SHOWN: Final = 10
+MAX_ACTIONS_SHOWN: Final = 40
 
 
 def render_json(document: Document) -> str:
@@ -36,6 +42,40 @@ def _md_cell(value: Any) -> str:
 def _safe_url(value: Any) -> str | None:
     text = str(value or "").strip()
     return text if text.lower().startswith(("https://", "http://")) else None
+
+
+_BREAK_AFTER: Final = re.compile(r"(?<=[._/:-])")
+_SPARK_BLOCKS: Final = "▁▂▃▄▅▆▇█"
+
+
+def _ident(value: Any) -> markupsafe.Markup:
+    """An identifier (node, rule, record key): escaped, in a span that never wraps."""
+    return markupsafe.Markup('<span class="id">{}</span>').format("" if value is None else value)
+
+
+_WBR: Final = markupsafe.Markup("<wbr>")
+
+
+def _when(at: Any, age: Any) -> markupsafe.Markup:
+    """A time as its age in words, the time itself in the title."""
+    if not at:
+        return markupsafe.Markup('<span class="muted">unknown</span>')
+    return markupsafe.Markup('<span class="nw" title="{}">{}</span>').format(at, age or at)
+
+
+def _breakable(value: Any) -> markupsafe.Markup:
+    """Free text that may wrap after each ``.``, ``_``, ``/``, ``:`` and ``-``: the escaped
+    parts joined by ``<wbr>``."""
+    parts = _BREAK_AFTER.split("" if value is None else str(value))
+    return _WBR.join(markupsafe.escape(part) for part in parts if part)
+
+
+def _spark_text(values: Sequence[int]) -> str:
+    """Rows held per day as block characters (Markdown has no pictures)."""
+    top = max(values, default=0)
+    if top <= 0:
+        return _SPARK_BLOCKS[0] * len(values)
+    return "".join(_SPARK_BLOCKS[round((len(_SPARK_BLOCKS) - 1) * v / top)] for v in values)
 
 
 def _percent(value: float, total: float) -> float:
@@ -67,6 +107,11 @@ def _environment(*, markdown: bool) -> jinja2.Environment:
         env = jinja2.Environment(autoescape=True, **common)
     env.filters["safe_url"] = _safe_url
     env.filters["short_id"] = _short_id
+    env.filters["spark_text"] = _spark_text
+    if not markdown:
+        env.filters["ident"] = _ident
+        env.filters["breakable"] = _breakable
+        env.globals["when"] = _when
     env.globals["percent"] = _percent
     return env
 
@@ -83,12 +128,18 @@ def preload() -> None:
 
 def render_html(document: Document) -> str:
     return _HTML_ENV.get_template("report.html.j2").render(
-        doc=document, max_reasons=MAX_REASONS_SHOWN
+        doc=document,
+        max_reasons=MAX_REASONS_SHOWN,
+        max_models=MAX_MODELS_SHOWN,
+        max_actions=MAX_ACTIONS_SHOWN,
+        charts=charts(document),
     )
 
 
 def render_markdown(document: Document) -> str:
-    return _MD_ENV.get_template("summary.md.j2").render(doc=document, max_rows=MAX_ROWS_MD)
+    return _MD_ENV.get_template("summary.md.j2").render(
+        doc=document, max_rows=MAX_ROWS_MD, max_models=MAX_MODELS_SHOWN
+    )
 
 
 def render_all(document: Document, formats: tuple[str, ...]) -> dict[str, str]:

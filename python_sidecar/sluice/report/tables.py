@@ -1,4 +1,5 @@
-"""The report's tables in the warehouse: exposure status, node status, source freshness.
+"""The report's tables in the warehouse: exposure status, node status, source freshness, and
+the incident changes (:mod:`sluice.warehouse.incidents`).
 
 They are written through the project's dbt adapter (:mod:`sluice.warehouse`) into the sluice
 schema (var ``sluice_schema``, else the target schema). Rows are appended per invocation;
@@ -9,13 +10,16 @@ duplicates or half-writes them. A table made by an older sluice gains the new co
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
 from sluice.errors import InputError, SluiceError
 from sluice.impact import Impact
+from sluice.incidents import IncidentChange
 from sluice.warehouse import Warehouse
 from sluice.warehouse.connection import describe_error
+from sluice.warehouse.incidents import append_incident_changes
 
 EXPOSURE_TABLE: Final = "sluice_exposure_status"
 NODE_TABLE: Final = "sluice_node_status"
@@ -159,9 +163,17 @@ def table_rows(impact: Impact) -> dict[str, list[tuple[Any, ...]]]:
     return {EXPOSURE_TABLE: exposures, NODE_TABLE: nodes, FRESHNESS_TABLE: sources}
 
 
-def write_tables(wh: Warehouse, schema: str, impact: Impact) -> tuple[str, ...]:
-    """Replace this invocation's rows of the three tables, in one transaction."""
+def write_tables(
+    wh: Warehouse,
+    schema: str,
+    impact: Impact,
+    *,
+    incident_changes: Sequence[IncidentChange] = (),
+) -> tuple[str, ...]:
+    """Replace this invocation's rows of the three tables and append the incident changes not
+    yet recorded, in one transaction."""
     rows = table_rows(impact)
+    incident_tables: tuple[str, ...] = ()
     try:
         with wh.transaction():
             for table, columns in COLUMNS.items():
@@ -172,6 +184,7 @@ def write_tables(wh: Warehouse, schema: str, impact: Impact) -> tuple[str, ...]:
                 )
                 if rows[table]:
                     wh.insert(relation, [name for name, _ in columns], rows[table])
+            incident_tables = append_incident_changes(wh, incident_changes)
     except SluiceError:
         raise
     except Exception as exc:
@@ -179,4 +192,4 @@ def write_tables(wh: Warehouse, schema: str, impact: Impact) -> tuple[str, ...]:
             f"{wh.description}: writing the report tables failed, nothing written: "
             f"{describe_error(exc)}"
         ) from None
-    return tuple(f"{schema}.{table}" for table in COLUMNS)
+    return (*(f"{schema}.{table}" for table in COLUMNS), *incident_tables)
