@@ -21,7 +21,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	@bash tests/pg.sh start || echo "PostgreSQL not started: the postgres tests are skipped (under CI=true they fail)"
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
 lint: $(STAMP)
 	$(BIN)/ruff check python_sidecar tests bench

@@ -13,13 +13,17 @@ turns that into a skip, or a failure under CI=true).
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,23 @@ from typing import Any
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+@contextlib.contextmanager
+def example_project_lock() -> Iterator[None]:
+    """Exclusive use of the example project (dbt_project/) across test processes.
+
+    Tests that build it in place install its packages into dbt_project/dbt_packages; two workers
+    doing so at once would replace the package while the other one parses it."""
+    path = Path(tempfile.gettempdir()) / f"sluice-example-{os.getuid()}.lock"
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 DBT = str(Path(sys.executable).with_name("dbt"))
 PG_HOST = os.environ.get("SLUICE_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("SLUICE_PG_PORT", "54329"))

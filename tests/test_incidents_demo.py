@@ -27,6 +27,7 @@ import pytest
 from sluice.report import ReportResult, generate_report
 
 from tests.browser import dump_dom, probe_layout, title
+from tests.dbt_harness import example_project_lock
 from tests.test_report_html_security import assert_nothing_injected
 
 REPO = Path(__file__).resolve().parents[1]
@@ -63,14 +64,15 @@ class Demo:
 
 
 def _dbt(args: list[str], tmp: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [DBT, *args, "--project-dir", str(DEMO), "--profiles-dir", str(DEMO)],
-        cwd=tmp,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    with example_project_lock():  # dbt deps replaces the package other test processes parse
+        return subprocess.run(
+            [DBT, *args, "--project-dir", str(DEMO), "--profiles-dir", str(DEMO)],
+            cwd=tmp,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
 
 
 def _fix_sources(db: Path) -> None:

@@ -19,6 +19,8 @@ from sluice.errors import InputError
 from sluice.summary import classes
 from sluice.warehouse import parse_rule_counts, split_relation
 
+from tests.dbt_harness import example_project_lock
+
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "dbt_project"
 DBT = str(Path(sys.executable).with_name("dbt"))
@@ -66,14 +68,15 @@ class Build:
 
 
 def _dbt(args: list[str], tmp: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [DBT, *args, "--project-dir", str(DEMO), "--profiles-dir", str(DEMO)],
-        cwd=tmp,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
+    with example_project_lock():  # dbt deps replaces the package other test processes parse
+        return subprocess.run(
+            [DBT, *args, "--project-dir", str(DEMO), "--profiles-dir", str(DEMO)],
+            cwd=tmp,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
 
 
 @pytest.fixture(scope="module")
