@@ -1,9 +1,14 @@
 """Benchmark: a sluice model with quarantine vs. a plain table model plus the same six checks as
 dbt tests with store_failures, both through `dbt build` on DuckDB, measured side by side.
 
-    python bench/quarantine.py [--rows 1000000 5000000] [--repeat 3]
+    python bench/quarantine.py [--engine duckdb|postgres] [--rows N ...] [--repeat 3]
+                               [--shapes select join incremental]
 
-Input: a generated table of N events and a 200k-row customer dimension. Six rules: two required
+Input: a generated table of N events and a 200k-row customer dimension. Model shapes: `select *`;
+a join to the dimension, an aggregate joined back and a window function; and an incremental
+model (sluice `incremental: true` vs dbt's delete+insert incremental on the key) whose timed
+build takes a new batch of 50k events after a first build of N (the batch is taken out of the
+published table again, untimed, before every run, so each run loads the same batch). Six rules: two required
 fields, accepted values, a reference to the dimension, a duplicate event, one business rule.
 Every timed build must exit as expected (the plain one 1, its tests failing on the faults; the
 sluice one 0) and publish the expected rows (bench/_dbt.py: `compare`); sides swap order each
@@ -35,6 +40,7 @@ from _dbt import (
 
 WORK = REPO / "bench" / ".work" / "quarantine"
 DIM_ROWS = 200_000
+BATCH_ROWS = 50_000
 # what every `dbt build -s <model>+` must exit with: the plain model's dbt tests fail on the
 # injected faults, by design; the sluice model holds those rows back and its rules pass
 PLAIN_EXIT = 1
@@ -49,7 +55,7 @@ PG = {
 PG_SCHEMA = "bench_quarantine"
 
 # The two model shapes, over the same source: what users run, not only `select *`.
-SHAPES = {
+SHAPES: dict[str, str | dict[str, str]] = {
     "select": "select * from {{ source('raw', 'events') }}\n",
     # a join to the 200k-row dimension, an aggregate joined back, a window function
     "join": """
@@ -68,10 +74,30 @@ SHAPES = {
         left join {{ source('raw', 'customers') }} as c on c.customer_id = e.customer_id
         left join per_customer as p on p.customer_id = e.customer_id
         """,
+    "incremental": {
+        "sluice": """
+            select * from {{ source('raw', 'events') }}
+            {% if sluice.is_incremental() %}
+            where {{ sluice.batch_filter("loaded_at > (select max(loaded_at) from " ~ this ~ ")") }}
+            {% endif %}
+            """,
+        "plain": """
+            select * from {{ source('raw', 'events') }}
+            {% if is_incremental() %}
+            where loaded_at > (select max(loaded_at) from {{ this }})
+            {% endif %}
+            """,
+    },
 }
+DEFAULT_SHAPES = {"duckdb": ["select", "join"], "postgres": ["select", "join", "incremental"]}
 
 
-def _rules(model: str, sluice: bool) -> str:
+def _sql(shape: str, kind: str) -> str:
+    sql = SHAPES[shape]
+    return textwrap.dedent(sql if isinstance(sql, str) else sql[kind]).strip() + "\n"
+
+
+def _rules(model: str, sluice: bool, incremental: bool) -> str:
     """The six checks, as sluice rules or as dbt tests with store_failures."""
     if sluice:
         return f"""
@@ -81,6 +107,7 @@ def _rules(model: str, sluice: bool) -> str:
               meta:
                 sluice:
                   key: event_id
+                  incremental: {str(incremental).lower()}
                   source_system: bench
                   gate: {{critical: none, high: none, medium: none, low: none}}
             data_tests:
@@ -100,9 +127,14 @@ def _rules(model: str, sluice: bool) -> str:
                 data_tests:
                   - sluice.sluice_accepted_values: {{arguments: {{values: [placed, shipped, delivered, returned]}}}}
         """
+    config = (
+        "{materialized: incremental, unique_key: event_id, incremental_strategy: delete+insert}"
+        if incremental
+        else "{materialized: table}"
+    )
     return f"""
           - name: {model}
-            config: {{materialized: table}}
+            config: {config}
             columns:
               - name: event_id
                 data_tests:
@@ -146,11 +178,11 @@ def make_project(root: Path, engine: str) -> None:
         """,
     )
     models = []
-    for shape, sql in SHAPES.items():
+    for shape in SHAPES:
         for kind in ("sluice", "plain"):
             model = f"{shape}_{kind}"
-            write(root / f"models/{model}.sql", sql)
-            models.append(_rules(model, kind == "sluice"))
+            write(root / f"models/{model}.sql", _sql(shape, kind))
+            models.append(_rules(model, kind == "sluice", shape == "incremental"))
             if kind == "plain":
                 write(
                     root / f"tests/{model}_amount_positive.sql",
@@ -165,29 +197,20 @@ def make_project(root: Path, engine: str) -> None:
     )
 
 
-def generate(root: Path, rows: int, engine: str) -> None:
-    """The source: N events breaking each rule in about 0.1% of rows, and the dimension."""
+def _events(start: int, stop: int, engine: str) -> str:
+    """Events start..stop-1, breaking each rule in about 0.1% of rows."""
     if engine == "duckdb":
-        db = root / "bench.duckdb"
-        db.unlink(missing_ok=True)
         series, cat, status = (
-            f"range({rows}) t(i)",
+            f"range({start}, {stop}) t(i)",
             "||",
             "['placed', 'shipped', 'delivered', 'returned'][1 + i % 4]",
         )
         ts = "timestamp '2024-01-01' + to_seconds(i)"
-        dim_series = f"range({DIM_ROWS}) t(i)"
     else:
-        series, cat = f"generate_series(0, {rows - 1}) as t(i)", "||"
+        series, cat = f"generate_series({start}, {stop - 1}) as t(i)", "||"
         status = "(array['placed', 'shipped', 'delivered', 'returned'])[1 + i % 4]"
         ts = "timestamp '2024-01-01' + i * interval '1 second'"
-        dim_series = f"generate_series(0, {DIM_ROWS - 1}) as t(i)"
-    statements = [
-        "drop table if exists {s}customers",
-        "drop table if exists {s}events",
-        f"""create table {{s}}customers as
-            select 'C' {cat} i as customer_id, 'segment_' {cat} (i % 7) as segment from {dim_series}""",
-        f"""create table {{s}}events as
+    return f"""
             select
                 case when i % 997 = 5 then i - 1 else i end as event_id,
                 case when i % 1009 = 7 then null
@@ -200,8 +223,11 @@ def generate(root: Path, rows: int, engine: str) -> None:
                 'sku_' {cat} (i % 5000) as sku,
                 i % 13 as quantity,
                 'warehouse_' {cat} (i % 11) as warehouse
-            from {series}""",
-    ]
+            from {series}"""
+
+
+def _execute(root: Path, engine: str, statements: list[str]) -> None:
+    """Statements with `{s}` for the source schema's prefix."""
     if engine == "duckdb":
         with duckdb.connect(str(root / "bench.duckdb")) as conn:
             for sql in statements:
@@ -212,13 +238,39 @@ def generate(root: Path, rows: int, engine: str) -> None:
     conn = psycopg2.connect(**PG)
     try:
         with conn, conn.cursor() as cur:
-            cur.execute(f"drop schema if exists {PG_SCHEMA} cascade")
-            cur.execute(f"create schema {PG_SCHEMA}")
+            cur.execute(f"create schema if not exists {PG_SCHEMA}")
             for sql in statements:
                 cur.execute(sql.format(s=PG_SCHEMA + "."))
-            cur.execute(f"analyze {PG_SCHEMA}.events; analyze {PG_SCHEMA}.customers")
     finally:
         conn.close()
+
+
+def generate(root: Path, rows: int, engine: str) -> None:
+    """The source: N events and the 200k-row dimension; every model of a former run dropped."""
+    if engine == "duckdb":
+        (root / "bench.duckdb").unlink(missing_ok=True)
+        dim_series = f"range({DIM_ROWS}) t(i)"
+    else:
+        dim_series = f"generate_series(0, {DIM_ROWS - 1}) as t(i)"
+        _execute(root, engine, [f"drop schema if exists {PG_SCHEMA} cascade"])
+    analyze = ["analyze {s}events", "analyze {s}customers"] if engine == "postgres" else []
+    _execute(
+        root,
+        engine,
+        [
+            f"""create table {{s}}customers as
+            select 'C' || i as customer_id, 'segment_' || (i % 7) as segment from {dim_series}""",
+            f"create table {{s}}events as {_events(0, rows, engine)}",
+            *analyze,
+        ],
+    )
+
+
+def add_batch(root: Path, rows: int, engine: str) -> str:
+    """The next batch (events rows..rows+50k) into the source; returns its first loaded_at."""
+    _execute(root, engine, [f"insert into {{s}}events {_events(rows, rows + BATCH_ROWS, engine)}"])
+    seconds = f"timestamp '2024-01-01' + interval '{rows} seconds'"
+    return seconds
 
 
 def counts(engine: str, queries: dict[str, str]) -> dict[str, int]:
@@ -240,37 +292,43 @@ def counts(engine: str, queries: dict[str, str]) -> dict[str, int]:
     return out
 
 
-def side(model: str, exit_code: int, rows: int, engine: str) -> Side:
+def side(model: str, exit_code: int, rows: int, engine: str, batch_from: str | None) -> Side:
     """`dbt build -s model` (the model and its tests); after each run, the nodes dbt ran and the
-    rows published, checked."""
-    if model.endswith("_plain"):
-        queries = {"published": f"select count(*) from {model}"}
-        expect = {"published": rows}  # a table model publishes every row
-    else:
+    rows published, checked. batch_from: an incremental model's batch starts there, and is taken
+    out of the published table again (untimed) before every run."""
+    queries = {"published": f"select count(*) from {model}"}
+    expect = {} if batch_from else {"published": rows}  # a table model publishes every row
+    if not model.endswith("_plain"):
         last_run = (
             f"from sluice_runs where model_name = '{model}' order by finished_at desc limit 1"
         )
-        queries = {
-            "published": f"select count(*) from {model}",
-            "quarantine": f"select count(*) from {model}__quarantine",
-            "rows_in": f"select rows_in {last_run}",
-            "published_not_logged": f"select (select count(*) from {model}) - rows_published {last_run}",
-        }
-        # the build read every row, and published what its run log says
-        expect = {"rows_in": rows, "published_not_logged": 0}
+        queries["quarantine"] = f"select count(*) from {model}__quarantine"
+        queries["rows_in"] = f"select rows_in {last_run}"
+        if not batch_from:  # an incremental run's counts are checked against its warm-up's
+            queries["published_not_logged"] = (
+                f"select (select count(*) from {model}) - rows_published {last_run}"
+            )
+            expect = {"rows_in": rows, "published_not_logged": 0}  # every row read, as logged
+    prepare = None
+    if batch_from:
+        sql = f"delete from {{s}}{model} where loaded_at >= {batch_from}"
+        prepare = lambda: _execute(WORK, engine, [sql])  # noqa: E731
     return Side(
         run=lambda: run_dbt(WORK, "build", "-s", model),
         exit_code=exit_code,
         rows=lambda _run: {**dbt_results(WORK), **counts(engine, queries)},
         expect_rows=expect,
+        prepare=prepare,
     )
 
 
-def statements(model: str) -> int:
+def statements(model: str, side: Side) -> int:
     """SQL statements dbt sent for the model and its tests in one (untimed) build, counted from
     dbt's own debug log (one SQLQuery event per statement, metadata queries included)."""
     log = WORK / "logs" / "dbt.log"
     log.unlink(missing_ok=True)
+    if side.prepare is not None:
+        side.prepare()
     subprocess.run(
         dbt_command(
             WORK, "build", "-s", model, "--log-format-file", "json", "--log-level-file", "debug"
@@ -297,25 +355,33 @@ def main() -> int:
     parser.add_argument("--engine", choices=["duckdb", "postgres"], default="duckdb")
     parser.add_argument("--rows", type=int, nargs="+", default=None)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--shapes", nargs="+", default=list(SHAPES), choices=list(SHAPES))
+    parser.add_argument("--shapes", nargs="+", default=None, choices=list(SHAPES))
     args = parser.parse_args()
     sizes = args.rows or ([5_000_000] if args.engine == "duckdb" else [1_000_000])
+    shapes = args.shapes or DEFAULT_SHAPES[args.engine]
 
     make_project(WORK, args.engine)
     subprocess.run(dbt_command(WORK, "deps"), check=True)
     results = []
     for rows in sizes:
         generate(WORK, rows, args.engine)
-        for shape in args.shapes:
+        # the incremental shape last: its batch is added to the source the others read
+        for shape in sorted(shapes, key=lambda name: name == "incremental"):
+            batch = None
+            if shape == "incremental":  # the first build, untimed; then the batch arrives
+                first = run_dbt(WORK, "build", "-s", "incremental_sluice", "incremental_plain")
+                if first.exit_code != PLAIN_EXIT:
+                    raise SystemExit(f"first incremental build exited {first.exit_code}")
+                batch = add_batch(WORK, rows, args.engine)
             sides = {
-                "sluice": side(f"{shape}_sluice", SLUICE_EXIT, rows, args.engine),
-                "plain": side(f"{shape}_plain", PLAIN_EXIT, rows, args.engine),
+                "sluice": side(f"{shape}_sluice", SLUICE_EXIT, rows, args.engine, batch),
+                "plain": side(f"{shape}_plain", PLAIN_EXIT, rows, args.engine, batch),
             }
             found = compare(sides, args.repeat)
             ratio = found.ratio("sluice", "plain")
-            stmts = {name: statements(f"{shape}_{name}") for name in sides}
+            stmts = {name: statements(f"{shape}_{name}", sides[name]) for name in sides}
             print(
-                f"{args.engine} {rows:>9} rows, {shape:>6}: sluice {found.median('sluice'):.2f}s, "
+                f"{args.engine} {rows:>9} rows, {shape:>11}: sluice {found.median('sluice'):.2f}s, "
                 f"plain {found.median('plain'):.2f}s (medians), ratio {ratio:.3f}; "
                 f"statements sluice {stmts['sluice']}, plain {stmts['plain']}"
             )
