@@ -3,7 +3,7 @@ sluice with its key and nothing else."""
 
 from __future__ import annotations
 
-from tests.dbt_harness import DbtProject
+from tests.dbt_harness import SNOWFLAKE_TOO, DbtProject
 
 # A stand-in for dbt_utils' row tests, same names and arguments, installed as a local package
 # named dbt_utils (the dbt hub is not needed, and sluice does not depend on it).
@@ -15,21 +15,38 @@ macro-paths: ["macros"]
 """
 UTILS_TESTS = """
 {% test expression_is_true(model, expression, column_name=None) %}
-select * from {{ model }} where not ({{ column_name ~ ' ' if column_name else '' }}{{ expression }})
+{{ return(adapter.dispatch('test_expression_is_true', 'dbt_utils')(model, expression, column_name)) }}
 {% endtest %}
+{% macro default__test_expression_is_true(model, expression, column_name) %}
+select * from {{ model }} where not ({{ column_name ~ ' ' if column_name else '' }}{{ expression }})
+{% endmacro %}
 
 {% test accepted_range(model, column_name, min_value=none, max_value=none, inclusive=true) %}
-select * from {{ model }} where not ({{ column_name }} >= {{ min_value }} and {{ column_name }} <= {{ max_value }})
+{{ return(adapter.dispatch('test_accepted_range', 'dbt_utils')(model, column_name, min_value, max_value, inclusive)) }}
 {% endtest %}
+{% macro default__test_accepted_range(model, column_name, min_value, max_value, inclusive) %}
+select * from {{ model }} where not ({{ column_name }} >= {{ min_value }} and {{ column_name }} <= {{ max_value }})
+{% endmacro %}
 
-{% test unique_combination_of_columns(model, combination_of_columns) %}
+{% test unique_combination_of_columns(model, combination_of_columns, quote_columns=false) %}
+{{ return(adapter.dispatch('test_unique_combination_of_columns', 'dbt_utils')(model, combination_of_columns, quote_columns)) }}
+{% endtest %}
+{% macro default__test_unique_combination_of_columns(model, combination_of_columns, quote_columns) %}
 select {{ combination_of_columns | join(', ') }} from {{ model }}
 group by {{ combination_of_columns | join(', ') }} having count(*) > 1
-{% endtest %}
+{% endmacro %}
 
 {% test not_null_proportion(model, column_name, at_least) %}
 select 1 as x from {{ model }} where 1 = 0
 {% endtest %}
+"""
+# the project's dispatch of dbt's and dbt_utils' test macros through sluice (README)
+DISPATCH = """
+dispatch:
+  - macro_namespace: dbt
+    search_order: ['sluice_test', 'sluice', 'dbt']
+  - macro_namespace: dbt_utils
+    search_order: ['sluice_test', 'sluice', 'dbt_utils']
 """
 
 ROWS = """id,customer_id,status,amount,qty
@@ -88,6 +105,7 @@ def _project(project: DbtProject, extra_model_meta: str = "") -> None:
     )
 
 
+@SNOWFLAKE_TOO
 def test_existing_tests_become_the_rules_of_a_sluice_model(make_project, engine):
     project = make_project(engine)
     _project(project, ", gate: {high: none, medium: none, low: none}")
@@ -109,6 +127,7 @@ def test_existing_tests_become_the_rules_of_a_sluice_model(make_project, engine)
     assert [r[0] for r in project.query("select id from {schema}.orders order by 1")] == [1, 7]
 
 
+@SNOWFLAKE_TOO
 def test_adopted_tests_gate_by_their_severity(make_project, engine):
     project = make_project(engine)
     _project(project, ", gate: {high: 0}")
@@ -142,3 +161,44 @@ def test_a_sluice_model_without_any_rule_builds(make_project):
     )
     assert project.dbt("build").status("plain") == "success"
     assert project.query("select count(*) from {schema}.plain") == [(2,)]
+
+
+@SNOWFLAKE_TOO
+def test_dispatched_tests_report_what_the_model_caught_without_a_rescan(make_project, engine):
+    project = make_project(engine)
+    _project(project, ", gate: {high: none, medium: none, low: none}")
+    with (project.root / "dbt_project.yml").open("a", encoding="utf-8") as f:
+        f.write(DISPATCH)
+    result = project.dbt("build", expect=1)  # the adopted tests fail as they did before sluice
+    assert result.status("orders") == "success"
+    statuses = {
+        name: result.status(name)
+        for name in (
+            "not_null_orders_customer_id",
+            "accepted_values_orders_status__paid__open",
+            "relationships_orders_customer_id__customer_id__ref_customers_",
+            "dbt_utils_expression_is_true_orders_amount_0",
+            "dbt_utils_accepted_range_orders_qty__100__0",
+            "unique_orders_id",
+            "dbt_utils_unique_combination_of_columns_orders_id__customer_id",
+            "dbt_utils_not_null_proportion_orders_0_9__qty",
+        )
+    }
+    assert statuses == {
+        "not_null_orders_customer_id": "fail",
+        "accepted_values_orders_status__paid__open": "fail",
+        "relationships_orders_customer_id__customer_id__ref_customers_": "fail",
+        "dbt_utils_expression_is_true_orders_amount_0": "warn",
+        "dbt_utils_accepted_range_orders_qty__100__0": "fail",
+        "unique_orders_id": "pass",
+        "dbt_utils_unique_combination_of_columns_orders_id__customer_id": "pass",
+        "dbt_utils_not_null_proportion_orders_0_9__qty": "pass",  # model-level: an ordinary test
+    }
+    # each adopted row test read the quarantine; the model-level check scanned the model
+    compiled = {
+        path.stem: path.read_text().lower()
+        for path in (project.root / "target" / "compiled").rglob("*.sql")
+    }
+    assert "orders__quarantine" in compiled["not_null_orders_customer_id"]
+    assert "orders__quarantine" in compiled["dbt_utils_accepted_range_orders_qty__100__0"]
+    assert "orders__quarantine" not in compiled["dbt_utils_not_null_proportion_orders_0_9__qty"]

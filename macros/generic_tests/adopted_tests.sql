@@ -6,7 +6,8 @@
           - macro_namespace: dbt
             search_order: ['my_project', 'sluice', 'dbt']
 
-    On any other model, or a sluice model not built yet, each one is dbt's own test unchanged. -#}
+    (and, for dbt_utils' row tests, the same with `macro_namespace: dbt_utils`). On any other
+    model, or a sluice model not built yet, each one is the original test unchanged. -#}
 
 {% macro default__test_not_null(model, column_name) %}
   {%- set recorded = sluice._sluice_recorded_failures(model, config.model.name) -%}
@@ -26,4 +27,21 @@
 {% macro default__test_relationships(model, column_name, to, field) %}
   {%- set recorded = sluice._sluice_recorded_failures(model, config.model.name) -%}
   {%- if recorded is not none -%}{{ recorded }}{%- else -%}{{ dbt.default__test_relationships(model, column_name, to, field) }}{%- endif -%}
+{% endmacro %}
+
+{#- dbt_utils' row tests, for a project that dispatches the `dbt_utils` namespace through sluice
+    (only then are they looked up here, so dbt_utils is installed whenever the fallback runs). -#}
+{% macro default__test_expression_is_true(model, expression, column_name=none) %}
+  {%- set recorded = sluice._sluice_recorded_failures(model, config.model.name) -%}
+  {%- if recorded is not none -%}{{ recorded }}{%- else -%}{{ dbt_utils.default__test_expression_is_true(model, expression, column_name) }}{%- endif -%}
+{% endmacro %}
+
+{% macro default__test_accepted_range(model, column_name, min_value=none, max_value=none, inclusive=true) %}
+  {%- set recorded = sluice._sluice_recorded_failures(model, config.model.name) -%}
+  {%- if recorded is not none -%}{{ recorded }}{%- else -%}{{ dbt_utils.default__test_accepted_range(model, column_name, min_value, max_value, inclusive) }}{%- endif -%}
+{% endmacro %}
+
+{% macro default__test_unique_combination_of_columns(model, combination_of_columns, quote_columns=false) %}
+  {%- set recorded = sluice._sluice_recorded_failures(model, config.model.name) -%}
+  {%- if recorded is not none -%}{{ recorded }}{%- else -%}{{ dbt_utils.default__test_unique_combination_of_columns(model, combination_of_columns, quote_columns) }}{%- endif -%}
 {% endmacro %}
