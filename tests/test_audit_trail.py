@@ -113,8 +113,13 @@ def trail(engine: str, built_trails, tmp_path: Path):
 
 
 def _first_event(project: DbtProject) -> str:
+    """An event of the model's first seal (event ids are random: the least id of every event
+    could be in any seal)."""
     return project.query(
-        "select min(event_id) from {schema}.sluice_exception_events where model_name = 'orders'"
+        "select min(event_id) from {schema}.sluice_exception_events where model_name = 'orders' "
+        "and invocation_id = (select invocation_id from {schema}.sluice_audit_chain "
+        "where chain_name = 'exception_events' and model_unique_id = 'model.sluice_test.orders' "
+        "and sequence_number = 1)"
     )[0][0]
 
 
