@@ -12,7 +12,9 @@
     Account: rows_in = published + held + set aside, checked every build.
 
     On engines with transactions all of it is one transaction, serialized per model
-    (sluice.lock_model): a build killed at any statement leaves nothing behind. -#}
+    (sluice.lock_model): a build killed at any statement leaves nothing behind. DuckDB commits a
+    table build's batch first, on its own (sluice.settle_batch): a killed build may leave that
+    unpublished scratch table, which the next build drops. -#}
 {% materialization sluice, default %}
   {%- set spec = sluice._sluice_model_spec() -%}
   {%- set target_relation = this.incorporate(type='table') -%}
@@ -68,6 +70,7 @@
   {% call statement('sluice_batch') -%}
     {{ sluice._sluice_create_scratch_sql(batch, sql, temporary=incremental) }}
   {%- endcall %}
+  {%- if not incremental -%}{%- do sluice.settle_batch(batch) -%}{%- endif -%}
   {%- do sluice._sluice_resolve_columns(spec, batch) -%}
   {%- set dest_columns = adapter.get_columns_in_relation(existing_relation) if incremental else [] -%}
   {%- if incremental -%}{%- do sluice._sluice_check_key_types(spec, dest_columns) -%}{%- endif -%}
