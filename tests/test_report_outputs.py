@@ -140,6 +140,9 @@ def test_warehouse_enrichment_and_tables(tmp_path: Path) -> None:
         "analytics.sluice_source_freshness",
         "analytics.sluice_incidents",
         "analytics.sluice_incident_causes",
+        # the incident changes it opened, sealed into the audit trail
+        "analytics.sluice_audit_chain",
+        "analytics.sluice_audit_records",
     )
     finance = next(e for e in result.exposures if e.name == "finance")
     assert finance.rows_held_upstream == 40  # sluice_runs, not the run result message (5)
@@ -201,7 +204,7 @@ def test_missing_sluice_runs_table_is_not_an_error(tmp_path: Path) -> None:
     duckdb.connect(str(project / "wh.duckdb")).close()
     result = generate_report(project, profiles_dir=project)
     assert result.quarantine_source == "run_results"
-    assert len(result.warehouse_tables) == 5
+    assert len(result.warehouse_tables) == 7  # with the audit trail's two tables
 
 
 def test_gate_hold_since_last_good_run(tmp_path: Path) -> None:

@@ -1,10 +1,13 @@
 """The audit trail's rules, as pure functions over typed, frozen data.
 
 A *chain* is the sealed history of one audited table for one model (``chain_name``,
-``model_unique_id``). Each build seals the rows it wrote in one *seal*: the records it covers (key
+``model_unique_id``), or for one exposure (the incidents tables, which ``sluice report`` writes
+and seals: their chains' ``model_unique_id`` is the exposure's unique id). Each build (or report)
+seals the rows it wrote in one *seal*: the records it covers (key
 and content hash each, in ``sluice_audit_records``) and one row of ``sluice_audit_chain`` whose
 ``chain_hash`` is ``md5(previous_hash || content_hash || the seal's own fields)``. The package
-computes all of it in SQL (``macros/audit/_sluice_seal.sql``); this module checks it.
+computes all of it in SQL (``macros/audit/_sluice_seal.sql``), the report with the same SQL
+(:mod:`sluice.audit.sql`); this module checks it.
 
 What is checked, per chain:
 
@@ -47,6 +50,9 @@ class ChainSpec:
     sealed_per_invocation: bool
     """True when a build seals only the rows it wrote; False for rows written between builds
     (decisions), which the model's next build seals."""
+    scope: str = "model_unique_id"
+    """The table's column naming the chain a row belongs to (stored as the chain's
+    ``model_unique_id``): the model for the package's tables, the exposure for incidents."""
 
 
 CHAINS: Final = (
@@ -66,6 +72,23 @@ CHAINS: Final = (
         "sluice_decisions",
         "decision_id",
         sealed_per_invocation=False,
+    ),
+    # Sealed by `sluice report` (sluice.warehouse.incident_seal), one chain per exposure.
+    ChainSpec(
+        "incidents",
+        "sluice_incidents_table",
+        "sluice_incidents",
+        "change_id",
+        sealed_per_invocation=True,
+        scope="exposure_unique_id",
+    ),
+    ChainSpec(
+        "incident_causes",
+        "sluice_incident_causes_table",
+        "sluice_incident_causes",
+        "change_id",
+        sealed_per_invocation=True,
+        scope="exposure_unique_id",
     ),
 )
 

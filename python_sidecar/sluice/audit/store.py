@@ -24,6 +24,7 @@ from sluice.audit.chain import (
     UnsealedRecord,
     parse_hashed_columns,
 )
+from sluice.audit.sql import content_hash_sql, md5_sql, quote, row_hash_sql
 from sluice.errors import InputError, SluiceError
 
 CHAIN_VAR: Final = "sluice_audit_chain_table"
@@ -97,7 +98,7 @@ class Trail:
             raise InputError(f"{self.description}: reading the audit trail failed: {exc}") from None
 
     def relation(self, table: str) -> str:
-        return f"{_quote(self.tables.schema)}.{_quote(table)}"
+        return f"{quote(self.tables.schema)}.{quote(table)}"
 
     def exists(self, table: str) -> bool:
         rows = self.query(
@@ -110,33 +111,11 @@ class Trail:
     # -- SQL as the package writes it --------------------------------------------------------
 
     def _md5(self, expr: str) -> str:
-        return f"md5(cast({expr} as varchar))"
-
-    def _text(self, expr: str) -> str:
-        """``sluice._sluice_audit_text``: NULL as ``~``, else ``<length>:<text>``."""
-        return (
-            f"(case when {expr} is null then '~' else "
-            f"cast(length({expr}) as varchar) || ':' || {expr} end)"
-        )
-
-    def _timestamp_text(self, expr: str) -> str:
-        """``sluice.timestamp_text``."""
-        if self.dialect == "duckdb":
-            return f"strftime({expr}, '%Y-%m-%d %H:%M:%S.%f')"
-        return f"to_char({expr}, 'YYYY-MM-DD HH24:MI:SS.US')"
+        return md5_sql(expr)
 
     def row_hash_sql(self, columns: Sequence[HashedColumn], alias: str) -> str:
         """``sluice._sluice_audit_row_hash`` over the seal's columns."""
-        parts = []
-        for column in columns:
-            col = f"{alias}.{_quote(column.name)}"
-            text = (
-                self._timestamp_text(f"cast({col} as timestamp)")
-                if column.timestamp
-                else f"cast({col} as varchar)"
-            )
-            parts.append(self._text(text))
-        return self._md5(" || ".join(parts))
+        return row_hash_sql(self.dialect, columns, alias)
 
     # -- reads -------------------------------------------------------------------------------
 
@@ -155,7 +134,7 @@ class Trail:
             return {}
         rows = self.query(
             "select chain_name, model_unique_id, sequence_number, count(*), "
-            f"{self._md5('string_agg(record_hash, ' + repr('') + ' order by record_hash)')} "
+            f"{content_hash_sql('record_hash')} "
             f"from {self.relation(self.tables.records)} "
             "group by chain_name, model_unique_id, sequence_number"
         )
@@ -175,7 +154,8 @@ class Trail:
         table = self.tables.audited[spec.name]
         records = self.relation(self.tables.records)
         chain = self.relation(self.tables.chain)
-        key = f"cast(t.{_quote(spec.key)} as varchar)"
+        key = f"cast(t.{quote(spec.key)} as varchar)"
+        scope = quote(spec.scope)
         p = self._p
         sealed = (
             "select r.model_unique_id as m, r.record_key as k, r.record_hash as h, "
@@ -187,10 +167,10 @@ class Trail:
         )
         if self.exists(table):
             present = (
-                f"select t.model_unique_id as m, {key} as k, "
+                f"select t.{scope} as m, {key} as k, "
                 f"{self.row_hash_sql(columns, 't')} as h, count(*) as n "
                 f"from {self.relation(table)} as t "
-                f"where exists (select 1 from s where s.m = t.model_unique_id and s.k = {key}) "
+                f"where exists (select 1 from s where s.m = t.{scope} and s.k = {key}) "
                 "group by 1, 2, 3"
             )
         else:  # the whole table is gone: every sealed record is missing
@@ -221,16 +201,17 @@ class Trail:
         table = self.tables.audited[spec.name]
         if not self.exists(table):
             return 0, []
-        key = f"cast(t.{_quote(spec.key)} as varchar)"
+        key = f"cast(t.{quote(spec.key)} as varchar)"
+        scope = quote(spec.scope)
         covered = ""
         if self.exists(self.tables.records):
             covered = (
                 f"where not exists (select 1 from {self.relation(self.tables.records)} as r "
-                f"where r.chain_name = {self._p} and r.model_unique_id = t.model_unique_id "
+                f"where r.chain_name = {self._p} and r.model_unique_id = t.{scope} "
                 f"and r.record_key = {key})"
             )
         rows = self.query(
-            f"select t.model_unique_id, {key}, count(*) over () "
+            f"select t.{scope}, {key}, count(*) over () "
             f"from {self.relation(table)} as t {covered} "
             f"order by 1, 2 limit {UNSEALED_SAMPLE}",
             (spec.name,) if covered else (),
@@ -248,12 +229,13 @@ class Trail:
         if not self.exists(self.tables.records):
             return iter(())
         table = self.tables.audited[spec.name]
-        key = f"cast(t.{_quote(spec.key)} as varchar)"
+        key = f"cast(t.{quote(spec.key)} as varchar)"
+        scope = quote(spec.scope)
         records = self.relation(self.tables.records)
         if self.exists(table):
             source = (
                 f"left join {self.relation(table)} as t "
-                f"on t.model_unique_id = r.model_unique_id and {key} = r.record_key"
+                f"on t.{scope} = r.model_unique_id and {key} = r.record_key"
             )
             row_columns = ", t.*"
         else:
@@ -265,10 +247,6 @@ class Trail:
             "order by r.model_unique_id, r.sequence_number, r.record_key",
             (spec.name,),
         )
-
-
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def _seal(row: tuple[Any, ...]) -> Seal:

@@ -19,6 +19,7 @@ from sluice.errors import InputError, SluiceError
 from sluice.incidents import Change, CloseReason, IncidentCause, IncidentChange
 from sluice.project import Project
 from sluice.warehouse.connection import Warehouse, describe_error
+from sluice.warehouse.incident_seal import audit_table_names, seal_incident_rows
 from sluice.warehouse.records import utc
 
 INCIDENTS_TABLE: Final = "sluice_incidents"
@@ -274,8 +275,9 @@ def read_incident_history(
 
 
 def append_incident_changes(wh: Warehouse, changes: Sequence[IncidentChange]) -> tuple[str, ...]:
-    """Append the changes not yet recorded (by ``change_id``) and their root causes; call it
-    inside the report's transaction. Creates the tables, or adds a newer sluice's columns."""
+    """Append the changes not yet recorded (by ``change_id``) and their root causes, and seal
+    them into the audit trail (:mod:`sluice.warehouse.incident_seal`); call it inside the
+    report's transaction. Creates the tables, or adds a newer sluice's columns."""
     tables = incident_tables(wh.project)
     wh.ensure_table(tables.schema, tables.incidents, INCIDENT_COLUMNS)
     wh.ensure_table(tables.schema, tables.causes, CAUSE_COLUMNS)
@@ -297,5 +299,25 @@ def append_incident_changes(wh: Warehouse, changes: Sequence[IncidentChange]) ->
                 wh.relation(tables.schema, tables.causes),
                 [n for n, _ in CAUSE_COLUMNS],
                 causes,
+            )
+        chain_table, records_table = audit_table_names(wh)
+        seals = seal_incident_rows(
+            wh,
+            tables.schema,
+            (
+                ("incidents", tables.incidents, INCIDENT_COLUMNS),
+                ("incident_causes", tables.causes, CAUSE_COLUMNS),
+            ),
+            [c.change_id for c in new],
+            [c.exposure_unique_id for c in new],
+            new[0].invocation_id,
+            chain_table=chain_table,
+            records_table=records_table,
+        )
+        if seals:
+            return (
+                *tables.names,
+                f"{tables.schema}.{chain_table}",
+                f"{tables.schema}.{records_table}",
             )
     return tables.names
