@@ -14,3 +14,22 @@
 {% macro duckdb__settle_batch(batch) %}
   {%- do adapter.commit() -%}
 {% endmacro %}
+
+
+{#- Settings for the rest of the model's transaction, once the model's own SQL has run: SQL the
+    audit's first statement begins with ('' for none). PostgreSQL: no JIT compilation. The audit's
+    statements read the batch once or touch a few thousand rows, but scratch tables have no
+    statistics when they are read, so the planner's estimates pass the JIT threshold and
+    compiling took over a second per statement (more than the statement itself). `set local`
+    ends with the transaction; the model's SQL ran before it, with the server's settings. -#}
+{% macro audit_settings_sql() %}
+  {{ return(adapter.dispatch('audit_settings_sql', 'sluice')()) }}
+{% endmacro %}
+
+{% macro default__audit_settings_sql() %}
+  {{ return('') }}
+{% endmacro %}
+
+{% macro postgres__audit_settings_sql() %}
+  {{ return('set local jit = off;') }}
+{% endmacro %}

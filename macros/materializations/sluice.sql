@@ -75,13 +75,18 @@
   {%- set dest_columns = adapter.get_columns_in_relation(existing_relation) if incremental else [] -%}
   {%- if incremental -%}{%- do sluice._sluice_check_key_types(spec, dest_columns) -%}{%- endif -%}
 
-  {#- 2. audit: every read below is of the batch or of the small tables made from it -#}
+  {#- 2. audit: every read below is of the batch or of the small tables made from it; the
+      first statement begins with the audit's session settings (sluice.audit_settings_sql) -#}
+  {%- set settings_sql = sluice.audit_settings_sql() -%}
   {%- if spec.dedupe is not none -%}
     {% call statement('sluice_repeats') -%}
+      {{ settings_sql }}
       {{ sluice._sluice_create_scratch_sql(repeats, sluice._sluice_repeats_sql(batch, spec)) }}
     {%- endcall %}
+    {%- set settings_sql = '' -%}
   {%- endif -%}
   {% call statement('sluice_rows') -%}
+    {{ settings_sql }}
     {{ sluice._sluice_create_scratch_sql(interesting, sluice._sluice_interesting_sql(batch, spec, repeats, quarantine, with_rejected, with_legacy)) }}
   {%- endcall %}
   {% call statement('sluice_exceptions') -%}
