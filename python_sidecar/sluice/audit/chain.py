@@ -44,6 +44,9 @@ REPORT_SCOPE: Final = "sluice_report"
 """The chain id (``model_unique_id``) of the report's status tables: one chain per table for the
 whole project, since the three tables share no column naming an exposure."""
 
+BUILD_SCOPE: Final = "sluice_build"
+"""The chain id of ``sluice build``'s attempts and alerts: one chain per table for the project."""
+
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -122,6 +125,22 @@ CHAINS: Final = (
             ("exposure_status", "sluice_exposure_status"),
             ("node_status", "sluice_node_status"),
             ("source_freshness", "sluice_source_freshness"),
+        )
+    ),
+    # `sluice build`'s attempts and alerts (sluice.warehouse.build_record): one chain per table
+    # for the project, records keyed by the `sluice build` run.
+    *(
+        ChainSpec(
+            name,
+            None,
+            table,
+            "build_id",
+            sealed_per_invocation=True,
+            scope_value=BUILD_SCOPE,
+        )
+        for name, table in (
+            ("build_attempts", "sluice_build_attempts"),
+            ("build_alerts", "sluice_build_alerts"),
         )
     ),
 )
