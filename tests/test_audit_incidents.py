@@ -26,6 +26,9 @@ TABLES = (
     "sluice_audit_records",
     "sluice_incidents",
     "sluice_incident_causes",
+    # the report's status rows are sealed too (tests/test_audit_report_status.py)
+    "sluice_exposure_status",
+    "sluice_node_status",
 )
 
 EXPOSURES = """

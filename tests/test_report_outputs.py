@@ -140,7 +140,7 @@ def test_warehouse_enrichment_and_tables(tmp_path: Path) -> None:
         "analytics.sluice_source_freshness",
         "analytics.sluice_incidents",
         "analytics.sluice_incident_causes",
-        # the incident changes it opened, sealed into the audit trail
+        # the rows it wrote (status rows, incident changes), sealed into the audit trail
         "analytics.sluice_audit_chain",
         "analytics.sluice_audit_records",
     )

@@ -35,6 +35,7 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -56,7 +57,7 @@ from sluice.errors import InputError
 from sluice.escalate.core import Escalation, escalate
 from sluice.escalate.prometheus import BuildMetrics, count_by, write_textfile
 from sluice.escalate.webhook import Delivery, build_payload, deliver, validate_url
-from sluice.project import ProjectFlags, load_project
+from sluice.project import Project, ProjectFlags, load_project
 from sluice.retry.attempts import (
     Stamp,
     attempts_dir,
@@ -701,6 +702,15 @@ def _finish(
         delivery = alerting.result()
     if delivery.attempted and not delivery.delivered:
         notes.append(f"alert delivery failed: {delivery.error}")
+    if warehouse:
+        note = _record_in_warehouse(
+            context,
+            environ,
+            inputs.project if inputs is not None else None,
+            _warehouse_rows(progress.invocation_id, attempts, escalations, delivery),
+        )
+        if note:
+            notes.append(note)
     if report_step.note:
         notes.append(report_step.note)
     statuses = _report_statuses(report_step.result) if report_step.generated else None
@@ -972,6 +982,87 @@ def _alert(
         },
     )
     return delivery
+
+
+def _warehouse_rows(
+    build_id: str,
+    attempts: Sequence[Attempt],
+    escalations: Sequence[Escalation],
+    delivery: Delivery,
+) -> Any:
+    """This run's attempts and alerts as rows of the warehouse's build record."""
+    from sluice.warehouse.build_record import BuildRows
+
+    at = datetime.now(UTC).replace(tzinfo=None)
+    return BuildRows(
+        build_id=build_id,
+        attempts=[
+            (
+                build_id,
+                a.number,
+                a.kind,
+                a.dbt_invocation_id,
+                json.dumps(list(a.dbt_args)),
+                a.returncode,
+                a.started,
+                a.interrupted,
+                round(a.delay_before, 3),
+                round(a.duration_seconds, 3),
+                len(a.failures),
+                json.dumps(sorted({f.unique_id for f in a.failures})),
+                json.dumps(list(a.rerun)),
+                at,
+            )
+            for a in attempts
+        ],
+        alerts=[
+            (
+                build_id,
+                e.unique_id,
+                e.name,
+                e.failure_class,
+                e.status,
+                e.priority,
+                e.severity,
+                e.criticality,
+                e.owner,
+                e.owner_basis,
+                json.dumps(list(e.exposures)),
+                e.action,
+                e.rule,
+                e.message,
+                delivery.attempted,
+                delivery.delivered,
+                delivery.error,
+                at,
+            )
+            for e in escalations
+            if e.alert
+        ],
+    )
+
+
+def _record_in_warehouse(
+    context: _Context, environ: Mapping[str, str], project: Project | None, rows: Any
+) -> str | None:
+    """Append this run's attempts and alerts to the warehouse, sealed into the audit trail
+    (:mod:`sluice.warehouse.build_record`). Never fails the build: a warehouse that cannot be
+    reached or written is returned as a note (the files under ``target/sluice/`` still hold
+    the record)."""
+    try:
+        from sluice.warehouse import connect
+        from sluice.warehouse.build_record import record_build
+
+        if project is None:
+            project = load_project(
+                ProjectFlags.from_dbt_args(context.passthrough, project_dir=context.project),
+                environ=environ,
+            )
+        with connect(project) as wh:
+            record_build(wh, rows)
+    except Exception as exc:  # the record must not change the build's outcome
+        return f"build record not written to the warehouse: {type(exc).__name__}: {exc}"
+    return None
 
 
 def _write_record(

@@ -2,7 +2,9 @@
 
 A *chain* is the sealed history of one audited table for one model (``chain_name``,
 ``model_unique_id``), or for one exposure (the incidents tables, which ``sluice report`` writes
-and seals: their chains' ``model_unique_id`` is the exposure's unique id). Each build (or report)
+and seals: their chains' ``model_unique_id`` is the exposure's unique id), or for the whole
+project (the report's status tables: their chains' ``model_unique_id`` is :data:`REPORT_SCOPE`,
+the same for every row). Each build (or report)
 seals the rows it wrote in one *seal*: the records it covers (key
 and content hash each, in ``sluice_audit_records``) and one row of ``sluice_audit_chain`` whose
 ``chain_hash`` is ``md5(previous_hash || content_hash || the seal's own fields)``. The package
@@ -19,6 +21,9 @@ What is checked, per chain:
 * each sealed record is still in its table with the content it was sealed with, once
   (:class:`RecordDiff`), and no row of the table is outside every seal (:class:`UnsealedRecord`),
   except decisions a reviewer wrote since the model's last build, which its next build seals.
+  In a chain whose table is rewritten per key (:attr:`ChainSpec.superseded_per_key`: the
+  report's status tables, which a report of the same dbt invocation again replaces), only the
+  records of a key's latest seal are expected in the table.
 """
 
 from __future__ import annotations
@@ -35,6 +40,13 @@ from typing import Final
 GENESIS: Final = "0" * 32
 """The ``previous_hash`` of a chain's first seal."""
 
+REPORT_SCOPE: Final = "sluice_report"
+"""The chain id (``model_unique_id``) of the report's status tables: one chain per table for the
+whole project, since the three tables share no column naming an exposure."""
+
+BUILD_SCOPE: Final = "sluice_build"
+"""The chain id of ``sluice build``'s attempts and alerts: one chain per table for the project."""
+
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -44,7 +56,8 @@ class ChainSpec:
     that renames it, and the column identifying a record within a model."""
 
     name: str
-    table_var: str
+    table_var: str | None
+    """None when the table's name is fixed."""
     default_table: str
     key: str
     sealed_per_invocation: bool
@@ -53,6 +66,12 @@ class ChainSpec:
     scope: str = "model_unique_id"
     """The table's column naming the chain a row belongs to (stored as the chain's
     ``model_unique_id``): the model for the package's tables, the exposure for incidents."""
+    scope_value: str | None = None
+    """A fixed chain id for every row, for a table with no column naming its chain (then
+    ``scope`` is not read): the verifier pairs each of its rows with the one chain of that id."""
+    superseded_per_key: bool = False
+    """True when sluice itself rewrites a key's rows and seals them again (the report replaces
+    the rows of an invocation it reports again): a key's latest seal is the one checked."""
 
 
 CHAINS: Final = (
@@ -73,7 +92,7 @@ CHAINS: Final = (
         "decision_id",
         sealed_per_invocation=False,
     ),
-    # Sealed by `sluice report` (sluice.warehouse.incident_seal), one chain per exposure.
+    # Sealed by `sluice report` (sluice.warehouse.seal), one chain per exposure.
     ChainSpec(
         "incidents",
         "sluice_incidents_table",
@@ -89,6 +108,40 @@ CHAINS: Final = (
         "change_id",
         sealed_per_invocation=True,
         scope="exposure_unique_id",
+    ),
+    # The report's status tables (sluice.report.tables, sealed by sluice.warehouse.seal): one
+    # chain per table for the project, records keyed by the dbt invocation reported.
+    *(
+        ChainSpec(
+            name,
+            None,
+            table,
+            "invocation_id",
+            sealed_per_invocation=True,
+            scope_value=REPORT_SCOPE,
+            superseded_per_key=True,
+        )
+        for name, table in (
+            ("exposure_status", "sluice_exposure_status"),
+            ("node_status", "sluice_node_status"),
+            ("source_freshness", "sluice_source_freshness"),
+        )
+    ),
+    # `sluice build`'s attempts and alerts (sluice.warehouse.build_record): one chain per table
+    # for the project, records keyed by the `sluice build` run.
+    *(
+        ChainSpec(
+            name,
+            None,
+            table,
+            "build_id",
+            sealed_per_invocation=True,
+            scope_value=BUILD_SCOPE,
+        )
+        for name, table in (
+            ("build_attempts", "sluice_build_attempts"),
+            ("build_alerts", "sluice_build_alerts"),
+        )
     ),
 )
 

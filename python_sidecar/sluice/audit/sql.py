@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from sluice.audit.chain import HashedColumn
+from sluice.audit.chain import ChainSpec, HashedColumn
 
 DIALECTS: Final = frozenset({"duckdb", "postgres"})
 """The engines whose hashing SQL is written here (those ``sluice audit`` reads)."""
@@ -17,6 +17,22 @@ DIALECTS: Final = frozenset({"duckdb", "postgres"})
 
 def quote(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
+
+
+def literal(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def scope_sql(spec: ChainSpec, alias: str) -> str:
+    """The chain id of a row ``alias`` of the spec's table: its scope column, or the fixed id."""
+    if spec.scope_value is not None:
+        return literal(spec.scope_value)
+    return f"{alias}.{quote(spec.scope)}"
+
+
+def key_sql(spec: ChainSpec, alias: str) -> str:
+    """A row's record key, as the trail stores it."""
+    return f"cast({alias}.{quote(spec.key)} as varchar)"
 
 
 def md5_sql(expr: str) -> str:

@@ -24,7 +24,7 @@ from sluice.audit.chain import (
     UnsealedRecord,
     parse_hashed_columns,
 )
-from sluice.audit.sql import content_hash_sql, md5_sql, quote, row_hash_sql
+from sluice.audit.sql import content_hash_sql, key_sql, md5_sql, quote, row_hash_sql, scope_sql
 from sluice.errors import InputError, SluiceError
 
 CHAIN_VAR: Final = "sluice_audit_chain_table"
@@ -154,23 +154,30 @@ class Trail:
         table = self.tables.audited[spec.name]
         records = self.relation(self.tables.records)
         chain = self.relation(self.tables.chain)
-        key = f"cast(t.{quote(spec.key)} as varchar)"
-        scope = quote(spec.scope)
+        key, scope = key_sql(spec, "t"), scope_sql(spec, "t")
         p = self._p
+        latest = (
+            # a key rewritten by sluice and sealed again: only its latest seal is expected
+            f"and r.sequence_number = (select max(l.sequence_number) from {records} as l "
+            "where l.chain_name = r.chain_name and l.model_unique_id = r.model_unique_id "
+            "and l.record_key = r.record_key) "
+            if spec.superseded_per_key
+            else ""
+        )
         sealed = (
             "select r.model_unique_id as m, r.record_key as k, r.record_hash as h, "
             "min(r.sequence_number) as seq, count(*) as n "
             f"from {records} as r join {chain} as c on c.chain_name = r.chain_name "
             "and c.model_unique_id = r.model_unique_id and c.sequence_number = r.sequence_number "
-            f"where r.chain_name = {p} and c.hashed_columns = {p} "
+            f"where r.chain_name = {p} and c.hashed_columns = {p} {latest}"
             "group by r.model_unique_id, r.record_key, r.record_hash"
         )
         if self.exists(table):
             present = (
-                f"select t.{scope} as m, {key} as k, "
+                f"select {scope} as m, {key} as k, "
                 f"{self.row_hash_sql(columns, 't')} as h, count(*) as n "
                 f"from {self.relation(table)} as t "
-                f"where exists (select 1 from s where s.m = t.{scope} and s.k = {key}) "
+                f"where exists (select 1 from s where s.m = {scope} and s.k = {key}) "
                 "group by 1, 2, 3"
             )
         else:  # the whole table is gone: every sealed record is missing
@@ -201,17 +208,16 @@ class Trail:
         table = self.tables.audited[spec.name]
         if not self.exists(table):
             return 0, []
-        key = f"cast(t.{quote(spec.key)} as varchar)"
-        scope = quote(spec.scope)
+        key, scope = key_sql(spec, "t"), scope_sql(spec, "t")
         covered = ""
         if self.exists(self.tables.records):
             covered = (
                 f"where not exists (select 1 from {self.relation(self.tables.records)} as r "
-                f"where r.chain_name = {self._p} and r.model_unique_id = t.{scope} "
+                f"where r.chain_name = {self._p} and r.model_unique_id = {scope} "
                 f"and r.record_key = {key})"
             )
         rows = self.query(
-            f"select t.{scope}, {key}, count(*) over () "
+            f"select {scope}, {key}, count(*) over () "
             f"from {self.relation(table)} as t {covered} "
             f"order by 1, 2 limit {UNSEALED_SAMPLE}",
             (spec.name,) if covered else (),
@@ -229,13 +235,12 @@ class Trail:
         if not self.exists(self.tables.records):
             return iter(())
         table = self.tables.audited[spec.name]
-        key = f"cast(t.{quote(spec.key)} as varchar)"
-        scope = quote(spec.scope)
+        key, scope = key_sql(spec, "t"), scope_sql(spec, "t")
         records = self.relation(self.tables.records)
         if self.exists(table):
             source = (
                 f"left join {self.relation(table)} as t "
-                f"on t.{scope} = r.model_unique_id and {key} = r.record_key"
+                f"on {scope} = r.model_unique_id and {key} = r.record_key"
             )
             row_columns = ", t.*"
         else:
@@ -283,8 +288,8 @@ def _connect(
     adapter = wh.adapter_type
     description = wh.where
 
-    def table(var: str, default: str) -> str:
-        return str(project.var(var, None) or default)
+    def table(var: str | None, default: str) -> str:
+        return str(project.var(var, None) or default) if var else default
 
     tables = TrailTables(
         schema=project.sluice_schema(),

@@ -69,7 +69,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--no-warehouse",
         action="store_true",
-        help="the report reads artifacts only, not sluice's tables in the warehouse",
+        help="the report reads artifacts only, not sluice's tables in the warehouse, and the "
+        "attempts and alerts are not recorded there",
     )
     parser.add_argument(
         "--dbt-log",

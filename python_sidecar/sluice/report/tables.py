@@ -5,6 +5,11 @@ They are written through the project's dbt adapter (:mod:`sluice.warehouse`) int
 schema (var ``sluice_schema``, else the target schema). Rows are appended per invocation;
 writing the same invocation again replaces its rows in one transaction, so a rerun never
 duplicates or half-writes them. A table made by an older sluice gains the new columns.
+
+On DuckDB and PostgreSQL the rows a report writes are sealed into the audit trail in that
+transaction, one chain per table for the project, keyed by invocation
+(:mod:`sluice.warehouse.seal`); rows replaced by a report of the same invocation again are
+sealed again, in a new seal.
 """
 
 from __future__ import annotations
@@ -14,12 +19,14 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from sluice.audit.chain import REPORT_SCOPE
 from sluice.errors import InputError, SluiceError
 from sluice.impact import Impact
 from sluice.incidents import IncidentChange
 from sluice.warehouse import Warehouse
 from sluice.warehouse.connection import describe_error
 from sluice.warehouse.incidents import append_incident_changes
+from sluice.warehouse.seal import SealedTable, audit_table_names, seal_rows
 
 EXPOSURE_TABLE: Final = "sluice_exposure_status"
 NODE_TABLE: Final = "sluice_node_status"
@@ -83,6 +90,12 @@ COLUMNS: Final[dict[str, tuple[tuple[str, str], ...]]] = {
     ),
 }
 TABLES: Final = tuple(COLUMNS)
+CHAIN_OF: Final = {
+    EXPOSURE_TABLE: "exposure_status",
+    NODE_TABLE: "node_status",
+    FRESHNESS_TABLE: "source_freshness",
+}
+"""The audit trail's chain of each table (:data:`sluice.audit.chain.CHAINS`)."""
 
 
 def _naive_utc(value: datetime | None) -> datetime | None:
@@ -174,6 +187,7 @@ def write_tables(
     yet recorded, in one transaction."""
     rows = table_rows(impact)
     incident_tables: tuple[str, ...] = ()
+    trail: tuple[str, ...] = ()
     try:
         with wh.transaction():
             for table, columns in COLUMNS.items():
@@ -184,6 +198,24 @@ def write_tables(
                 )
                 if rows[table]:
                     wh.insert(relation, [name for name, _ in columns], rows[table])
+            written = [
+                SealedTable(CHAIN_OF[table], table, columns)
+                for table, columns in COLUMNS.items()
+                if rows[table]
+            ]
+            if written:
+                chain_table, records_table = audit_table_names(wh)
+                if seal_rows(
+                    wh,
+                    schema,
+                    written,
+                    [impact.invocation_id],
+                    [REPORT_SCOPE],
+                    impact.invocation_id,
+                    chain_table=chain_table,
+                    records_table=records_table,
+                ):
+                    trail = (f"{schema}.{chain_table}", f"{schema}.{records_table}")
             incident_tables = append_incident_changes(wh, incident_changes)
     except SluiceError:
         raise
@@ -192,4 +224,5 @@ def write_tables(
             f"{wh.description}: writing the report tables failed, nothing written: "
             f"{describe_error(exc)}"
         ) from None
-    return (*(f"{schema}.{table}" for table in COLUMNS), *incident_tables)
+    names = (*(f"{schema}.{table}" for table in COLUMNS), *incident_tables)
+    return (*names, *(t for t in trail if t not in names))

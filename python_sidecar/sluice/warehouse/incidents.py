@@ -19,8 +19,8 @@ from sluice.errors import InputError, SluiceError
 from sluice.incidents import Change, CloseReason, IncidentCause, IncidentChange
 from sluice.project import Project
 from sluice.warehouse.connection import Warehouse, describe_error
-from sluice.warehouse.incident_seal import audit_table_names, seal_incident_rows
 from sluice.warehouse.records import utc
+from sluice.warehouse.seal import SealedTable, audit_table_names, seal_rows
 
 INCIDENTS_TABLE: Final = "sluice_incidents"
 CAUSES_TABLE: Final = "sluice_incident_causes"
@@ -276,7 +276,7 @@ def read_incident_history(
 
 def append_incident_changes(wh: Warehouse, changes: Sequence[IncidentChange]) -> tuple[str, ...]:
     """Append the changes not yet recorded (by ``change_id``) and their root causes, and seal
-    them into the audit trail (:mod:`sluice.warehouse.incident_seal`); call it inside the
+    them into the audit trail (:mod:`sluice.warehouse.seal`); call it inside the
     report's transaction. Creates the tables, or adds a newer sluice's columns."""
     tables = incident_tables(wh.project)
     wh.ensure_table(tables.schema, tables.incidents, INCIDENT_COLUMNS)
@@ -301,12 +301,12 @@ def append_incident_changes(wh: Warehouse, changes: Sequence[IncidentChange]) ->
                 causes,
             )
         chain_table, records_table = audit_table_names(wh)
-        seals = seal_incident_rows(
+        seals = seal_rows(
             wh,
             tables.schema,
             (
-                ("incidents", tables.incidents, INCIDENT_COLUMNS),
-                ("incident_causes", tables.causes, CAUSE_COLUMNS),
+                SealedTable("incidents", tables.incidents, INCIDENT_COLUMNS),
+                SealedTable("incident_causes", tables.causes, CAUSE_COLUMNS),
             ),
             [c.change_id for c in new],
             [c.exposure_unique_id for c in new],
