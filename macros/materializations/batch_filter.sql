@@ -18,41 +18,53 @@
     {{ return('(' ~ condition ~ ')') }}
   {%- endif -%}
   {#- The open records' keys, decoded here and written as literals: the source is compared with
-      the few open keys in its own types, never re-encoded row by row. -#}
+      the open keys in its own types, never re-encoded row by row. The keys come back as one JSON
+      list (one fromjson, no macro call per key: thousands of open keys cost milliseconds), plus
+      any key still in 0.1.0's 'a|b' form on a row of its own. A key with a NULL part has no
+      key to look up. -#}
   {%- set open_keys -%}
-    select distinct record_key from {{ q }}
+    select 'json' as form, {{ dbt.listagg('k.record_key', "','") }} as record_keys
+    from (
+      select distinct record_key from {{ q }}
+      where status = 'open' and model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
+        and record_key like '[%]'
+    ) as k
+    union all
+    select distinct 'legacy' as form, record_key from {{ q }}
     where status = 'open' and model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
+      and record_key not like '[%'
   {%- endset -%}
-  {%- set tuples = [] -%}
-  {%- for row in run_query(open_keys).rows -%}
-    {%- set values = sluice._sluice_decode_record_key(row[0], key | length) -%}
-    {%- if values is not none -%}
-      {%- set literals = [] -%}
-      {%- for v in values -%}{%- do literals.append("'" ~ dbt.escape_single_quotes(v) ~ "'") -%}{%- endfor -%}
-      {%- do tuples.append(literals[0] if key | length == 1 else '(' ~ (literals | join(', ')) ~ ')') -%}
+  {%- set decoded = [] -%}
+  {%- for row in run_query(open_keys).rows if row[1] is not none -%}
+    {%- if row[0] == 'json' -%}
+      {%- do decoded.extend(fromjson('[' ~ row[1] ~ ']')) -%}
+    {%- else -%}
+      {%- do decoded.append(row[1].split('|') if key | length > 1 else [row[1]]) -%}
     {%- endif -%}
+  {%- endfor -%}
+  {%- set texts = [] -%}
+  {%- for values in decoded if values | length == key | length and none not in values -%}
+    {%- for v in values -%}
+      {%- do texts.append(('true' if v else 'false') if v is boolean else (v | string)) -%}
+    {%- endfor -%}
+  {%- endfor -%}
+  {#- escaped in one call when a separator occurs in no value; one call per value otherwise -#}
+  {%- set sep = '~|sluice|~' -%}
+  {%- set joined = texts | join(sep) -%}
+  {%- if texts and joined.count(sep) == texts | length - 1 -%}
+    {%- set escaped = sluice.escape_string(joined).split(sep) -%}
+  {%- else -%}
+    {%- set escaped = [] -%}
+    {%- for t in texts -%}{%- do escaped.append(sluice.escape_string(t)) -%}{%- endfor -%}
+  {%- endif -%}
+  {%- set n = key | length -%}
+  {%- set tuples = [] -%}
+  {%- for i in range(0, escaped | length, n) -%}
+    {%- set literals = [] -%}
+    {%- for v in escaped[i:i + n] -%}{%- do literals.append("'" ~ v ~ "'") -%}{%- endfor -%}
+    {%- do tuples.append(literals[0] if n == 1 else '(' ~ (literals | join(', ')) ~ ')') -%}
   {%- endfor -%}
   {%- if tuples | length == 0 -%}{{ return('(' ~ condition ~ ')') }}{%- endif -%}
   {%- set lhs = key[0] if key | length == 1 else '(' ~ (key | join(', ')) ~ ')' -%}
   {{ return("((" ~ condition ~ ") or " ~ lhs ~ " in (" ~ (tuples | join(', ')) ~ "))") }}
-{% endmacro %}
-
-
-{#- The key values of a record key as text, or none for a record with a NULL key part (it has
-    no key to look up). Reads 0.1.0's 'a|b' keys too. -#}
-{% macro _sluice_decode_record_key(record_key, n) %}
-  {%- if record_key is none -%}{{ return(none) }}{%- endif -%}
-  {%- if record_key.startswith('[') -%}
-    {%- if '#' in record_key and not record_key.endswith(']') -%}{{ return(none) }}{%- endif -%}
-    {%- set values = fromjson(record_key) -%}
-  {%- else -%}
-    {%- set values = record_key.split('|') if n > 1 else [record_key] -%}
-  {%- endif -%}
-  {%- if values | length != n -%}{{ return(none) }}{%- endif -%}
-  {%- set out = [] -%}
-  {%- for v in values -%}
-    {%- if v is none -%}{{ return(none) }}{%- endif -%}
-    {%- do out.append(('true' if v else 'false') if v is boolean else (v | string)) -%}
-  {%- endfor -%}
-  {{ return(out) }}
 {% endmacro %}
