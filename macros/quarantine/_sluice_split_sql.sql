@@ -57,13 +57,27 @@
   {%- set row_rules = spec.rules | rejectattr('kind', 'equalto', 'unique') | list -%}
   {%- set d = spec.dedupe -%}
   {%- set key_null = sluice._sluice_any_null_sql(spec.key_parts, 's') -%}
+  {%- set fails -%}
+    {% for r in row_rules if r.kind != 'record_key' %}{{ sluice._sluice_rule_fails(spec, r, 's') }} or {% endfor %}
+      {%- if d is not none %} exists ({{ sluice._sluice_repeat_match(spec, repeats, 's') }}) or{% endif %} false
+  {%- endset -%}
+  {#- The rows of every key with a failing row. When the duplicate rule is on the key itself,
+      every key with more than one row is a repeat (all its rows fail that rule) and a key with
+      one row is its failing row: one scan takes them all. Otherwise a first scan finds the
+      failing keys and a second takes their rows. -#}
+  {%- set on_key = [] -%}
+  {%- if d is not none -%}
+    {%- for c in d.columns -%}{%- do on_key.append(spec.cols[c]) -%}{%- endfor -%}
+  {%- endif -%}
+  {%- set one_scan = d is not none and (on_key | sort) == (spec.key_sql | sort) -%}
+  {%- if not one_scan %}
   with _sluice_failing_keys as (
     select distinct {% for k in spec.key_sql %}s.{{ k }} as _sluice_k{{ loop.index0 }}{{ ", " if not loop.last }}{% endfor %}
     from {{ batch }} as s
     {{- sluice._sluice_reference_joins(spec, 's') }}
-    where {% for r in row_rules if r.kind != 'record_key' %}{{ sluice._sluice_rule_fails(spec, r, 's') }} or {% endfor %}
-      {%- if d is not none %} exists ({{ sluice._sluice_repeat_match(spec, repeats, 's') }}) or{% endif %} false
+    where {{ fails }}
   )
+  {%- endif %}
   select j.*,
     row_number() over (partition by j._sluice_record order by {{ sluice._sluice_copy_order(spec, 'j._sluice_row_json') }}) as _sluice_copy
   from (
@@ -95,10 +109,14 @@
         from {{ batch }} as s
         {{- sluice._sluice_reference_joins(spec, 's') }}
         where {{ key_null }}
+          {%- if one_scan %}
+          or {{ fails }}
+          {%- else %}
           or exists (
             select 1 from _sluice_failing_keys as fk
             where {% for k in spec.key_sql %}fk._sluice_k{{ loop.index0 }} = s.{{ k }}{{ " and " if not loop.last }}{% endfor %}
           )
+          {%- endif %}
           {%- if with_rejected %}
           or {{ sluice._sluice_record_key_expr(spec.key_parts, 's') }} in (
             select q.record_key from {{ quarantine }} as q
