@@ -447,3 +447,18 @@ class DbtProject:
 
 if __name__ == "__main__" and sys.argv[1:2] == ["fakesnow-server"]:
     _serve_fakesnow(sys.argv[2])
+
+
+def copy_of(origin: DbtProject, root: Path, tables: tuple[str, ...] | list[str]) -> DbtProject:
+    """A project at root whose warehouse holds a copy of origin's tables (on DuckDB the whole
+    database file), for one test to change without touching the others' origin."""
+    copy = DbtProject(root, engine=origin.engine, fakesnow=origin.fakesnow)
+    if origin.engine == "duckdb":
+        shutil.copy(origin.root / "test.duckdb", copy.root / "test.duckdb")
+        return copy
+    copy.execute(f'create schema "{copy.schema}"')
+    for table in tables:
+        copy.execute(
+            f'create table "{copy.schema}".{table} as select * from "{origin.schema}".{table}'
+        )
+    return copy

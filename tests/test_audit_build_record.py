@@ -11,7 +11,6 @@ a build after the fix (attempts, no alert). Each tampering test works on its own
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -20,7 +19,7 @@ from sluice.cli import main
 from sluice.warehouse.build_record import ALERT_COLUMNS, ATTEMPT_COLUMNS
 
 from tests import scenario
-from tests.dbt_harness import DbtProject
+from tests.dbt_harness import DbtProject, copy_of
 
 BUILD_TABLES = ("sluice_build_attempts", "sluice_build_alerts")
 COLUMNS = {"sluice_build_attempts": ATTEMPT_COLUMNS, "sluice_build_alerts": ALERT_COLUMNS}
@@ -117,15 +116,7 @@ def trail(engine: str, built_trails, tmp_path: Path):
         built[engine] = project
         _build_trail(project)
     origin = built[engine]
-    copy = DbtProject(tmp_path / "copy", engine=engine)
-    if engine == "duckdb":
-        shutil.copy(origin.root / "test.duckdb", copy.root / "test.duckdb")
-    else:
-        copy.execute(f'create schema "{copy.schema}"')
-        for table in TABLES:
-            copy.execute(
-                f'create table "{copy.schema}".{table} as select * from "{origin.schema}".{table}'
-            )
+    copy = copy_of(origin, tmp_path / "copy", TABLES)
     yield copy
     copy.drop_schema()
 

@@ -10,14 +10,13 @@ test works on its own copy of the warehouse tables.
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
 from sluice.cli import main
 
 from tests import scenario
-from tests.dbt_harness import DbtProject
+from tests.dbt_harness import DbtProject, copy_of
 
 TABLES = (
     "sluice_exception_events",
@@ -118,15 +117,7 @@ def trail(engine: str, built_trails, tmp_path: Path, capsys):
         built[engine] = project
         _build_trail(project, capsys)
     origin = built[engine]
-    copy = DbtProject(tmp_path / "copy", engine=engine)
-    if engine == "duckdb":
-        shutil.copy(origin.root / "test.duckdb", copy.root / "test.duckdb")
-    else:
-        copy.execute(f'create schema "{copy.schema}"')
-        for table in TABLES:
-            copy.execute(
-                f'create table "{copy.schema}".{table} as select * from "{origin.schema}".{table}'
-            )
+    copy = copy_of(origin, tmp_path / "copy", TABLES)
     yield copy
     copy.drop_schema()
 

@@ -9,7 +9,6 @@ tampering test works on its own copy of the warehouse tables.
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -19,7 +18,7 @@ from sluice.audit import read_head
 from sluice.cli import main
 
 from tests import scenario
-from tests.dbt_harness import DBT, DbtProject
+from tests.dbt_harness import DBT, DbtProject, copy_of
 
 AUDIT_TABLES = (
     "sluice_exception_events",
@@ -99,15 +98,7 @@ def trail(engine: str, built_trails, tmp_path: Path):
         built[engine] = project
         _build_trail(project)
     origin = built[engine]
-    copy = DbtProject(tmp_path / "copy", engine=engine)
-    if engine == "duckdb":
-        shutil.copy(origin.root / "test.duckdb", copy.root / "test.duckdb")
-    else:
-        copy.execute(f'create schema "{copy.schema}"')
-        for table in (*AUDIT_TABLES, "orders__quarantine"):
-            copy.execute(
-                f'create table "{copy.schema}".{table} as select * from "{origin.schema}".{table}'
-            )
+    copy = copy_of(origin, tmp_path / "copy", (*AUDIT_TABLES, "orders__quarantine"))
     yield copy
     copy.drop_schema()
 
