@@ -111,6 +111,12 @@ def test_existing_tests_become_the_rules_of_a_sluice_model(make_project, engine)
     _project(project, ", gate: {high: none, medium: none, low: none}")
     result = project.dbt("build")
     assert result.status("orders") == "success"
+    # without the project's dispatch block, the adopted tests rescan the published model: said
+    for namespace in ("dbt", "dbt_utils"):
+        assert (
+            f"model 'orders' adopts {namespace}'s tests as rules, but dbt does not dispatch the "
+            f"'{namespace}' test macros through sluice" in " ".join(result.output.split())
+        )
 
     held = project.query(
         "select record_key, error_class, severity, route from {schema}.orders__quarantine "
@@ -171,6 +177,7 @@ def test_dispatched_tests_report_what_the_model_caught_without_a_rescan(make_pro
         f.write(DISPATCH)
     result = project.dbt("build", expect=1)  # the adopted tests fail as they did before sluice
     assert result.status("orders") == "success"
+    assert "does not dispatch" not in result.output
     statuses = {
         name: result.status(name)
         for name in (

@@ -45,3 +45,15 @@
   {%- set recorded = sluice._sluice_recorded_failures(model, config.model.name) -%}
   {%- if recorded is not none -%}{{ recorded }}{%- else -%}{{ dbt_utils.default__test_unique_combination_of_columns(model, combination_of_columns, quote_columns) }}{%- endif -%}
 {% endmacro %}
+
+
+{#- Whether dbt looks up the test macros of `namespace` (dbt or dbt_utils) in sluice first, as the
+    `dispatch:` block above makes it: only then do adopted tests read what was recorded. -#}
+{% macro _sluice_tests_dispatched(namespace) %}
+  {%- if namespace == 'dbt_utils' -%}
+    {%- set found = adapter.dispatch('test_expression_is_true', 'dbt_utils') -%}
+  {%- else -%}
+    {%- set found = adapter.dispatch('test_not_null', 'dbt') -%}
+  {%- endif -%}
+  {{ return(found.macro.package_name == 'sluice') }}
+{% endmacro %}

@@ -30,6 +30,9 @@
   {%- for name in spec.not_adopted -%}
     {%- do exceptions.warn("sluice: model '" ~ spec.model_name ~ "': test " ~ name ~ "; it runs as an ordinary dbt test and does not hold rows") -%}
   {%- endfor -%}
+  {%- for namespace in spec.adopted_namespaces if not sluice._sluice_tests_dispatched(namespace) -%}
+    {%- do exceptions.warn("sluice: model '" ~ spec.model_name ~ "' adopts " ~ namespace ~ "'s tests as rules, but dbt does not dispatch the '" ~ namespace ~ "' test macros through sluice: those tests scan the published model again and pass on what sluice held. Add to dbt_project.yml: dispatch: [{macro_namespace: " ~ namespace ~ ", search_order: ['" ~ project_name ~ "', 'sluice', '" ~ namespace ~ "']}] (README: dbt's own tests as rules)") -%}
+  {%- endfor -%}
 
   {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
   {%- set backup_relation = make_backup_relation(target_relation, 'table' if existing_relation is none else existing_relation.type) -%}

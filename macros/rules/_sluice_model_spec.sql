@@ -108,6 +108,7 @@
   {%- set adoptable = sluice._sluice_adoptable_tests() -%}
   {%- set rules = [] -%}
   {%- set not_adopted = [] -%}
+  {%- set adopted_namespaces = [] -%}
   {%- set nodes = graph.nodes.values() | selectattr('resource_type', 'equalto', 'test') | sort(attribute='name') -%}
   {%- for node in nodes if node.attached_node == current.unique_id and node.test_metadata -%}
     {%- set tm = node.test_metadata -%}
@@ -121,6 +122,7 @@
     {%- elif adopt and test_sluice.get('adopt', true) and tm.name in adoptable and tm.namespace == adoptable[tm.name][0] -%}
       {%- set kind = adoptable[tm.name][1] -%}
       {%- set args = sluice._sluice_adopted_args(node, kind, tm) -%}
+      {%- if (adoptable[tm.name][0] or 'dbt') not in adopted_namespaces -%}{%- do adopted_namespaces.append(adoptable[tm.name][0] or 'dbt') -%}{%- endif -%}
       {%- if kind == 'unique' and (rules | selectattr('kind', 'equalto', 'unique') | list | length) > 0 -%}
         {%- do not_adopted.append(node.name ~ " (a sluice model deduplicates on one uniqueness rule)") -%}
         {%- set kind = none -%}
@@ -178,6 +180,7 @@
     'target_system': meta.get('target_system'),
     'owner': meta.get('owner'),
     'not_adopted': not_adopted,
+    'adopted_namespaces': adopted_namespaces,
   }) }}
 {% endmacro %}
 
