@@ -17,7 +17,7 @@
     Chains are per (table, model), so parallel models never append to the same chain, and the
     builds of one model are serialized by sluice.lock_model on PostgreSQL: reading the chain's
     head and appending to it happen under that lock. -#}
-{% macro _sluice_seal() %}
+{% macro _sluice_seal_sql() %}
   {%- set chain_rel = sluice._sluice_bookkeeping_relation('audit_chain_table') -%}
   {%- set records_rel = sluice._sluice_bookkeeping_relation('audit_records_table') -%}
   {%- do sluice._sluice_ensure_table(chain_rel, sluice._sluice_audit_chain_columns()) -%}
@@ -28,7 +28,7 @@
   {%- set s = dbt.type_string() -%}
   {%- set bi = dbt.type_bigint() -%}
 
-  {% call statement('sluice_seal_records') -%}
+  {%- set _sql0 -%}
     insert into {{ records_rel }} ({{ sluice._sluice_audit_records_columns() | map(attribute=0) | join(', ') }})
     {%- for c in chains %}
     {%- set name = sluice._sluice_lit(c.name) %}
@@ -51,7 +51,7 @@
       )
     {{ "union all" if not loop.last }}
     {%- endfor %}
-  {%- endcall %}
+  {%- endset -%}
 
   {%- set enc = sluice._sluice_audit_text -%}
   {%- set link = dbt.concat([
@@ -59,7 +59,7 @@
     enc('cast(n.sequence_number as ' ~ s ~ ')'), enc(inv), enc('cast(n.record_count as ' ~ s ~ ')'),
     enc('n.hashed_columns'), enc(sluice.timestamp_text('n.sealed_at')),
   ]) -%}
-  {% call statement('sluice_seal_chain') -%}
+  {%- set _sql1 -%}
     insert into {{ chain_rel }} ({{ sluice._sluice_audit_chain_columns() | map(attribute=0) | join(', ') }})
     select n.chain_name, n.model_unique_id, n.sequence_number, {{ inv }}, n.record_count,
       n.hashed_columns, n.content_hash, n.previous_hash, {{ dbt.hash(link) }}, n.sealed_at
@@ -91,7 +91,8 @@
         on p.chain_name = b.chain_name and p.model_unique_id = b.model_unique_id
         and p.sequence_number = b.sequence_number - 1
     ) as n
-  {%- endcall %}
+  {%- endset -%}
+  {{ return([_sql0, _sql1]) }}
 {% endmacro %}
 
 

@@ -67,21 +67,22 @@
 
 {#- Takes the held rows out of the batch: every row of an interesting key leaves it, and the rows
     that are not held go back in (rows sharing a key with a held row are published). -#}
-{% macro _sluice_take_held_out(spec, batch, interesting, exc_rel, quarantine) %}
-  {% call statement('sluice_take_out') -%}
+{% macro _sluice_take_held_out_sql(spec, batch, interesting, exc_rel, quarantine) %}
+  {%- set _sql0 -%}
     delete from {{ batch }}
     where {{ sluice._sluice_any_null_sql(spec.key_parts, batch) }}
       or exists (
         select 1 from {{ interesting }} as i
         where {% for k in spec.key_sql %}i.{{ k }} = {{ batch }}.{{ k }}{{ " and " if not loop.last }}{% endfor %}
       )
-  {%- endcall %}
-  {% call statement('sluice_put_back') -%}
+  {%- endset -%}
+  {%- set _sql1 -%}
     insert into {{ batch }} ({% for c in spec.columns %}{{ adapter.quote(c) }}{{ ", " if not loop.last }}{% endfor %})
     select {% for c in spec.columns %}r.{{ adapter.quote(c) }}{{ ", " if not loop.last }}{% endfor %}
     from ({{ sluice._sluice_decided_rows_sql(spec, interesting, exc_rel, quarantine) }}) as r
     where r._sluice_hold is null
-  {%- endcall %}
+  {%- endset -%}
+  {{ return([_sql0, _sql1]) }}
 {% endmacro %}
 
 

@@ -80,27 +80,20 @@
 
   {#- 2. audit: every read below is of the batch or of the small tables made from it; the
       first statement begins with the audit's session settings (sluice.audit_settings_sql) -#}
-  {%- set settings_sql = sluice.audit_settings_sql() -%}
+  {%- set audit = [] -%}
   {%- if spec.dedupe is not none -%}
-    {% call statement('sluice_repeats') -%}
-      {{ settings_sql }}
-      {{ sluice._sluice_create_scratch_sql(repeats, sluice._sluice_repeats_sql(batch, spec)) }}
-    {%- endcall %}
-    {%- set settings_sql = '' -%}
+    {%- do audit.append(sluice._sluice_create_scratch_sql(repeats, sluice._sluice_repeats_sql(batch, spec))) -%}
   {%- endif -%}
-  {% call statement('sluice_rows') -%}
-    {{ settings_sql }}
-    {{ sluice._sluice_create_scratch_sql(interesting, sluice._sluice_interesting_sql(batch, spec, repeats, quarantine, with_rejected, with_legacy)) }}
-  {%- endcall %}
-  {% call statement('sluice_exceptions') -%}
-    {{ sluice._sluice_create_scratch_sql(exc_rel, sluice._sluice_exceptions_sql(spec, interesting, with_legacy)) }}
-  {%- endcall %}
+  {%- do audit.append(sluice._sluice_create_scratch_sql(interesting, sluice._sluice_interesting_sql(batch, spec, repeats, quarantine, with_rejected, with_legacy))) -%}
+  {%- do audit.append(sluice._sluice_create_scratch_sql(exc_rel, sluice._sluice_exceptions_sql(spec, interesting, with_legacy))) -%}
+  {%- set before_sql = sluice._sluice_create_scratch_sql(before, "select exception_id, status from " ~ quarantine ~ " where model_unique_id = " ~ mid) -%}
+  {%- if not with_legacy -%}{%- do audit.append(before_sql) -%}{%- endif -%}
+  {%- do audit.insert(0, sluice.audit_settings_sql() ~ "\n" ~ audit.pop(0)) -%}
+  {%- do sluice.run_together('sluice_audit', audit) -%}
   {%- if with_legacy -%}
     {%- do sluice._sluice_upgrade_legacy(quarantine, events, exc_rel) -%}
+    {%- do sluice.run_together('sluice_before', [before_sql]) -%}
   {%- endif -%}
-  {% call statement('sluice_before') -%}
-    {{ sluice._sluice_create_scratch_sql(before, "select exception_id, status from " ~ quarantine ~ " where model_unique_id = " ~ mid) }}
-  {%- endcall %}
   {%- if (probed[2] | int) > 0 -%}
     {%- do sluice._sluice_apply_decisions(quarantine, decisions) -%}
   {%- endif -%}
@@ -141,25 +134,24 @@
       an earlier build and do not count toward this batch's gate again. -#}
   {%- set gate_counts = new_counts if incremental else rule_counts -%}
   {%- set breaches = sluice._sluice_evaluate_gate(spec, gate_counts, stats.rows_in) -%}
-  {%- do sluice._sluice_upsert_exceptions(spec, quarantine, exc_rel) -%}
+  {%- do sluice.run_together('sluice_upsert_exceptions', sluice._sluice_upsert_exceptions_sql(spec, quarantine, exc_rel)) -%}
 
   {#- 3. hold: the quarantine is committed, the published relation is left as it was -#}
   {%- if breaches | length > 0 -%}
     {%- set gate_message = sluice._sluice_gate_message(spec, breaches, gate_counts, stats.rows_in) -%}
     {%- do stats.update({'rows_published': 0}) -%}
-    {%- do sluice._sluice_record_events(spec, quarantine, before, events, decisions) -%}
-    {%- do sluice._sluice_log_run(spec, runs, quarantine, mode, stats, 'held', gate_message, rule_counts) -%}
-    {%- do sluice._sluice_seal() -%}
-    {%- do sluice.drop_scratch(([repeats] if spec.dedupe is not none else []) + [interesting, exc_rel, before, batch]) -%}
+    {%- do sluice.run_together('sluice_record_held', [
+      sluice._sluice_record_events_sql(spec, quarantine, before, events, decisions),
+      sluice._sluice_log_run_sql(spec, runs, quarantine, mode, stats, 'held', gate_message, rule_counts),
+    ] + sluice._sluice_seal_sql() + sluice._sluice_drop_scratch_sql(([repeats] if spec.dedupe is not none else []) + [interesting, exc_rel, before, batch])) -%}
     {{ adapter.commit() }}
     {%- do sluice._sluice_raise_gate(gate_message ~ "\n" ~ sluice._sluice_counts_payload(spec, stats, 'held', rule_counts)) -%}
   {%- endif -%}
 
   {#- 4. publish: the batch minus the held rows -#}
-  {%- if stats.rows_held + stats.rows_set_aside > 0 -%}
-    {%- do sluice._sluice_take_held_out(spec, batch, interesting, exc_rel, quarantine) -%}
-  {%- endif -%}
-  {%- do stats.update({'rows_published': run_query("select count(*) from " ~ batch).rows[0][0] | int}) -%}
+  {%- set take_out = sluice._sluice_take_held_out_sql(spec, batch, interesting, exc_rel, quarantine) if stats.rows_held + stats.rows_set_aside > 0 else [] -%}
+  {%- set published = sluice.run_together('sluice_publish_count', take_out + ["select count(*) from " ~ batch], fetch=true) -%}
+  {%- do stats.update({'rows_published': published.rows[0][0] | int}) -%}
   {%- if stats.rows_in != stats.rows_published + stats.rows_held + stats.rows_set_aside -%}
     {{ exceptions.raise_compiler_error("sluice: model '" ~ spec.model_name ~ "': rows do not add up: " ~ stats.rows_in ~ " rows in, " ~ stats.rows_published ~ " published, " ~ stats.rows_held ~ " held, " ~ stats.rows_set_aside ~ " set aside. Nothing was published.") }}
   {%- endif -%}
@@ -173,15 +165,12 @@
     {%- endif -%}
     {{ adapter.rename_relation(intermediate_relation, target_relation) }}
   {%- endif -%}
-  {%- if closing > 0 -%}
-    {%- do sluice._sluice_recover_exceptions(spec, quarantine, exc_rel, batch if incremental else target_relation, incremental, with_legacy) -%}
-  {%- endif -%}
-
-  {%- do sluice._sluice_record_events(spec, quarantine, before, events, decisions, published=true) -%}
-  {%- do sluice._sluice_log_run(spec, runs, quarantine, mode, stats, 'passed', none, rule_counts) -%}
-  {%- do sluice._sluice_seal() -%}
+  {%- set recover = [sluice._sluice_recover_exceptions_sql(spec, quarantine, exc_rel, batch if incremental else target_relation, incremental, with_legacy)] if closing > 0 else [] -%}
+  {%- do sluice.run_together('sluice_record_passed', recover + [
+    sluice._sluice_record_events_sql(spec, quarantine, before, events, decisions, published=true),
+    sluice._sluice_log_run_sql(spec, runs, quarantine, mode, stats, 'passed', none, rule_counts),
+  ] + sluice._sluice_seal_sql() + sluice._sluice_drop_scratch_sql(([repeats] if spec.dedupe is not none else []) + [interesting, exc_rel, before] + ([batch] if incremental else []))) -%}
   {{ run_hooks(post_hooks, inside_transaction=True) }}
-  {%- do sluice.drop_scratch(([repeats] if spec.dedupe is not none else []) + [interesting, exc_rel, before] + ([batch] if incremental else [])) -%}
   {% do apply_grants(target_relation, config.get('grants'), should_revoke=should_revoke(existing_relation, full_refresh_mode=(not incremental))) %}
   {% do persist_docs(target_relation, model) %}
   {{ adapter.commit() }}

@@ -14,7 +14,7 @@
     dead_letter_after, once it has been open that long. Routes `flag` (the row is published) and
     `deduplicate` (a set-aside copy) never go to dead_letter, and set-aside copies count no
     attempts. -#}
-{% macro _sluice_upsert_exceptions(spec, quarantine, exc_rel) %}
+{% macro _sluice_upsert_exceptions_sql(spec, quarantine, exc_rel) %}
   {%- set cols = sluice._sluice_quarantine_columns() | map(attribute=0) | list -%}
   {%- set refreshed = ['rule_name', 'error_class', 'severity', 'route', 'owner', 'source_system', 'target_system', 'message', 'failed_column', 'failed_value', 'row_json', 'last_seen_at', 'invocation_id'] -%}
   {%- set now = sluice.utc_now() -%}
@@ -29,7 +29,7 @@
     (n.route not in ('flag', 'deduplicate') and ({{ attempts }} >= {{ sluice._sluice_per_rule(spec, 'max_attempts') }}
       or ({{ after }} is not null and {{ now }} >= {{ dbt.dateadd('second', after, 'q.first_seen_at') }})))
   {%- endset -%}
-  {% call statement('sluice_update_exceptions') -%}
+  {%- set _sql0 -%}
     update {{ quarantine }} as q set
       {%- for c in refreshed %}
       {{ c }} = n.{{ c }},
@@ -41,13 +41,14 @@
     from {{ exc_rel }} as n
     where q.exception_id = n.exception_id
       and q.status in ('open', 'recovered', 'withdrawn')
-  {%- endcall %}
-  {% call statement('sluice_insert_exceptions') -%}
+  {%- endset -%}
+  {%- set _sql1 -%}
     insert into {{ quarantine }} ({{ cols | join(', ') }})
     select {% for c in cols %}{{ "(case when n.route not in ('flag', 'deduplicate') and " ~ sluice._sluice_per_rule(spec, 'max_attempts') ~ " <= 1 then 'dead_letter' else 'open' end)" if c == 'status' else 'n.' ~ c }}{{ ", " if not loop.last }}{% endfor %}
     from {{ exc_rel }} as n
     where not exists (select 1 from {{ quarantine }} as q where q.exception_id = n.exception_id)
-  {%- endcall %}
+  {%- endset -%}
+  {{ return([_sql0, _sql1]) }}
 {% endmacro %}
 
 
@@ -90,7 +91,7 @@
     when the record is still in the batch (it now passes and is published), `withdrawn` when it
     has left the source. Incremental builds evaluate only the records in their batch, so there an
     exception not in the batch stays open. -#}
-{% macro _sluice_recover_exceptions(spec, quarantine, exc_rel, batch, incremental, with_legacy) %}
+{% macro _sluice_recover_exceptions_sql(spec, quarantine, exc_rel, batch, incremental, with_legacy) %}
   {%- set now = sluice.utc_now() -%}
   {%- set in_batch -%}
     (record_key in (select {{ sluice._sluice_record_key_expr(spec.key_parts, 'b') }} from {{ batch }} as b)
@@ -98,7 +99,7 @@
       or record_key in (select {{ sluice._sluice_legacy_key_expr(spec.key_parts, 'b') }} from {{ batch }} as b)
     {%- endif %})
   {%- endset -%}
-  {% call statement('sluice_recover_exceptions') -%}
+  {%- set _sql0 -%}
     update {{ quarantine }} set
       status = {% if incremental %}'recovered'{% else %}(case when {{ in_batch }} then 'recovered' else 'withdrawn' end){% endif %},
       status_changed_at = {{ now }},
@@ -109,7 +110,8 @@
       {%- if incremental %}
       and {{ in_batch }}
       {%- endif %}
-  {%- endcall %}
+  {%- endset -%}
+  {{ return(_sql0) }}
 {% endmacro %}
 
 
@@ -137,14 +139,14 @@
     - `decided`: a reviewer's decision that took effect, at the time it was decided, by the
       reviewer, with the reason;
     - `published`: the first passing build that publishes a released record's row. -#}
-{% macro _sluice_record_events(spec, quarantine, before, events, decisions, published=false) %}
+{% macro _sluice_record_events_sql(spec, quarantine, before, events, decisions, published=false) %}
   {%- set inv = sluice._sluice_lit(invocation_id) -%}
   {%- set cols = sluice._sluice_events_columns() | map(attribute=0) | join(', ') -%}
   {%- set base = "q.exception_id, q.model_name, q.model_unique_id, q.record_key, q.record_copy, q.rule_name, q.error_class, q.severity, q.route, q.owner" -%}
   {%- set status_id = dbt.hash(dbt.concat(["q.exception_id", "'|'", inv, "'|'", "q.status"])) -%}
   {%- set decided_id = dbt.hash(dbt.concat(["q.exception_id", "'|decided|'", "cast(d.decided_at as " ~ dbt.type_string() ~ ")", "'|'", "d.decision"])) -%}
   {%- set published_id = dbt.hash(dbt.concat(["q.exception_id", "'|published|'", "q.status_invocation_id"])) -%}
-  {% call statement('sluice_record_events') -%}
+  {%- set _sql0 -%}
     insert into {{ events }} ({{ cols }})
     select
       {{ decided_id }}, {{ base }}, b.status, q.status, q.attempt_count, {{ inv }},
@@ -177,18 +179,19 @@
       and q.status = 'released'
       and not exists (select 1 from {{ events }} as e where e.event_id = {{ published_id }})
     {%- endif %}
-  {%- endcall %}
+  {%- endset -%}
+  {{ return(_sql0) }}
 {% endmacro %}
 
 
-{% macro _sluice_log_run(spec, runs, quarantine, mode, stats, gate_status, gate_message, rule_counts) %}
+{% macro _sluice_log_run_sql(spec, runs, quarantine, mode, stats, gate_status, gate_message, rule_counts) %}
   {%- set counts = [] -%}
   {%- for r in spec.rules -%}
     {%- do counts.append({'rule_name': r.name, 'error_class': r.error_class, 'severity': r.severity, 'route': r.route, 'rows': rule_counts[r.name]}) -%}
   {%- endfor -%}
   {%- set now = sluice.utc_now() -%}
   {%- set bi = dbt.type_bigint() -%}
-  {% call statement('sluice_log_run') -%}
+  {%- set _sql0 -%}
     insert into {{ runs }} ({{ sluice._sluice_runs_columns() | map(attribute=0) | join(', ') }})
     select
       {{ sluice._sluice_lit(invocation_id) }},
@@ -212,5 +215,6 @@
       where invocation_id = {{ sluice._sluice_lit(invocation_id) }}
         and model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
     )
-  {%- endcall %}
+  {%- endset -%}
+  {{ return(_sql0) }}
 {% endmacro %}

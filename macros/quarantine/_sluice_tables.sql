@@ -126,32 +126,9 @@
 {% endmacro %}
 
 
-{#- Drops this build's scratch relations: in one round trip where the driver runs several
-    statements at once, one statement each elsewhere. -#}
-{% macro drop_scratch(relations) %}
-  {{ return(adapter.dispatch('drop_scratch', 'sluice')(relations)) }}
-{% endmacro %}
-
-{% macro default__drop_scratch(relations) %}
-  {%- for relation in relations %}
-  {% call statement('sluice_drop_' ~ loop.index) -%}
-    drop table if exists {{ relation }}
-  {%- endcall %}
-  {%- endfor %}
-{% endmacro %}
-
-{% macro _sluice_drop_scratch_together(relations) %}
-  {%- if relations | length > 0 -%}
-  {% call statement('sluice_drop_scratch') -%}
-    {% for relation in relations %}drop table if exists {{ relation }}{{ "; " if not loop.last }}{% endfor %}
-  {%- endcall %}
-  {%- endif -%}
-{% endmacro %}
-
-{% macro duckdb__drop_scratch(relations) %}
-  {%- do sluice._sluice_drop_scratch_together(relations) -%}
-{% endmacro %}
-
-{% macro postgres__drop_scratch(relations) %}
-  {%- do sluice._sluice_drop_scratch_together(relations) -%}
+{#- The statements that drop this build's scratch relations (sent with sluice.run_together). -#}
+{% macro _sluice_drop_scratch_sql(relations) %}
+  {%- set out = [] -%}
+  {%- for relation in relations -%}{%- do out.append('drop table if exists ' ~ relation) -%}{%- endfor -%}
+  {{ return(out) }}
 {% endmacro %}
