@@ -402,10 +402,10 @@ def test_a_build_killed_while_sealing_leaves_the_trail_intact(make_project, caps
             assert proc.poll() is None, "the build finished without reaching the seal"
             assert time.monotonic() < deadline, "the build never reached the seal"
             with connect() as probe, probe.cursor() as pc:
+                # a backend waiting for the lock on the trail's table: the build, at the seal
                 pc.execute(
-                    "select count(*) from pg_stat_activity where wait_event_type = 'Lock' "
-                    "and query ilike '%insert into%sluice_audit_records%' "
-                    "and pid <> pg_backend_pid()"
+                    "select count(*) from pg_locks where not granted and relation = %s::regclass",
+                    (f"{project.schema}.{blocked_table}",),
                 )
                 if pc.fetchone()[0] > 0:
                     break
