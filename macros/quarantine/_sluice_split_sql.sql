@@ -29,11 +29,24 @@
 {%- endmacro %}
 
 
-{#- Joins for relationship rules: the distinct referenced keys, one join per rule. -#}
+{#- Relationship rules, first as the keys of the batch missing from the referenced relation: a
+    narrow anti-join the planner hashes at any size (the batch's key column against the target's),
+    one common table per rule; then, in the scan, a join to those few missing keys. A join to every
+    distinct target key instead spilled the whole wide scan to disk on PostgreSQL once the target's
+    keys outgrew work_mem. -#}
+{% macro _sluice_reference_ctes(spec, batch) -%}
+  {%- set out = [] -%}
+  {%- for r in spec.rules if r.kind == 'relationship' -%}
+    {%- set c = spec.cols[r.column] -%}
+    {%- do out.append("_sluice_missing" ~ r.index ~ " as (select distinct m." ~ c ~ " as _sluice_ref_miss from " ~ batch ~ " as m where m." ~ c ~ " is not null and not exists (select 1 from " ~ r.to ~ " as t where t." ~ r.field ~ " = m." ~ c ~ "))") -%}
+  {%- endfor -%}
+  {{ return(out) }}
+{%- endmacro %}
+
 {% macro _sluice_reference_joins(spec, alias) -%}
   {%- for r in spec.rules if r.kind == 'relationship' %}
-  left join (select distinct {{ r.field }} as _sluice_ref_k from {{ r.to }}) as _sluice_r{{ r.index }}
-    on _sluice_r{{ r.index }}._sluice_ref_k = {{ alias }}.{{ spec.cols[r.column] }}
+  left join _sluice_missing{{ r.index }} as _sluice_r{{ r.index }}
+    on _sluice_r{{ r.index }}._sluice_ref_miss = {{ alias }}.{{ spec.cols[r.column] }}
   {%- endfor -%}
 {%- endmacro %}
 
@@ -43,7 +56,7 @@
   {%- if r.kind == 'record_key' -%}
   {{ sluice._sluice_any_null_sql(spec.key_parts, alias) }}
   {%- else -%}
-  {%- set pred = sluice._sluice_failure_predicate(r, alias, spec.cols, '_sluice_r' ~ r.index ~ '._sluice_ref_k') -%}
+  {%- set pred = ('(_sluice_r' ~ r.index ~ '._sluice_ref_miss is not null)') if r.kind == 'relationship' else sluice._sluice_failure_predicate(r, alias, spec.cols) -%}
   {%- if r.where -%}(({{ r.where }}) and {{ pred }}){%- else -%}{{ pred }}{%- endif -%}
   {%- endif -%}
 {%- endmacro %}
@@ -70,13 +83,20 @@
     {%- for c in d.columns -%}{%- do on_key.append(spec.cols[c]) -%}{%- endfor -%}
   {%- endif -%}
   {%- set one_scan = d is not none and (on_key | sort) == (spec.key_sql | sort) -%}
-  {%- if not one_scan %}
-  with _sluice_failing_keys as (
+  {%- set ctes = sluice._sluice_reference_ctes(spec, batch) -%}
+  {%- if not one_scan -%}
+    {%- set failing_keys -%}
+  _sluice_failing_keys as (
     select distinct {% for k in spec.key_sql %}s.{{ k }} as _sluice_k{{ loop.index0 }}{{ ", " if not loop.last }}{% endfor %}
     from {{ batch }} as s
     {{- sluice._sluice_reference_joins(spec, 's') }}
     where {{ fails }}
   )
+    {%- endset -%}
+    {%- do ctes.append(failing_keys) -%}
+  {%- endif %}
+  {%- if ctes %}
+  with {{ ctes | join(",\n  ") }}
   {%- endif %}
   select j.*,
     row_number() over (partition by j._sluice_record order by {{ sluice._sluice_copy_order(spec, 'j._sluice_row_json') }}) as _sluice_copy
