@@ -197,3 +197,45 @@ def test_backslashes_in_rule_literals_stay_backslashes(make_project, engine):
         ("paths_known", "[2]", "path is not one of: C:\\temp\\, plain"),
     ]
     assert project.query("select id, path from {schema}.paths") == [(1, "C:\\temp\\")]
+
+
+@SNOWFLAKE_TOO
+def test_a_reference_holds_only_missing_keys_whatever_the_target_holds(make_project, engine):
+    # the target repeats a key and has a NULL key; the child has a matching row, a missing key,
+    # a NULL reference, and a row failing another rule whose reference matches twice over
+    project = make_project(engine)
+    project.write("seeds/raw_lines.csv", "id,customer_id,qty\n1,C1,1\n2,C9,1\n3,,1\n4,C1,-1\n")
+    project.write("seeds/customers.csv", "customer_id\nC1\nC1\n\nC2\n")
+    project.write("models/lines.sql", "select * from {{ ref('raw_lines') }}\n")
+    project.write(
+        "models/schema.yml",
+        """
+        seeds:
+          - name: raw_lines
+            config: {column_types: {id: integer, customer_id: varchar(5), qty: integer}}
+          - name: customers
+            config: {column_types: {customer_id: varchar(5)}}
+        models:
+          - name: lines
+            config:
+              materialized: sluice
+              meta: {sluice: {key: id, gate: {high: none, medium: none, low: none}}}
+            data_tests:
+              - sluice.sluice_expression:
+                  name: lines_qty_positive
+                  arguments: {expression: "qty > 0"}
+            columns:
+              - name: customer_id
+                data_tests:
+                  - sluice.sluice_relationship:
+                      name: lines_known_customer
+                      arguments: {to: "ref('customers')", field: customer_id}
+        """,
+    )
+    project.dbt("build")
+    held = project.query(
+        "select rule_name, record_key, record_copy from {schema}.lines__quarantine order by 1, 2"
+    )
+    assert held == [("lines_known_customer", "[2]", 1), ("lines_qty_positive", "[4]", 1)]
+    # each row once: published or held, never both, never repeated by the target's repeated key
+    assert project.query("select id from {schema}.lines order by 1") == [(1,), (3,)]
