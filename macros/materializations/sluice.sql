@@ -86,17 +86,20 @@
   {%- endif -%}
   {%- do audit.append(sluice._sluice_create_scratch_sql(interesting, sluice._sluice_interesting_sql(batch, spec, repeats, quarantine, with_rejected, with_legacy))) -%}
   {%- do audit.append(sluice._sluice_create_scratch_sql(exc_rel, sluice._sluice_exceptions_sql(spec, interesting, with_legacy))) -%}
-  {%- set before_sql = sluice._sluice_create_scratch_sql(before, "select exception_id, status from " ~ quarantine ~ " where model_unique_id = " ~ mid) -%}
-  {%- if not with_legacy -%}{%- do audit.append(before_sql) -%}{%- endif -%}
   {%- do audit.insert(0, sluice.audit_settings_sql() ~ "\n" ~ audit.pop(0)) -%}
-  {%- do sluice.run_together('sluice_audit', audit) -%}
   {%- if with_legacy -%}
+    {%- do sluice.run_together('sluice_audit', audit) -%}
     {%- do sluice._sluice_upgrade_legacy(quarantine, events, exc_rel) -%}
-    {%- do sluice.run_together('sluice_before', [before_sql]) -%}
+    {%- set audit = [] -%}
   {%- endif -%}
+  {%- do audit.append(sluice._sluice_create_scratch_sql(before, "select exception_id, status from " ~ quarantine ~ " where model_unique_id = " ~ mid)) -%}
   {%- if (probed[2] | int) > 0 -%}
-    {%- do sluice._sluice_apply_decisions(quarantine, decisions) -%}
+    {%- do audit.append(sluice._sluice_apply_decisions_sql(quarantine, decisions)) -%}
   {%- endif -%}
+  {#- The exceptions go into the quarantine before the gate is decided: held or published, they
+      are recorded. The counts below read the same either way (the upsert touches neither
+      released nor rejected exceptions, nor those about to close). -#}
+  {%- do audit.extend(sluice._sluice_upsert_exceptions_sql(spec, quarantine, exc_rel)) -%}
 
   {#- the counts, in one statement: rows in, held, set aside, flagged; failures per rule (for an
       incremental build, also those new to this batch); exceptions about to close -#}
@@ -120,7 +123,8 @@
     from {{ exc_rel }} as e
     left join {{ before }} as b on b.exception_id = e.exception_id and b.status in ('open', 'dead_letter')
   {%- endset -%}
-  {%- set counts = run_query(count_sql).rows[0] -%}
+  {%- do audit.append(count_sql) -%}
+  {%- set counts = sluice.run_together('sluice_audit_counts', audit, fetch=true).rows[0] -%}
   {%- set n_rules = spec.rules | length -%}
   {%- set stats = {'rows_in': counts[0] | int, 'rows_held': counts[1] | int, 'rows_set_aside': counts[2] | int, 'rows_flagged': counts[3] | int, 'rows_published': 0} -%}
   {%- set closing = counts[4] | int -%}
@@ -134,7 +138,6 @@
       an earlier build and do not count toward this batch's gate again. -#}
   {%- set gate_counts = new_counts if incremental else rule_counts -%}
   {%- set breaches = sluice._sluice_evaluate_gate(spec, gate_counts, stats.rows_in) -%}
-  {%- do sluice.run_together('sluice_upsert_exceptions', sluice._sluice_upsert_exceptions_sql(spec, quarantine, exc_rel)) -%}
 
   {#- 3. hold: the quarantine is committed, the published relation is left as it was -#}
   {%- if breaches | length > 0 -%}

@@ -69,9 +69,9 @@
 
 {#- Reviewers' decisions made since the exception last changed: release (published as it is),
     reject (kept out for good), retry (re-opened with its attempts reset). -#}
-{% macro _sluice_apply_decisions(quarantine, decisions) %}
+{% macro _sluice_apply_decisions_sql(quarantine, decisions) %}
   {%- set now = sluice.utc_now() -%}
-  {% call statement('sluice_apply_decisions') -%}
+  {%- set sql -%}
     update {{ quarantine }} as q set
       status = (case d.decision when 'release' then 'released' when 'reject' then 'rejected' else 'open' end),
       attempt_count = (case when d.decision = 'retry' then 0 else q.attempt_count end),
@@ -83,7 +83,8 @@
       and d.decided_at > q.status_changed_at
       and ((d.decision in ('release', 'reject') and q.status = 'open')
         or (d.decision = 'retry' and q.status in ('dead_letter', 'rejected', 'released')))
-  {%- endcall %}
+  {%- endset -%}
+  {{ return(sql) }}
 {% endmacro %}
 
 
