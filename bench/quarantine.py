@@ -361,8 +361,10 @@ def side(model: str, exit_code: int, rows: int, engine: str, batch_from: str | N
 
 
 def statements(model: str, side: Side) -> int:
-    """SQL statements dbt sent for the model and its tests in one (untimed) build, counted from
-    dbt's own debug log (one SQLQuery event per statement, metadata queries included)."""
+    """SQL calls dbt sent for the model and its tests in one (untimed) build, counted from dbt's
+    own debug log (one SQLQuery event per call, metadata queries included). A call is one round
+    trip: statements sent together (sluice.run_together on DuckDB and PostgreSQL, dbt's own
+    multi-statement hooks) count once; on Snowflake dbt sends each statement on its own."""
     log = WORK / "logs" / "dbt.log"
     log.unlink(missing_ok=True)
     if side.prepare is not None:
