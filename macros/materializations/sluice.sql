@@ -79,7 +79,8 @@
   {%- if incremental -%}{%- do sluice._sluice_check_key_types(spec, dest_columns) -%}{%- endif -%}
 
   {#- 2. audit: every read below is of the batch or of the small tables made from it; the
-      first statement begins with the audit's session settings (sluice.audit_settings_sql) -#}
+      statements go in one round trip where the engine allows (sluice.run_together), the first
+      beginning with the audit's session settings (sluice.audit_settings_sql) -#}
   {%- set audit = [] -%}
   {%- if spec.dedupe is not none -%}
     {%- do audit.append(sluice._sluice_create_scratch_sql(repeats, sluice._sluice_repeats_sql(batch, spec))) -%}
