@@ -91,24 +91,31 @@ def subprocess_runner(executable: str, *, echo: bool, stop_timeout: float) -> Db
     def run(args: Sequence[str], log_path: Path) -> int:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         with log_path.open("wb") as log:
-            process = subprocess.Popen(
-                _command(executable, args),
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-            assert process.stdout is not None
-            pump = threading.Thread(target=_pump, args=(process.stdout, log, echo), daemon=True)
-            pump.start()
+            process: subprocess.Popen[bytes] | None = None
+            pump: threading.Thread | None = None
             try:
+                process = subprocess.Popen(
+                    _command(executable, args),
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )
+                assert process.stdout is not None
+                pump = threading.Thread(target=_pump, args=(process.stdout, log, echo), daemon=True)
+                pump.start()
                 return process.wait()
             except BaseException:
-                stop(process, stop_timeout)
+                if process is not None:
+                    stop(process, stop_timeout)
                 raise
             finally:
-                # Whatever dbt may have started in its group goes with it.
-                _signal_group(process.pid, signal.SIGKILL)
-                pump.join(_PUMP_GRACE)
-                process.stdout.close()
+                if process is not None:
+                    # Whatever dbt may have started in its group goes with it.
+                    _signal_group(process.pid, signal.SIGKILL)
+                    if pump is not None:
+                        with contextlib.suppress(RuntimeError):  # interrupted before it ran
+                            pump.join(_PUMP_GRACE)
+                    assert process.stdout is not None
+                    process.stdout.close()
 
     return run
