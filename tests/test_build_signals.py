@@ -162,8 +162,11 @@ class Build:
         return str(data.get("phase", "")) if data.get("status") == "running" else ""
 
     def running_queries(self) -> int:
+        # active only: the backend of an earlier poll can linger, idle, showing this very query
+        # (which names the schema and pg_sleep(600) too) until it exits
         rows = pg_execute(
             "select count(*) from pg_stat_activity where pid <> pg_backend_pid() "
+            "and state = 'active' and query not like '%pg_stat_activity%' "
             f"and query like '%{self.schema}%' and query like '%pg_sleep(600)%'"
         )
         return int(rows[0][0])
@@ -436,3 +439,31 @@ def test_signal_while_finishing(project: Build):
     assert attempt["returncode"] == 1 and not attempt["interrupted"]
     assert "during finishing" in record["notes"][-1]
     assert record["alert_delivery"]["delivered"]  # it did go out before the build stopped
+
+
+def test_an_interrupt_as_dbts_output_starts_to_be_read_leaves_no_dbt_behind(tmp_path, monkeypatch):
+    # The interrupt can land between dbt's start and the wait for it, while the thread that
+    # copies dbt's output starts (a signal handler raises there on a loaded machine): dbt is
+    # stopped all the same, not left running on its own.
+    from sluice.build import Interrupted
+    from sluice.retry import dbt_process
+
+    marker = f"sluice-orphan-{uuid.uuid4().hex}"
+    fake_dbt = tmp_path / "dbt"
+    fake_dbt.write_text(
+        f'#!/bin/sh\nexec "{sys.executable}" -c "import time; time.sleep(300)" {marker}\n'
+    )
+    fake_dbt.chmod(0o755)
+
+    def interrupted_start(self: threading.Thread) -> None:
+        raise Interrupted(signal.SIGTERM)
+
+    monkeypatch.setattr(dbt_process.threading.Thread, "start", interrupted_start)
+    run = dbt_process.subprocess_runner(str(fake_dbt), echo=False, stop_timeout=5)
+    with pytest.raises(Interrupted):
+        run(["build"], tmp_path / "dbt.log")
+    monkeypatch.undo()
+    left = subprocess.run(["pgrep", "-f", marker], capture_output=True, text=True).stdout.split()
+    for pid in left:
+        os.kill(int(pid), signal.SIGKILL)
+    assert left == []
