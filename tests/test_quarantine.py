@@ -239,3 +239,33 @@ def test_a_reference_holds_only_missing_keys_whatever_the_target_holds(make_proj
     assert held == [("lines_known_customer", "[2]", 1), ("lines_qty_positive", "[4]", 1)]
     # each row once: published or held, never both, never repeated by the target's repeated key
     assert project.query("select id from {schema}.lines order by 1") == [(1,), (3,)]
+
+
+@pytest.mark.parametrize(
+    "engine", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True
+)
+def test_a_column_named_like_the_engines_row_address_is_data(make_project, engine):
+    # held rows leave the batch by their address (DuckDB's rowid, PostgreSQL's ctid); a model
+    # with its own `rowid` column (the same value on every row) must lose exactly its held rows
+    project = make_project(engine)
+    project.write("seeds/raw_items.csv", "rowid,id,qty\n7,1,5\n7,2,-1\n7,3,4\n7,3,-4\n7,4,-2\n")
+    project.write("models/items.sql", "select * from {{ ref('raw_items') }}\n")
+    project.write(
+        "models/schema.yml",
+        """
+        models:
+          - name: items
+            config:
+              materialized: sluice
+              meta: {sluice: {key: id, gate: {high: none, medium: none, low: none}}}
+            data_tests:
+              - sluice.sluice_expression:
+                  name: items_qty_positive
+                  arguments: {expression: "qty > 0"}
+        """,
+    )
+    result = project.dbt("build")
+    assert result.status("items") == "success"
+    assert project.query("select id, qty from {schema}.items order by 1") == [(1, 5), (3, 4)]
+    held = project.query("select record_key, record_copy from {schema}.items__quarantine order by 1, 2")
+    assert held == [("[2]", 1), ("[3]", 1), ("[4]", 1)]

@@ -65,9 +65,18 @@
 {% endmacro %}
 
 
-{#- Takes the held rows out of the batch: every row of an interesting key leaves it, and the rows
-    that are not held go back in (rows sharing a key with a held row are published). -#}
+{#- Takes the held rows out of the batch. Where rows have an address (sluice.row_id), exactly the
+    held and set-aside rows are deleted by it. Elsewhere every row of an interesting key leaves,
+    and the rows that are not held go back in (rows sharing a key with a held row are
+    published). -#}
 {% macro _sluice_take_held_out_sql(spec, batch, interesting, exc_rel, quarantine) %}
+  {%- if sluice.row_id('i', spec.columns) -%}
+    {%- set ids -%}
+    select r._sluice_row_id from ({{ sluice._sluice_decided_rows_sql(spec, interesting, exc_rel, quarantine) }}) as r
+    where r._sluice_hold is not null
+    {%- endset -%}
+    {{ return([sluice.delete_row_ids_sql(batch, ids)]) }}
+  {%- endif -%}
   {%- set _sql0 -%}
     delete from {{ batch }}
     where {{ sluice._sluice_any_null_sql(spec.key_parts, batch) }}

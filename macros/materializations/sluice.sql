@@ -73,6 +73,8 @@
   {% call statement('sluice_batch') -%}
     {{ sluice._sluice_create_scratch_sql(batch, sql, temporary=incremental) }}
   {%- endcall %}
+  {#- the batch's row count where the engine reported it with the write (sluice.written_rows) -#}
+  {%- set rows_written = sluice.written_rows(load_result('sluice_batch')) -%}
   {%- if not incremental -%}{%- do sluice.settle_batch(batch) -%}{%- endif -%}
   {%- do sluice._sluice_resolve_columns(spec, batch) -%}
   {%- set dest_columns = adapter.get_columns_in_relation(existing_relation) if incremental else [] -%}
@@ -107,7 +109,7 @@
   {%- set decided = sluice._sluice_decided_rows_sql(spec, interesting, exc_rel, quarantine) -%}
   {%- set count_sql -%}
     select
-      (select count(*) from {{ batch }}) as rows_in,
+      {{ rows_written if rows_written is not none else "(select count(*) from " ~ batch ~ ")" }} as rows_in,
       (select count(*) from ({{ decided }}) as r where r._sluice_hold = 1) as rows_held,
       (select count(*) from ({{ decided }}) as r where r._sluice_hold = 0) as rows_set_aside,
       (select count(*) from ({{ decided }}) as r where r._sluice_hold is null
@@ -154,8 +156,23 @@
 
   {#- 4. publish: the batch minus the held rows -#}
   {%- set take_out = sluice._sluice_take_held_out_sql(spec, batch, interesting, exc_rel, quarantine) if stats.rows_held + stats.rows_set_aside > 0 else [] -%}
-  {%- set published = sluice.run_together('sluice_publish_count', take_out + ["select count(*) from " ~ batch], fetch=true) -%}
-  {%- do stats.update({'rows_published': published.rows[0][0] | int}) -%}
+  {#- Published: the batch counted after the take-out; or, where the engine reports the rows a
+      statement wrote and the held rows leave by their address in one delete, the rows written
+      less the rows that delete removed. -#}
+  {%- set deleted = 0 if take_out | length == 0 else none -%}
+  {%- if rows_written is not none and take_out | length == 1 -%}
+    {% call statement('sluice_take_out') -%}
+      {{ take_out[0] }}
+    {%- endcall %}
+    {%- set deleted = sluice.written_rows(load_result('sluice_take_out')) -%}
+    {%- set take_out = [] -%}
+  {%- endif -%}
+  {%- if rows_written is not none and deleted is not none -%}
+    {%- do stats.update({'rows_published': rows_written - deleted}) -%}
+  {%- else -%}
+    {%- set published = sluice.run_together('sluice_publish_count', take_out + ["select count(*) from " ~ batch], fetch=true) -%}
+    {%- do stats.update({'rows_published': published.rows[0][0] | int}) -%}
+  {%- endif -%}
   {%- if stats.rows_in != stats.rows_published + stats.rows_held + stats.rows_set_aside -%}
     {{ exceptions.raise_compiler_error("sluice: model '" ~ spec.model_name ~ "': rows do not add up: " ~ stats.rows_in ~ " rows in, " ~ stats.rows_published ~ " published, " ~ stats.rows_held ~ " held, " ~ stats.rows_set_aside ~ " set aside. Nothing was published.") }}
   {%- endif -%}

@@ -65,7 +65,8 @@
 {#- The rows worth reading in full, as a table: every row of a key that has a failing row or a
     repeated group, every row with a NULL key part, and (when reviewers rejected some) the rows
     of rejected records. Each carries its JSON, its record key and copy number, its dedupe copy
-    number and one flag per rule. -#}
+    number, one flag per rule and, where the engine has one, its address in the batch
+    (sluice.row_id). -#}
 {% macro _sluice_interesting_sql(batch, spec, repeats, quarantine, with_rejected, with_legacy) %}
   {%- set row_rules = spec.rules | rejectattr('kind', 'equalto', 'unique') | list -%}
   {%- set d = spec.dedupe -%}
@@ -119,6 +120,9 @@
         {%- endif %}
       from (
         select s.*,
+          {%- if sluice.row_id('s', spec.columns) %}
+          {{ sluice.row_id('s', spec.columns) }} as _sluice_row_id,
+          {%- endif %}
           {{ sluice.row_to_json(spec.columns, 's') }} as _sluice_row_json
           {%- for r in row_rules %},
           {{ sluice._sluice_rule_fails(spec, r, 's') }} as _sluice_f{{ r.index }}
