@@ -77,6 +77,26 @@ def test_attempt_limit_reaches_dead_letter(make_project, engine):
     ]
 
 
+def test_a_retry_settled_in_the_same_build_keeps_its_decided_event(make_project, engine):
+    project = make_project(engine)
+    scenario.setup(project, extra_meta="max_attempts: 2\n                  attempt_interval: 0")
+    project.dbt("build")
+    project.dbt("run", "-s", "orders")
+    assert _status(project, "3", "orders_status_known") == ("dead_letter", 2)
+    # a reviewer retries it and the source is fixed before the next build: the build re-opens
+    # it and recovers it at once; the decision is still on record, apart from its effect
+    _decide(project, "3", "orders_status_known", "retry", reason="ERP corrected the status")
+    project.execute("update {schema}.raw_orders set status = 'paid' where order_id = 3")
+    project.dbt("run", "-s", "orders")
+    assert _status(project, "3", "orders_status_known")[0] == "recovered"
+    assert [e[2:] for e in _events(project, "3")] == [
+        (None, "open", "sluice", None, "status"),
+        ("open", "dead_letter", "sluice", None, "status"),
+        ("dead_letter", "open", "ana@finance", "ERP corrected the status", "decided"),
+        ("dead_letter", "recovered", "sluice", None, "status"),
+    ]
+
+
 @SNOWFLAKE_TOO
 def test_reviewers_release_and_reject(make_project, engine):
     project = make_project(engine)

@@ -1,6 +1,6 @@
 """docs/lifecycle.md draws the exception statuses and their transitions; real builds of the
 scenario project (DuckDB) are driven through every transition drawn, and the history they
-record must hold exactly the diagram's transitions."""
+record must hold exactly the diagram's transitions, and every reviewer's decision applied."""
 
 from __future__ import annotations
 
@@ -42,6 +42,22 @@ PATHS = {
     115: [(None, "open"), ("open", "rejected"), ("rejected", "recovered")],
     116: [(None, "open"), ("open", "released"), ("released", "withdrawn")],
     117: [(None, "open"), ("open", "rejected"), ("rejected", "withdrawn")],
+}
+# Each record's decisions, one `decided` event each, from the status the decision found to the
+# one it set, whatever the same build then made of the exception (B4's retries end recovered,
+# withdrawn or dead_letter).
+RELEASED_THEN_RETRIED = [("open", "released"), ("released", "open")]
+REJECTED_THEN_RETRIED = [("open", "rejected"), ("rejected", "open")]
+DECIDED = {
+    101: RELEASED_THEN_RETRIED,
+    102: REJECTED_THEN_RETRIED,
+    105: [("dead_letter", "open")],
+    111: RELEASED_THEN_RETRIED,
+    112: REJECTED_THEN_RETRIED,
+    114: RELEASED_THEN_RETRIED,
+    115: REJECTED_THEN_RETRIED,
+    116: RELEASED_THEN_RETRIED,
+    117: REJECTED_THEN_RETRIED,
 }
 
 
@@ -173,3 +189,23 @@ def test_builds_go_through_every_transition_drawn_and_no_other(make_project):
     assert not missing and not undrawn, (
         f"drawn, not recorded: {missing}; recorded, not drawn: {undrawn}"
     )
+
+    # every decision applied is a `decided` event of its own, by the reviewer, with the reason,
+    # beside the `status` event of the build that applied it (from the same status)
+    decided = project.query(
+        "select record_key, from_status, to_status, actor, reason, invocation_id "
+        "from {schema}.sluice_exception_events "
+        f"where event_type = 'decided' and rule_name = '{RULE}' order by event_at"
+    )
+    assert {i: [(f, t) for key, f, t, *_ in decided if key == f"[{i}]"] for i in PATHS} == {
+        i: DECIDED.get(i, []) for i in PATHS
+    }
+    assert {(actor, reason) for *_, actor, reason, _ in decided} == {("ana", "lifecycle walk")}
+    assert {(f, t) for _, f, t, *_ in decided} <= drawn
+    applied = set(
+        project.query(
+            "select record_key, from_status, invocation_id from {schema}.sluice_exception_events "
+            "where event_type = 'status'"
+        )
+    )
+    assert all((key, f, inv) in applied for key, f, _, _, _, inv in decided), decided

@@ -1,17 +1,20 @@
 {#- Runs statements in order, in one round trip where the driver takes several statements in one
     call (DuckDB, PostgreSQL), one call each elsewhere (Snowflake's driver splits a call into its
-    statements anyway; Spark and BigQuery's jobs take one at a time). Empty entries are skipped.
-    With fetch, returns the last statement's result (an agate table). -#}
+    statements anyway; Spark and BigQuery's jobs take one at a time). An entry may itself be a
+    list of statements (a macro that returns several), run in its place. Empty entries are
+    skipped. With fetch, returns the last statement's result (an agate table). -#}
 {% macro run_together(name, statements, fetch=false) %}
   {{ return(adapter.dispatch('run_together', 'sluice')(name, sluice._sluice_statement_list(statements), fetch)) }}
 {% endmacro %}
 
 {% macro _sluice_statement_list(statements) %}
   {%- set out = [] -%}
-  {%- for sql in statements if sql is not none -%}
-    {%- set text = sql | trim -%}
-    {%- if text.endswith(';') -%}{%- set text = text[:-1] | trim -%}{%- endif -%}
-    {%- if text -%}{%- do out.append(text) -%}{%- endif -%}
+  {%- for entry in statements if entry is not none -%}
+    {%- for sql in ([entry] if entry is string else entry) if sql is not none -%}
+      {%- set text = sql | trim -%}
+      {%- if text.endswith(';') -%}{%- set text = text[:-1] | trim -%}{%- endif -%}
+      {%- if text -%}{%- do out.append(text) -%}{%- endif -%}
+    {%- endfor -%}
   {%- endfor -%}
   {{ return(out) }}
 {% endmacro %}

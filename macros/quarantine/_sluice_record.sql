@@ -68,23 +68,46 @@
 
 
 {#- Reviewers' decisions made since the exception last changed: release (published as it is),
-    reject (kept out for good), retry (re-opened with its attempts reset). -#}
+    reject (kept out for good), retry (re-opened with its attempts reset). Two statements: each
+    decision about to apply is first recorded as a `decided` event (by the reviewer, at the time
+    decided, from the status it found to the status it sets), then applied. Recorded here, where
+    it applies, the event does not depend on what the rest of the build makes of the exception: a
+    retry whose row now passes, has left the source or is at the limit at once keeps its
+    `decided` event beside the `status` event of its effect. -#}
 {% macro _sluice_apply_decisions_sql(quarantine, decisions) %}
   {%- set now = sluice.utc_now() -%}
-  {%- set sql -%}
-    update {{ quarantine }} as q set
-      status = (case d.decision when 'release' then 'released' when 'reject' then 'rejected' else 'open' end),
-      attempt_count = (case when d.decision = 'retry' then 0 else q.attempt_count end),
-      status_changed_at = {{ now }},
-      status_invocation_id = {{ sluice._sluice_lit(invocation_id) }}
-    from ({{ sluice._sluice_latest_decisions_sql(decisions) }}) as d
-    where q.exception_id = d.exception_id
+  {%- set inv = sluice._sluice_lit(invocation_id) -%}
+  {%- set events = sluice._sluice_bookkeeping_relation('events_table') -%}
+  {%- set decided_status = "(case d.decision when 'release' then 'released' when 'reject' then 'rejected' else 'open' end)" -%}
+  {%- set applies -%}
+    q.exception_id = d.exception_id
       and q.model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
       and d.decided_at > q.status_changed_at
       and ((d.decision in ('release', 'reject') and q.status = 'open')
         or (d.decision = 'retry' and q.status in ('dead_letter', 'rejected', 'released')))
   {%- endset -%}
-  {{ return(sql) }}
+  {%- set decided_id = dbt.hash(dbt.concat(["q.exception_id", "'|decided|'", "cast(d.decided_at as " ~ dbt.type_string() ~ ")", "'|'", "d.decision"])) -%}
+  {%- set _sql0 -%}
+    insert into {{ events }} ({{ sluice._sluice_events_columns() | map(attribute=0) | join(', ') }})
+    select
+      {{ decided_id }}, q.exception_id, q.model_name, q.model_unique_id, q.record_key, q.record_copy,
+      q.rule_name, q.error_class, q.severity, q.route, q.owner,
+      q.status, {{ decided_status }}, (case when d.decision = 'retry' then 0 else q.attempt_count end), {{ inv }},
+      d.decided_at, d.decided_by, d.reason, 'decided'
+    from {{ quarantine }} as q
+    join ({{ sluice._sluice_latest_decisions_sql(decisions) }}) as d on {{ applies }}
+    where not exists (select 1 from {{ events }} as e where e.event_id = {{ decided_id }})
+  {%- endset -%}
+  {%- set _sql1 -%}
+    update {{ quarantine }} as q set
+      status = {{ decided_status }},
+      attempt_count = (case when d.decision = 'retry' then 0 else q.attempt_count end),
+      status_changed_at = {{ now }},
+      status_invocation_id = {{ inv }}
+    from ({{ sluice._sluice_latest_decisions_sql(decisions) }}) as d
+    where {{ applies }}
+  {%- endset -%}
+  {{ return([_sql0, _sql1]) }}
 {% endmacro %}
 
 
@@ -133,35 +156,19 @@
 {% endmacro %}
 
 
-{#- Every status change of this build's exceptions, appended to the history once (keyed on
-    exception, invocation and new status), with the reviewer as actor for decisions. -#}
 {#- The history, appended once per fact (keyed ids, so reruns never duplicate):
     - `status`: every status change of this build's exceptions, by sluice, at build time;
-    - `decided`: a reviewer's decision that took effect, at the time it was decided, by the
-      reviewer, with the reason;
-    - `published`: the first passing build that publishes a released record's row. -#}
+    - `published`: the first passing build that publishes a released record's row.
+    A reviewer's `decided` event is written where the decision is applied
+    (sluice._sluice_apply_decisions_sql); `decisions` is not read here. -#}
 {% macro _sluice_record_events_sql(spec, quarantine, before, events, decisions, published=false) %}
   {%- set inv = sluice._sluice_lit(invocation_id) -%}
   {%- set cols = sluice._sluice_events_columns() | map(attribute=0) | join(', ') -%}
   {%- set base = "q.exception_id, q.model_name, q.model_unique_id, q.record_key, q.record_copy, q.rule_name, q.error_class, q.severity, q.route, q.owner" -%}
   {%- set status_id = dbt.hash(dbt.concat(["q.exception_id", "'|'", inv, "'|'", "q.status"])) -%}
-  {%- set decided_id = dbt.hash(dbt.concat(["q.exception_id", "'|decided|'", "cast(d.decided_at as " ~ dbt.type_string() ~ ")", "'|'", "d.decision"])) -%}
   {%- set published_id = dbt.hash(dbt.concat(["q.exception_id", "'|published|'", "q.status_invocation_id"])) -%}
   {%- set _sql0 -%}
     insert into {{ events }} ({{ cols }})
-    select
-      {{ decided_id }}, {{ base }}, b.status, q.status, q.attempt_count, {{ inv }},
-      d.decided_at, d.decided_by, d.reason, 'decided'
-    from {{ quarantine }} as q
-    join {{ before }} as b on b.exception_id = q.exception_id
-    join ({{ sluice._sluice_latest_decisions_sql(decisions) }}) as d on d.exception_id = q.exception_id
-    where q.model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
-      and b.status <> q.status
-      and q.status_invocation_id = {{ inv }}
-      and ((d.decision = 'release' and q.status = 'released') or (d.decision = 'reject' and q.status = 'rejected')
-        or (d.decision = 'retry' and q.status = 'open' and b.status in ('dead_letter', 'rejected', 'released')))
-      and not exists (select 1 from {{ events }} as e where e.event_id = {{ decided_id }})
-    union all
     select
       {{ status_id }}, {{ base }}, b.status, q.status, q.attempt_count, {{ inv }},
       {{ sluice.utc_now() }}, 'sluice', cast(null as {{ dbt.type_string() }}), 'status'
