@@ -289,7 +289,7 @@ def test_export_to_an_unwritable_place_writes_nothing(trail, capsys, tmp_path):
 def test_usage_and_connection_errors_exit_2(tmp_path, capsys):
     project = DbtProject(tmp_path / "empty")  # a DuckDB profile, no database file yet
     code, _, err = _audit(project, capsys, "verify")
-    assert code == 2 and "database file not found" in err
+    assert code == 2 and "test.duckdb not found" in err
     bad = tmp_path / "bad.jsonl"
     bad.write_text("not json\n")
     code, _, err = _audit(project, capsys, "verify", "--against", str(bad))

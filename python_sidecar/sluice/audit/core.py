@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
@@ -27,6 +27,7 @@ from sluice.audit.chain import (
 )
 from sluice.audit.store import Trail, open_trail
 from sluice.errors import InputError
+from sluice.project import ProjectFlags, load_project
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,10 +130,23 @@ def verify_trail(trail: Trail, copy: Sequence[Seal] = ()) -> Verification:
 
 
 def read_head(
-    project_dir: Path, *, profiles_dir: Path | None = None, target: str | None = None
+    project_dir: Path | str | None = None,
+    *,
+    profiles_dir: Path | str | None = None,
+    target: str | None = None,
+    vars: str | Mapping[str, Any] | None = None,
 ) -> TrailHead | None:
-    """The head of the project's trail, for reports and metrics (None when nothing is sealed)."""
-    with open_trail(project_dir, profiles_dir=profiles_dir, target=target) as trail:
+    """The head of the project's trail, for reports and metrics (None when nothing is sealed).
+
+    The project, profile, target and vars resolve as for every command (dbt's flags and
+    ``DBT_*`` variables, :mod:`sluice.project`)."""
+    flags = ProjectFlags(
+        project_dir=Path(project_dir) if project_dir is not None else None,
+        profiles_dir=Path(profiles_dir) if profiles_dir is not None else None,
+        target=target,
+        vars=vars,
+    )
+    with open_trail(load_project(flags)) as trail:
         return trail_head(trail.seals())
 
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from sluice.audit.chain import (
     CHAINS,
@@ -24,11 +23,25 @@ from sluice.audit.chain import (
     UnsealedRecord,
     parse_hashed_columns,
 )
-from sluice.audit.sql import content_hash_sql, key_sql, md5_sql, quote, row_hash_sql, scope_sql
+from sluice.audit.sql import (
+    DIALECTS,
+    content_hash_sql,
+    key_sql,
+    md5_sql,
+    quote,
+    row_hash_sql,
+    scope_sql,
+)
 from sluice.errors import InputError, SluiceError
+from sluice.project import Project
+
+if TYPE_CHECKING:
+    from sluice.warehouse import Warehouse
 
 CHAIN_VAR: Final = "sluice_audit_chain_table"
 RECORDS_VAR: Final = "sluice_audit_records_table"
+CHAIN_TABLE: Final = "sluice_audit_chain"
+RECORDS_TABLE: Final = "sluice_audit_records"
 UNSEALED_SAMPLE: Final = 100
 """How many rows outside every seal are named, per table (all are counted)."""
 
@@ -57,41 +70,24 @@ class Trail:
     """``duckdb`` or ``postgres``."""
     description: str
     tables: TrailTables
-    connection: Any
+    warehouse: Warehouse
 
-    # -- plumbing --------------------------------------------------------------------------
-
-    @property
-    def _p(self) -> str:
-        return "?" if self.dialect == "duckdb" else "%s"
-
-    def _cursor(self) -> Any:
-        # a DuckDB cursor is a separate connection: use the connection itself
-        return self.connection if self.dialect == "duckdb" else self.connection.cursor()
+    # -- plumbing (``%s`` placeholders: the warehouse turns them into its driver's own) ------
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         try:
-            cursor = self._cursor()
-            cursor.execute(sql, tuple(params) or None)
-            rows: list[tuple[Any, ...]] = [tuple(r) for r in cursor.fetchall()]
+            return self.warehouse.query(sql, params)
+        except SluiceError:
+            raise
         except Exception as exc:
             raise InputError(f"{self.description}: reading the audit trail failed: {exc}") from None
-        return rows
 
     def stream(
         self, sql: str, params: Sequence[Any] = ()
     ) -> Iterator[tuple[list[str], tuple[Any, ...]]]:
         """Rows one by one, with the column names, for writing large exports."""
         try:
-            cursor = self._cursor()
-            cursor.execute(sql, tuple(params) or None)
-            names = [str(d[0]) for d in cursor.description]
-            while True:
-                batch = cursor.fetchmany(1000)
-                if not batch:
-                    return
-                for row in batch:
-                    yield names, tuple(row)
+            yield from self.warehouse.stream(sql, params)
         except SluiceError:
             raise
         except Exception as exc:
@@ -103,7 +99,7 @@ class Trail:
     def exists(self, table: str) -> bool:
         rows = self.query(
             "select count(*) from information_schema.tables "
-            f"where table_schema = {self._p} and table_name = {self._p}",
+            "where table_schema = %s and table_name = %s",
             (self.tables.schema, table),
         )
         return bool(rows[0][0])
@@ -155,7 +151,6 @@ class Trail:
         records = self.relation(self.tables.records)
         chain = self.relation(self.tables.chain)
         key, scope = key_sql(spec, "t"), scope_sql(spec, "t")
-        p = self._p
         latest = (
             # a key rewritten by sluice and sealed again: only its latest seal is expected
             f"and r.sequence_number = (select max(l.sequence_number) from {records} as l "
@@ -169,7 +164,7 @@ class Trail:
             "min(r.sequence_number) as seq, count(*) as n "
             f"from {records} as r join {chain} as c on c.chain_name = r.chain_name "
             "and c.model_unique_id = r.model_unique_id and c.sequence_number = r.sequence_number "
-            f"where r.chain_name = {p} and c.hashed_columns = {p} {latest}"
+            f"where r.chain_name = %s and c.hashed_columns = %s {latest}"
             "group by r.model_unique_id, r.record_key, r.record_hash"
         )
         if self.exists(table):
@@ -213,7 +208,7 @@ class Trail:
         if self.exists(self.tables.records):
             covered = (
                 f"where not exists (select 1 from {self.relation(self.tables.records)} as r "
-                f"where r.chain_name = {self._p} and r.model_unique_id = {scope} "
+                f"where r.chain_name = %s and r.model_unique_id = {scope} "
                 f"and r.record_key = {key})"
             )
         rows = self.query(
@@ -248,7 +243,7 @@ class Trail:
         return self.stream(
             "select r.chain_name, r.model_unique_id, r.sequence_number, r.record_key, "
             f"r.record_hash{row_columns} from {records} as r {source} "
-            f"where r.chain_name = {self._p} "
+            f"where r.chain_name = %s "
             "order by r.model_unique_id, r.sequence_number, r.record_key",
             (spec.name,),
         )
@@ -272,71 +267,31 @@ def _seal(row: tuple[Any, ...]) -> Seal:
     )
 
 
-def _connect(
-    project_dir: Path, profiles_dir: Path | None, target: str | None
-) -> tuple[str, str, TrailTables, Any]:
-    """The one door to the warehouse: the project's dbt target, connected read-only.
-
-    Returns (dialect, description, tables, DB-API connection).
-    """
-    from sluice.project import ProjectFlags, load_project
-
-    project = load_project(
-        ProjectFlags(project_dir=project_dir, profiles_dir=profiles_dir, target=target)
-    )
-    wh = project.target
-    adapter = wh.adapter_type
-    description = wh.where
-
-    def table(var: str | None, default: str) -> str:
-        return str(project.var(var, None) or default) if var else default
-
-    tables = TrailTables(
+def trail_tables(project: Project) -> TrailTables:
+    """The trail's tables as the package names them: the schema from ``sluice_schema``, every
+    table from its ``sluice_*_table`` var (:meth:`~sluice.project.Project.table_name`). Every
+    part of the sidecar that reads or seals the trail takes its names from here."""
+    return TrailTables(
         schema=project.sluice_schema(),
-        chain=table(CHAIN_VAR, "sluice_audit_chain"),
-        records=table(RECORDS_VAR, "sluice_audit_records"),
-        audited={c.name: table(c.table_var, c.default_table) for c in CHAINS},
+        chain=project.table_name(CHAIN_VAR, CHAIN_TABLE),
+        records=project.table_name(RECORDS_VAR, RECORDS_TABLE),
+        audited={c.name: project.table_name(c.table_var, c.default_table) for c in CHAINS},
     )
-    creds = wh.credentials
-    try:
-        if adapter == "duckdb":
-            import duckdb
-
-            raw = str(creds.get("path") or "")
-            path = Path(raw) if Path(raw).is_absolute() else project.cwd / raw
-            if not raw or not path.exists():
-                raise InputError(f"{description}: database file not found: run dbt build first")
-            connection: Any = duckdb.connect(str(path), read_only=True)
-        elif adapter == "postgres":
-            import psycopg2  # type: ignore[import-untyped]
-
-            connection = psycopg2.connect(
-                host=creds.get("host"),
-                port=creds.get("port"),
-                user=creds.get("user"),
-                password=creds.get("password") or creds.get("pass"),
-                dbname=creds.get("dbname") or creds.get("database"),
-                connect_timeout=10,
-            )
-            connection.set_session(readonly=True)
-        else:
-            raise InputError(
-                f"{description}: sluice audit reads DuckDB and PostgreSQL targets, not {adapter!r}"
-            )
-    except InputError:
-        raise
-    except Exception as exc:
-        raise InputError(f"{description}: cannot connect: {exc}") from None
-    return adapter, description, tables, connection
 
 
 @contextmanager
-def open_trail(
-    project_dir: Path, *, profiles_dir: Path | None = None, target: str | None = None
-) -> Iterator[Trail]:
-    """The audit trail of the project's dbt target (DuckDB or PostgreSQL), read-only."""
-    dialect, description, tables, connection = _connect(project_dir, profiles_dir, target)
-    try:
-        yield Trail(dialect, description, tables, connection)
-    finally:
-        connection.close()
+def open_trail(project: Project) -> Iterator[Trail]:
+    """The audit trail of the project's dbt target, read-only, opened through the warehouse
+    door (:func:`sluice.warehouse.connect`: the project's dbt adapter and profile). The checks
+    are written for DuckDB and PostgreSQL; any other target is refused before connecting."""
+    from sluice.warehouse import connect
+
+    target = project.target
+    if target.adapter_type not in DIALECTS:
+        raise InputError(
+            f"{target.where}: sluice audit reads DuckDB and PostgreSQL targets, "
+            f"not {target.adapter_type!r}"
+        )
+    tables = trail_tables(project)
+    with connect(project, read_only=True) as wh:
+        yield Trail(wh.adapter_type, wh.description, tables, wh)

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sluice.cli.flags import add_project_flags, project_flags
 from sluice.errors import SluiceError
 
 EXIT_OK = 0
@@ -44,9 +45,7 @@ def register(subparsers: Any) -> None:
         description="Write every seal, every sealed record and the head as JSON lines.",
     )
     for sub in (verify, export):
-        sub.add_argument("--project-dir", default=".", help="dbt project directory (default .)")
-        sub.add_argument("--profiles-dir", default=None, help="directory of profiles.yml")
-        sub.add_argument("--target", default=None, help="dbt target (default: the profile's)")
+        add_project_flags(sub)
         sub.set_defaults(run=run)
     verify.add_argument(
         "--against",
@@ -60,12 +59,12 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sluice.audit import export_trail, open_trail, read_copy, verify_trail
+    from sluice.project import load_project
 
-    project_dir = Path(args.project_dir).resolve()
-    profiles_dir = Path(args.profiles_dir) if args.profiles_dir else None
     try:
+        project = load_project(project_flags(args))
         if args.audit_action == "export":
-            with open_trail(project_dir, profiles_dir=profiles_dir, target=args.target) as trail:
+            with open_trail(project) as trail:
                 summary = export_trail(trail, Path(args.output))
             print(
                 f"sluice audit export: {summary.seals} seals and {summary.records} sealed records "
@@ -74,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
             _print_head(summary.head)
             return EXIT_OK
         copy = read_copy(Path(args.against)) if args.against else ()
-        with open_trail(project_dir, profiles_dir=profiles_dir, target=args.target) as trail:
+        with open_trail(project) as trail:
             result = verify_trail(trail, copy)
     except SluiceError as exc:
         print(f"sluice audit {args.audit_action}: {exc}", file=sys.stderr)

@@ -241,16 +241,30 @@ class Project:
         except RenderError as exc:
             raise InputError(f"{self.file}: cannot render var '{name}': {exc}") from None
 
+    def name_var(self, name: str, default: str | None) -> str | None:
+        """A var naming a table or schema (``sluice_runs_table``, ``sluice_audit_chain_table``,
+        ...): its text, stripped, else ``default`` when unset or blank; InputError when it is
+        not text. Every table name the sidecar reads from a var comes through here."""
+        value = self.var(name, None)
+        if value is None:
+            return default
+        if not isinstance(value, str):
+            raise InputError(f"{self.file}: var {name} must be text, got {value!r}")
+        return value.strip() or default
+
+    def table_name(self, var: str | None, default: str) -> str:
+        """The table a ``sluice_*_table`` var names (``default`` when unset, or ``var`` is
+        None for a table whose name is fixed)."""
+        return (self.name_var(var, default) if var else None) or default
+
     @cached_property
     def settings(self) -> SluiceSettings:
         """The ``sluice_*`` vars (``sluice_schema``, ``sluice_runs_table``, ...)."""
         values: dict[str, Any] = {}
         for key in ("schema", "runs_table", "events_table", "decisions_table"):
-            value = self.var(f"sluice_{key}", None)
-            if value is not None and not isinstance(value, str):
-                raise InputError(f"{self.file}: var sluice_{key} must be text, got {value!r}")
-            if value is not None and value.strip():
-                values[key] = value.strip()
+            value = self.name_var(f"sluice_{key}", None)
+            if value is not None:
+                values[key] = value
         suffix = self.var("sluice_quarantine_suffix", None)
         if suffix is not None:
             values["quarantine_suffix"] = str(suffix)

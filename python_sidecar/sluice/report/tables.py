@@ -20,13 +20,14 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from sluice.audit.chain import REPORT_SCOPE
+from sluice.audit.store import trail_tables
 from sluice.errors import InputError, SluiceError
 from sluice.impact import Impact
 from sluice.incidents import IncidentChange
 from sluice.warehouse import Warehouse
 from sluice.warehouse.connection import describe_error
 from sluice.warehouse.incidents import append_incident_changes
-from sluice.warehouse.seal import SealedTable, audit_table_names, seal_rows
+from sluice.warehouse.seal import SealedTable, seal_rows
 
 EXPOSURE_TABLE: Final = "sluice_exposure_status"
 NODE_TABLE: Final = "sluice_node_status"
@@ -204,7 +205,7 @@ def write_tables(
                 if rows[table]
             ]
             if written:
-                chain_table, records_table = audit_table_names(wh)
+                audit = trail_tables(wh.project)
                 if seal_rows(
                     wh,
                     schema,
@@ -212,10 +213,10 @@ def write_tables(
                     [impact.invocation_id],
                     [REPORT_SCOPE],
                     impact.invocation_id,
-                    chain_table=chain_table,
-                    records_table=records_table,
+                    chain_table=audit.chain,
+                    records_table=audit.records,
                 ):
-                    trail = (f"{schema}.{chain_table}", f"{schema}.{records_table}")
+                    trail = (f"{schema}.{audit.chain}", f"{schema}.{audit.records}")
             incident_tables = append_incident_changes(wh, incident_changes)
     except SluiceError:
         raise

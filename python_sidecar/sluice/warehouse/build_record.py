@@ -19,8 +19,9 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from sluice.audit.chain import BUILD_SCOPE
+from sluice.audit.store import trail_tables
 from sluice.warehouse.connection import Warehouse
-from sluice.warehouse.seal import SealedTable, audit_table_names, seal_rows
+from sluice.warehouse.seal import SealedTable, seal_rows
 
 ATTEMPTS_TABLE: Final = "sluice_build_attempts"
 ALERTS_TABLE: Final = "sluice_build_alerts"
@@ -93,7 +94,7 @@ def record_build(wh: Warehouse, rows: BuildRows) -> tuple[str, ...]:
                 written.append(SealedTable(chain, table, columns))
         if not written:
             return ()
-        chain_table, records_table = audit_table_names(wh)
+        audit = trail_tables(wh.project)
         seals = seal_rows(
             wh,
             schema,
@@ -101,10 +102,10 @@ def record_build(wh: Warehouse, rows: BuildRows) -> tuple[str, ...]:
             [rows.build_id],
             [BUILD_SCOPE],
             rows.build_id,
-            chain_table=chain_table,
-            records_table=records_table,
+            chain_table=audit.chain,
+            records_table=audit.records,
         )
     names = tuple(f"{schema}.{t.table}" for t in written)
     if seals:
-        names = (*names, f"{schema}.{chain_table}", f"{schema}.{records_table}")
+        names = (*names, f"{schema}.{audit.chain}", f"{schema}.{audit.records}")
     return names

@@ -249,6 +249,19 @@ class Warehouse:
         names = [str(d[0]).lower() for d in cursor.description]
         return names, [tuple(row) for row in cursor.fetchall()]
 
+    def stream(
+        self, sql: str, params: Sequence[Any] = (), *, batch: int = 1000
+    ) -> Iterator[tuple[list[str], tuple[Any, ...]]]:
+        """The rows of one statement one by one, with its column names, fetched in batches
+        (for exports larger than memory)."""
+        cursor = self.driver.cursor(self._sql(sql), params)
+        if not cursor.description:
+            return
+        names = [str(d[0]) for d in cursor.description]
+        while rows := cursor.fetchmany(batch):
+            for row in rows:
+                yield names, tuple(row)
+
     def execute(self, sql: str, params: Sequence[Any] = ()) -> None:
         self.driver.cursor(self._sql(sql), params)
 
@@ -332,10 +345,23 @@ def split_relation(relation: str) -> tuple[str, ...]:
     return tuple(p for p in parts if p)
 
 
+# Statements that make a session read-only, per adapter type (the rest rely on the statements
+# sent: a read-only caller sends only reads).
+_READ_ONLY_SESSION: Final = {
+    "postgres": (
+        "set session characteristics as transaction read only",
+        "set transaction read only",
+    ),
+}
+
+
 @contextmanager
-def connect(project: Project) -> Iterator[Warehouse]:
+def connect(project: Project, *, read_only: bool = False) -> Iterator[Warehouse]:
     """Open the project's target through its dbt adapter; every failure is an
-    :class:`~sluice.errors.InputError` naming the target (never its secrets)."""
+    :class:`~sluice.errors.InputError` naming the target (never its secrets).
+
+    ``read_only`` (``sluice audit``): a plain DuckDB file is opened read-only (other readers
+    may hold it too), a PostgreSQL session refuses writes."""
     target = project.target
     if target.adapter_type == "duckdb":
         path = str(target.credentials.get("path") or ":memory:")
@@ -348,7 +374,7 @@ def connect(project: Project) -> Iterator[Warehouse]:
         import duckdb
 
         try:
-            connection = duckdb.connect(str(plain))
+            connection = duckdb.connect(str(plain), read_only=read_only)
         except Exception as exc:
             raise InputError(f"{target.where}: cannot open {plain}: {_clean(exc)}") from None
         try:
@@ -365,7 +391,10 @@ def connect(project: Project) -> Iterator[Warehouse]:
                 raise
             except Exception as exc:
                 raise InputError(f"{target.where}: cannot connect: {_clean(exc)}") from None
-            yield Warehouse(project, target, _AdapterDriver(adapter))
+            driver = _AdapterDriver(adapter)
+            for statement in _READ_ONLY_SESSION.get(target.adapter_type, ()) if read_only else ():
+                driver.cursor(statement, ())
+            yield Warehouse(project, target, driver)
     finally:
         _release(adapter)
 

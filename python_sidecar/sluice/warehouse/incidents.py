@@ -15,15 +15,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from sluice.audit.store import trail_tables
 from sluice.errors import InputError, SluiceError
 from sluice.incidents import Change, CloseReason, IncidentCause, IncidentChange
 from sluice.project import Project
 from sluice.warehouse.connection import Warehouse, describe_error
 from sluice.warehouse.records import utc
-from sluice.warehouse.seal import SealedTable, audit_table_names, seal_rows
-
-INCIDENTS_TABLE: Final = "sluice_incidents"
-CAUSES_TABLE: Final = "sluice_incident_causes"
+from sluice.warehouse.seal import SealedTable, seal_rows
 
 # Columns, typed once by kind; models/history/sluice_incident_history.sql and
 # sluice_incident_cause_history.sql declare the same ones for the views (a test checks they agree).
@@ -80,20 +78,14 @@ class IncidentTables:
         return (f"{self.schema}.{self.incidents}", f"{self.schema}.{self.causes}")
 
 
-def _table_var(project: Project, name: str, default: str) -> str:
-    value = project.var(name, None)
-    if value is None:
-        return default
-    if not isinstance(value, str):
-        raise InputError(f"{project.file}: var {name} must be text, got {value!r}")
-    return value.strip() or default
-
-
 def incident_tables(project: Project) -> IncidentTables:
+    """The two tables, named as the audit trail names them (vars ``sluice_incidents_table``
+    and ``sluice_incident_causes_table``)."""
+    audited = trail_tables(project).audited
     return IncidentTables(
         schema=project.sluice_schema(),
-        incidents=_table_var(project, "sluice_incidents_table", INCIDENTS_TABLE),
-        causes=_table_var(project, "sluice_incident_causes_table", CAUSES_TABLE),
+        incidents=audited["incidents"],
+        causes=audited["incident_causes"],
     )
 
 
@@ -300,7 +292,7 @@ def append_incident_changes(wh: Warehouse, changes: Sequence[IncidentChange]) ->
                 [n for n, _ in CAUSE_COLUMNS],
                 causes,
             )
-        chain_table, records_table = audit_table_names(wh)
+        audit = trail_tables(wh.project)
         seals = seal_rows(
             wh,
             tables.schema,
@@ -311,13 +303,13 @@ def append_incident_changes(wh: Warehouse, changes: Sequence[IncidentChange]) ->
             [c.change_id for c in new],
             [c.exposure_unique_id for c in new],
             new[0].invocation_id,
-            chain_table=chain_table,
-            records_table=records_table,
+            chain_table=audit.chain,
+            records_table=audit.records,
         )
         if seals:
             return (
                 *tables.names,
-                f"{tables.schema}.{chain_table}",
-                f"{tables.schema}.{records_table}",
+                f"{tables.schema}.{audit.chain}",
+                f"{tables.schema}.{audit.records}",
             )
     return tables.names

@@ -56,11 +56,8 @@ from sluice.audit.sql import (
     row_hash_sql,
     scope_sql,
 )
-from sluice.audit.store import CHAIN_VAR, RECORDS_VAR
 from sluice.warehouse.connection import Warehouse
 
-AUDIT_CHAIN_TABLE: Final = "sluice_audit_chain"
-AUDIT_RECORDS_TABLE: Final = "sluice_audit_records"
 CHAIN_COLUMNS: Final = (
     ("chain_name", "text"),
     ("model_unique_id", "text"),
@@ -203,13 +200,3 @@ def seal_rows(
             ],
         )
     return seals
-
-
-def audit_table_names(wh: Warehouse) -> tuple[str, str]:
-    """The trail's two tables, named by the vars the package reads."""
-
-    def table(var: str, default: str) -> str:
-        value = wh.project.var(var, None)
-        return value.strip() or default if isinstance(value, str) else default
-
-    return table(CHAIN_VAR, AUDIT_CHAIN_TABLE), table(RECORDS_VAR, AUDIT_RECORDS_TABLE)
