@@ -19,6 +19,7 @@ import pytest
 from click.core import ParameterSource
 from sluice.build import build
 from sluice.cli import _parser
+from sluice.cli.build import _dbt_project_flags
 from sluice.retry.dbt_args import (
     NOT_FOR_RETRY,
     option_groups,
@@ -116,20 +117,25 @@ def test_option_groups_follow_dbts_multi_value_options():
     ("argv", "dbt_args", "sluice_options"),
     [
         (["--max-attempts", "2", "--", "--select", "a"], ["--select", "a"], {"max_attempts": "2"}),
-        (["--target", "prod", "--", "--select", "a"], ["--target", "prod", "--select", "a"], {}),
+        (
+            ["--target", "prod", "--", "--select", "a"],
+            ["--target", "prod", "--select", "a"],
+            {"target": "prod"},
+        ),
         (["--select=a", "b", "--max-attempts", "2"], ["--select=a", "b"], {"max_attempts": "2"}),
         (
             ["--", "--json", "--max-attempts", "2"],
             ["--json", "--max-attempts", "2"],
             {"json": False},
         ),
-        (["--vars", "{x: 1}", "--json"], ["--vars", "{x: 1}"], {"json": True}),
+        (["--vars", "{x: 1}", "--json"], ["--vars", "{x: 1}"], {"json": True, "vars": "{x: 1}"}),
     ],
 )
 def test_the_command_line_hands_dbt_arguments_on(argv, dbt_args, sluice_options):
     parsed = _parser().parse_args(["build", *argv])
-    # everything after `--` is dbt's; the `--` itself is dropped by the build wherever it is
-    assert without_separators(parsed.dbt_args) == dbt_args
+    # everything after `--` is dbt's; the `--` itself is dropped by the build wherever it is;
+    # the project flags sluice reads itself (as every command does) go on to dbt first
+    assert without_separators([*_dbt_project_flags(parsed), *parsed.dbt_args]) == dbt_args
     for name, value in sluice_options.items():
         assert getattr(parsed, name) == value
 

@@ -1,10 +1,11 @@
-"""`sluice audit` finds the project, profile, target and vars as every sluice command does
-(dbt's flags and `DBT_*` variables, through `sluice.project`) and reaches the warehouse through
-the one door (the project's dbt adapter and profile). Real dbt, DuckDB and PostgreSQL.
+"""`sluice build` and `sluice audit` find the project, profile, target and vars as every sluice
+command does (dbt's flags and `DBT_*` variables, through `sluice.project`), reach the warehouse
+through the one door (the project's dbt adapter and profile). Real dbt, DuckDB and PostgreSQL.
 """
 
 from __future__ import annotations
 
+import json
 import uuid
 from pathlib import Path
 
@@ -18,6 +19,33 @@ from tests.dbt_harness import PG_DBNAME, PG_HOST, PG_PORT, DbtProject
 def _out(capsys: pytest.CaptureFixture[str]) -> tuple[str, str]:
     captured = capsys.readouterr()
     return captured.out, captured.err
+
+
+def test_build_and_audit_find_the_project_from_dbt_project_dir(
+    make_project, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys
+) -> None:
+    project: DbtProject = make_project("duckdb")
+    scenario.setup(project)
+    project.dbt("seed")  # installs the package too
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    monkeypatch.setenv("DBT_PROJECT_DIR", str(project.root))
+    monkeypatch.setenv("DBT_PROFILES_DIR", str(project.root))
+
+    assert main(["build", "--dbt-log"]) == 0, _out(capsys)
+    record = json.loads((project.root / "target" / "sluice" / "build.json").read_text())
+    assert record["status"] == "finished" and record["project_dir"] == str(project.root)
+    assert not (elsewhere / "target").exists()
+    assert main(["audit", "verify"]) == 0
+    out, _ = _out(capsys)
+    assert "intact" in out and "nothing sealed" not in out
+
+    # without the variable, from a folder inside the project: its nearest parent, as dbt
+    monkeypatch.delenv("DBT_PROJECT_DIR")
+    monkeypatch.chdir(project.root / "models")
+    assert main(["audit", "verify"]) == 0
+    assert "intact" in _out(capsys)[0]
 
 
 def test_audit_reads_the_vars_the_build_was_given(make_project, capsys) -> None:

@@ -58,6 +58,7 @@ from sluice.escalate.core import Escalation, escalate
 from sluice.escalate.prometheus import BuildMetrics, count_by, write_textfile
 from sluice.escalate.webhook import Delivery, build_payload, deliver, validate_url
 from sluice.project import Project, ProjectFlags, load_project
+from sluice.project.flags import resolve_project_dir
 from sluice.retry.attempts import (
     Stamp,
     attempts_dir,
@@ -475,7 +476,7 @@ class _Progress:
 
 
 def build(
-    project_dir: str | os.PathLike[str] = ".",
+    project_dir: str | os.PathLike[str] | None = None,
     dbt_args: Sequence[str] = (),
     *,
     max_attempts: int | str | None = None,
@@ -499,7 +500,10 @@ def build(
 ) -> BuildResult:
     """Run ``dbt build`` for the project with ``dbt_args``; retry transient failures; escalate.
 
-    Arguments left as None come from the environment (``SLUICE_*``), then ``[tool.sluice]`` in
+    The project is ``project_dir``, else the ``--project-dir`` among ``dbt_args``, else
+    ``DBT_PROJECT_DIR``, else the working directory or its nearest parent holding a
+    ``dbt_project.yml`` (dbt's precedence, :mod:`sluice.project`). Arguments left as None come
+    from the environment (``SLUICE_*``), then ``[tool.sluice]`` in
     the project's ``pyproject.toml``, then the defaults (numbers may be given as text, as on
     the command line). ``sleeper``, ``clock`` and ``uniform`` (a number in [0, 1) for the
     jitter) are injectable for tests. dbt's output is kept in
@@ -514,10 +518,14 @@ def build(
     """
     started_wall = time.time()
     env = os.environ if environ is None else environ
-    project = Path(project_dir).resolve()
+    passthrough = without_separators(dbt_args)
+    given_project = flag_value(passthrough, "--project-dir")
+    chosen = project_dir if project_dir is not None else given_project
+    project = resolve_project_dir(
+        ProjectFlags(project_dir=Path(chosen) if chosen is not None else None), env, Path.cwd()
+    ).resolve()
     if not (project / "dbt_project.yml").exists():
         raise BuildError(f"{project} is not a dbt project (no dbt_project.yml)")
-    passthrough = without_separators(dbt_args)
     target_dir = target_dir_of(project, passthrough, env)
     output_dir = Path(report_dir) if report_dir else sluice_dir(target_dir)
     progress = _Progress(
@@ -531,7 +539,6 @@ def build(
     clear_previous_run(target_dir, _report_files(output_dir) if report else ())
     progress.write_running()
     try:
-        given_project = flag_value(passthrough, "--project-dir")
         if given_project is not None and Path(given_project).resolve() != project:
             raise BuildError("--project-dir is given twice with different folders")
         if given_project is not None:

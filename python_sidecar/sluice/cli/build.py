@@ -17,6 +17,8 @@ import types
 from collections.abc import Iterator
 from typing import Any
 
+from sluice.cli.flags import add_project_flags
+
 EPILOG = (
     "Other arguments (or everything after --) go to dbt build. Exit codes: 0 published, "
     "1 data-quality or structural failure (publication held), 2 usage or configuration error "
@@ -39,8 +41,9 @@ def register(subparsers: Any) -> None:
         epilog=EPILOG,
         allow_abbrev=False,
     )
+    # dbt's project flags, read as every sluice command reads them, and passed on to dbt.
+    add_project_flags(parser)
     # Numbers are checked by the build itself, so a bad value is recorded like any usage error.
-    parser.add_argument("--project-dir", default=".", help="the dbt project (default: .)")
     parser.add_argument("--max-attempts", help="dbt invocations in all (default 3)")
     parser.add_argument("--base-delay", help="seconds, first backoff (default 10)")
     parser.add_argument("--max-delay", help="seconds, backoff cap (default 300)")
@@ -132,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
         with _stop_on_signals():
             result = build(
                 args.project_dir,
-                args.dbt_args,
+                [*_dbt_project_flags(args), *args.dbt_args],
                 max_attempts=args.max_attempts,
                 base_delay=args.base_delay,
                 max_delay=args.max_delay,
@@ -163,6 +166,16 @@ def run(args: argparse.Namespace) -> int:
         print(json.dumps(summary(result), indent=2, default=str))
     _print_summary(result)
     return result.exit_code
+
+
+def _dbt_project_flags(args: argparse.Namespace) -> list[str]:
+    """The project flags sluice read, for dbt as well (``--project-dir`` is the build's own)."""
+    given = (
+        ("--profiles-dir", args.profiles_dir),
+        ("--target", args.target),
+        ("--vars", args.vars),
+    )
+    return [part for flag, value in given if value is not None for part in (flag, str(value))]
 
 
 def _print_summary(result: Any) -> None:
