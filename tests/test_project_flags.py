@@ -1,6 +1,7 @@
 """`sluice build` and `sluice audit` find the project, profile, target and vars as every sluice
 command does (dbt's flags and `DBT_*` variables, through `sluice.project`), reach the warehouse
-through the one door (the project's dbt adapter and profile). Real dbt, DuckDB and PostgreSQL.
+through the one door (the project's dbt adapter and profile), and refuse an output folder that
+cannot be written before anything is written. Real dbt, DuckDB and PostgreSQL.
 """
 
 from __future__ import annotations
@@ -67,6 +68,32 @@ def test_audit_reads_the_vars_the_build_was_given(make_project, capsys) -> None:
     assert main(["audit", "verify", *where]) == 1
     out, _ = _out(capsys)
     assert "seal removed" in out and "head: none" in out
+
+
+def test_a_report_folder_under_a_file_is_refused_before_anything_is_written(
+    make_project, tmp_path: Path, capsys
+) -> None:
+    project: DbtProject = make_project("duckdb")
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    reports = blocker / "reports"
+
+    code = main(
+        [
+            "build",
+            "--project-dir",
+            str(project.root),
+            "--profiles-dir",
+            str(project.root),
+            "--report-dir",
+            str(reports),
+        ]
+    )
+
+    _, err = _out(capsys)
+    assert code == 2, err
+    assert str(reports) in err and "not a folder" in err and "Traceback" not in err
+    assert not (project.root / "target").exists(), "dbt never ran, nothing was written"
 
 
 # -- the warehouse door: the profile as dbt reads it --------------------------------------------

@@ -53,6 +53,7 @@ from sluice.classify.graph import Graph, build_graph
 from sluice.classify.model import Failure, FailureClass
 from sluice.classify.patterns import Pattern, builtin_patterns
 from sluice.classify.startup import INVOCATION_TYPE, adapter_from_output, classify_start_failure
+from sluice.destinations import check_writable
 from sluice.errors import InputError
 from sluice.escalate.core import Escalation, escalate
 from sluice.escalate.prometheus import BuildMetrics, count_by, write_textfile
@@ -511,10 +512,11 @@ def build(
     ``log_dbt_output``.
 
     Every way out writes this run's ``build.json`` and ``sluice.prom`` (marked with
-    ``invocation_id``), once the project is found. Raises :class:`BuildError` for usage and
-    configuration errors and when dbt cannot start for a reason that is not transient; an
-    exception that interrupts the build (:class:`Interrupted`, ``KeyboardInterrupt``, ...) stops
-    dbt and goes on.
+    ``invocation_id``), once the project is found and its output folders checked (a folder that
+    cannot be written stops the build before anything is written). Raises :class:`BuildError`
+    for usage and configuration errors and when dbt cannot start for a reason that is not
+    transient; an exception that interrupts the build (:class:`Interrupted`,
+    ``KeyboardInterrupt``, ...) stops dbt and goes on.
     """
     started_wall = time.time()
     env = os.environ if environ is None else environ
@@ -536,6 +538,12 @@ def build(
         clock=clock,
         started=clock(),
     )
+    try:  # before anything is written: a folder that cannot be written is a usage error
+        check_writable(sluice_dir(target_dir), "build record")
+        if report:
+            check_writable(output_dir, "report")
+    except InputError as exc:
+        raise BuildError(str(exc)) from None
     clear_previous_run(target_dir, _report_files(output_dir) if report else ())
     progress.write_running()
     try:

@@ -29,6 +29,7 @@ from sluice.artifacts.history import (
     load_state,
     merge,
 )
+from sluice.destinations import check_writable
 from sluice.errors import InputError
 from sluice.freshness.sources import as_utc
 from sluice.impact import ExposureImpact, ExposureStatus, Impact, ModelQuarantine, analyze
@@ -110,20 +111,6 @@ def parse_formats(formats: Iterable[str]) -> tuple[str, ...]:
 def state_path_of(project: Project) -> Path:
     """The state file of the project: ``<target-path>/sluice/state.json``."""
     return project.target_path / "sluice" / STATE_FILE
-
-
-def check_writable(directory: Path, what: str) -> None:
-    """Refuse (InputError) a destination folder that cannot be created or written, before
-    anything is written anywhere."""
-    probe = directory
-    while not probe.exists():
-        if probe.parent == probe:
-            break
-        probe = probe.parent
-    if probe.exists() and not probe.is_dir():
-        raise InputError(f"{directory}: cannot write the {what} there: {probe} is not a folder")
-    if not os.access(probe, os.W_OK | os.X_OK):
-        raise InputError(f"{directory}: cannot write the {what} there: {probe} is not writable")
 
 
 def _write_atomically(files: Mapping[Path, str | bytes]) -> dict[Path, Path]:
