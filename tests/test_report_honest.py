@@ -17,11 +17,13 @@ from sluice.classify import Failure, FailureClass
 from sluice.cli import main
 from sluice.errors import InputError
 from sluice.escalate import escalate
+from sluice.escalate.priority import priority
 from sluice.impact import ExposureStatus, ProblemKind
 from sluice.lineage import build_graph
 from sluice.report import generate_report
 from sluice.retry.config import EscalationSettings
 
+from tests import scenario
 from tests.fixtures import synth
 from tests.fixtures.synth import exposure, model, result, uid
 
@@ -263,6 +265,53 @@ def test_report_and_alerts_agree_on_owner_and_criticality(tmp_path: Path) -> Non
     doc = json.loads(report.outputs["json"].read_text())
     [root_doc] = [r for r in doc["root_causes"] if r["kind"] == "gate_held"]
     assert root_doc["owner"] == "crm-team@example.com"
+
+
+EXPOSURE_YML = """
+exposures:
+  - name: board
+    type: dashboard
+    maturity: high
+    owner: {name: CFO, email: cfo@example.com}
+    depends_on: [ref('orders_daily')]
+"""
+
+
+def test_sluice_build_without_the_warehouse_alerts_as_its_report_says(make_project) -> None:
+    """Under --no-warehouse both read the counts the model's run result states: the breaching
+    rule's owner and severity, the exposure's criticality, hence one priority."""
+    project = make_project("duckdb")
+    critical_faults = [
+        "9,,paid,5,2024-01-09,2024-01-02 10:00:00",
+        "10,,open,6,2024-01-10,2024-01-02 10:00:00",
+    ]
+    scenario.setup(
+        project, orders=scenario.GOOD_ORDERS + critical_faults, required_severity="critical"
+    )
+    project.write("models/exposures.yml", EXPOSURE_YML)
+    project.dbt("seed")  # installs the package too
+    where = ["--project-dir", str(project.root), "--profiles-dir", str(project.root)]
+    assert main(["build", *where, "--no-warehouse", "--dbt-log", "--max-attempts", "1"]) == 1
+
+    out = project.root / "target" / "sluice"
+    alerts = json.loads((out / "alerts.json").read_text())
+    [alert] = [e for e in alerts["escalations"] if e["name"] == "orders"]
+    impact = json.loads((out / "impact.json").read_text())
+    [held] = [r for r in impact["root_causes"] if r["kind"] == "gate_held"]
+    [board] = impact["exposures"]
+    [counts] = [
+        m for m in impact["quarantine"]["models"] if m["model_unique_id"] == alert["unique_id"]
+    ]
+    assert impact["quarantine_source"] == "run_results"
+    # the rule's owner first for a row-level breach, not the model's (erp-team)
+    assert held["breached_rules"][0] == "orders_customer_required"
+    assert alert["owner"] == held["owner"] == "crm-team"
+    assert alert["criticality"] == board["criticality"] == "critical"
+    severity = next(
+        r["severity"] for r in counts["rule_counts"] if r["rule_name"] == held["breached_rules"][0]
+    )
+    assert alert["severity"] == severity == "critical"
+    assert alert["priority"] == priority(severity, board["criticality"]) == "P1"
 
 
 def test_no_warehouse_never_imports_dbt(tmp_path: Path) -> None:

@@ -58,6 +58,7 @@ from sluice.errors import InputError
 from sluice.escalate.core import Escalation, escalate
 from sluice.escalate.prometheus import BuildMetrics, count_by, write_textfile
 from sluice.escalate.webhook import Delivery, build_payload, deliver, validate_url
+from sluice.impact.analyze import quarantine_counts
 from sluice.project import Project, ProjectFlags, load_project
 from sluice.project.flags import resolve_project_dir
 from sluice.retry.attempts import (
@@ -685,7 +686,13 @@ def _finish(
             ),
             warehouse=warehouse,
         )
-    quarantine = inputs.quarantine if inputs is not None else {}
+    # the counts the report reads too (sluice_runs, else the run results' own): one owner and
+    # one severity for a held gate in the alerts and the report
+    quarantine = (
+        quarantine_counts(final_results, inputs.quarantine if inputs is not None else None)
+        if final_results is not None
+        else {}
+    )
     escalations = escalate(
         final_failures,
         manifest,
@@ -1188,9 +1195,16 @@ def _record_interrupted(progress: _Progress, exc: BaseException) -> None:
                 )
             )
         manifest, graph = progress.manifest_and_graph()
-        _, _, final_failures = _final_view(progress)
+        _, final_results, final_failures = _final_view(progress)
         settings = progress.settings or BuildSettings()
-        escalations = escalate(final_failures, manifest, graph, settings.escalation)
+        counts = quarantine_counts(final_results) if final_results is not None else {}
+        escalations = escalate(
+            final_failures,
+            manifest,
+            graph,
+            settings.escalation,
+            rule_counts={uid: q.rule_counts for uid, q in counts.items()},
+        )
         delivery = _delivery_written(progress)
         if delivery is None:
             delivery = _alert(

@@ -4,6 +4,7 @@ from sluice.escalate.priority import exposure_criticality
 from sluice.impact.analyze import (
     analyze,
     exposure_owners,
+    quarantine_counts,
     quarantine_from_run_results,
 )
 from sluice.impact.model import (
@@ -37,5 +38,6 @@ __all__ = [
     "analyze",
     "exposure_criticality",
     "exposure_owners",
+    "quarantine_counts",
     "quarantine_from_run_results",
 ]

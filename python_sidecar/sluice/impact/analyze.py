@@ -158,6 +158,15 @@ def quarantine_from_run_results(run_results: RunResults) -> dict[str, ModelQuara
     return found
 
 
+def quarantine_counts(
+    run_results: RunResults, warehouse: Mapping[str, ModelQuarantine] | None = None
+) -> dict[str, ModelQuarantine]:
+    """Each sluice model's counts as the report and the alerts both read them: its
+    ``sluice_runs`` row (``warehouse``) where one was read, else what its run result states
+    (:func:`quarantine_from_run_results`, the only source under ``--no-warehouse``)."""
+    return {**quarantine_from_run_results(run_results), **(warehouse or {})}
+
+
 def _text(value: Any) -> str | None:
     if value is None:
         return None
@@ -408,7 +417,7 @@ def analyze(
     sluice model states in its run result. Owners follow :func:`sluice.escalate.owners.
     resolve_owner`, the rule ``sluice build`` alerts with.
     """
-    held = {**quarantine_from_run_results(run_results), **(quarantine or {})}
+    held = quarantine_counts(run_results, quarantine)
     freshness = source_freshness(manifest, sources)
     foreign = sorted(
         {r.unique_id for r in sources.results} - set(manifest.sources) if sources else set()
