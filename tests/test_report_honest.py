@@ -7,12 +7,14 @@ file through the dbt adapter, as a user's report would.
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 from sluice.artifacts import decode_manifest
+from sluice.build import build
 from sluice.classify import Failure, FailureClass
 from sluice.cli import main
 from sluice.errors import InputError
@@ -26,6 +28,8 @@ from sluice.retry.config import EscalationSettings
 from tests import scenario
 from tests.fixtures import synth
 from tests.fixtures.synth import exposure, model, result, uid
+
+FIXTURES = Path(__file__).parent / "fixtures"
 
 
 def _chain(tmp_path: Path, runs: dict, *, name: str = "proj") -> Path:
@@ -50,6 +54,30 @@ def test_an_unknown_status_is_unknown_never_healthy(tmp_path: Path) -> None:
     assert _statuses(report) == {"dash": "unknown"}
     [root] = [rc for rc in report.impact.root_causes if rc.node_id == uid("b")]
     assert root.kind is ProblemKind.UNKNOWN_STATUS and root.status == "cancelled_by_the_future"
+
+
+def test_sluice_build_without_its_report_reads_an_unknown_status_as_unknown(
+    tmp_path: Path,
+) -> None:
+    """Without the report (disabled, or failed), the build states the exposures' statuses by
+    the report's own rule: a status dbt might write one day is unknown, not healthy."""
+    root = tmp_path / "p"
+    root.mkdir()
+    (root / "dbt_project.yml").write_text("name: shop\nconfig-version: 2\n")
+    man = synth.manifest(
+        [model("a"), model("b", (uid("a"),))], exposures=[exposure("dash", (uid("b"),))]
+    )
+    runs = synth.run_results(
+        [result(uid("a"), "success"), result(uid("b"), "cancelled_by_the_future")]
+    )
+
+    def dbt(args: list[str], log: Path) -> int:  # a dbt writing a status sluice does not know
+        synth.write_target(root / "target", man, runs)
+        return 0
+
+    done = build(root, runner=dbt, report=False, warehouse=False, environ={})
+    assert done.exposure_statuses_from == "build"
+    assert dict(done.exposure_statuses) == {uid("dash", "exposure"): "unknown"}
 
 
 def test_an_unknown_test_status_is_unknown(tmp_path: Path) -> None:
@@ -105,36 +133,61 @@ def test_a_cycle_is_refused_with_exit_2_naming_the_nodes(
     assert not (root / "target" / "sluice").exists()
 
 
-def test_compile_results_never_count_as_a_build(tmp_path: Path) -> None:
+# `args.which` of commands that build nothing, and how the report names them; None: run results
+# naming no command (every dbt writes it: fixtures of run_results v1-v6 under tests/fixtures/)
+NOT_BUILDS = [
+    ("compile", "dbt compile"),
+    ("generate", "dbt docs generate"),
+    ("show", "dbt show"),
+    ("ls", "dbt ls"),
+    ("list", "dbt ls"),
+    ("parse", "dbt parse"),
+    ("run-operation", "dbt run-operation"),
+    (None, "names no dbt command"),
+]
+
+
+@pytest.mark.parametrize(("which", "named"), NOT_BUILDS)
+def test_results_of_a_command_that_builds_nothing_never_count(
+    tmp_path: Path, which: str | None, named: str
+) -> None:
     built = synth.run_results([result(uid("a"), "success"), result(uid("b"), "error", "boom")])
     root = _chain(tmp_path, built)
     first = generate_report(root, warehouse=False)
     assert _statuses(first) == {"dash": "blocked"}
 
-    # `dbt compile` rewrites the artifacts: every node "success", nothing built
-    compiled = synth.run_results(
-        [result(uid("a"), "success"), result(uid("b"), "success")], invocation_id="compile-run"
+    # the command rewrites the artifacts: every node "success", nothing built
+    other = synth.run_results(
+        [result(uid("a"), "success"), result(uid("b"), "success")], invocation_id="other-run"
     )
-    compiled["args"] = {"which": "compile"}
+    other["args"] = {"which": which} if which else {}
     man = json.loads((root / "target" / "manifest.json").read_text())
-    man["metadata"]["invocation_id"] = "compile-run"
-    synth.write_target(root / "target", man, compiled)
+    man["metadata"]["invocation_id"] = "other-run"
+    synth.write_target(root / "target", man, other)
     second = generate_report(root, warehouse=False)
     assert _statuses(second) == {"dash": "blocked"}, "the earlier state stands"
-    assert any("dbt compile" in w and "not counted" in w for w in second.impact.warnings)
+    assert any(named in w and "not counted" in w for w in second.impact.warnings)
     node_b = next(n for n in second.impact.nodes if n.unique_id == uid("b"))
     assert node_b.invocation_id == synth.INVOCATION and node_b.run_status == "error"
 
-    # with no earlier state, a compile is refused (exit 2), nothing written
-    fresh = _chain(tmp_path, compiled, name="fresh")
-    synth.write_target(fresh / "target", man, compiled)
-    with pytest.raises(InputError, match=r"dbt compile.*builds nothing"):
+    # with no earlier state, such results are refused (exit 2), nothing written
+    fresh = _chain(tmp_path, other, name="fresh")
+    synth.write_target(fresh / "target", man, other)
+    with pytest.raises(InputError, match=re.escape(named)):
         generate_report(fresh, warehouse=False)
+    assert main(["report", "--project-dir", str(fresh), "--no-warehouse"]) == 2
     assert not (fresh / "target" / "sluice").exists()
-    compiled["args"] = {"which": "generate"}
-    synth.write_target(fresh / "target", man, compiled)
-    with pytest.raises(InputError, match=r"dbt docs generate.*builds nothing"):
-        generate_report(fresh, warehouse=False)
+
+
+def test_every_dbt_release_names_its_command_in_run_results() -> None:
+    """What the None case rests on: run results of every schema version (v1, dbt 0.19, to v6)
+    carry ``args.which``."""
+    found = {}
+    for path in sorted(FIXTURES.glob("**/run_results*.json")):
+        data = json.loads(path.read_text())
+        found[data["metadata"]["dbt_schema_version"].rsplit("/", 1)[-1]] = data["args"]["which"]
+    assert sorted(found) == [f"v{n}.json" for n in range(1, 7)]
+    assert all(found.values())
 
 
 def test_results_older_than_the_horizon_count_as_unknown(tmp_path: Path) -> None:
@@ -154,6 +207,33 @@ def test_results_older_than_the_horizon_count_as_unknown(tmp_path: Path) -> None
     # a longer horizon keeps b's result
     wide = generate_report(root, warehouse=False, horizon=timedelta(days=30))
     assert _statuses(wide) == {"dash": "healthy"}
+
+
+def test_the_horizon_var_is_read_from_the_project_file_and_from_vars(tmp_path: Path) -> None:
+    old = synth.run_results([result(uid("a"), "success"), result(uid("b"), "success")])
+    old["metadata"]["generated_at"] = "2026-01-01T09:00:00Z"
+    root = _chain(tmp_path, old)
+    (root / "dbt_project.yml").write_text(
+        "name: shop\nprofile: shop\nconfig-version: 2\nvars:\n  sluice_report_horizon: 30d\n"
+    )
+    report = ["report", "--project-dir", str(root), "--no-warehouse"]
+    assert main(report) == 0
+    later = synth.run_results([result(uid("a"), "success")], invocation_id="later")
+    later["metadata"]["generated_at"] = "2026-01-11T09:00:00Z"
+    man = json.loads((root / "target" / "manifest.json").read_text())
+    man["metadata"]["invocation_id"] = "later"
+    synth.write_target(root / "target", man, later)
+    impact = root / "target" / "sluice" / "impact.json"
+
+    def dash() -> str:
+        [only] = json.loads(impact.read_text())["exposures"]
+        return str(only["status"])
+
+    # b's result is ten days old: within the project's 30 days, past the default 7
+    assert main(report) == 0 and dash() == "healthy"
+    assert main([*report, "--vars", "{sluice_report_horizon: 5d}"]) == 1 and dash() == "unknown"
+    assert main([*report, "--vars", "{sluice_report_horizon: 12d}"]) == 0 and dash() == "healthy"
+    assert main([*report, "--vars", "{sluice_report_horizon: soon}"]) == 2
 
 
 def test_an_unwritable_output_folder_is_refused_before_the_warehouse(

@@ -255,30 +255,23 @@ def decide_exit_code(failures: Sequence[Failure], last_returncode: int | None) -
     return EXIT_TRANSIENT, "transient"
 
 
-def _fallback_exposure_statuses(
-    manifest: Manifest, graph: Graph, failures: Sequence[Failure]
+def _build_statuses(
+    manifest: Manifest,
+    results: RunResults | None,
+    failures: Sequence[Failure],
+    quarantine: Mapping[str, Any],
 ) -> dict[str, str]:
-    """Exposure statuses from the build alone: ``stale`` behind held gates only (the last good
-    data stays), ``blocked`` behind any other failed or skipped node, else ``healthy``; every
-    exposure is ``blocked`` when dbt never got to run a node."""
+    """Exposure statuses when the report gives none (disabled, failed, or the build
+    interrupted): the report's own rule (:func:`sluice.impact.analyze`) over this build's
+    results, so an unrecognised status is ``unknown`` there as in the report; every exposure
+    is ``blocked`` when dbt never got to run a node."""
     roots = [f for f in failures if f.is_root]
-    if roots and all(f.resource_type == INVOCATION_TYPE for f in roots):
+    if results is None or (roots and all(f.resource_type == INVOCATION_TYPE for f in roots)):
         return dict.fromkeys(sorted(manifest.exposures), "blocked")
-    by_id = {f.unique_id: f for f in failures}
-    statuses: dict[str, str] = {}
-    for uid in sorted(manifest.exposures):
-        upstream = graph.ancestors(uid)
-        hit = [by_id[n] for n in upstream if n in by_id]
-        if not hit:
-            statuses[uid] = "healthy"
-            continue
-        causes = {r for f in hit for r in (f.root_causes or (f.unique_id,))}
-        root_failures = [by_id[r] for r in causes if r in by_id]
-        if root_failures and all(f.gate_held for f in root_failures):
-            statuses[uid] = "stale"
-        else:
-            statuses[uid] = "blocked"
-    return statuses
+    from sluice.impact import analyze
+
+    impact = analyze(manifest, results, generated_at=datetime.now(UTC), quarantine=quarantine)
+    return {e.unique_id: e.status.value for e in impact.exposures}
 
 
 def _report_statuses(result: Any) -> dict[str, str] | None:
@@ -738,7 +731,7 @@ def _finish(
     statuses = _report_statuses(report_step.result) if report_step.generated else None
     statuses_from = "report"
     if statuses is None:
-        statuses = _fallback_exposure_statuses(manifest, graph, final_failures)
+        statuses = _build_statuses(manifest, final_results, final_failures, quarantine)
         statuses_from = "build"
 
     result = BuildResult(
@@ -1217,7 +1210,7 @@ def _record_interrupted(progress: _Progress, exc: BaseException) -> None:
                 invocation_id=progress.invocation_id,
                 send=False,
             )
-        statuses = _fallback_exposure_statuses(manifest, graph, final_failures)
+        statuses = _build_statuses(manifest, final_results, final_failures, counts)
     except Exception as problem:  # the record must still be written
         final_failures, escalations, statuses = (), (), {}
         manifest = _EMPTY_MANIFEST

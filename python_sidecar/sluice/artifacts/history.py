@@ -57,8 +57,22 @@ def command_name(which: str | None) -> str:
 
 
 def is_build(which: str | None) -> bool:
-    """Whether run results of this command say anything about the nodes' data."""
-    return which not in NOT_BUILDS
+    """Whether run results of this command say anything about the nodes' data.
+
+    Every run results schema (v1, dbt 0.19, to v6; sluice reads v4 onward) names the command in
+    ``args.which``, for every command. Run results without it were not written as dbt writes
+    them: what ran is unknown, so they never count as a build."""
+    return bool(which) and which not in NOT_BUILDS
+
+
+def not_counted_because(which: str | None) -> str:
+    """Why run results of this command are not counted, for messages."""
+    if not which:
+        return (
+            "names no dbt command (no args.which, which every dbt command writes), so what ran is "
+            "unknown"
+        )
+    return f"was written by `{command_name(which)}`, which builds nothing"
 
 
 class NodeResult(msgspec.Struct, frozen=True, forbid_unknown_fields=False):

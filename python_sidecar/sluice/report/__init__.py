@@ -22,12 +22,12 @@ from sluice.artifacts import RUN_RESULTS_FILE, Artifacts, load_artifacts
 from sluice.artifacts.history import (
     STATE_FILE,
     Known,
-    command_name,
     encode_state,
     is_build,
     known_results,
     load_state,
     merge,
+    not_counted_because,
 )
 from sluice.destinations import check_writable
 from sluice.errors import InputError
@@ -191,16 +191,15 @@ def read_inputs(
     previous = load_state(path)
     warnings: list[str] = []
     if not is_build(command):
+        why = not_counted_because(command)
         if previous is None or not previous.nodes:
             raise InputError(
-                f"{artifacts.target_path / RUN_RESULTS_FILE}: written by `{command_name(command)}`"
-                f" (invocation {run_results.metadata.invocation_id}), which builds nothing, and "
-                f"no earlier result is known ({path} does not exist yet); run dbt build, run or "
-                "test first"
+                f"{artifacts.target_path / RUN_RESULTS_FILE} (invocation "
+                f"{run_results.metadata.invocation_id}) {why}, and no earlier result is known "
+                f"({path} does not exist yet); run dbt build, run or test first"
             )
         warnings.append(
-            f"{RUN_RESULTS_FILE} was written by `{command_name(command)}`, which builds nothing: "
-            "not counted; the statuses are those of earlier invocations"
+            f"{RUN_RESULTS_FILE} {why}: not counted; the statuses are those of earlier invocations"
         )
     state = merge(previous, run_results, project.name)
     graph_ids = [
