@@ -209,3 +209,76 @@ def test_dispatched_tests_report_what_the_model_caught_without_a_rescan(make_pro
     assert "orders__quarantine" in compiled["not_null_orders_customer_id"]
     assert "orders__quarantine" in compiled["dbt_utils_accepted_range_orders_qty__100__0"]
     assert "orders__quarantine" not in compiled["dbt_utils_not_null_proportion_orders_0_9__qty"]
+
+
+# two adopted tests as _project lists them, and the same with a config.meta.sluice ({meta})
+WITH_META = {
+    "not_null": ("- not_null\n", "- not_null: {config: {meta: {sluice: {meta}}}}\n"),
+    "accepted_values": (
+        "- accepted_values: {arguments: {values: [paid, open]}}\n",
+        "- accepted_values: {arguments: {values: [paid, open]}, config: {meta: {sluice: {meta}}}}\n",
+    ),
+}
+
+
+def _test_meta(project: DbtProject, test: str, meta: str) -> None:
+    """Gives the adopted test `test` in models/schema.yml a config.meta.sluice."""
+    path = project.root / "models" / "schema.yml"
+    listed, configured = WITH_META[test]
+    text = path.read_text()
+    assert listed in text
+    path.write_text(text.replace(listed, configured.replace("{meta}", meta)))
+
+
+def test_adopted_tests_take_the_retry_settings_of_their_meta(make_project, engine):
+    project = make_project(engine)
+    _project(project, ", gate: {high: none, medium: none, low: none}")
+    _test_meta(project, "not_null", "{max_attempts: 2, attempt_interval: 0}")
+    _test_meta(project, "accepted_values", "{dead_letter_after: '1 day'}")
+    project.dbt("build")
+    project.dbt("run", "-s", "orders")
+
+    def statuses():
+        return dict(
+            project.query(
+                "select rule_name, status || ' ' || cast(attempt_count as varchar) "
+                "from {schema}.orders__quarantine where record_key in ('[2]', '[3]', '[6]')"
+            )
+        )
+
+    # not_null counts an attempt per build (its own interval): the second one dead-letters it;
+    # the others keep the default interval of an hour: still their first attempt
+    assert statuses() == {
+        "not_null_orders_customer_id": "dead_letter 2",
+        "accepted_values_orders_status__paid__open": "open 1",
+        "dbt_utils_accepted_range_orders_qty__100__0": "open 1",
+    }
+    # two days later: accepted_values' exception is past its dead_letter_after, the range's is not
+    project.execute(
+        "update {schema}.orders__quarantine set first_seen_at = first_seen_at - interval '2 days'"
+    )
+    project.dbt("run", "-s", "orders")
+    assert statuses() == {
+        "not_null_orders_customer_id": "dead_letter 2",
+        "accepted_values_orders_status__paid__open": "dead_letter 1",
+        "dbt_utils_accepted_range_orders_qty__100__0": "open 1",
+    }
+
+
+def test_an_unknown_setting_on_an_adopted_test_stops_the_build_before_anything_runs(
+    make_project, engine
+):
+    project = make_project(engine)
+    _project(project, ", gate: {high: none, medium: none, low: none}")
+    _test_meta(project, "not_null", "{retries: 3}")
+    result = project.dbt("build", expect=2)  # dbt: an error before any node ran
+    text = " ".join(result.output.split())
+    assert (
+        "model 'orders', rule 'not_null_orders_customer_id', key 'meta.sluice.retries': "
+        "unknown setting for an adopted test" in text
+    ), result.output[-3000:]
+    assert result.run_results is None or all(
+        r["status"] != "success" for r in result.run_results["results"]
+    )
+    assert not project.relation_exists("raw_orders")
+    assert not project.relation_exists("orders")

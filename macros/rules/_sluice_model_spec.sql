@@ -45,6 +45,27 @@
 {% endmacro %}
 
 
+{#- The settings an adopted (or left alone) dbt test takes in its `config.meta.sluice`. -#}
+{% macro _sluice_adopted_test_settings() %}
+  {{ return(['adopt', 'severity', 'route', 'owner', 'error_class', 'max_attempts', 'attempt_interval', 'dead_letter_after']) }}
+{% endmacro %}
+
+
+{#- A dbt test's `config.meta.sluice` on a sluice model: a mapping of known settings, else a
+    compile error naming the model, the test and the key. -#}
+{% macro _sluice_test_meta(model_name, node) %}
+  {%- set sm = (node.config.meta or {}).get('sluice') or {} -%}
+  {%- if sm is not mapping -%}
+    {{ sluice._sluice_config_error(model_name, node.name, 'meta.sluice', "expected a mapping of sluice settings") }}
+  {%- endif -%}
+  {%- set known = sluice._sluice_adopted_test_settings() -%}
+  {%- for k in sm.keys() if k not in known -%}
+    {{ sluice._sluice_config_error(model_name, node.name, 'meta.sluice.' ~ k, "unknown setting for an adopted test (expected one of " ~ (known | join(', ')) ~ ")") }}
+  {%- endfor -%}
+  {{ return(sm) }}
+{% endmacro %}
+
+
 {#- The rule arguments of an adopted test: its own arguments, its `where`, its severity mapped
     (dbt `error` -> high, `warn` -> low) and its config.meta.sluice overrides. -#}
 {% macro _sluice_adopted_args(node, kind, tm) %}
@@ -72,6 +93,8 @@
     'owner': sm.get('owner'),
     'error_class': sm.get('error_class'),
     'max_attempts': sm.get('max_attempts'),
+    'attempt_interval': sm.get('attempt_interval'),
+    'dead_letter_after': sm.get('dead_letter_after'),
     'where': cfg.where,
     'error_if': cfg.error_if if dbt_severity == 'error' else none,
   }) -%}
@@ -112,10 +135,11 @@
   {%- set nodes = graph.nodes.values() | selectattr('resource_type', 'equalto', 'test') | sort(attribute='name') -%}
   {%- for node in nodes if node.attached_node == current.unique_id and node.test_metadata -%}
     {%- set tm = node.test_metadata -%}
-    {%- set test_sluice = (node.config.meta or {}).get('sluice') or {} -%}
+    {%- set native = tm.name in kinds and tm.namespace in (none, 'sluice') -%}
+    {%- set test_sluice = {} if native else sluice._sluice_test_meta(model_name, node) -%}
     {%- set kind = none -%}
     {%- set args = {} -%}
-    {%- if tm.name in kinds and tm.namespace in (none, 'sluice') -%}
+    {%- if native -%}
       {%- set kind = kinds[tm.name] -%}
       {%- do args.update(tm.kwargs) -%}
       {%- do args.update({'where': node.config.where}) -%}
