@@ -267,5 +267,7 @@ def test_a_column_named_like_the_engines_row_address_is_data(make_project, engin
     result = project.dbt("build")
     assert result.status("items") == "success"
     assert project.query("select id, qty from {schema}.items order by 1") == [(1, 5), (3, 4)]
-    held = project.query("select record_key, record_copy from {schema}.items__quarantine order by 1, 2")
+    held = project.query(
+        "select record_key, record_copy from {schema}.items__quarantine order by 1, 2"
+    )
     assert held == [("[2]", 1), ("[3]", 1), ("[4]", 1)]
