@@ -421,6 +421,8 @@ class DbtProject:
             conn.close()
 
     def relation_exists(self, name: str) -> bool:
+        if self.engine == "duckdb" and not (self.root / "test.duckdb").exists():
+            return False  # nothing has connected yet (dbt stopped before any node ran)
         if self.engine == "duckdb":
             sql = f"select count(*) from information_schema.tables where table_schema = 'main' and table_name = '{name}'"
         elif self.engine == "snowflake":

@@ -86,6 +86,12 @@ CASES = [
 ]
 
 
+# Found once the model's SQL has run (the columns it returns are known only then): dbt exits 1,
+# the model publishes nothing and what depends on it is skipped. Every other case is found by the
+# start-of-build check: dbt exits 2 and nothing runs at all, not even the seeds.
+AT_THE_MODEL = {"missing column"}
+
+
 @pytest.mark.parametrize(
     ("case", "pattern", "replacement", "expected"), CASES, ids=[c[0] for c in CASES]
 )
@@ -94,8 +100,43 @@ def test_bad_config_is_a_clear_compile_error(make_project, case, pattern, replac
     scenario.setup(project)
     _edit(project, pattern, replacement)
     result = project.dbt("build", expect=None)
-    assert result.returncode in (1, 2), result.output
     assert "Compilation Error" in result.output, result.output[-3000:]
     for part in expected:
         assert part in result.output, (part, result.output[-3000:])
-    assert not project.relation_exists("orders") if result.returncode == 1 else True
+    assert not project.relation_exists("orders")
+    if case in AT_THE_MODEL:
+        assert result.returncode == 1, result.output[-3000:]
+        assert result.status("orders") == "error"
+        assert result.status("orders_daily") == "skipped"
+    else:
+        _assert_nothing_ran(project, result)
+
+
+def _assert_nothing_ran(project, result):
+    assert result.returncode == 2, result.output[-3000:]  # dbt: an error before any node ran
+    assert result.run_results is None or all(
+        r["status"] != "success" for r in result.run_results["results"]
+    )
+    assert not project.relation_exists("raw_orders")
+    assert not project.relation_exists("customers")
+
+
+def test_a_broken_sluice_model_outside_the_selection_stops_the_build(make_project, engine):
+    """The start-of-build check reads every sluice model in the project, selected or not."""
+    project = make_project(engine)
+    scenario.setup(project)
+    project.write("models/customers_checked.sql", "select * from {{ ref('customers') }}\n")
+    project.write(
+        "models/customers_checked.yml",
+        """
+        models:
+          - name: customers_checked
+            config: {materialized: sluice, meta: {sluice: {key: customer_id, retries: 3}}}
+        """,
+    )
+    result = project.dbt("build", "-s", "+orders", expect=None)
+    assert "model 'customers_checked', key 'meta.sluice.retries': unknown setting" in " ".join(
+        result.output.split()
+    ), result.output[-3000:]
+    _assert_nothing_ran(project, result)
+    assert not project.relation_exists("orders")

@@ -102,7 +102,9 @@
 {% endmacro %}
 
 
-{% macro _sluice_model_spec(node=none) %}
+{#- `tests`: the test nodes attached to the model, when the caller has them already (the
+    start-of-build check indexes the graph's tests once for every model). -#}
+{% macro _sluice_model_spec(node=none, tests=none) %}
   {%- set meta = sluice._sluice_model_meta(node) -%}
   {%- set current = node if node is not none else model -%}
   {%- set model_name = current.name -%}
@@ -132,7 +134,7 @@
   {%- set rules = [] -%}
   {%- set not_adopted = [] -%}
   {%- set adopted_namespaces = [] -%}
-  {%- set nodes = graph.nodes.values() | selectattr('resource_type', 'equalto', 'test') | sort(attribute='name') -%}
+  {%- set nodes = (tests if tests is not none else graph.nodes.values() | selectattr('resource_type', 'equalto', 'test')) | sort(attribute='name') -%}
   {%- for node in nodes if node.attached_node == current.unique_id and node.test_metadata -%}
     {%- set tm = node.test_metadata -%}
     {%- set native = tm.name in kinds and tm.namespace in (none, 'sluice') -%}
@@ -209,20 +211,23 @@
 {% endmacro %}
 
 
-{#- Every selected sluice model's settings and rules, checked by the package's on-run-start hook
-    before any model runs: a bad `meta.sluice` or rule stops the build with the model and the
-    key named, and nothing runs. -#}
+{#- Every sluice model's settings and rules, checked by the package's on-run-start hook before
+    any model runs: a bad `meta.sluice` or rule stops the build with the model and the key named,
+    and nothing runs. The whole graph is checked, not only the selected models (as dbt parses the
+    whole project): a broken sluice model stops `dbt build -s another_model` too. -#}
 {% macro validate_models() %}
   {{ return(adapter.dispatch('validate_models', 'sluice')()) }}
 {% endmacro %}
 
 {% macro default__validate_models() %}
   {%- if not execute or flags.WHICH not in ('build', 'run', 'retry') -%}{{ return('') }}{%- endif -%}
-  {%- set selected = selected_resources if selected_resources is defined and selected_resources else graph.nodes.keys() -%}
-  {%- for uid in selected if uid in graph.nodes -%}
-    {%- set node = graph.nodes[uid] -%}
+  {%- set tests_of = {} -%}
+  {%- for node in graph.nodes.values() if node.resource_type == 'test' and node.attached_node -%}
+    {%- do tests_of.setdefault(node.attached_node, []).append(node) -%}
+  {%- endfor -%}
+  {%- for node in graph.nodes.values() | sort(attribute='unique_id') -%}
     {%- if node.resource_type == 'model' and node.config.materialized == 'sluice' -%}
-      {%- do sluice._sluice_model_spec(node) -%}
+      {%- do sluice._sluice_model_spec(node, tests_of.get(node.unique_id, [])) -%}
     {%- endif -%}
   {%- endfor -%}
   {{ return('') }}
