@@ -1,6 +1,7 @@
-"""SIGTERM and SIGINT to a running `sluice build`, at each phase: dbt connecting, dbt running a
-query, waiting between attempts, dbt running a retry, finishing (sending the alerts). Real processes (the `sluice` command, dbt
-under it) and the real PostgreSQL test server.
+"""SIGTERM and SIGINT to a running `sluice build`, each at every phase: starting (reading the
+project), dbt connecting, dbt running a query, waiting between attempts, dbt running a retry,
+finishing (sending the alerts). Real processes (the `sluice` command, dbt under it) and the real
+PostgreSQL test server.
 
 After every signal: `sluice build` exits 143 (SIGTERM) or 130 (SIGINT) with one line on stderr
 and no traceback; no dbt process is left; no query of the build is left running on the server;
@@ -97,6 +98,7 @@ class Build:
     root: Path
     schema: str
     process: subprocess.Popen[bytes] | None = None
+    err: str | None = None
 
     @property
     def sluice(self) -> Path:
@@ -149,7 +151,9 @@ class Build:
         assert self.process is not None and self.process.stderr is not None
         if self.process.poll() is None:
             return ""
-        return self.process.stderr.read().decode(errors="replace")
+        if self.err is None:
+            self.err = self.process.stderr.read().decode(errors="replace")
+        return self.err
 
     def record(self) -> dict:
         return json.loads((self.sluice / "build.json").read_text())
@@ -186,6 +190,15 @@ class Build:
         return found
 
 
+def write_previous_run(root: Path) -> None:
+    """A previous run's record, which this run must replace, never sit beside."""
+    previous = root / "target" / "sluice"
+    previous.mkdir(parents=True)
+    (previous / "build.json").write_text(json.dumps({"invocation_id": "previous", "exit_code": 0}))
+    (previous / "alerts.json").write_text(json.dumps({"invocation_id": "previous"}))
+    (previous / "sluice.prom").write_text("sluice_build_exit_code 0\n")
+
+
 @pytest.fixture
 def project(tmp_path: Path, shared_pg: None) -> Iterator[Build]:
     root = tmp_path / "signals"
@@ -195,12 +208,7 @@ def project(tmp_path: Path, shared_pg: None) -> Iterator[Build]:
     (root / "models" / "slow.sql").write_text(SLOW_MODEL)
     schema = "sig_" + uuid.uuid4().hex[:10]
     pg_execute(f"create schema {schema}; create sequence {schema}.calls")
-    # A previous run's record, which this run must replace, never sit beside.
-    previous = root / "target" / "sluice"
-    previous.mkdir(parents=True)
-    (previous / "build.json").write_text(json.dumps({"invocation_id": "previous", "exit_code": 0}))
-    (previous / "alerts.json").write_text(json.dumps({"invocation_id": "previous"}))
-    (previous / "sluice.prom").write_text("sluice_build_exit_code 0\n")
+    write_previous_run(root)
     build = Build(root, schema)
     yield build
     if build.process is not None and build.process.poll() is None:
@@ -213,9 +221,11 @@ def project(tmp_path: Path, shared_pg: None) -> Iterator[Build]:
     pg_execute(f"drop schema if exists {schema} cascade")
 
 
-def signal_and_check(build: Build, signum: int, *, group: bool, already_sent: bool = False) -> dict:
+def signal_and_check(
+    build: Build, signum: int, *, group: bool, already_sent: bool = False, warehouse: bool = True
+) -> dict:
     """Send the signal (unless ``already_sent``), then check what every phase must leave
-    behind; returns build.json."""
+    behind (``warehouse``: on the server too); returns build.json."""
     assert build.process is not None
     if not already_sent:
         if group:
@@ -231,9 +241,10 @@ def signal_and_check(build: Build, signum: int, *, group: bool, already_sent: bo
     # sluice waited for dbt to exit: nothing of the build runs any more
     assert build.dbt_processes() == []
     deadline = time.monotonic() + 30  # the server ends a cancelled backend asynchronously
-    while build.running_queries() and time.monotonic() < deadline:
+    while warehouse and build.running_queries() and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert build.running_queries() == 0, "a query of the build is still running on the server"
+    if warehouse:
+        assert build.running_queries() == 0, "a query of the build is still running"
     record = build.record()
     assert record["status"] == "interrupted" and record["outcome"] == "interrupted"
     assert record["exit_code"] == 128 + signum
@@ -246,10 +257,46 @@ def signal_and_check(build: Build, signum: int, *, group: bool, already_sent: bo
     return record
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_signal_while_the_project_file_is_read(tmp_path: Path, signum: int):
+    # Starting: sluice reads dbt_project.yml to find its target folder before anything else. A
+    # FIFO stands in for a project file on a slow disk: reading it waits for a writer, the test.
+    root = tmp_path / "signals"
+    root.mkdir()
+    os.mkfifo(root / "dbt_project.yml")
+    write_previous_run(root)
+    build = Build(root, "unused")
+    build.start()
+    writer: list[int] = []
+
+    def reading() -> bool:
+        try:  # opens only once sluice has the file open for reading
+            writer.append(os.open(root / "dbt_project.yml", os.O_WRONLY | os.O_NONBLOCK))
+        except OSError:
+            return False
+        return True
+
+    try:
+        build.wait_for(reading, "sluice reading dbt_project.yml")
+        record = signal_and_check(build, signum, group=True, warehouse=False)
+    finally:
+        for fd in writer:
+            os.close(fd)
+
+    assert record["attempts"] == [] and "during starting" in record["notes"][-1]
+    assert f"written to {root / 'target' / 'sluice'}" in build.stderr()
+
+
+@pytest.mark.postgres
 @pytest.mark.parametrize(
     ("signum", "group"),
-    [(signal.SIGTERM, True), (signal.SIGINT, True), (signal.SIGTERM, False)],
-    ids=["SIGTERM-to-group", "SIGINT-to-group", "SIGTERM"],
+    [
+        (signal.SIGTERM, True),
+        (signal.SIGINT, True),
+        (signal.SIGTERM, False),
+        (signal.SIGINT, False),
+    ],
+    ids=["SIGTERM-to-group", "SIGINT-to-group", "SIGTERM", "SIGINT"],
 )
 def test_signal_while_dbt_runs_a_query(project: Build, signum: int, group: bool):
     project.start("--max-attempts", "3")
@@ -266,7 +313,12 @@ def test_signal_while_dbt_runs_a_query(project: Build, signum: int, group: bool)
     assert {r["unique_id"] for r in kept["results"]} <= {"model.signals.quick"}
 
 
-def test_signal_while_waiting_between_attempts(project: Build):
+BOTH = pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+
+
+@pytest.mark.postgres
+@BOTH
+def test_signal_while_waiting_between_attempts(project: Build, signum: int):
     project.start(
         "--max-attempts",
         "3",
@@ -281,7 +333,7 @@ def test_signal_while_waiting_between_attempts(project: Build):
     )
     project.wait_for(lambda: project.phase().startswith("waiting"), "the wait before a retry")
 
-    record = signal_and_check(project, signal.SIGTERM, group=True)
+    record = signal_and_check(project, signum, group=True)
 
     [attempt] = record["attempts"]  # the finished first attempt; no dbt was running
     assert not attempt["interrupted"] and attempt["returncode"] == 1
@@ -289,11 +341,13 @@ def test_signal_while_waiting_between_attempts(project: Build):
     assert "during waiting" in record["notes"][-1]
 
 
-def test_signal_while_dbt_runs_a_retry(project: Build):
+@pytest.mark.postgres
+@BOTH
+def test_signal_while_dbt_runs_a_retry(project: Build, signum: int):
     project.start("--max-attempts", "3", "--base-delay", "1", "--vars", "{fail_first: true}")
     project.wait_for(lambda: project.running_queries() == 1, "the retry's slow query running")
 
-    record = signal_and_check(project, signal.SIGINT, group=True)
+    record = signal_and_check(project, signum, group=True)
 
     first, second = record["attempts"]
     assert first["kind"] == "build" and not first["interrupted"]
@@ -328,14 +382,18 @@ class SilentServer:
         self.sock.close()
 
 
-def test_signal_while_dbt_hangs_connecting_kills_it_after_the_stop_timeout(project: Build):
+@pytest.mark.postgres
+@BOTH
+def test_signal_while_dbt_hangs_connecting_kills_it_after_the_stop_timeout(
+    project: Build, signum: int
+):
     server = SilentServer()
     try:
         # dbt stuck in the warehouse driver does not see SIGINT: after 5 s it is killed
         project.start("--max-attempts", "3", "--stop-timeout", "5", port=server.port)
         project.wait_for(server.connected.is_set, "dbt connecting")
 
-        record = signal_and_check(project, signal.SIGTERM, group=True)
+        record = signal_and_check(project, signum, group=True)
     finally:
         server.close()
 
@@ -361,6 +419,7 @@ sluice.build(root, ["--profiles-dir", str(root)], report=False, log_dbt_output=T
 """
 
 
+@pytest.mark.postgres
 def test_an_orchestrators_own_handler_stops_dbt_the_same_way(project: Build):
     project.write_profile()
     env = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false")
@@ -420,7 +479,9 @@ class HoldingWebhook:
         self.server.server_close()
 
 
-def test_signal_while_finishing(project: Build):
+@pytest.mark.postgres
+@BOTH
+def test_signal_while_finishing(project: Build, signum: int):
     (project.root / "models" / "broken.sql").write_text("select missing from {{ ref('quick') }}\n")
     webhook = HoldingWebhook()
     try:
@@ -428,10 +489,10 @@ def test_signal_while_finishing(project: Build):
         project.start("--select", "quick", "broken", env={"SLUICE_WEBHOOK_URL": webhook.url})
         project.wait_for(webhook.received.is_set, "the alert being sent")
         assert project.process is not None
-        os.killpg(project.process.pid, signal.SIGTERM)
+        os.killpg(project.process.pid, signum)
         webhook.release.set()  # the alert goes out; the build was told to stop meanwhile
 
-        record = signal_and_check(project, signal.SIGTERM, group=True, already_sent=True)
+        record = signal_and_check(project, signum, group=True, already_sent=True)
     finally:
         webhook.close()
 

@@ -429,6 +429,47 @@ def test_each_run_replaces_the_previous_runs_record(tmp_path, monkeypatch):
     assert not (project.sluice / "alerts.json").exists()
 
 
+def write_previous_run(sluice: Path) -> None:
+    """What a previous, successful run left in target/sluice/."""
+    (sluice / "attempts" / "1").mkdir(parents=True)
+    (sluice / "build.json").write_text(json.dumps({"invocation_id": "previous", "exit_code": 0}))
+    (sluice / "alerts.json").write_text(json.dumps({"invocation_id": "previous"}))
+    (sluice / "sluice.prom").write_text("sluice_build_exit_code 0\n")
+
+
+@pytest.mark.parametrize("fault", ["unrenderable target-path", "option without its value"])
+def test_a_usage_error_before_the_build_starts_replaces_the_previous_runs_record(
+    tmp_path, monkeypatch, capsys, fault
+):
+    from sluice.cli import main
+
+    project = duckdb_project(tmp_path)
+    write_previous_run(project.sluice)
+    args = ["build", "--project-dir", str(project.root), "--profiles-dir", str(project.root)]
+    if fault == "unrenderable target-path":
+        # the project file cannot be read: the record goes where dbt writes by default
+        monkeypatch.delenv("SLUICE_TEST_NO_SUCH_VARIABLE", raising=False)
+        with (project.root / "dbt_project.yml").open("a") as file:
+            file.write("target-path: \"{{ env_var('SLUICE_TEST_NO_SUCH_VARIABLE') }}\"\n")
+        code = main(args)
+        expected = "SLUICE_TEST_NO_SUCH_VARIABLE"
+    else:
+        code = main([*args, "--max-attempts"])
+        expected = "--max-attempts: expected one argument"
+
+    err = capsys.readouterr().err
+    assert code == 2, err
+    assert expected in err and "Traceback" not in err
+    record = project.build_json()
+    assert record["status"] == "usage_error" and record["exit_code"] == 2
+    assert record["invocation_id"] != "previous"
+    assert any(expected in note for note in record["notes"])
+    assert "sluice_build_exit_code 2" in project.prom()
+    assert f'invocation_id="{record["invocation_id"]}",status="usage_error"' in project.prom()
+    assert not (project.sluice / "alerts.json").exists()
+    assert not (project.sluice / "attempts").exists()
+
+
 # --- reading the error from dbt's output (pure) ------------------------------------------------
 
 PG_REFUSED = """\x1b[0m08:11:48  Running with dbt=1.11.16

@@ -70,7 +70,7 @@ def test_audit_reads_the_vars_the_build_was_given(make_project, capsys) -> None:
     assert "seal removed" in out and "head: none" in out
 
 
-def test_a_report_folder_under_a_file_is_refused_before_anything_is_written(
+def test_a_report_folder_under_a_file_is_refused_before_dbt_runs_and_recorded(
     make_project, tmp_path: Path, capsys
 ) -> None:
     project: DbtProject = make_project("duckdb")
@@ -93,7 +93,10 @@ def test_a_report_folder_under_a_file_is_refused_before_anything_is_written(
     _, err = _out(capsys)
     assert code == 2, err
     assert str(reports) in err and "not a folder" in err and "Traceback" not in err
-    assert not (project.root / "target").exists(), "dbt never ran, nothing was written"
+    sluice = project.root / "target" / "sluice"
+    assert not (sluice / "attempts").exists(), "dbt never ran"
+    record = json.loads((sluice / "build.json").read_text())  # the usage error is recorded
+    assert record["status"] == "usage_error" and str(reports) in record["notes"][-1]
 
 
 # -- the warehouse door: the profile as dbt reads it --------------------------------------------

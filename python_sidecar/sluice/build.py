@@ -109,6 +109,7 @@ __all__ = [
     "build",
     "decide_exit_code",
     "find_dbt",
+    "record_usage_error",
     "subprocess_runner",
     "summary",
     "target_dir_of",
@@ -139,6 +140,9 @@ class Interrupted(BaseException):
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
+        self.recorded: Path | None = None
+        """This run's ``build.json`` once the build wrote it; None if it could not (the
+        project was not found yet, or its target folder cannot be written)."""
 
     @property
     def exit_code(self) -> int:
@@ -235,6 +239,15 @@ def target_dir_of(project_dir: Path, dbt_args: Sequence[str], environ: Mapping[s
         return load_project(flags, environ=environ).target_path
     except InputError as exc:
         raise BuildError(str(exc)) from None
+
+
+def _target_dir_given(
+    project_dir: Path, dbt_args: Sequence[str], environ: Mapping[str, str]
+) -> Path:
+    """The target folder without reading the project file (it cannot be read):
+    ``--target-path``, ``DBT_TARGET_PATH``, else dbt's default ``target``."""
+    flags = ProjectFlags.from_dbt_args(dbt_args, project_dir=project_dir)
+    return Project(project_dir, flags, dict(environ), Path.cwd(), {}, {}).target_path
 
 
 def decide_exit_code(failures: Sequence[Failure], last_returncode: int | None) -> tuple[int, str]:
@@ -443,6 +456,14 @@ class _Progress:
     phase: str = "starting"
     repeated: dict[str, int] = field(default_factory=dict)
     settings: BuildSettings | None = None
+    report_files: tuple[Path, ...] = ()
+    cleared: bool = False
+
+    def clear_previous_run(self) -> None:
+        """Remove the previous run's outputs (once), before this run writes its own."""
+        if not self.cleared:
+            self.cleared = True
+            clear_previous_run(self.target_dir, self.report_files)
 
     def patterns(self) -> tuple[Pattern, ...]:
         """The users' rows first, then the built-in table."""
@@ -506,11 +527,12 @@ def build(
     ``log_dbt_output``.
 
     Every way out writes this run's ``build.json`` and ``sluice.prom`` (marked with
-    ``invocation_id``), once the project is found and its output folders checked (a folder that
-    cannot be written stops the build before anything is written). Raises :class:`BuildError`
-    for usage and configuration errors and when dbt cannot start for a reason that is not
-    transient; an exception that interrupts the build (:class:`Interrupted`,
-    ``KeyboardInterrupt``, ...) stops dbt and goes on.
+    ``invocation_id``) once the project is found, after removing the previous run's: under the
+    project's target folder, or, when its ``dbt_project.yml`` cannot be read, under
+    ``--target-path``, ``DBT_TARGET_PATH`` or ``target``. Nothing is written where the target
+    folder cannot be written. Raises :class:`BuildError` for usage and configuration errors
+    and when dbt cannot start for a reason that is not transient; an exception that interrupts
+    the build (:class:`Interrupted`, ``KeyboardInterrupt``, ...) stops dbt and goes on.
     """
     started_wall = time.time()
     env = os.environ if environ is None else environ
@@ -522,25 +544,29 @@ def build(
     ).resolve()
     if not (project / "dbt_project.yml").exists():
         raise BuildError(f"{project} is not a dbt project (no dbt_project.yml)")
-    target_dir = target_dir_of(project, passthrough, env)
-    output_dir = Path(report_dir) if report_dir else sluice_dir(target_dir)
     progress = _Progress(
         invocation_id=str(uuid.uuid4()),
         project=project,
-        target_dir=target_dir,
+        target_dir=_target_dir_given(project, passthrough, env),
         started_at=started_wall,
         clock=clock,
         started=clock(),
     )
-    try:  # before anything is written: a folder that cannot be written is a usage error
-        check_writable(sluice_dir(target_dir), "build record")
-        if report:
-            check_writable(output_dir, "report")
-    except InputError as exc:
-        raise BuildError(str(exc)) from None
-    clear_previous_run(target_dir, _report_files(output_dir) if report else ())
-    progress.write_running()
+    if report and report_dir:
+        progress.report_files = tuple(_report_files(Path(report_dir)))
+    # From here on every way out, a signal included, writes this run's record.
     try:
+        _locate(progress, passthrough, env, report=report, report_dir=report_dir)
+        target_dir = progress.target_dir
+        output_dir = Path(report_dir) if report_dir else sluice_dir(target_dir)
+        try:  # before anything is written: a folder that cannot be written is a usage error
+            check_writable(sluice_dir(target_dir), "build record")
+            if report:
+                check_writable(output_dir, "report")
+        except InputError as exc:
+            raise BuildError(str(exc)) from None
+        progress.clear_previous_run()
+        progress.write_running()
         if given_project is not None and Path(given_project).resolve() != project:
             raise BuildError("--project-dir is given twice with different folders")
         if given_project is not None:
@@ -616,7 +642,10 @@ def build(
             exc.result = _record_usage_error(progress, str(exc))
         raise
     except BaseException as exc:
-        _record_interrupted(progress, exc)
+        # interrupted while the project file was read: the record goes to the fallback folder
+        recorded = _record_interrupted(progress, exc)
+        if isinstance(exc, Interrupted):
+            exc.recorded = recorded
         raise
     if result.exit_code == EXIT_USAGE:
         last = result.attempts[-1]
@@ -627,6 +656,56 @@ def build(
             result,
         )
     return result
+
+
+def _locate(
+    progress: _Progress,
+    dbt_args: Sequence[str],
+    environ: Mapping[str, str],
+    *,
+    report: bool,
+    report_dir: str | os.PathLike[str] | None,
+) -> None:
+    """Read the project's target folder into ``progress`` (a :class:`BuildError` when the
+    project file cannot be read; ``progress`` keeps the fallback folder then)."""
+    progress.target_dir = target_dir_of(progress.project, dbt_args, environ)
+    if report:
+        output_dir = Path(report_dir) if report_dir else sluice_dir(progress.target_dir)
+        progress.report_files = tuple(_report_files(output_dir))
+
+
+def record_usage_error(
+    dbt_args: Sequence[str], message: str, environ: Mapping[str, str] | None = None
+) -> BuildResult | None:
+    """Record a usage error found before :func:`build` could run (the command line itself
+    could not be read): the previous run's outputs are removed and this run's ``build.json``
+    and ``sluice.prom`` written, status ``usage_error``, under the target folder that
+    ``dbt_args`` (``--project-dir``, ``--target-path`` ...) and ``environ`` name. None when no
+    project is found there or its target folder cannot be written."""
+    env = os.environ if environ is None else environ
+    passthrough = without_separators(dbt_args)
+    given = flag_value(passthrough, "--project-dir")
+    try:
+        project = resolve_project_dir(
+            ProjectFlags(project_dir=Path(given) if given is not None else None), env, Path.cwd()
+        ).resolve()
+    except (InputError, OSError):
+        return None
+    if not (project / "dbt_project.yml").exists():
+        return None
+    progress = _Progress(
+        invocation_id=str(uuid.uuid4()),
+        project=project,
+        target_dir=_target_dir_given(project, passthrough, env),
+        started_at=time.time(),
+        clock=time.monotonic,
+        started=time.monotonic(),
+    )
+    report_dir = flag_value(passthrough, "--report-dir")
+    report = "--no-report" not in passthrough
+    with contextlib.suppress(BuildError):
+        _locate(progress, passthrough, env, report=report, report_dir=report_dir)
+    return _record_usage_error(progress, message)
 
 
 def _first_line(text: str) -> str:
@@ -1099,7 +1178,21 @@ def _write_record(
     _write_json(sluice_dir(result.target_dir) / "build.json", summary(result))
 
 
-def _record_usage_error(progress: _Progress, message: str) -> BuildResult:
+def _write_record_if_possible(
+    progress: _Progress, result: BuildResult, manifest: Manifest = _EMPTY_MANIFEST
+) -> Path | None:
+    """This run's record, after removing the previous run's outputs if that is not done yet;
+    the ``build.json`` written, or None when the folder cannot be written."""
+    try:
+        progress.clear_previous_run()
+        _write_record(progress, result, {}, manifest)
+    except OSError:
+        return None
+    return sluice_dir(result.target_dir) / "build.json"
+
+
+def _record_usage_error(progress: _Progress, message: str) -> BuildResult | None:
+    """This run's record of a usage error; None when it could not be written."""
     result = BuildResult(
         exit_code=EXIT_USAGE,
         outcome="usage_error",
@@ -1118,8 +1211,7 @@ def _record_usage_error(progress: _Progress, message: str) -> BuildResult:
         invocation_id=progress.invocation_id,
         status="usage_error",
     )
-    _write_record(progress, result, {}, _EMPTY_MANIFEST)
-    return result
+    return result if _write_record_if_possible(progress, result) is not None else None
 
 
 def _exit_code_of(exc: BaseException) -> tuple[int, str]:
@@ -1145,14 +1237,16 @@ def _delivery_written(progress: _Progress) -> Delivery | None:
         return None
 
 
-def _record_interrupted(progress: _Progress, exc: BaseException) -> None:
+def _record_interrupted(progress: _Progress, exc: BaseException) -> Path | None:
     """Write this run's record after an interruption: the attempts so far (the one dbt was
     running included, with what it wrote before it stopped), what failed, the escalations
-    (not sent) and the metrics. Never raises: the interruption goes on."""
+    (not sent) and the metrics. Returns the ``build.json`` written (None if it could not be).
+    Never raises: the interruption goes on."""
     exit_code, why = _exit_code_of(exc)
     status = "interrupted" if not isinstance(exc, Exception) else "error"
     note = f"{why} during {progress.phase}"
     try:
+        progress.clear_previous_run()  # interrupted before the build had removed them
         running = progress.running
         if running is not None:
             progress.running = None
@@ -1234,8 +1328,10 @@ def _record_interrupted(progress: _Progress, exc: BaseException) -> None:
         invocation_id=progress.invocation_id,
         status=status,
     )
-    with contextlib.suppress(Exception):
-        _write_record(progress, result, {}, manifest)
+    try:
+        return _write_record_if_possible(progress, result, manifest)
+    except Exception:
+        return None
 
 
 def _metrics(

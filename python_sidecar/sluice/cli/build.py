@@ -15,7 +15,7 @@ import signal
 import sys
 import types
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NoReturn
 
 from sluice.cli.flags import add_project_flags
 
@@ -86,6 +86,7 @@ def register(subparsers: Any) -> None:
     )
     parser.set_defaults(run=run, dbt_args=[])
     _pass_unknown_arguments_to_dbt(parser)
+    _record_argument_errors(parser)
 
 
 def _pass_unknown_arguments_to_dbt(parser: argparse.ArgumentParser) -> None:
@@ -104,6 +105,31 @@ def _pass_unknown_arguments_to_dbt(parser: argparse.ArgumentParser) -> None:
         return parsed, []
 
     parser.parse_known_args = types.MethodType(parse_known_args, parser)  # type: ignore[method-assign]
+
+
+def _record_argument_errors(parser: argparse.ArgumentParser) -> None:
+    """An argument error (``--max-attempts`` without its value, ...) is a usage error of the
+    build like any other: this run's record replaces the previous run's before the parser
+    exits with status 2, wherever the command line and the environment name the project."""
+    seen: list[list[str]] = []
+    parse = parser.parse_known_args
+    error = parser.error
+
+    def parse_known_args(
+        self: argparse.ArgumentParser, args: Any = None, namespace: Any = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        seen.append([str(arg) for arg in (sys.argv[1:] if args is None else args)])
+        return parse(args, namespace)
+
+    def record_then_exit(self: argparse.ArgumentParser, message: str) -> NoReturn:
+        from sluice.build import record_usage_error
+
+        with contextlib.suppress(Exception):  # the error itself is what the user must see
+            record_usage_error(seen[-1] if seen else [], f"{self.prog}: {message}")
+        error(message)
+
+    parser.parse_known_args = types.MethodType(parse_known_args, parser)  # type: ignore[method-assign]
+    parser.error = types.MethodType(record_then_exit, parser)  # type: ignore[method-assign]
 
 
 @contextlib.contextmanager
@@ -156,9 +182,15 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_USAGE
     except (Interrupted, KeyboardInterrupt) as exc:
         signum = exc.signum if isinstance(exc, Interrupted) else int(signal.SIGINT)
+        recorded = exc.recorded if isinstance(exc, Interrupted) else None
+        told = (
+            f"this run's record was written to {recorded.parent}"
+            if recorded is not None
+            else "no record of this run could be written"
+        )
         print(
-            f"sluice build: interrupted by {signal.Signals(signum).name}; dbt was stopped and "
-            "this run's build.json, alerts.json and sluice.prom were written",
+            f"sluice build: interrupted by {signal.Signals(signum).name}; dbt was stopped "
+            f"and {told}",
             file=sys.stderr,
         )
         return 128 + signum

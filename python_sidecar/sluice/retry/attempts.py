@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -49,7 +50,8 @@ def clear_previous_run(target_dir: Path, report_files: Sequence[Path] = ()) -> N
     for name in RUN_FOLDERS:
         shutil.rmtree(folder / name, ignore_errors=True)
     for path in (*(folder / name for name in RUN_OUTPUTS), *report_files):
-        path.unlink(missing_ok=True)
+        with contextlib.suppress(FileNotFoundError, NotADirectoryError):  # nothing there
+            path.unlink()
 
 
 def keep_attempt(target_dir: Path, number: int, fresh: Sequence[str] = ARTIFACTS) -> Path:
