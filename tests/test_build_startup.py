@@ -18,6 +18,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -374,6 +375,76 @@ def test_duckdb_file_locked_by_another_process_at_start_is_retried_and_exits_0(t
     assert "Could not set lock on file" in locked.message
     assert "Traceback" not in locked.message  # the error, not the traceback dbt logs after it
     assert (project.sluice / "attempts" / "1" / "dbt.log").exists()
+
+
+# Holds the lock for SECONDS of wall time and at least until the build first waits to retry (so
+# the first attempt meets it however slowly dbt starts), then exits by itself.
+HOLD_FOR = """
+import json, sys, time
+from pathlib import Path
+import duckdb
+
+database, record, seconds = sys.argv[1], Path(sys.argv[2]), float(sys.argv[3])
+connection = duckdb.connect(database)
+connection.execute("create table if not exists held (x integer)")
+print("locked", flush=True)
+release, deadline = time.monotonic() + seconds, time.monotonic() + 600
+
+
+def retrying():
+    try:
+        return json.loads(record.read_text()).get("phase", "").startswith("waiting")
+    except (OSError, ValueError):
+        return False
+
+
+while (time.monotonic() < release or not retrying()) and time.monotonic() < deadline:
+    time.sleep(0.02)
+connection.close()
+"""
+
+
+def test_duckdb_file_locked_for_5_seconds_at_start_is_retried_until_free_and_exits_0(tmp_path):
+    project = duckdb_project(tmp_path)
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            HOLD_FOR,
+            str(project.root / "warehouse.duckdb"),
+            str(project.sluice / "build.json"),
+            "5",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+        locked_at = time.monotonic()
+
+        def sleep(seconds: float) -> None:  # the build really waits: the lock goes by itself
+            project.sleeps.append(seconds)
+            time.sleep(seconds)
+
+        # delays of 1 s, then 2 s (uniform 0.5): several tries within the 5 s; the holder's
+        # lock fails every one of them alike, so only the budget may stop the retries
+        result = run(project, sleep, max_attempts=20, base_delay=2, max_delay=4, repeat_limit=0)
+        held_for = time.monotonic() - locked_at
+    finally:
+        try:  # it lets go once the build has waited for it: a bounded wait for its exit
+            holder.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            holder.kill()
+            holder.wait()
+
+    assert holder.returncode == 0, "the holder was killed, not done holding"
+    assert held_for >= 5
+    assert result.exit_code == 0, result.notes
+    assert len(result.attempts) >= 2
+    first, last = result.attempts[0], result.attempts[-1]
+    assert not first.started and last.started
+    assert [f.failure_class for f in first.failures] == [FailureClass.TRANSIENT]
+    assert "Could not set lock on file" in first.failures[0].message
 
 
 def test_a_project_that_does_not_compile_exits_2_with_its_record_written(tmp_path):
