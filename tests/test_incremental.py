@@ -164,3 +164,53 @@ def test_replayed_rows_do_not_count_toward_the_gate_again(make_project, engine):
     assert project.query("select attempt_count, status from {schema}.events__quarantine") == [
         (2, "open")
     ]
+
+
+@SNOWFLAKE_TOO
+def test_incremental_builds_replay_dead_letters_and_recover_them_once_fixed(make_project, engine):
+    project = make_project(engine)
+    project.write("seeds/raw_events.csv", RAW + "5,,50,2024-01-01 00:00:00\n")
+    project.write(
+        "models/events.sql",
+        """
+        select * from {{ ref('raw_events') }}
+        {% if sluice.is_incremental() %}
+        where {{ sluice.batch_filter("loaded_at > (select max(loaded_at) from " ~ this ~ ")") }}
+        {% endif %}
+        """,
+    )
+    project.write(
+        "models/schema.yml",
+        """
+        seeds:
+          - name: raw_events
+            config: {column_types: {event_id: integer, account: varchar(5), amount: integer, loaded_at: timestamp}}
+        models:
+          - name: events
+            config:
+              materialized: sluice
+              meta: {sluice: {key: event_id, incremental: true, gate: {high: none}, max_attempts: 1}}
+            columns:
+              - name: account
+                data_tests:
+                  - sluice.sluice_not_null: {name: events_account_required, arguments: {}}
+        """,
+    )
+    project.dbt("build")  # max_attempts 1: events 2 and 5 go straight to dead_letter
+    # the source fixes event 2 in place (its loaded_at does not move, so only replay finds it)
+    project.execute("update {schema}.raw_events set account = 'C' where event_id = 2")
+    result = project.dbt("run", "-s", "events")
+    assert "published 1 of 2 rows" in result.result("events")["message"]  # replayed: 2 and 5
+    assert project.query("select event_id, account from {schema}.events order by 1") == [
+        (1, "A"),
+        (2, "C"),
+        (3, "B"),
+    ]
+    # the fixed dead letter is recovered, with its event; the other stays as it was
+    assert project.query(
+        "select record_key, status, attempt_count from {schema}.events__quarantine order by 1"
+    ) == [("[2]", "recovered", 1), ("[5]", "dead_letter", 1)]
+    assert project.query(
+        "select from_status, to_status from {schema}.sluice_exception_events "
+        "where record_key = '[2]' and event_type = 'status' order by event_at"
+    ) == [(None, "dead_letter"), ("dead_letter", "recovered")]

@@ -1,6 +1,8 @@
 {#- For incremental sluice models: the batch condition, widened to the source rows of the
-    model's open exceptions, so that each incremental build replays them (re-reads only those
-    rows, not the whole source). Use it inside `{% if sluice.is_incremental() %}`:
+    model's open and dead-lettered exceptions, so that each incremental build replays them
+    (re-reads only those rows, not the whole source): a row fixed at the source in place is
+    published and its exception recovered, as in a table build. A dead letter still failing is
+    held again and counts no attempt. Use it inside `{% if sluice.is_incremental() %}`:
 
         where {{ sluice.batch_filter("loaded_at > (select max(loaded_at) from " ~ this ~ ")") }}
 -#}
@@ -17,21 +19,21 @@
   {%- if not key or adapter.get_relation(database=q.database, schema=q.schema, identifier=q.identifier) is none -%}
     {{ return('(' ~ condition ~ ')') }}
   {%- endif -%}
-  {#- The open records' keys, decoded here and written as literals: the source is compared with
-      the open keys in its own types, never re-encoded row by row. The keys come back as one JSON
-      list (one fromjson, no macro call per key: thousands of open keys cost milliseconds), plus
-      any key still in 0.1.0's 'a|b' form on a row of its own. A key with a NULL part has no
-      key to look up. -#}
+  {#- The open and dead-lettered records' keys, decoded here and written as literals: the source
+      is compared with those keys in its own types, never re-encoded row by row. The keys come
+      back as one JSON list (one fromjson, no macro call per key: thousands of keys cost
+      milliseconds), plus any key still in 0.1.0's 'a|b' form on a row of its own. A key with a
+      NULL part has no key to look up. -#}
   {%- set open_keys -%}
     select 'json' as form, {{ dbt.listagg('k.record_key', "','") }} as record_keys
     from (
       select distinct record_key from {{ q }}
-      where status = 'open' and model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
+      where status in ('open', 'dead_letter') and model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
         and record_key like '[%]'
     ) as k
     union all
     select distinct 'legacy' as form, record_key from {{ q }}
-    where status = 'open' and model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
+    where status in ('open', 'dead_letter') and model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
       and record_key not like '[%'
   {%- endset -%}
   {%- set decoded = [] -%}
