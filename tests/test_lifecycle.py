@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+
+import pytest
 
 from tests import scenario
 from tests.dbt_harness import SNOWFLAKE_TOO
@@ -226,3 +229,141 @@ def test_a_bad_setting_stops_the_build_before_any_model_runs(make_project, engin
     )
     assert not project.relation_exists("raw_orders")
     assert not project.relation_exists("orders")
+
+
+# --- the attempt settings, each where it can be set ---------------------------------------------
+
+QUARANTINED = {  # the rules whose route holds the row and can dead-letter, with their record
+    "orders_customer_required [2]",
+    "orders_status_known [3]",
+    "orders_customer_exists [4]",
+    "orders_date_readable [7]",
+}
+
+
+def _rule_argument(project, argument):
+    """Adds `argument` to the arguments of the rule orders_status_known (record [3])."""
+    path = project.root / "models" / "schema.yml"
+    text = path.read_text()
+    edited = re.sub(r"( +)values: \[paid, open\]", rf"\g<0>\n\1{argument}", text, count=1)
+    assert edited != text
+    path.write_text(edited)
+
+
+def _age(project, column, interval):
+    """Moves a timestamp of every exception back, as if `interval` had passed since."""
+    project.execute(
+        f"update {{schema}}.orders__quarantine set {column} = {column} - interval '{interval}'"
+    )
+
+
+@pytest.mark.parametrize("where", ["var", "model", "rule"])
+def test_dead_letter_after_sends_exceptions_open_that_long_to_the_dead_letter(
+    make_project, engine, where
+):
+    project = make_project(engine)
+    scenario.setup(project, extra_meta="dead_letter_after: 1 day" if where == "model" else "")
+    if where == "rule":
+        _rule_argument(project, "dead_letter_after: 1 day")
+    flags = ["--vars", "{sluice_dead_letter_after: 1 day}"] if where == "var" else []
+    project.dbt("build", *flags)
+    project.dbt("run", "-s", "orders", *flags)
+    assert set(_attempts(project).values()) == {"open 1"}  # not a day yet, nor a second attempt
+    _age(project, "first_seen_at", "25 hours")
+    project.dbt("run", "-s", "orders", *flags)
+    found = _attempts(project)
+    assert set(found) == QUARANTINED | {"orders_amount_positive [8]", "orders_event_unique [5]"}
+    # flag and deduplicate never dead-letter; with the rule's setting, only that rule's does
+    dead = {"orders_status_known [3]"} if where == "rule" else QUARANTINED
+    assert found == {rule: "dead_letter 1" if rule in dead else "open 1" for rule in found}
+
+
+def test_a_rule_counts_attempts_at_its_own_interval(make_project, engine):
+    project = make_project(engine)
+    scenario.setup(project, extra_meta="max_attempts: 2")
+    _rule_argument(project, "attempt_interval: 0")
+    project.dbt("build")
+    project.dbt("run", "-s", "orders")
+    found = _attempts(project)
+    assert found["orders_status_known [3]"] == "dead_letter 2"  # one attempt per build
+    assert found["orders_customer_required [2]"] == "open 1"  # the model's default: an hour
+
+
+def test_the_vars_set_the_interval_and_the_limit_for_every_model(make_project, engine):
+    project = make_project(engine)
+    scenario.setup(project)
+    flags = ["--vars", "{sluice_attempt_interval: 0, sluice_max_attempts: 2}"]
+    project.dbt("build", *flags)
+    project.dbt("run", "-s", "orders", *flags)
+    found = _attempts(project)
+    assert {rule: found[rule] for rule in QUARANTINED} == dict.fromkeys(
+        QUARANTINED, "dead_letter 2"
+    )
+    assert found["orders_amount_positive [8]"] == "open 2"  # flag: counted, never dead-lettered
+    assert found["orders_event_unique [5]"] == "open 1"  # a set-aside copy counts no attempts
+
+
+def test_the_next_attempt_counts_once_the_interval_has_passed(make_project, engine):
+    project = make_project(engine)
+    scenario.setup(project, extra_meta="max_attempts: 3")  # the default interval: an hour
+    project.dbt("build")
+    project.dbt("run", "-s", "orders")
+    assert _attempts(project)["orders_status_known [3]"] == "open 1"
+    _age(project, "status_changed_at", "61 minutes")
+    project.dbt("run", "-s", "orders")
+    assert {rule: _attempts(project)[rule] for rule in QUARANTINED} == dict.fromkeys(
+        QUARANTINED, "open 2"
+    )
+    # the third attempt counts two intervals after the status last changed, not one after the
+    # second attempt's build
+    project.dbt("run", "-s", "orders")
+    assert _attempts(project)["orders_status_known [3]"] == "open 2"
+    _age(project, "status_changed_at", "60 minutes")
+    project.dbt("run", "-s", "orders")
+    found = _attempts(project)
+    assert {rule: found[rule] for rule in QUARANTINED} == dict.fromkeys(
+        QUARANTINED, "dead_letter 3"
+    )
+    assert found["orders_amount_positive [8]"] == "open 3"
+    assert found["orders_event_unique [5]"] == "open 1"
+
+
+def test_a_release_while_the_gate_holds_is_decided_then_held_then_published(make_project, engine):
+    project = make_project(engine)
+    scenario.setup(project, gate="{critical: 0, high: 0, medium: 0}")
+    project.dbt("build", expect=1)  # the gate holds: nothing published
+    _decide(project, "4", "orders_customer_exists", "release", reason="new customer")
+    decided_at = project.query("select decided_at from {schema}.sluice_decisions")[0][0]
+    project.dbt("run", "-s", "orders", expect=1)  # held again, with the release applied
+
+    def history():
+        gate = dict(project.query("select invocation_id, gate_status from {schema}.sluice_runs"))
+        return [
+            (kind, before, after, actor, event_at, gate[inv])
+            for kind, before, after, actor, event_at, inv in project.query(
+                "select event_type, from_status, to_status, actor, event_at, invocation_id "
+                "from {schema}.sluice_exception_events where record_key = '[4]' "
+                "order by event_at, event_type"
+            )
+        ]
+
+    held = history()
+    assert [e[:4] + e[5:] for e in held] == [
+        ("status", None, "open", "sluice", "held"),
+        ("decided", "open", "released", "ana@finance", "held"),
+        ("status", "open", "released", "sluice", "held"),
+    ]
+    assert held[1][4] == decided_at  # the decision at the time the reviewer made it
+    assert _status(project, "4", "orders_customer_exists")[0] == "released"
+    assert not project.relation_exists("orders")
+
+    project.write(
+        "models/schema.yml", scenario.schema_yml(gate="{critical: 0, high: 50, medium: 50}")
+    )
+    project.dbt("run", "-s", "orders")
+    passed = history()
+    assert passed[:3] == held
+    assert [e[:4] + e[5:] for e in passed[3:]] == [
+        ("published", "released", "released", "sluice", "passed")
+    ]
+    assert 4 in {r[0] for r in scenario.published(project)}
