@@ -314,6 +314,15 @@ def test_review_on_snowflake_semantics(make_project, tmp_path, capsys):
 
     built = make_project("duckdb")
     _setup(built)
+    # the date rule dead-letters at its first failure: a dead letter to list and retry
+    schema = built.root / "models" / "schema.yml"
+    text = schema.read_text()
+    assert "arguments: {data_type: date}" in text
+    schema.write_text(
+        text.replace(
+            "arguments: {data_type: date}", "arguments: {data_type: date, max_attempts: 1}"
+        )
+    )
     built.dbt("build")
     root = tmp_path / "shop"
     root.mkdir()
@@ -409,3 +418,44 @@ def test_review_on_snowflake_semantics(make_project, tmp_path, capsys):
         )
         code, out, _ = review("show", ids[(null_key, 1)])
         assert "pending decisions" in out and "release by ana" in out
+
+        # list by rule, open by default or by status
+        code, out, err = review("list", "--rule", "orders_status_known", "--format", "json")
+        assert code == 0, err
+        assert _keys(json.loads(out)) == [("[3]", 1, "orders_status_known")]
+        code, out, _ = review("list", "--rule", "orders_date_readable")
+        assert out.startswith("0 exceptions")
+        code, out, _ = review("list", "--rule", "orders_date_readable", "--status", "dead_letter")
+        assert out.startswith("1 exception ") and "record [7] copy 1" in out
+
+        # reject by id, retry in bulk: one decision each, as asked
+        before = decisions()
+        code, out, err = review("reject", ids[("[3]", 1)], "--by", "ana", "--reason", "a test")
+        assert code == 0, err
+        assert "decided: reject of 1 exception by ana" in out and "record [3] copy 1" in out
+        code, out, err = review(
+            "retry", "--status", "dead_letter", "--rule", "orders_date_readable",
+            "--by", "bo", "--reason", "date format fixed",
+        )  # fmt: skip
+        assert code == 0, err
+        assert "decided: retry of 1 exception by bo" in out and "record [7] copy 1" in out
+        added = [d for d in decisions() if d not in before]
+        assert sorted((d[1], d[3], d[4], d[6]) for d in added) == sorted(
+            [
+                (ids[("[3]", 1)], "reject", "ana", "a test"),
+                (ids[("[7]", 1)], "retry", "bo", "date format fixed"),
+            ]
+        )
+        code, out, _ = review("show", ids[("[7]", 1)])
+        assert "pending decisions" in out and "retry by bo" in out
+
+        # nothing matches: exit 2, nothing written
+        before = decisions()
+        for action, args in [
+            ("reject", ["--status", "open", "--model", "customers"]),
+            ("retry", ["--status", "dead_letter", "--rule", "orders_status_known"]),
+        ]:
+            code, out, err = review(action, *args, "--by", "a", "--reason", "r")
+            assert (code, out) == (2, ""), (action, args, out, err)
+            assert "no exception matches" in err, (action, args, err)
+        assert decisions() == before
