@@ -15,6 +15,7 @@ read from the process.
 from __future__ import annotations
 
 import datetime as _datetime
+import functools
 import hashlib
 import itertools
 import json
@@ -115,6 +116,14 @@ def _environment() -> _Environment:
 
 _ENV: Final = _environment()
 _VAR_NOT_SET: Final = object()
+
+
+@functools.lru_cache(maxsize=1024)
+def _template(source: str) -> jinja2.Template:
+    """A value's template, compiled once per process: a project is read several times by one
+    command (``sluice build`` reads it before, while and after dbt runs), and compiling is most
+    of what rendering costs."""
+    return _ENV.from_string(source)
 
 
 class Context:
@@ -256,8 +265,7 @@ def render_text(value: str, context: Context) -> Any:
     if not _HAS_JINJA.search(value):
         return value
     try:
-        template = _ENV.from_string(value)
-        return template.render(context.as_dict())
+        return _template(value).render(context.as_dict())
     except RenderError:
         raise
     except InputError:

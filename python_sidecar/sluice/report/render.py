@@ -123,6 +123,7 @@ _MD_ENV: Final = _environment(markdown=True)
 def preload() -> None:
     """Compile the templates now (``sluice build`` calls this while dbt runs)."""
     _HTML_ENV.get_template("report.html.j2")
+    _HTML_ENV.get_template("_svg.html.j2")  # imported by report.html.j2 when it renders
     _MD_ENV.get_template("summary.md.j2")
 
 
