@@ -343,13 +343,50 @@ def _report_files(output_dir: Path) -> list[Path]:
     return [output_dir / name for name in FILE_NAMES.values()]
 
 
+class _WarehouseAfterDbt:
+    """The project (read once) and one connection to its warehouse for what the build does
+    after dbt: the report's reads, its tables and this run's record (each connection to a
+    DuckDB file costs opening it and a checkpoint on closing). Connected on first use; a step
+    that fails is rolled back for the next, and reports its own failure as a note."""
+
+    def __init__(self, context: _Context, environ: Mapping[str, str]) -> None:
+        self._context = context
+        self._environ = environ
+        self._stack = contextlib.ExitStack()
+        self._project: Project | None = None
+        self._connection: Any = None
+
+    def __enter__(self) -> _WarehouseAfterDbt:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        with contextlib.suppress(Exception):  # closing must not change the build's outcome
+            self._stack.close()
+
+    def project(self) -> Project:
+        if self._project is None:
+            flags = ProjectFlags.from_dbt_args(
+                self._context.passthrough, project_dir=self._context.project
+            )
+            self._project = load_project(flags, environ=self._environ)
+        return self._project
+
+    def connection(self) -> Any:
+        if self._connection is None:
+            from sluice.warehouse import connect
+
+            self._connection = self._stack.enter_context(connect(self.project()))
+        return self._connection
+
+    def recover(self) -> None:
+        """After a failed step: roll back what it left open, for the next step."""
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                self._connection.driver.rollback()
+
+
 def report_inputs(
-    project_dir: Path,
-    dbt_args: Sequence[str],
-    environ: Mapping[str, str],
-    artifacts: Artifacts,
-    *,
-    warehouse: bool,
+    shared: _WarehouseAfterDbt, artifacts: Artifacts, *, warehouse: bool
 ) -> tuple[Any, str | None]:
     """The report's inputs from the artifacts this build decoded (nothing is read twice):
     the known state and, with ``warehouse``, the ``sluice_runs`` counts. Never fails the build:
@@ -359,12 +396,14 @@ def report_inputs(
     except ImportError as exc:
         return None, f"report skipped: sluice.report is not available ({exc})"
     try:
-        project = load_project(
-            ProjectFlags.from_dbt_args(dbt_args, project_dir=project_dir), environ=environ
+        connection = shared.connection() if warehouse else None
+        inputs = read_inputs(
+            shared.project(), artifacts=artifacts, warehouse=warehouse, connection=connection
         )
-        return read_inputs(project, artifacts=artifacts, warehouse=warehouse), None
     except Exception as exc:  # the report must not change the build's outcome
+        shared.recover()
         return None, f"report failed: {type(exc).__name__}: {exc}"
+    return inputs, None
 
 
 def run_report(
@@ -373,15 +412,21 @@ def run_report(
     output_dir: Path,
     formats: Sequence[str],
     warehouse: bool,
+    shared: _WarehouseAfterDbt,
 ) -> ReportStep:
     """Produce the ``sluice report`` output over the whole run; never fails the build."""
     try:
         from sluice.report import generate_report
 
         result = generate_report(
-            inputs=inputs, output_dir=output_dir, formats=tuple(formats), warehouse=warehouse
+            inputs=inputs,
+            output_dir=output_dir,
+            formats=tuple(formats),
+            warehouse=warehouse,
+            connection=shared.connection() if warehouse else None,
         )
     except Exception as exc:  # the report must not change the build's outcome
+        shared.recover()
         return ReportStep(False, f"report failed: {type(exc).__name__}: {exc}")
     return ReportStep(True, None, result)
 
@@ -737,74 +782,72 @@ def _finish(
         notes.append(f"dbt exited {last.returncode} without a failed node")
 
     settings = context.settings
-    # The report's inputs (and the sluice_runs counts the alerts and metrics need) are read
-    # once, from the artifacts decoded here; without the report they are still read from the
-    # warehouse, for the alerts' owners and severities and the metrics' row counts.
-    inputs: Any = None
-    report_note: str | None = "report skipped (disabled)"
-    if final_dir is None or final_results is None:
-        report_note = "report skipped: dbt ran no node"
-    elif report or warehouse:
-        sources_path = final_dir / "sources.json"
-        inputs, report_note = report_inputs(
-            context.project,
-            context.passthrough,
-            environ,
-            Artifacts(
-                manifest=manifest,
-                run_results=final_results,
-                sources=load_sources(sources_path) if sources_path.exists() else None,
-                target_path=final_dir,
-            ),
-            warehouse=warehouse,
-        )
-    # the counts the report reads too (sluice_runs, else the run results' own): one owner and
-    # one severity for a held gate in the alerts and the report
-    quarantine = (
-        quarantine_counts(final_results, inputs.quarantine if inputs is not None else None)
-        if final_results is not None
-        else {}
-    )
-    escalations = escalate(
-        final_failures,
-        manifest,
-        graph,
-        settings.escalation,
-        rule_counts={uid: q.rule_counts for uid, q in quarantine.items()},
-    )
-    project_name = manifest.metadata.project_name or context.project.name
-    # The webhook is called while the report is produced: a slow endpoint costs no extra time.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        alerting = pool.submit(
-            _alert,
-            escalations,
-            settings,
-            target_dir,
-            project=project_name,
-            exit_code=exit_code,
-            attempts=len(attempts),
-            invocation_id=progress.invocation_id,
-        )
-        report_step = ReportStep(False, report_note if report else "report skipped (disabled)")
-        if report and inputs is not None:
-            report_step = run_report(
-                inputs,
-                output_dir=output_dir,
-                formats=report_formats,
+    # One connection to the warehouse for the report's reads and tables and this run's record.
+    with _WarehouseAfterDbt(context, environ) as shared:
+        # The report's inputs (and the sluice_runs counts the alerts and metrics need) are read
+        # once, from the artifacts decoded here; without the report they are still read from the
+        # warehouse, for the alerts' owners and severities and the metrics' row counts.
+        inputs: Any = None
+        report_note: str | None = "report skipped (disabled)"
+        if final_dir is None or final_results is None:
+            report_note = "report skipped: dbt ran no node"
+        elif report or warehouse:
+            sources_path = final_dir / "sources.json"
+            inputs, report_note = report_inputs(
+                shared,
+                Artifacts(
+                    manifest=manifest,
+                    run_results=final_results,
+                    sources=load_sources(sources_path) if sources_path.exists() else None,
+                    target_path=final_dir,
+                ),
                 warehouse=warehouse,
             )
-        delivery = alerting.result()
-    if delivery.attempted and not delivery.delivered:
-        notes.append(f"alert delivery failed: {delivery.error}")
-    if warehouse:
-        note = _record_in_warehouse(
-            context,
-            environ,
-            inputs.project if inputs is not None else None,
-            _warehouse_rows(progress.invocation_id, attempts, escalations, delivery),
+        # the counts the report reads too (sluice_runs, else the run results' own): one owner and
+        # one severity for a held gate in the alerts and the report
+        quarantine = (
+            quarantine_counts(final_results, inputs.quarantine if inputs is not None else None)
+            if final_results is not None
+            else {}
         )
-        if note:
-            notes.append(note)
+        escalations = escalate(
+            final_failures,
+            manifest,
+            graph,
+            settings.escalation,
+            rule_counts={uid: q.rule_counts for uid, q in quarantine.items()},
+        )
+        project_name = manifest.metadata.project_name or context.project.name
+        # The webhook is called while the report is produced: a slow endpoint costs no extra time.
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            alerting = pool.submit(
+                _alert,
+                escalations,
+                settings,
+                target_dir,
+                project=project_name,
+                exit_code=exit_code,
+                attempts=len(attempts),
+                invocation_id=progress.invocation_id,
+            )
+            report_step = ReportStep(False, report_note if report else "report skipped (disabled)")
+            if report and inputs is not None:
+                report_step = run_report(
+                    inputs,
+                    output_dir=output_dir,
+                    formats=report_formats,
+                    warehouse=warehouse,
+                    shared=shared,
+                )
+            delivery = alerting.result()
+        if delivery.attempted and not delivery.delivered:
+            notes.append(f"alert delivery failed: {delivery.error}")
+        if warehouse:
+            note = _record_in_warehouse(
+                shared, _warehouse_rows(progress.invocation_id, attempts, escalations, delivery)
+            )
+            if note:
+                notes.append(note)
     if report_step.note:
         notes.append(report_step.note)
     statuses = _report_statuses(report_step.result) if report_step.generated else None
@@ -1136,25 +1179,17 @@ def _warehouse_rows(
     )
 
 
-def _record_in_warehouse(
-    context: _Context, environ: Mapping[str, str], project: Project | None, rows: Any
-) -> str | None:
+def _record_in_warehouse(shared: _WarehouseAfterDbt, rows: Any) -> str | None:
     """Append this run's attempts and alerts to the warehouse, sealed into the audit trail
     (:mod:`sluice.warehouse.build_record`). Never fails the build: a warehouse that cannot be
     reached or written is returned as a note (the files under ``target/sluice/`` still hold
     the record)."""
     try:
-        from sluice.warehouse import connect
         from sluice.warehouse.build_record import record_build
 
-        if project is None:
-            project = load_project(
-                ProjectFlags.from_dbt_args(context.passthrough, project_dir=context.project),
-                environ=environ,
-            )
-        with connect(project) as wh:
-            record_build(wh, rows)
+        record_build(shared.connection(), rows)
     except Exception as exc:  # the record must not change the build's outcome
+        shared.recover()
         return f"build record not written to the warehouse: {type(exc).__name__}: {exc}"
     return None
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from sluice.artifacts import RUN_RESULTS_FILE, Artifacts, load_artifacts
 from sluice.artifacts.history import (
@@ -38,6 +39,9 @@ from sluice.project import Project, ProjectFlags, load_project, parse_duration
 from sluice.report.document import SCHEMA_VERSION, build_document
 from sluice.report.history import History
 from sluice.report.render import FILE_NAMES, FORMATS, preload, render_all
+
+if TYPE_CHECKING:
+    from sluice.warehouse import Warehouse
 
 __all__ = [
     "FORMATS",
@@ -179,9 +183,11 @@ def read_inputs(
     warehouse: bool = True,
     state_path: Path | None = None,
     horizon: timedelta | None = None,
+    connection: Warehouse | None = None,
 ) -> ReportInputs:
     """Load the artifacts (unless given), merge them into the known state, and read the
-    quarantine counts from ``sluice_runs`` (with ``warehouse``)."""
+    quarantine counts from ``sluice_runs`` (with ``warehouse``; through ``connection`` when
+    given, else a connection of its own)."""
     if artifacts is None:
         artifacts = load_artifacts(project.target_path)
     run_results = artifacts.run_results
@@ -225,11 +231,11 @@ def read_inputs(
     if not warehouse:
         return inputs
     from sluice.report.history import read_history
-    from sluice.warehouse import connect
 
     window = pattern_window(project)
     latest_run = as_utc(run_results.metadata.generated_at) or datetime.now(UTC)
-    with connect(project) as wh:
+    with _warehouse(project, True, connection) as wh:
+        assert wh is not None
         quarantine = read_quarantine(wh, known)
         history = read_history(
             wh,
@@ -244,6 +250,21 @@ def read_inputs(
         history=history,
         pattern_window=window,
     )
+
+
+@contextmanager
+def _warehouse(
+    project: Project, warehouse: bool, connection: Warehouse | None
+) -> Iterator[Warehouse | None]:
+    """``connection`` when given, else (with ``warehouse``) one opened for the caller's block,
+    else None."""
+    if connection is not None or not warehouse:
+        yield connection
+        return
+    from sluice.warehouse import connect
+
+    with connect(project) as opened:
+        yield opened
 
 
 def read_quarantine(wh: Any, known: Known) -> dict[str, ModelQuarantine]:
@@ -289,14 +310,17 @@ def generate_report(
     state_path: Path | None = None,
     horizon: timedelta | None = None,
     now: datetime | None = None,
+    connection: Warehouse | None = None,
 ) -> ReportResult:
     """Build the impact report of the latest known results of the project in ``project_dir``.
 
     Flags follow dbt (``--target-path``, ``--profiles-dir``, ``--target``, ``--vars`` and
     their ``DBT_*`` variables). ``inputs`` (from :func:`read_inputs`) skips reading again.
-    Raises :class:`~sluice.errors.InputError` (nothing written) for unusable artifacts, an
-    unknown format, an unwritable destination, or, with ``warehouse=True``, a profile or
-    database that cannot be used.
+    With ``warehouse``, one connection reads the inputs and writes the tables: ``connection``
+    when given (``sluice build`` shares its own), else one opened here. Raises
+    :class:`~sluice.errors.InputError` (nothing written) for unusable artifacts, an unknown
+    format, an unwritable destination, or, with ``warehouse=True``, a profile or database that
+    cannot be used.
     """
     chosen = parse_formats(formats)
     if inputs is not None:
@@ -313,11 +337,25 @@ def generate_report(
     out_dir = Path(output_dir) if output_dir is not None else project.target_path / "sluice"
     check_writable(out_dir, "report")
     check_writable((state_path or state_path_of(project)).parent, "state file")
-    if inputs is None:
-        inputs = read_inputs(project, warehouse=warehouse, state_path=state_path, horizon=horizon)
-    check_writable(inputs.state_path.parent, "state file")
+    with _warehouse(project, warehouse, connection) as wh:
+        if inputs is None:
+            inputs = read_inputs(
+                project, warehouse=warehouse, state_path=state_path, horizon=horizon, connection=wh
+            )
+        check_writable(inputs.state_path.parent, "state file")
+        return _write_report(project, inputs, chosen, out_dir, wh, now or datetime.now(UTC))
+
+
+def _write_report(
+    project: Project,
+    inputs: ReportInputs,
+    chosen: tuple[str, ...],
+    out_dir: Path,
+    wh: Warehouse | None,
+    generated_at: datetime,
+) -> ReportResult:
+    """Compute the impact, render it, write the tables (through ``wh``) and then the files."""
     artifacts = inputs.artifacts
-    generated_at = now or datetime.now(UTC)
     source_owners, default_owner = _escalation_settings(project)
     invocations = tuple(
         (i.invocation_id, i.command, i.generated_at) for i in inputs.state.invocations if i.counted
@@ -361,12 +399,10 @@ def generate_report(
     files[inputs.state_path] = encode_state(inputs.state)
 
     tables: tuple[str, ...] = ()
-    if warehouse:
+    if wh is not None:
         from sluice.report.tables import write_tables
-        from sluice.warehouse import connect
 
-        with connect(project) as wh:
-            tables = write_tables(wh, project.sluice_schema(), impact, incident_changes=changes)
+        tables = write_tables(wh, project.sluice_schema(), impact, incident_changes=changes)
 
     _write_atomically(files)
     by_format = {fmt: out_dir / FILE_NAMES[fmt] for fmt in chosen}

@@ -221,6 +221,8 @@ class Warehouse:
         self.adapter_type = target.adapter_type
         self.param = "?" if self.adapter_type == "duckdb" else "%s"
         self.types = _TYPES.get(self.adapter_type, _TYPES["default"])
+        self._catalogue: dict[tuple[str, str], set[str] | None] = {}
+        """(schema, table) -> its columns, lower-cased (None: no such table)."""
 
     @property
     def description(self) -> str:
@@ -272,39 +274,46 @@ class Warehouse:
         try:
             yield
         except BaseException:
+            self._catalogue.clear()  # a table created inside is gone again
             self.driver.rollback()
             raise
         self.driver.commit()
 
+    def _columns_of(self, schema: str, table: str) -> set[str] | None:
+        """The table's columns, lower-cased (None: no such table), read once per table and
+        connection (one command asks about the same few tables many times); kept up to date
+        by :meth:`ensure_table`, forgotten when a transaction rolls back."""
+        key = (schema.lower(), table.lower())
+        if key not in self._catalogue:
+            rows = self.query(
+                "select lower(column_name) from information_schema.columns "
+                "where lower(table_schema) = lower(%s) and lower(table_name) = lower(%s)",
+                (schema, table),
+            )
+            self._catalogue[key] = {str(r[0]) for r in rows} or None
+        return self._catalogue[key]
+
     def table_exists(self, schema: str, table: str) -> bool:
-        rows = self.query(
-            "select count(*) from information_schema.tables "
-            "where lower(table_schema) = lower(%s) and lower(table_name) = lower(%s)",
-            (schema, table),
-        )
-        return bool(rows and rows[0][0])
+        return self._columns_of(schema, table) is not None
 
     def columns(self, schema: str, table: str) -> list[str]:
-        rows = self.query(
-            "select column_name from information_schema.columns "
-            "where lower(table_schema) = lower(%s) and lower(table_name) = lower(%s)",
-            (schema, table),
-        )
-        return [str(r[0]).lower() for r in rows]
+        return sorted(self._columns_of(schema, table) or ())
 
     def ensure_table(self, schema: str, table: str, columns: Sequence[tuple[str, str]]) -> None:
         """Create the schema and the table if missing; add any column a newer sluice added."""
         relation = self.relation(schema, table)
-        if not self.table_exists(schema, table):
+        present = self._columns_of(schema, table)
+        if present is None:
             schema_sql = self.driver.render(self.target.database, schema, None)
             self.execute(f"create schema if not exists {schema_sql}")
             column_sql = ", ".join(f"{name} {self.types[kind]}" for name, kind in columns)
             self.execute(f"create table if not exists {relation} ({column_sql})")
+            self._catalogue[(schema.lower(), table.lower())] = {n.lower() for n, _ in columns}
             return
-        present = set(self.columns(schema, table))
         for name, kind in columns:
             if name.lower() not in present:
                 self.execute(f"alter table {relation} add column {name} {self.types[kind]}")
+                present.add(name.lower())
 
     def insert(self, relation: str, names: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
         """Insert rows, several per statement (one round trip per batch, not per row)."""
