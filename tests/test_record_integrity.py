@@ -226,6 +226,156 @@ def test_batch_filter_replays_open_keys_after_the_key_becomes_text(make_project,
     assert project.query("select status from {schema}.typed__quarantine") == [("recovered",)]
 
 
+# The package tables as 0.1.0 created them (the events had no event_type, the runs no
+# rows_set_aside), and how 0.1.0 identified a record: its key values' text joined with '|', NULL
+# as '', the exception id hashing that text with the copy and the rule.
+LEGACY_TABLES = {
+    "things__quarantine": "exception_id varchar, model_name varchar, model_unique_id varchar, record_key varchar, record_copy integer, rule_name varchar, error_class varchar, severity varchar, route varchar, owner varchar, source_system varchar, target_system varchar, message varchar, failed_column varchar, failed_value varchar, invocation_id varchar, first_invocation_id varchar, first_seen_at timestamp, last_seen_at timestamp, attempt_count integer, status varchar, status_changed_at timestamp, status_invocation_id varchar, row_json varchar",
+    "sluice_exception_events": "event_id varchar, exception_id varchar, model_name varchar, model_unique_id varchar, record_key varchar, record_copy integer, rule_name varchar, error_class varchar, severity varchar, route varchar, owner varchar, from_status varchar, to_status varchar, attempt_count integer, invocation_id varchar, event_at timestamp, actor varchar, reason varchar",
+    "sluice_runs": "invocation_id varchar, model_unique_id varchar, model_name varchar, relation_name varchar, quarantine_relation varchar, mode varchar, run_started_at timestamp, finished_at timestamp, rows_in bigint, rows_published bigint, rows_held bigint, rows_flagged bigint, gate_status varchar, gate_message varchar, rule_counts_json varchar",
+    "sluice_decisions": "decision_id varchar, exception_id varchar, model_unique_id varchar, decision varchar, decided_by varchar, decided_at timestamp, reason varchar",
+}
+LEGACY_KEY = "coalesce(cast(a as varchar), '') || '|' || coalesce(cast(b as varchar), '') || '|' || coalesce(cast(n as varchar), '')"
+LEGACY_ID = "md5('model.sluice_test.things|' || {key} || '|1|things_v_small')"
+
+
+def _write_legacy_exception(
+    project: DbtProject, where: str, status: str, attempts: int, key: str = LEGACY_KEY, day: int = 1
+) -> None:
+    """A 0.1.0 exception of things_v_small for the raw row matching `where`, with its evidence
+    (the row as 0.1.0's row_to_json wrote it, the macro unchanged since) and its `open` event."""
+    row_json = {
+        "duckdb": "cast(json_object('a', a, 'b', b, 'n', n, 'v', v) as varchar)",
+        "postgres": "cast(json_build_object('a', a, 'b', b, 'n', n, 'v', v) as text)",
+    }[project.engine]
+    legacy_id = LEGACY_ID.format(key=key)
+    then = f"cast('2020-01-0{day} 00:00:00' as timestamp)"
+    project.execute(
+        "insert into {schema}.things__quarantine "
+        f"select {legacy_id}, 'things', 'model.sluice_test.things', {key}, 1, 'things_v_small', "
+        "'invalid_value', 'high', 'quarantine', null, null, null, 'v < 100', 'v', cast(v as varchar), "
+        f"'inv0', 'inv0', {then}, {then}, {attempts}, '{status}', {then}, 'inv0', {row_json} "
+        f"from {{schema}}.raw_things where {where}"
+    )
+    project.execute(
+        "insert into {schema}.sluice_exception_events "
+        f"select md5({legacy_id} || '|inv0|{status}'), {legacy_id}, 'things', 'model.sluice_test.things', "
+        f"{key}, 1, 'things_v_small', 'invalid_value', 'high', 'quarantine', null, null, '{status}', "
+        f"1, 'inv0', {then}, 'sluice', null from {{schema}}.raw_things where {where}"
+    )
+
+
+def test_a_0_1_0_quarantine_takes_the_new_identity_on_the_next_build(make_project, engine):
+    project = make_project(engine)
+    project.write(
+        "seeds/raw_things.csv",
+        "a,b,n,v\nx|y,z,1,500\nx,y|z,1,600\nn,,1,700\nn,,1,800\nk,1,1,5\nr,1,1,5\nok,1,1,5\n"
+        "gone,1,1,5\n",
+    )
+    project.write("models/things.sql", "select a, b, n, v from {{ ref('raw_things') }}\n")
+    project.write(
+        "models/schema.yml",
+        """
+        seeds:
+          - name: raw_things
+            config: {column_types: {a: varchar(10), b: varchar(10), n: 'numeric(10,2)', v: integer}}
+        models:
+          - name: things
+            config:
+              materialized: sluice
+              meta: {sluice: {key: [a, b, n], gate: {high: none, medium: none, low: none}}}
+            columns:
+              - name: v
+                data_tests:
+                  - sluice.sluice_expression:
+                      name: things_v_small
+                      arguments: {expression: "v < 100"}
+        """,
+    )
+    project.dbt("seed")
+    for table, columns in LEGACY_TABLES.items():
+        project.execute(f"create table {{schema}}.{table} ({columns})")
+    # ('x|y','z') and ('x','y|z') shared the exception 'x|y|z|1.00' (its evidence is the first),
+    # and a reviewer released it after seeing that row
+    _write_legacy_exception(project, "a = 'x|y'", "open", 2)
+    project.execute(
+        "insert into {schema}.sluice_decisions select 'd1', "
+        + LEGACY_ID.format(key="'x|y|z|1.00'")
+        + ", 'model.sluice_test.things', 'release', 'ana', cast('2020-01-02 00:00:00' as timestamp), 'checked'"
+    )
+    # both failing rows with a NULL key part shared 'n||1.00' (the evidence is the 700 row)
+    _write_legacy_exception(project, "a = 'n' and v = 700", "open", 1)
+    # rejected, and its row passes now; open, and its row passes now; open, and gone from the source
+    _write_legacy_exception(project, "a = 'k'", "rejected", 1)
+    _write_legacy_exception(project, "a = 'r'", "open", 1)
+    _write_legacy_exception(project, "a = 'gone'", "open", 1)
+    # one record under two 0.1.0 keys: its key column was an integer ('ok|1|1', since withdrawn),
+    # then numeric ('ok|1|1.00', open): one exception stays, the latest, with both histories
+    _write_legacy_exception(project, "a = 'ok'", "withdrawn", 1, key="a || '|' || b || '|1'")
+    _write_legacy_exception(project, "a = 'ok'", "open", 1, day=3)
+    project.execute("delete from {schema}.raw_things where a = 'gone'")
+    legacy_events = project.query("select event_id from {schema}.sluice_exception_events")
+
+    project.dbt("run", "-s", "things")
+
+    quarantine = project.query(
+        "select record_key, rule_name, status, attempt_count, first_seen_at, exception_id, row_json "
+        "from {schema}.things__quarantine order by rule_name, record_key"
+    )
+    old = datetime(2020, 1, 1)
+    rows = {
+        (k, rule): (status, attempts, seen == old)
+        for k, rule, status, attempts, seen, _, _ in quarantine
+    }
+    hashed = sorted(
+        (_row(j)["v"], k) for k, rule, *_, j in quarantine if rule == "things_v_small" and "#" in k
+    )
+    assert [v for v, _ in hashed] == [700, 800]
+    assert all(k.startswith('["n",null,1]#') for _, k in hashed)
+    assert rows == {
+        # the history goes to the record whose row the reviewer saw; the other is a record of its own
+        ('["x|y","z",1]', "things_v_small"): ("released", 2, True),
+        ('["x","y|z",1]', "things_v_small"): ("open", 1, False),
+        (hashed[0][1], "things_v_small"): ("open", 2, True),
+        (hashed[1][1], "things_v_small"): ("open", 1, False),
+        (hashed[0][1], "sluice_record_key"): ("open", 1, False),
+        (hashed[1][1], "sluice_record_key"): ("open", 1, False),
+        ('["k","1",1]', "things_v_small"): ("rejected", 1, True),
+        ('["r","1",1]', "things_v_small"): ("recovered", 1, True),
+        ('["gone","1",1]', "things_v_small"): ("withdrawn", 1, True),
+        ('["ok","1",1]', "things_v_small"): ("recovered", 1, False),
+    }
+    # rejected stays out, released is published, the unseen collider is held
+    assert project.query("select a, b from {schema}.things order by 1") == [
+        ("ok", "1"),
+        ("r", "1"),
+        ("x|y", "z"),
+    ]
+    assert _accounted(project, "things") == (7, 3, 4, 0)
+    # every 0.1.0 event now belongs to its exception under the new identity
+    ids = {(k, rule): eid for k, rule, _, _, _, eid, _ in quarantine}
+    moved = project.query(
+        "select e.event_id from {schema}.sluice_exception_events as e "
+        "join {schema}.things__quarantine as q on q.exception_id = e.exception_id "
+        "and q.record_key = e.record_key and e.invocation_id = 'inv0'"
+    )
+    assert sorted(moved) == sorted(legacy_events)
+    decided = project.query(
+        "select exception_id, record_key from {schema}.sluice_exception_events where event_type = 'decided'"
+    )
+    assert decided == [(ids[('["x|y","z",1]', "things_v_small")], '["x|y","z",1]')]
+
+    # the next build finds nothing left to upgrade and changes no identity
+    project.dbt("run", "-s", "things")
+    again = project.query(
+        "select exception_id, record_key, status from {schema}.things__quarantine order by 1"
+    )
+    assert again == sorted((eid, k, status) for k, _, status, _, _, eid, _ in quarantine)
+    assert project.query(
+        "select count(*) from {schema}.sluice_exception_events where record_key not like '[%'"
+    ) == [(0,)]
+
+
 HOSTILE_KEYS = ["O'Brien", "back\\slash", "a|b", "quote''twice"]
 
 

@@ -52,15 +52,3 @@
 {% macro _sluice_any_null_sql(keys, alias) -%}
   ({% for quoted, kind in keys %}{{ alias }}.{{ quoted }} is null{{ " or " if not loop.last }}{% endfor %})
 {%- endmacro %}
-
-
-{#- 0.1.0's record key, kept only to carry 0.1.0 quarantines over to the JSON identity: the key
-    values' text joined by '|', NULL as ''. -#}
-{% macro _sluice_legacy_key_expr(keys, alias) -%}
-  {%- set parts = [] -%}
-  {%- for quoted, kind in keys -%}
-    {%- if not loop.first -%}{%- do parts.append("'|'") -%}{%- endif -%}
-    {%- do parts.append("coalesce(cast(" ~ alias ~ "." ~ quoted ~ " as " ~ dbt.type_string() ~ "), '')") -%}
-  {%- endfor -%}
-  {{ dbt.concat(parts) if parts | length > 1 else parts[0] }}
-{%- endmacro %}

@@ -83,22 +83,20 @@
   {#- 2. audit: every read below is of the batch or of the small tables made from it; the
       statements go in one round trip where the engine allows (sluice.run_together), the first
       beginning with the audit's session settings (sluice.audit_settings_sql) -#}
-  {%- set audit = [] -%}
-  {%- if spec.dedupe is not none -%}
-    {%- do audit.append(sluice._sluice_create_scratch_sql(repeats, sluice._sluice_repeats_sql(batch, spec))) -%}
-  {%- endif -%}
-  {%- do audit.append(sluice._sluice_create_scratch_sql(interesting, sluice._sluice_interesting_sql(batch, spec, repeats, quarantine, with_rejected, with_legacy))) -%}
-  {%- do audit.append(sluice._sluice_create_scratch_sql(exc_rel, sluice._sluice_exceptions_sql(spec, interesting, with_legacy))) -%}
-  {%- do audit.insert(0, sluice.audit_settings_sql() ~ "\n" ~ audit.pop(0)) -%}
-  {%- if with_legacy -%}
-    {%- do sluice.run_together('sluice_audit', audit) -%}
-    {%- do sluice._sluice_upgrade_legacy(quarantine, events, exc_rel) -%}
-    {%- set audit = [] -%}
-  {%- endif -%}
-  {%- do audit.append(sluice._sluice_create_scratch_sql(before, "select exception_id, status from " ~ quarantine ~ " where model_unique_id = " ~ mid)) -%}
+  {%- set audit = [sluice.audit_settings_sql() ~ "\n" ~ sluice._sluice_create_scratch_sql(before, "select exception_id, status from " ~ quarantine ~ " where model_unique_id = " ~ mid)] -%}
   {%- if (probed[2] | int) > 0 -%}
     {%- do audit.append(sluice._sluice_apply_decisions_sql(quarantine, decisions)) -%}
   {%- endif -%}
+  {#- A quarantine written by 0.1.0 takes the JSON identity, history and all, before anything
+      reads its record keys; decisions still to apply were applied above, under the old ids. -#}
+  {%- if with_legacy -%}
+    {%- do audit.append(sluice._sluice_upgrade_legacy_sql(spec, quarantine, events, before)) -%}
+  {%- endif -%}
+  {%- if spec.dedupe is not none -%}
+    {%- do audit.append(sluice._sluice_create_scratch_sql(repeats, sluice._sluice_repeats_sql(batch, spec))) -%}
+  {%- endif -%}
+  {%- do audit.append(sluice._sluice_create_scratch_sql(interesting, sluice._sluice_interesting_sql(batch, spec, repeats, quarantine, with_rejected))) -%}
+  {%- do audit.append(sluice._sluice_create_scratch_sql(exc_rel, sluice._sluice_exceptions_sql(spec, interesting))) -%}
   {#- The exceptions go into the quarantine before the gate is decided: held or published, they
       are recorded. The counts below read the same either way (the upsert touches neither
       released nor rejected exceptions, nor those about to close). -#}
@@ -186,7 +184,7 @@
     {%- endif -%}
     {{ adapter.rename_relation(intermediate_relation, target_relation) }}
   {%- endif -%}
-  {%- set recover = [sluice._sluice_recover_exceptions_sql(spec, quarantine, exc_rel, batch if incremental else target_relation, incremental, with_legacy)] if closing > 0 else [] -%}
+  {%- set recover = [sluice._sluice_recover_exceptions_sql(spec, quarantine, exc_rel, batch if incremental else target_relation, incremental)] if closing > 0 else [] -%}
   {%- do sluice.run_together('sluice_record_passed', recover + [
     sluice._sluice_record_events_sql(spec, quarantine, before, events, decisions, published=true),
     sluice._sluice_log_run_sql(spec, runs, quarantine, mode, stats, 'passed', none, rule_counts),

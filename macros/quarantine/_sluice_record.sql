@@ -115,13 +115,10 @@
     when the record is still in the batch (it now passes and is published), `withdrawn` when it
     has left the source. Incremental builds evaluate only the records in their batch, so there an
     exception not in the batch stays open. -#}
-{% macro _sluice_recover_exceptions_sql(spec, quarantine, exc_rel, batch, incremental, with_legacy) %}
+{% macro _sluice_recover_exceptions_sql(spec, quarantine, exc_rel, batch, incremental) %}
   {%- set now = sluice.utc_now() -%}
   {%- set in_batch -%}
-    (record_key in (select {{ sluice._sluice_record_key_expr(spec.key_parts, 'b') }} from {{ batch }} as b)
-    {%- if with_legacy %}
-      or record_key in (select {{ sluice._sluice_legacy_key_expr(spec.key_parts, 'b') }} from {{ batch }} as b)
-    {%- endif %})
+    record_key in (select {{ sluice._sluice_record_key_expr(spec.key_parts, 'b') }} from {{ batch }} as b)
   {%- endset -%}
   {%- set _sql0 -%}
     update {{ quarantine }} set
@@ -136,23 +133,6 @@
       {%- endif %}
   {%- endset -%}
   {{ return(_sql0) }}
-{% endmacro %}
-
-
-{#- 0.1.0 keyed records by their key values joined with '|'. Exceptions of records failing again
-    take the JSON identity, and their history follows them: ids and record keys are rewritten in
-    the quarantine and the events. -#}
-{% macro _sluice_upgrade_legacy(quarantine, events, exc_rel) %}
-  {%- for rel in [quarantine, events] %}
-  {% call statement('sluice_upgrade_' ~ loop.index) -%}
-    update {{ rel }} set
-      exception_id = (select n.exception_id from {{ exc_rel }} as n where n._sluice_legacy_id = {{ rel }}.exception_id),
-      record_key = (select n.record_key from {{ exc_rel }} as n where n._sluice_legacy_id = {{ rel }}.exception_id)
-    where model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
-      and record_key not like '[%'
-      and exists (select 1 from {{ exc_rel }} as n where n._sluice_legacy_id = {{ rel }}.exception_id)
-  {%- endcall %}
-  {%- endfor %}
 {% endmacro %}
 
 

@@ -67,7 +67,7 @@
     of rejected records. Each carries its JSON, its record key and copy number, its dedupe copy
     number, one flag per rule and, where the engine has one, its address in the batch
     (sluice.row_id). -#}
-{% macro _sluice_interesting_sql(batch, spec, repeats, quarantine, with_rejected, with_legacy) %}
+{% macro _sluice_interesting_sql(batch, spec, repeats, quarantine, with_rejected) %}
   {%- set row_rules = spec.rules | rejectattr('kind', 'equalto', 'unique') | list -%}
   {%- set d = spec.dedupe -%}
   {%- set key_null = sluice._sluice_any_null_sql(spec.key_parts, 's') -%}
@@ -104,9 +104,6 @@
   from (
     select i.*,
       {{ sluice._sluice_record_key_expr(spec.key_parts, 'i', 'i._sluice_row_json') }} as _sluice_record
-      {%- if with_legacy %},
-      {{ sluice._sluice_legacy_key_expr(spec.key_parts, 'i') }} as _sluice_legacy
-      {%- endif %}
     from (
       select d0.*,
         {%- if d is not none %}
@@ -160,8 +157,8 @@
 
 
 {#- One exception per (record, copy, rule), with every quarantine column, plus whether it keeps
-    its row out of the published relation and (for 0.1.0 quarantines) its former id. -#}
-{% macro _sluice_exceptions_sql(spec, interesting, with_legacy) %}
+    its row out of the published relation. -#}
+{% macro _sluice_exceptions_sql(spec, interesting) %}
   {%- set s = dbt.type_string() -%}
   {%- set now = sluice.utc_now() -%}
   {%- set inv = sluice._sluice_lit(invocation_id) -%}
@@ -200,9 +197,6 @@
     i._sluice_row_json as row_json,
     {{ 'true' if r.blocking else 'false' }} as _sluice_blocking,
     {{ 'true' if r.route == 'deduplicate' else 'false' }} as _sluice_set_aside
-    {%- if with_legacy %},
-    {{ dbt.hash(dbt.concat([model_id, "i._sluice_legacy", "'|'", "cast(i._sluice_dup as " ~ s ~ ")", sluice._sluice_lit('|' ~ r.name)])) }} as _sluice_legacy_id
-    {%- endif %}
   from {{ interesting }} as i
   where {{ sluice._sluice_flag(spec, r, 'i') }}
   {{ "union all" if not loop.last }}

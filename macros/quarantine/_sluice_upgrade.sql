@@ -1,0 +1,170 @@
+{#- Upgrading a 0.1.0 quarantine to the JSON record identity (sluice._sluice_record_key_expr).
+
+    0.1.0 keyed a record by its key values' text joined with '|' (NULL as ''), and its exception
+    id hashed that text with the copy and the rule. The first build of the model with this
+    version gives every such exception its JSON identity, whatever its status and whether or not
+    its row is still in the source, before the audit reads the quarantine; its history follows
+    it (the quarantine row and its events are re-keyed in place; reviewers' decisions are not
+    rewritten: those still to apply are applied, under the old id, before the upgrade).
+
+    Each exception's key is decoded from its text, part by part, and each part encoded like a
+    live value of the key column, so a record still in the source gets the identity its row has
+    now. The text is split on '|'; where that is ambiguous (a part holds '|' itself: 0.1.0 could
+    not tell ('x|y','z') from ('x','y|z')) or a text part is empty (NULL and '' both wrote ''),
+    the exception's evidence, the row 0.1.0 kept in row_json, decides. An exception that 0.1.0
+    shared between several records therefore goes to the record whose row it kept; the others
+    are records of their own, evaluated by this build. A key with a NULL part takes the hash of
+    that evidence, as a live row with a NULL key part takes the hash of its own row.
+
+    Several exceptions can come to one identity (0.1.0 wrote '2' and '2.00' for one value after
+    a type change; or one was already upgraded): one quarantine row stays, a rejection first,
+    then the latest status change, the others are removed, and every event goes to the one
+    that stays. -#}
+{% macro _sluice_upgrade_legacy_sql(spec, quarantine, events, before) %}
+  {%- set mid = sluice._sluice_lit(model.unique_id) -%}
+  {%- set n = spec.key_parts | length -%}
+  {%- set upgrade = sluice._sluice_scratch_relation('__sluice_upg') -%}
+  {%- set legacy = "q.model_unique_id = " ~ mid ~ " and q.record_key not like '[%'" -%}
+  {%- set plain = sluice._sluice_legacy_plain_sql(spec, 'q.record_key') -%}
+  {%- set evidence_rows = run_query("select q.exception_id, q.record_key, q.row_json from " ~ quarantine ~ " as q where " ~ legacy ~ " and not " ~ plain).rows if execute else [] -%}
+  {%- set decoded = [] -%}
+  {%- for row in evidence_rows -%}
+    {%- set parts = sluice._sluice_legacy_parts(spec, row[1], row[2]) -%}
+    {%- set literals = [sluice._sluice_lit(row[0]) ~ " as _sluice_legacy_id"] -%}
+    {%- for p in parts -%}{%- do literals.append(sluice._sluice_lit(p) ~ " as _sluice_p" ~ loop.index0) -%}{%- endfor -%}
+    {%- do decoded.append("select " ~ (literals | join(', '))) -%}
+  {%- endfor -%}
+  {%- set parts = ["'['"] -%}
+  {%- set nulls = [] -%}
+  {%- for quoted, kind in spec.key_parts -%}
+    {%- if not loop.first -%}{%- do parts.append("','") -%}{%- endif -%}
+    {%- do parts.append(sluice._sluice_legacy_part_json('l._sluice_p' ~ loop.index0, kind)) -%}
+    {%- do nulls.append('l._sluice_p' ~ loop.index0 ~ ' is null') -%}
+  {%- endfor -%}
+  {%- do parts.append("']'") -%}
+  {%- do parts.append("(case when " ~ (nulls | join(' or ')) ~ " then " ~ dbt.concat(["'#'", dbt.hash('l.row_json')]) ~ " else '' end)") -%}
+  {%- set new_key = dbt.concat(parts) -%}
+  {%- set new_id = dbt.hash(dbt.concat([sluice._sluice_lit(model.unique_id ~ '|'), 'k.new_key', "'|'", 'cast(k.record_copy as ' ~ dbt.type_string() ~ ')', "'|'", 'k.rule_name'])) -%}
+  {%- set mapping -%}
+    with legacy as (
+      select q.exception_id, q.record_copy, q.rule_name, q.status, q.status_changed_at, q.row_json
+        {%- for i in range(n) %},
+        {{ "nullif(q.record_key, '')" if n == 1 else "nullif(" ~ dbt.split_part('q.record_key', "'|'", i + 1) ~ ", '')" }} as _sluice_p{{ i }}
+        {%- endfor %}
+      from {{ quarantine }} as q
+      where {{ legacy }} and {{ plain }}
+      {%- if decoded %}
+      union all
+      select q.exception_id, q.record_copy, q.rule_name, q.status, q.status_changed_at, q.row_json
+        {%- for i in range(n) %}, d._sluice_p{{ i }}{% endfor %}
+      from {{ quarantine }} as q
+      join ({{ decoded | join(' union all ') }}) as d on d._sluice_legacy_id = q.exception_id
+      {%- endif %}
+    ),
+    keyed as (
+      select l.exception_id, l.record_copy, l.rule_name, l.status, l.status_changed_at, {{ new_key }} as new_key
+      from legacy as l
+    ),
+    moved as (
+      select k.exception_id as legacy_id, {{ new_id }} as new_id, k.new_key, k.status, k.status_changed_at
+      from keyed as k
+    )
+    select c.legacy_id, c.new_id, c.new_key,
+      row_number() over (
+        partition by c.new_id
+        order by case when c.status = 'rejected' then 0 else 1 end, c.status_changed_at desc, c.legacy_id
+      ) as _sluice_rank
+    from (
+      select legacy_id, new_id, new_key, status, status_changed_at from moved
+      union all
+      select q.exception_id, q.exception_id, q.record_key, q.status, q.status_changed_at
+      from {{ quarantine }} as q
+      where q.model_unique_id = {{ mid }} and q.exception_id in (select new_id from moved)
+    ) as c
+  {%- endset -%}
+  {%- set out = [sluice._sluice_create_scratch_sql(upgrade, mapping)] -%}
+  {%- set dropped = "select legacy_id from " ~ upgrade ~ " where _sluice_rank > 1" -%}
+  {%- do out.append("delete from " ~ before ~ " where exception_id in (" ~ dropped ~ ")") -%}
+  {%- do out.append("delete from " ~ quarantine ~ " where model_unique_id = " ~ mid ~ " and exception_id in (" ~ dropped ~ ")") -%}
+  {%- for rel, columns, scoped in [(quarantine, ['exception_id', 'record_key'], true), (events, ['exception_id', 'record_key'], true), (before, ['exception_id'], false)] -%}
+    {%- set update -%}
+    update {{ rel }} as t set
+      {%- for c in columns %}
+      {{ c }} = u.{{ 'new_id' if c == 'exception_id' else 'new_key' }}{{ "," if not loop.last }}
+      {%- endfor %}
+    from {{ upgrade }} as u
+    where t.exception_id = u.legacy_id and u.legacy_id <> u.new_id
+      {%- if scoped %} and t.model_unique_id = {{ mid }}{% endif %}
+    {%- endset -%}
+    {%- do out.append(update) -%}
+  {%- endfor -%}
+  {%- do out.extend(sluice._sluice_drop_scratch_sql([upgrade])) -%}
+  {{ return(out) }}
+{% endmacro %}
+
+
+{#- TRUE when a 0.1.0 key text splits into the key's parts unambiguously: as many '|' as
+    separators (one key column: always), and no empty part of a text column. -#}
+{% macro _sluice_legacy_plain_sql(spec, key_text) -%}
+  {%- set n = spec.key_parts | length -%}
+  {%- set conditions = [] -%}
+  {%- if n > 1 -%}
+    {%- do conditions.append("(" ~ dbt.length(key_text) ~ " - " ~ dbt.length(dbt.replace(key_text, "'|'", "''")) ~ ") = " ~ (n - 1)) -%}
+  {%- endif -%}
+  {%- for quoted, kind in spec.key_parts if kind == 'text' -%}
+    {%- do conditions.append((key_text if n == 1 else dbt.split_part(key_text, "'|'", loop.index)) ~ " <> ''") -%}
+  {%- endfor -%}
+  ({{ conditions | join(' and ') if conditions else 'true' }})
+{%- endmacro %}
+
+
+{#- The parts of a 0.1.0 key text (NULL as none) that the split cannot decide, read with the
+    evidence: a text part is the evidence's value where the text holds it at that place; an empty
+    text part is '' only where the evidence says ''. Without usable evidence, the first '|'
+    separate the parts. -#}
+{% macro _sluice_legacy_parts(spec, key_text, row_json) %}
+  {%- set evidence = {} -%}
+  {%- for name, value in (fromjson(row_json or '{}', {}) or {}).items() -%}
+    {%- do evidence.update({name | lower: value}) -%}
+  {%- endfor -%}
+  {%- set n = spec.key_parts | length -%}
+  {%- set state = namespace(rest=key_text or '') -%}
+  {%- set parts = [] -%}
+  {%- for k in spec.key -%}
+    {%- set kind = spec.key_parts[loop.index0][1] -%}
+    {%- set seen = evidence.get(k | lower) -%}
+    {%- if loop.last -%}
+      {%- set part = state.rest -%}
+    {%- elif seen is string and kind == 'text' and state.rest.startswith(seen ~ '|') -%}
+      {%- set part = seen -%}
+    {%- else -%}
+      {%- set part = state.rest.split('|', 1)[0] -%}
+    {%- endif -%}
+    {%- set state.rest = state.rest[part | length + 1:] -%}
+    {%- if part == '' and not (kind == 'text' and seen is string and seen == '') -%}
+      {%- do parts.append(none) -%}
+    {%- else -%}
+      {%- do parts.append(part) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {{ return(parts) }}
+{% endmacro %}
+
+
+{#- One decoded 0.1.0 key part (text, or NULL) as JSON, encoded like a live value of its kind
+    (sluice._sluice_key_part); a part that no longer reads as its column's kind (the column
+    changed type since) stays a JSON string. -#}
+{% macro _sluice_legacy_part_json(part, kind) -%}
+  {%- if kind == 'number' -%}
+  (case when {{ part }} is null then 'null'
+    when {{ sluice.is_castable(part, 'decimal(38, 9)') }} then {{ sluice._sluice_key_part('cast(' ~ part ~ ' as decimal(38, 9))', 'number') }}
+    else {{ sluice._sluice_key_part(part, 'text') }} end)
+  {%- elif kind == 'boolean' -%}
+  (case when {{ part }} is null then 'null'
+    when lower({{ part }}) in ('true', 't') then 'true'
+    when lower({{ part }}) in ('false', 'f') then 'false'
+    else {{ sluice._sluice_key_part(part, 'text') }} end)
+  {%- else -%}
+  {{ sluice._sluice_key_part(part, 'text') }}
+  {%- endif -%}
+{%- endmacro %}
