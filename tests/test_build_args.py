@@ -140,6 +140,24 @@ def test_the_command_line_hands_dbt_arguments_on(argv, dbt_args, sluice_options)
         assert getattr(parsed, name) == value
 
 
+def test_the_command_line_loads_only_itself_before_a_command_runs():
+    """Every command builds the whole parser first: it must not load the report's modules (nor
+    the installed metadata) on the way to `sluice build` starting dbt."""
+    code = (
+        "import sys\n"
+        "from sluice.cli import _parser\n"
+        "_parser().parse_args(['build', '--select', 'a'])\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('sluice.', 'importlib.metadata',"
+        " 'jinja2')) and not m.startswith(('sluice.cli', 'sluice.errors'))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]", done.stdout + done.stderr
+    version = subprocess.run(
+        [sys.executable, "-m", "sluice", "--version"], capture_output=True, text=True, check=True
+    )
+    assert version.stdout.startswith("sluice ") and version.stdout.strip() != "sluice"
+
+
 # --- real dbt ----------------------------------------------------------------------------------
 
 PROJECT = """

@@ -1,12 +1,5 @@
 """sluice: integration error handling for dbt (the Python sidecar)."""
 
-from importlib.metadata import PackageNotFoundError, version
-
-try:
-    __version__ = version("dbt-sluice")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0.0.0"
-
 __all__ = [
     "__version__",
     "read_exception_history",
@@ -18,7 +11,22 @@ __all__ = [
 _API = ("read_exceptions", "read_exception_history", "read_exposure_status", "read_node_status")
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dbt-sluice")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0.0.0"
+
+
 def __getattr__(name: str) -> object:
+    # `sluice.__version__`, read from the installed metadata on first use (importlib.metadata
+    # costs every command's start otherwise)
+    if name == "__version__":
+        value = _version()
+        globals()[name] = value
+        return value
     # `sluice.read_exceptions(...)` and the rest of the pandas API, imported on first use
     # (pandas is not loaded by the command line).
     if name in _API:

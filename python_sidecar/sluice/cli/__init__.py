@@ -21,8 +21,6 @@ import importlib
 import sys
 from collections.abc import Sequence
 
-from sluice import __version__
-
 EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -38,6 +36,16 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
 )
 
 
+class _Version(argparse.Action):
+    """``--version``: the installed version, read only when asked for."""
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        import sluice
+
+        print(f"sluice {sluice.__version__}")
+        parser.exit()
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="sluice",
@@ -48,7 +56,7 @@ def _parser() -> argparse.ArgumentParser:
         epilog="Exit codes: 0 ok, 1 publication held or failure, 2 usage/input error, "
         "3 transient failures left after retries, 130/143 build interrupted by SIGINT/SIGTERM.",
     )
-    parser.add_argument("--version", action="version", version=f"sluice {__version__}")
+    parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for _name, module_name in SUBCOMMANDS:
         try:

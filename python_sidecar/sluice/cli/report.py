@@ -13,7 +13,6 @@ from typing import Any
 
 from sluice.cli.flags import add_project_flags, project_flags
 from sluice.errors import SluiceError
-from sluice.report import FORMATS, generate_report
 
 EXIT_HEALTHY = 0
 EXIT_PROBLEMS = 1
@@ -36,8 +35,8 @@ def register(subparsers: Any) -> None:
     add_project_flags(parser, target_path=True)
     parser.add_argument(
         "--format",
-        default=",".join(FORMATS),
-        help=f"comma-separated output formats (default: {','.join(FORMATS)})",
+        default=None,
+        help="comma-separated output formats: html, json, md (default: all three)",
     )
     parser.add_argument(
         "--output-dir", type=Path, default=None, help="default: <target-path>/sluice"
@@ -64,7 +63,9 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # imported here: every command builds this parser, and the report's modules are many
     from sluice.project import load_project, parse_duration
+    from sluice.report import FORMATS, generate_report
 
     try:
         warehouse = not args.no_warehouse
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         result = generate_report(
             project=project,
             output_dir=args.output_dir,
-            formats=(args.format,),
+            formats=(args.format,) if args.format is not None else FORMATS,
             warehouse=warehouse,
             state_path=args.state_path,
             horizon=parse_duration(args.horizon, "--horizon") if args.horizon else None,
