@@ -367,3 +367,21 @@ def test_a_release_while_the_gate_holds_is_decided_then_held_then_published(make
         ("published", "released", "released", "sluice", "passed")
     ]
     assert 4 in {r[0] for r in scenario.published(project)}
+
+
+def test_the_summary_shows_the_status_a_decision_ended_in_not_the_one_it_set(make_project, engine):
+    project = make_project(engine)
+    scenario.setup(project, extra_meta="max_attempts: 1\n                  attempt_interval: 0")
+    project.dbt("build")  # max_attempts 1: every held record is dead-lettered at once
+    _decide(project, "3", "orders_status_known", "retry")
+    project.dbt("build")  # re-opened by the retry, still failing, at the limit again
+    assert _status(project, "3", "orders_status_known") == ("dead_letter", 1)
+    assert [e[2:5] + e[6:] for e in _events(project, "3")] == [
+        (None, "dead_letter", "sluice", "status"),
+        ("dead_letter", "open", "ana@finance", "decided"),
+    ]
+    summary = project.query(
+        "select status, exceptions from {schema}.sluice_exception_summary "
+        "where error_class = 'invalid_value'"
+    )
+    assert summary == [("dead_letter", 1)]
