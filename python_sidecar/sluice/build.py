@@ -53,7 +53,7 @@ from sluice.classify.graph import Graph, build_graph
 from sluice.classify.model import Failure, FailureClass
 from sluice.classify.patterns import Pattern, builtin_patterns
 from sluice.classify.startup import INVOCATION_TYPE, adapter_from_output, classify_start_failure
-from sluice.destinations import check_writable
+from sluice.destinations import REPORT_FILES, REPORT_FORMATS, check_writable
 from sluice.errors import InputError
 from sluice.escalate.core import Escalation, escalate
 from sluice.escalate.prometheus import BuildMetrics, count_by, write_textfile
@@ -95,7 +95,6 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_TRANSIENT = 3
-REPORT_FORMATS = ("html", "json", "md")
 
 Sleeper = Callable[[float], None]
 Clock = Callable[[], float]
@@ -335,12 +334,9 @@ def _preload(
 
 
 def _report_files(output_dir: Path) -> list[Path]:
-    """The files the report step writes into ``output_dir``."""
-    try:
-        from sluice.report.render import FILE_NAMES
-    except ImportError:
-        return []
-    return [output_dir / name for name in FILE_NAMES.values()]
+    """The files the report step writes into ``output_dir`` (named without loading the report's
+    modules: this runs before dbt starts)."""
+    return [output_dir / name for name in REPORT_FILES.values()]
 
 
 class _WarehouseAfterDbt:

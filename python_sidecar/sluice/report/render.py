@@ -17,11 +17,12 @@ import jinja2
 import markupsafe
 import msgspec
 
+from sluice.destinations import REPORT_FILES, REPORT_FORMATS
 from sluice.report.charts import charts
 from sluice.report.document import Document
 
-FORMATS: Final = ("html", "json", "md")
-FILE_NAMES: Final = {"html": "report.html", "json": "impact.json", "md": "summary.md"}
+FORMATS: Final = REPORT_FORMATS
+FILE_NAMES: Final = REPORT_FILES
 MAX_REASONS_SHOWN: Final = 12
 MAX_ROWS_MD: Final = 30
 MAX_MODELS_SHOWN: Final = 10
