@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime, timedelta
@@ -188,8 +189,82 @@ def test_incremental_key_that_changes_to_text_is_refused_by_name(make_project, e
     assert project.query("select count(*) from {schema}.typed__quarantine") == [(1,)]
 
 
+def test_a_table_build_whose_key_becomes_text_is_refused_by_name(make_project, engine):
+    project = make_project(engine)
+    project.write("seeds/raw_typed.csv", "id,v\n1,5\n2,500\n")
+    _typed_project(project, "integer")
+    project.dbt("build")
+    before = project.query(
+        "select exception_id, record_key, attempt_count, status from {schema}.typed__quarantine"
+    )
+    assert [r[1:] for r in before] == [("[2]", 1, "open")]
+
+    # the open record [2] would become ["2"]: a new record, its history and attempts left behind
+    _typed_project(project, "varchar(20)")
+    result = project.dbt("run", "-s", "typed", expect=1)
+    assert "model 'typed'" in result.output
+    # both types named as the engine reports them (DuckDB: INTEGER, character varying(256))
+    assert re.search(
+        r"column 'id' changed type from integer \(published\) to \w", result.output, re.I
+    )
+    assert "(this build)" in result.output
+    # nothing written: the published rows, the quarantine, no batch left behind
+    assert project.query("select id from {schema}.typed") == [(1,)]
+    assert (
+        project.query(
+            "select exception_id, record_key, attempt_count, status from {schema}.typed__quarantine"
+        )
+        == before
+    )
+    assert not project.relation_exists("typed__dbt_tmp")
+
+
 @SNOWFLAKE_TOO
-def test_batch_filter_replays_open_keys_after_the_key_becomes_text(make_project, engine):
+@pytest.mark.parametrize("incremental", [False, True], ids=["table", "incremental"])
+def test_a_date_key_that_becomes_a_timestamp_keeps_its_identity(make_project, engine, incremental):
+    project = make_project(engine)
+    project.write("seeds/raw_dated.csv", "d,v\n2024-01-02,5\n2024-01-03,500\n")
+    project.write(
+        "models/dated.sql",
+        "select cast(d as {{ var('key_type', 'date') }}) as d, v from {{ ref('raw_dated') }}\n",
+    )
+    project.write(
+        "models/schema.yml",
+        f"""
+        seeds:
+          - name: raw_dated
+            config: {{column_types: {{d: date, v: integer}}}}
+        models:
+          - name: dated
+            config:
+              materialized: sluice
+              meta: {{sluice: {{key: d, incremental: {str(incremental).lower()}, attempt_interval: 0, gate: {{high: none, medium: none}}}}}}
+            columns:
+              - name: v
+                data_tests:
+                  - sluice.sluice_expression:
+                      name: dated_v_small
+                      arguments: {{expression: "v < 100"}}
+        """,
+    )
+    project.dbt("build")
+    before = project.query(
+        "select exception_id, record_key, attempt_count, status from {schema}.dated__quarantine"
+    )
+    assert [r[1:] for r in before] == [('["2024-01-03"]', 1, "open")]
+
+    # the same day as a timestamp (midnight) is the same record: the exception carries on
+    project.dbt("run", "-s", "dated", "--vars", "{key_type: timestamp}")
+    after = project.query(
+        "select exception_id, record_key, attempt_count, status from {schema}.dated__quarantine"
+    )
+    assert after == [(before[0][0], before[0][1], 2, "open")]
+
+
+@SNOWFLAKE_TOO
+def test_batch_filter_refuses_a_key_that_becomes_text_by_name_and_replays_once_cast_back(
+    make_project, engine
+):
     project = make_project(engine)
     project.write("seeds/raw_typed.csv", "id,v,loaded\n1,5,1\n2,500,1\n")
     project.write(
@@ -220,7 +295,14 @@ def test_batch_filter_replays_open_keys_after_the_key_becomes_text(make_project,
     )
     project.dbt("build")
     project.execute("update {schema}.raw_typed set v = 50 where id = 2")
-    # the open key [2] is compared with the source's own integer column, as text literals
+    # the key becomes text: refused by name (not an engine's binder error), nothing written
+    refused = project.dbt("run", "-s", "typed", "--vars", "{key_type: 'varchar(20)'}", expect=1)
+    assert "model 'typed'" in refused.output
+    assert "column 'id' changed type" in refused.output
+    assert "Binder Error" not in refused.output
+    assert project.query("select id, v from {schema}.typed order by 1") == [(1, 5)]
+    assert project.query("select status from {schema}.typed__quarantine") == [("open",)]
+    # cast back, the open key [2] is compared with the source's own integer column, as text literals
     project.dbt("run", "-s", "typed")
     assert project.query("select id, v from {schema}.typed order by 1") == [(1, 5), (2, 50)]
     assert project.query("select status from {schema}.typed__quarantine") == [("recovered",)]

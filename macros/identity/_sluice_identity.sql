@@ -1,11 +1,13 @@
 {#- Record identity. A record is the typed tuple of its key values, encoded as a JSON array:
     strings (and dates, timestamps, other types) as JSON strings, numbers normalised so that equal
     values have one encoding whatever their SQL type (2, 2.0 and 2.00 are all `2`; numbers are read
-    as decimal(38,9)), booleans as true/false, NULL as null. No two different tuples share an
+    as decimal(38,9)), a date and a timestamp at its midnight both as the date ("2024-01-03"),
+    booleans as true/false, NULL as null. No two different tuples share an
     encoding. A row whose key has a NULL part is identified by its content as well: the array is
     followed by `#` and a hash of the row's JSON, so that different rows never share a record. -#}
 
-{#- 'number', 'boolean' or 'text': how a key column of this data type is encoded. -#}
+{#- 'number', 'boolean', 'datetime' (a date, or a timestamp without time zone) or 'text': how a
+    key column of this data type is encoded. -#}
 {% macro _sluice_key_kind(data_type) %}
   {%- set t = (data_type or '') | lower | trim -%}
   {%- set base = t.split('(')[0] | trim -%}
@@ -13,6 +15,8 @@
     {{ return('number') }}
   {%- elif base in ('boolean', 'bool') -%}
     {{ return('boolean') }}
+  {%- elif base in ('date', 'timestamp', 'timestamp without time zone', 'datetime', 'timestamp_ntz', 'timestamp_s', 'timestamp_ms', 'timestamp_us', 'timestamp_ns') -%}
+    {{ return('datetime') }}
   {%- else -%}
     {{ return('text') }}
   {%- endif -%}
@@ -27,6 +31,10 @@
   coalesce(case when {{ dbt.right(t, '1') }} = '.' then substr({{ t }}, 1, {{ dbt.length(t) }} - 1) else {{ t }} end, 'null')
   {%- elif kind == 'boolean' -%}
   (case when {{ expr }} is null then 'null' when {{ expr }} then 'true' else 'false' end)
+  {%- elif kind == 'datetime' -%}
+  {#- a day as its date, whether its column is a date or a timestamp at midnight -#}
+  {%- set day = "cast(" ~ expr ~ " as date)" -%}
+  coalesce({{ sluice.json_text("case when " ~ expr ~ " = cast(" ~ day ~ " as " ~ dbt.type_timestamp() ~ ") then cast(" ~ day ~ " as " ~ dbt.type_string() ~ ") else cast(" ~ expr ~ " as " ~ dbt.type_string() ~ ") end") }}, 'null')
   {%- else -%}
   coalesce({{ sluice.json_text("cast(" ~ expr ~ " as " ~ dbt.type_string() ~ ")") }}, 'null')
   {%- endif -%}

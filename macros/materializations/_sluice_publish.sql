@@ -46,20 +46,29 @@
 {% endmacro %}
 
 
-{#- An incremental build publishes into a relation keyed by the same columns: a key whose type
-    changed so that equal values can no longer be matched (a number became text, ...) is refused
-    with both types named. Numbers of any SQL type keep their identity. -#}
-{% macro _sluice_check_key_types(spec, dest_columns) %}
+{#- A key whose type changed so that equal values can no longer be matched (a number became
+    text, ...) is refused with both types named, before anything is written. An incremental
+    build publishes into a relation keyed by the same columns; a table build is checked when
+    the quarantine holds records of the model that later builds act on (`in_force`: open, dead
+    letter, rejected, released), which are keyed by the old values. Numbers of any SQL type, and
+    dates and timestamps, keep their identity (sluice._sluice_key_kind). -#}
+{% macro _sluice_check_key_types(spec, dest_columns, incremental, in_force) %}
   {%- set published = {} -%}
   {%- for c in dest_columns -%}{%- do published.update({c.name | lower: c}) -%}{%- endfor -%}
   {%- for k in spec.key -%}
     {%- set new = spec.key_types[loop.index0] -%}
     {%- set old = published.get(k | lower) -%}
-    {%- if old is none -%}
+    {%- if old is none and incremental -%}
       {{ sluice._sluice_config_error(spec.model_name, none, 'meta.sluice.key', "column '" ~ k ~ "' is not a column of the published relation " ~ this ~ "; rebuild it with --full-refresh") }}
     {%- endif -%}
-    {%- if sluice._sluice_key_kind(old.data_type) != new[1] -%}
-      {{ sluice._sluice_config_error(spec.model_name, none, 'meta.sluice.key', "column '" ~ k ~ "' changed type from " ~ old.data_type ~ " (published) to " ~ new[2] ~ " (this build): its values cannot be matched with the published records. Cast it back to a " ~ sluice._sluice_key_kind(old.data_type) ~ " type, or rebuild with --full-refresh") }}
+    {%- set kind = sluice._sluice_key_kind(old.data_type) if old is not none else new[1] -%}
+    {%- if kind != new[1] -%}
+      {%- set changed = "column '" ~ k ~ "' changed type from " ~ old.data_type ~ " (published) to " ~ new[2] ~ " (this build): " -%}
+      {%- if incremental -%}
+        {{ sluice._sluice_config_error(spec.model_name, none, 'meta.sluice.key', changed ~ "its values cannot be matched with the published records. Cast it back to a " ~ kind ~ " type, or rebuild with --full-refresh") }}
+      {%- else -%}
+        {{ sluice._sluice_config_error(spec.model_name, none, 'meta.sluice.key', changed ~ "the quarantine holds " ~ in_force ~ " exception(s) of the model (open, dead letter, rejected or released) keyed by its old values, which would be left behind as records of their own. Cast it back to a " ~ kind ~ " type; or, to start the model's records over, run with --full-refresh and the var sluice_full_refresh_quarantine: true (the quarantine is cleared, the history stays)") }}
+      {%- endif -%}
     {%- endif -%}
   {%- endfor -%}
 {% endmacro %}

@@ -62,12 +62,14 @@
     select
       coalesce(sum(case when status = 'rejected' then 1 else 0 end), 0),
       coalesce(sum(case when record_key not like '[%' then 1 else 0 end), 0),
-      (select count(*) from {{ decisions }} where model_unique_id = {{ mid }})
+      (select count(*) from {{ decisions }} where model_unique_id = {{ mid }}),
+      coalesce(sum(case when status in ('open', 'dead_letter', 'rejected', 'released') then 1 else 0 end), 0)
     from {{ quarantine }} where model_unique_id = {{ mid }}
   {%- endset -%}
   {%- set probed = run_query(probe).rows[0] -%}
   {%- set with_rejected = (probed[0] | int) > 0 -%}
   {%- set with_legacy = (probed[1] | int) > 0 -%}
+  {%- set in_force = probed[3] | int -%}
 
   {#- 1. write: the model's SQL, once -#}
   {% call statement('sluice_batch') -%}
@@ -75,10 +77,11 @@
   {%- endcall %}
   {#- the batch's row count where the engine reported it with the write (sluice.written_rows) -#}
   {%- set rows_written = sluice.written_rows(load_result('sluice_batch')) -%}
-  {%- if not incremental -%}{%- do sluice.settle_batch(batch) -%}{%- endif -%}
   {%- do sluice._sluice_resolve_columns(spec, batch) -%}
-  {%- set dest_columns = adapter.get_columns_in_relation(existing_relation) if incremental else [] -%}
-  {%- if incremental -%}{%- do sluice._sluice_check_key_types(spec, dest_columns) -%}{%- endif -%}
+  {#- a key that changed type is refused before anything is settled -#}
+  {%- set dest_columns = adapter.get_columns_in_relation(existing_relation) if existing_relation is not none and (incremental or in_force > 0) else [] -%}
+  {%- if incremental or dest_columns -%}{%- do sluice._sluice_check_key_types(spec, dest_columns, incremental, in_force) -%}{%- endif -%}
+  {%- if not incremental -%}{%- do sluice.settle_batch(batch) -%}{%- endif -%}
 
   {#- 2. audit: every read below is of the batch or of the small tables made from it; the
       statements go in one round trip where the engine allows (sluice.run_together), the first

@@ -164,6 +164,10 @@
     when lower({{ part }}) in ('true', 't') then 'true'
     when lower({{ part }}) in ('false', 'f') then 'false'
     else {{ sluice._sluice_key_part(part, 'text') }} end)
+  {%- elif kind == 'datetime' -%}
+  (case when {{ part }} is null then 'null'
+    when {{ sluice.is_castable(part, 'timestamp') }} then {{ sluice._sluice_key_part('cast(' ~ part ~ ' as ' ~ dbt.type_timestamp() ~ ')', 'datetime') }}
+    else {{ sluice._sluice_key_part(part, 'text') }} end)
   {%- else -%}
   {{ sluice._sluice_key_part(part, 'text') }}
   {%- endif -%}
