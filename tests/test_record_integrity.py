@@ -127,6 +127,63 @@ def test_rows_sharing_a_key_are_separate_copies(make_project, engine):
     assert _accounted(project, "pairs") == (3, 2, 1, 0)
 
 
+def _reject(project: DbtProject, model: str, record_key: str) -> None:
+    exception_id = project.query(
+        f"select exception_id from {{schema}}.{model}__quarantine where record_key = '{record_key}'"
+    )[0][0]
+    decided_at = (datetime.utcnow() + timedelta(seconds=1)).isoformat(sep=" ")
+    project.execute(
+        "insert into {schema}.sluice_decisions values "
+        f"('d1', '{exception_id}', 'model.sluice_test.{model}', 'reject', 'ana', "
+        f"cast('{decided_at}' as timestamp), 'not ours')"
+    )
+
+
+def test_a_record_rejected_in_the_build_where_its_row_passes_is_kept_out(make_project, engine):
+    project = make_project(engine)
+    _pairs_project(project, "k,1,500\nok,1,5\n")
+    project.dbt("build")
+    # the reviewer rejects the record; before the next build, its row is fixed at the source
+    _reject(project, "pairs", '["k","1"]')
+    project.execute("update {schema}.raw_pairs set v = 5 where a = 'k'")
+    project.dbt("run", "-s", "pairs")
+    assert project.query("select status from {schema}.pairs__quarantine") == [("rejected",)]
+    assert project.query("select a from {schema}.pairs") == [("ok",)]
+    assert _accounted(project, "pairs") == (2, 1, 1, 0)
+
+
+def test_keys_equal_by_collation_are_taken_out_by_their_identity(make_project):
+    """Where rows have no address (a DuckDB model with a column named rowid, as on Snowflake),
+    held rows leave the batch by key. 'A' and 'a' are equal under NOCASE but two records: holding
+    the rejected 'A' must not take 'a' out with it (it did, and the build failed its row count)."""
+    project = make_project("duckdb")
+    project.write("seeds/raw_ci.csv", "k,v\nA,500\na,5\nb,500\n")
+    project.write(
+        "models/ci.sql", "select k collate nocase as k, v, 0 as rowid from {{ ref('raw_ci') }}\n"
+    )
+    project.write(
+        "models/schema.yml",
+        """
+        models:
+          - name: ci
+            config:
+              materialized: sluice
+              meta: {sluice: {key: k, gate: {high: none, medium: none}}}
+            columns:
+              - name: v
+                data_tests:
+                  - sluice.sluice_expression: {name: ci_v_small, arguments: {expression: "v < 100"}}
+        """,
+    )
+    project.dbt("build")
+    assert project.query("select k from {schema}.ci") == [("a",)]
+    _reject(project, "ci", '["A"]')
+    project.execute("update {schema}.raw_ci set v = 5 where k = 'A'")
+    project.dbt("run", "-s", "ci")
+    assert project.query("select k from {schema}.ci") == [("a",)]
+    assert _accounted(project, "ci") == (3, 1, 2, 0)
+
+
 def _typed_project(project: DbtProject, key_type: str, incremental: bool = False) -> None:
     project.write(
         "models/typed.sql",
@@ -536,6 +593,45 @@ def test_share_thresholds_are_exact_at_every_boundary(make_project):
     project.write("macros/check_gate.sql", GATE_CHECK)
     result = project.dbt("run-operation", "check_gate_boundaries")
     assert "GATE CHECK: 0 wrong" in result.output, result.output[-3000:]
+
+
+ROWS_CHECK = """
+{% macro check_rows_add_up(rows_in, published, held, set_aside) %}
+  {%- do sluice._sluice_check_rows_add_up('m', {'rows_in': rows_in, 'rows_published': published, 'rows_held': held, 'rows_set_aside': set_aside}) -%}
+  {{ log('ROWS ADD UP', info=true) }}
+{% endmacro %}
+"""
+
+
+@pytest.mark.parametrize(
+    "figures, adds_up",
+    [
+        ((10, 7, 2, 1), True),
+        ((10, 0, 0, 0), False),  # a row lost: neither published nor held
+        ((10, 8, 2, 1), False),  # a row both published and held
+        ((10, 10, 1, 0), False),
+    ],
+)
+def test_the_row_count_check_fails_a_build_whose_figures_do_not_add_up(
+    make_project, figures, adds_up
+):
+    """The check each build runs before it publishes. A real build reached it through the
+    collation bug fixed above (3 rows in, 0 published, 2 held)."""
+    project = make_project("duckdb")
+    project.write("macros/check_rows.sql", ROWS_CHECK)
+    rows_in, published, held, set_aside = figures
+    args = f"{{rows_in: {rows_in}, published: {published}, held: {held}, set_aside: {set_aside}}}"
+    result = project.dbt(
+        "run-operation", "check_rows_add_up", "--args", args, expect=0 if adds_up else 1
+    )
+    if adds_up:
+        assert "ROWS ADD UP" in result.output
+    else:
+        assert "ROWS ADD UP" not in result.output
+        assert (
+            f"sluice: model 'm': rows do not add up: {rows_in} rows in, {published} published, "
+            f"{held} held, {set_aside} set aside. Nothing was published." in result.output
+        ), result.output[-3000:]
 
 
 @SNOWFLAKE_TOO

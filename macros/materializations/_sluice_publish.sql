@@ -75,9 +75,9 @@
 
 
 {#- Takes the held rows out of the batch. Where rows have an address (sluice.row_id), exactly the
-    held and set-aside rows are deleted by it. Elsewhere every row of an interesting key leaves,
-    and the rows that are not held go back in (rows sharing a key with a held row are
-    published). -#}
+    held and set-aside rows are deleted by it. Elsewhere the interesting rows leave, found by key
+    and identity (keys equal under a collation can be different records), and the rows that are
+    not held go back in (rows sharing a key with a held row are published). -#}
 {% macro _sluice_take_held_out_sql(spec, batch, interesting, exc_rel, quarantine) %}
   {%- if sluice.row_id('i', spec.columns) -%}
     {%- set ids -%}
@@ -91,7 +91,7 @@
     where {{ sluice._sluice_any_null_sql(spec.key_parts, batch) }}
       or exists (
         select 1 from {{ interesting }} as i
-        where {% for k in spec.key_sql %}i.{{ k }} = {{ batch }}.{{ k }}{{ " and " if not loop.last }}{% endfor %}
+        where {% for k in spec.key_sql %}i.{{ k }} = {{ batch }}.{{ k }} and {% endfor %}i._sluice_record = {{ sluice._sluice_record_key_expr(spec.key_parts, batch) }}
       )
   {%- endset -%}
   {%- set _sql1 -%}
@@ -125,4 +125,13 @@
     'rows_set_aside': stats.rows_set_aside, 'rows_flagged': stats.rows_flagged,
     'gate_status': gate_status, 'rule_counts': rules,
   })) }}
+{% endmacro %}
+
+
+{#- Every input row is published, held or set aside (a repeat of a published row), never two of
+    these and never none: a build whose figures do not add up publishes nothing and fails. -#}
+{% macro _sluice_check_rows_add_up(model_name, stats) %}
+  {%- if stats.rows_in != stats.rows_published + stats.rows_held + stats.rows_set_aside -%}
+    {{ exceptions.raise_compiler_error("sluice: model '" ~ model_name ~ "': rows do not add up: " ~ stats.rows_in ~ " rows in, " ~ stats.rows_published ~ " published, " ~ stats.rows_held ~ " held, " ~ stats.rows_set_aside ~ " set aside. Nothing was published.") }}
+  {%- endif -%}
 {% endmacro %}
