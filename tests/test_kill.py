@@ -41,6 +41,18 @@ def _setup(project):
     )
 
 
+def _dbt_process(project, *args: str, output: bool) -> subprocess.Popen[str]:
+    """dbt as a real process in its own session, so that the test can kill all of it."""
+    return subprocess.Popen(
+        [DBT, *args, "--profiles-dir", str(project.root), "--project-dir", str(project.root)],
+        cwd=project.root,
+        stdout=subprocess.PIPE if output else subprocess.DEVNULL,
+        stderr=subprocess.STDOUT if output else subprocess.DEVNULL,
+        text=True,
+        start_new_session=True,
+    )
+
+
 def _wait_for_sluice_statement(project, proc, deadline):
     """Block until the sluice model is executing SQL (seen from the server, or dbt's log)."""
     import psycopg2
@@ -79,23 +91,7 @@ def test_kill_9_mid_build_then_rerun(make_project, engine):
     assert first[0] == first[1] == ROWS // 1000
 
     project.execute("update {schema}.big_source set v = null where id % 1000 = 1")
-    proc = subprocess.Popen(
-        [
-            DBT,
-            "--debug",
-            "build",
-            "-s",
-            "big",
-            "--profiles-dir",
-            str(project.root),
-            "--project-dir",
-            str(project.root),
-        ],
-        cwd=project.root,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
+    proc = _dbt_process(project, "--debug", "build", "-s", "big", output=False)
     try:
         _wait_for_sluice_statement(project, proc, time.monotonic() + 120)
     finally:
@@ -176,23 +172,7 @@ def test_a_first_duckdb_build_killed_at_each_stage_leaves_nothing_and_the_rerun_
     project.dbt("run", "-s", "src")  # the source and the bookkeeping tables (on-run-start)
     _first_build_project(project, hold_at, fifo)
 
-    proc = subprocess.Popen(
-        [
-            DBT,
-            "run",
-            "-s",
-            "big",
-            "--profiles-dir",
-            str(project.root),
-            "--project-dir",
-            str(project.root),
-        ],
-        cwd=project.root,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    proc = _dbt_process(project, "run", "-s", "big", output=True)
     write_end: list[int] = []
     opener = threading.Thread(
         target=lambda: write_end.append(os.open(fifo, os.O_WRONLY)), daemon=True
