@@ -113,15 +113,20 @@
     in one fixed format, see timestamp_text), hashed. The verifier (`sluice audit verify`) builds
     the same expression from the seal's hashed_columns. -#}
 {% macro _sluice_audit_row_hash(columns, alias) %}
+  {%- set ts = dbt.type_timestamp() -%}
+  {%- set s = dbt.type_string() -%}
+  {#- the encoding of one value, built once with a marker where each column's text goes -#}
+  {%- set marker = '__sluice_value__' -%}
+  {%- set encoded = sluice._sluice_audit_text(marker) -%}
   {%- set parts = [] -%}
   {%- for name, data_type in columns -%}
     {%- set col = alias ~ '.' ~ name -%}
-    {%- if data_type == dbt.type_timestamp() -%}
-      {%- set text = sluice.timestamp_text('cast(' ~ col ~ ' as ' ~ dbt.type_timestamp() ~ ')') -%}
+    {%- if data_type == ts -%}
+      {%- set text = sluice.timestamp_text('cast(' ~ col ~ ' as ' ~ ts ~ ')') -%}
     {%- else -%}
-      {%- set text = 'cast(' ~ col ~ ' as ' ~ dbt.type_string() ~ ')' -%}
+      {%- set text = 'cast(' ~ col ~ ' as ' ~ s ~ ')' -%}
     {%- endif -%}
-    {%- do parts.append(sluice._sluice_audit_text(text)) -%}
+    {%- do parts.append(encoded | replace(marker, text)) -%}
   {%- endfor -%}
   {{ return(dbt.hash(dbt.concat(parts))) }}
 {% endmacro %}
@@ -130,9 +135,10 @@
 {#- The column list a seal records (hashed_columns): names in order, `:timestamp` after those
     hashed as timestamps. -#}
 {% macro _sluice_audit_hashed_columns(columns) %}
+  {%- set ts = dbt.type_timestamp() -%}
   {%- set names = [] -%}
   {%- for name, data_type in columns -%}
-    {%- do names.append(name ~ (':timestamp' if data_type == dbt.type_timestamp() else '')) -%}
+    {%- do names.append(name ~ (':timestamp' if data_type == ts else '')) -%}
   {%- endfor -%}
   {{ return(names | join(',')) }}
 {% endmacro %}

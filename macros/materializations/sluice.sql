@@ -122,11 +122,14 @@
       (select count(*) from {{ quarantine }} as q
          where q.model_unique_id = {{ mid }} and q.status in ('open', 'dead_letter')
            and not exists (select 1 from {{ exc_rel }} as e where e.exception_id = q.exception_id)) as closing
-      {%- for r in spec.rules %},
-      coalesce(sum(case when e.rule_name = {{ sluice._sluice_lit(r.name) }} then 1 else 0 end), 0)
+      {%- set text_type = dbt.type_string() -%}
+      {%- set rule_lits = [] -%}
+      {%- for r in spec.rules -%}{%- do rule_lits.append(sluice._sluice_lit(r.name, text_type)) -%}{%- endfor -%}
+      {%- for name in rule_lits %},
+      coalesce(sum(case when e.rule_name = {{ name }} then 1 else 0 end), 0)
       {%- endfor %}
-      {%- for r in spec.rules %},
-      coalesce(sum(case when e.rule_name = {{ sluice._sluice_lit(r.name) }} and b.exception_id is null then 1 else 0 end), 0)
+      {%- for name in rule_lits %},
+      coalesce(sum(case when e.rule_name = {{ name }} and b.exception_id is null then 1 else 0 end), 0)
       {%- endfor %}
     from {{ exc_rel }} as e
     left join {{ before }} as b on b.exception_id = e.exception_id and b.status in ('open', 'dead_letter')

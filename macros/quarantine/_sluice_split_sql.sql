@@ -159,26 +159,33 @@
 {#- One exception per (record, copy, rule), with every quarantine column, plus whether it keeps
     its row out of the published relation. -#}
 {% macro _sluice_exceptions_sql(spec, interesting) %}
+  {#- the literals every rule's branch shares, built once -#}
   {%- set s = dbt.type_string() -%}
+  {%- set i_type = dbt.type_int() -%}
   {%- set now = sluice.utc_now() -%}
-  {%- set inv = sluice._sluice_lit(invocation_id) -%}
-  {%- set model_id = sluice._sluice_lit(model.unique_id ~ '|') -%}
+  {%- set inv = sluice._sluice_lit(invocation_id, s) -%}
+  {%- set model_id = sluice._sluice_lit(model.unique_id ~ '|', s) -%}
+  {%- set model_name = sluice._sluice_lit(spec.model_name, s) -%}
+  {%- set model_unique_id = sluice._sluice_lit(model.unique_id, s) -%}
+  {%- set source_system = sluice._sluice_lit(spec.source_system, s) -%}
+  {%- set target_system = sluice._sluice_lit(spec.target_system, s) -%}
+  {%- set open_status = sluice._sluice_lit('open', s) -%}
   {%- for r in spec.rules %}
   select
-    {{ dbt.hash(dbt.concat([model_id, "i._sluice_record", "'|'", "cast(i._sluice_copy as " ~ s ~ ")", sluice._sluice_lit('|' ~ r.name)])) }} as exception_id,
-    {{ sluice._sluice_lit(spec.model_name) }} as model_name,
-    {{ sluice._sluice_lit(model.unique_id) }} as model_unique_id,
+    {{ dbt.hash(dbt.concat([model_id, "i._sluice_record", "'|'", "cast(i._sluice_copy as " ~ s ~ ")", sluice._sluice_lit('|' ~ r.name, s)])) }} as exception_id,
+    {{ model_name }} as model_name,
+    {{ model_unique_id }} as model_unique_id,
     i._sluice_record as record_key,
-    cast(i._sluice_copy as {{ dbt.type_int() }}) as record_copy,
-    {{ sluice._sluice_lit(r.name) }} as rule_name,
-    {{ sluice._sluice_lit(r.error_class) }} as error_class,
-    {{ sluice._sluice_lit(r.severity) }} as severity,
-    {{ sluice._sluice_lit(r.route) }} as route,
-    {{ sluice._sluice_lit(r.owner) }} as owner,
-    {{ sluice._sluice_lit(spec.source_system) }} as source_system,
-    {{ sluice._sluice_lit(spec.target_system) }} as target_system,
-    {{ sluice._sluice_lit(sluice._sluice_rule_message(r)) }} as message,
-    {{ sluice._sluice_lit(r.columns | join(', ') if r.columns else none) }} as failed_column,
+    cast(i._sluice_copy as {{ i_type }}) as record_copy,
+    {{ sluice._sluice_lit(r.name, s) }} as rule_name,
+    {{ sluice._sluice_lit(r.error_class, s) }} as error_class,
+    {{ sluice._sluice_lit(r.severity, s) }} as severity,
+    {{ sluice._sluice_lit(r.route, s) }} as route,
+    {{ sluice._sluice_lit(r.owner, s) }} as owner,
+    {{ source_system }} as source_system,
+    {{ target_system }} as target_system,
+    {{ sluice._sluice_lit(sluice._sluice_rule_message(r), s) }} as message,
+    {{ sluice._sluice_lit(r.columns | join(', ') if r.columns else none, s) }} as failed_column,
     {%- if r.columns | length == 1 %}
     cast(i.{{ spec.cols[r.columns[0]] }} as {{ s }}) as failed_value,
     {%- elif r.columns | length > 1 %}
@@ -190,8 +197,8 @@
     {{ inv }} as first_invocation_id,
     {{ now }} as first_seen_at,
     {{ now }} as last_seen_at,
-    cast(1 as {{ dbt.type_int() }}) as attempt_count,
-    {{ sluice._sluice_lit('open') }} as status,
+    cast(1 as {{ i_type }}) as attempt_count,
+    {{ open_status }} as status,
     {{ now }} as status_changed_at,
     {{ inv }} as status_invocation_id,
     i._sluice_row_json as row_json,
