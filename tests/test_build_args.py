@@ -283,3 +283,33 @@ def test_arguments_reach_dbt_on_a_rerun_of_the_transient_part(project):
     assert statuses == {"locked": "success"}
     assert table(root, "locked") == [("t2",)]
     assert result.exit_code == 1  # `broken` is structural: held
+
+
+def test_the_documented_defaults_are_the_defaults(tmp_path):
+    """docs/build.md's settings table states each number's default as the code resolves it
+    with no flag, variable or pyproject.toml."""
+    from sluice.retry.config import resolve_settings
+
+    settings = resolve_settings(tmp_path, {}, {})
+    resolved = {
+        "max_attempts": settings.retry.max_attempts,
+        "base_delay": settings.retry.base_delay,
+        "max_delay": settings.retry.max_delay,
+        "budget": settings.retry.budget,
+        "repeat_limit": settings.retry.repeat_limit,
+        "stop_timeout": settings.stop_timeout,
+    }
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "build.md").read_text()
+    for key, value in resolved.items():
+        row = next(line for line in docs.splitlines() if f"`[tool.sluice] {key}`" in line)
+        documented = row.rsplit("|", 2)[1].strip().split()[0]
+        assert float(documented) == value, (key, row)
+
+
+def test_the_default_stop_timeout_leaves_room_in_a_default_kubernetes_grace_period():
+    """Kubernetes SIGKILLs a pod 30 s after its SIGTERM by default (terminationGracePeriodSeconds).
+    sluice build must have stopped dbt and written its record by then, so its own wait for dbt
+    has to end well before."""
+    from sluice.retry.config import BuildSettings
+
+    assert BuildSettings().stop_timeout <= 20

@@ -56,7 +56,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--stop-timeout",
         help="seconds dbt gets to cancel its queries after SIGTERM/SIGINT before it is "
-        "killed (default 30)",
+        "killed (default 20)",
     )
     parser.add_argument(
         "--alert-min-priority",

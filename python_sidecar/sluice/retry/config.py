@@ -55,7 +55,7 @@ class BuildSettings:
     escalation: EscalationSettings = EscalationSettings()
     patterns: tuple[Pattern, ...] = ()
     """Users' extra patterns, tried before the built-in table."""
-    stop_timeout: float = 30.0
+    stop_timeout: float = 20.0
     """Seconds dbt gets to cancel its queries and exit after an interruption, before it is
     killed."""
 
