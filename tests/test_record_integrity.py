@@ -184,6 +184,47 @@ def test_keys_equal_by_collation_are_taken_out_by_their_identity(make_project):
     assert _accounted(project, "ci") == (3, 1, 2, 0)
 
 
+@SNOWFLAKE_TOO
+def test_repeats_over_two_columns_leave_out_nulls_and_keep_one_copy(make_project, engine):
+    """The uniqueness rule's repeated values (sluice.repeated_keys_sql, a sort on PostgreSQL, a
+    grouped count elsewhere): a row with a NULL in the rule's columns repeats nothing."""
+    project = make_project(engine)
+    rows = ["1,x,1", "2,x,1", "3,x,2", "4,,1", "5,,1", "6,y,", "7,y,", "8,z,3", "9,z,3", "10,z,3"]
+    project.write("seeds/raw_dups.csv", "id,a,b\n" + "\n".join(rows) + "\n")
+    project.write("models/dups.sql", "select * from {{ ref('raw_dups') }}\n")
+    project.write(
+        "models/schema.yml",
+        """
+        seeds:
+          - name: raw_dups
+            config: {column_types: {id: integer, a: varchar(5), b: integer}}
+        models:
+          - name: dups
+            config:
+              materialized: sluice
+              meta: {sluice: {key: id}}
+            data_tests:
+              - sluice.sluice_unique: {name: dups_ab_unique, arguments: {columns: [a, b], order_by: id}}
+        """,
+    )
+    project.dbt("build")
+    assert project.query("select id from {schema}.dups order by id") == [
+        (1,),
+        (3,),
+        (4,),
+        (5,),
+        (6,),
+        (7,),
+        (8,),
+    ]
+    assert project.query("select record_key, route from {schema}.dups__quarantine order by 1") == [
+        ("[10]", "deduplicate"),
+        ("[2]", "deduplicate"),
+        ("[9]", "deduplicate"),
+    ]
+    assert _accounted(project, "dups") == (10, 7, 0, 3)
+
+
 def _typed_project(project: DbtProject, key_type: str, incremental: bool = False) -> None:
     project.write(
         "models/typed.sql",

@@ -3,14 +3,11 @@
     takes the few rows of those keys, and of NULL keys, with their full row, their identity and
     one flag per rule; everything after that reads this small table. -#}
 
-{#- Rows whose dedupe columns repeat: the grouped subquery (cheaper than a window over all rows). -#}
+{#- The values of the dedupe columns that repeat (sluice.repeated_keys_sql). -#}
 {% macro _sluice_repeats_sql(batch, spec) %}
-  {%- set d = spec.dedupe -%}
-  select {% for c in d.columns %}s.{{ spec.cols[c] }} as _sluice_d{{ loop.index0 }}{{ ", " if not loop.last }}{% endfor %}
-  from {{ batch }} as s
-  where {% for c in d.columns %}s.{{ spec.cols[c] }} is not null{{ " and " if not loop.last }}{% endfor %}
-  group by {% for c in d.columns %}s.{{ spec.cols[c] }}{{ ", " if not loop.last }}{% endfor %}
-  having count(*) > 1
+  {%- set columns = [] -%}
+  {%- for c in spec.dedupe.columns -%}{%- do columns.append('s.' ~ spec.cols[c]) -%}{%- endfor -%}
+  {{ return(sluice.repeated_keys_sql(batch, 's', columns)) }}
 {% endmacro %}
 
 
