@@ -451,6 +451,14 @@ if __name__ == "__main__" and sys.argv[1:2] == ["fakesnow-server"]:
     _serve_fakesnow(sys.argv[2])
 
 
+def exceptions_without_history(project: DbtProject, model: str) -> int:
+    """How many of the model's quarantined exceptions have no event in the history."""
+    return project.query(
+        f"select count(*) from {{schema}}.{model}__quarantine as q where not exists "
+        "(select 1 from {schema}.sluice_exception_events as e where e.exception_id = q.exception_id)"
+    )[0][0]
+
+
 def copy_of(origin: DbtProject, root: Path, tables: tuple[str, ...] | list[str]) -> DbtProject:
     """A project at root whose warehouse holds a copy of origin's tables (on DuckDB the whole
     database file), for one test to change without touching the others' origin."""

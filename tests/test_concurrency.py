@@ -11,7 +11,15 @@ import time
 
 import pytest
 
-from tests.dbt_harness import DBT, PG_DBNAME, PG_HOST, PG_PASSWORD, PG_PORT, PG_USER
+from tests.dbt_harness import (
+    DBT,
+    PG_DBNAME,
+    PG_HOST,
+    PG_PASSWORD,
+    PG_PORT,
+    PG_USER,
+    exceptions_without_history,
+)
 
 ROWS = 20_000
 
@@ -90,10 +98,7 @@ def _check_integrity(project) -> None:
         "from {schema}.sluice_exception_events group by 1, 2, 3 having count(*) > 1) as d"
     ) == [(0,)]
     # every exception has its history
-    assert project.query(
-        "select count(*) from {schema}.big__quarantine as q where not exists "
-        "(select 1 from {schema}.sluice_exception_events as e where e.exception_id = q.exception_id)"
-    ) == [(0,)]
+    assert exceptions_without_history(project, "big") == 0
     assert project.query("select count(*), count(distinct id) from {schema}.big") == [
         (ROWS - held, ROWS - held)
     ]
