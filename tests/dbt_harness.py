@@ -1,8 +1,8 @@
 """Run real dbt against real engines from pytest: a throwaway project per test.
 
 Each `DbtProject` is a directory with its own dbt_project.yml, packages.yml (installing sluice
-from the repository root with `local:`), profiles.yml and files; dbt runs as a subprocess, as a
-user would run it. DuckDB projects use a file in the project directory; PostgreSQL projects use
+from the repository root with `local:`), profiles.yml and files; dbt runs as a process of its own,
+as a user would run it (forked from one that has dbt loaded: tests/dbt_launcher.py). DuckDB projects use a file in the project directory; PostgreSQL projects use
 the server started by `tests/pg.sh` and a schema of their own; Snowflake projects use a fakesnow
 server (Snowflake's HTTP API answered from DuckDB, see `Fakesnow`) and a database of their own,
 reached by dbt-snowflake and the Snowflake connector exactly as a real account would be.
@@ -30,6 +30,8 @@ from typing import Any
 
 import pytest
 
+from tests.dbt_launcher import run_dbt
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -48,7 +50,20 @@ def example_project_lock() -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-DBT = str(Path(sys.executable).with_name("dbt"))
+EXAMPLE = REPO / "dbt_project"
+
+
+def example_dbt(args: list[str], cwd: Path, env: dict[str, str]) -> Any:
+    """dbt on the example project (dbt_project/), run from cwd, with the example held for us."""
+    with example_project_lock():  # dbt deps replaces the package other test processes parse
+        return run_dbt(
+            [*args, "--project-dir", str(EXAMPLE), "--profiles-dir", str(EXAMPLE)],
+            cwd=cwd,
+            env=env,
+            timeout=900,
+        )
+
+
 PG_HOST = os.environ.get("SLUICE_PG_HOST", "127.0.0.1")
 PG_PORT = int(os.environ.get("SLUICE_PG_PORT", "54329"))
 PG_USER = os.environ.get("SLUICE_PG_USER", "postgres")
@@ -144,7 +159,8 @@ class Fakesnow:
         log_path = data_dir / "server.log"
         with log_path.open("w") as log:
             process = subprocess.Popen(
-                [sys.executable, __file__, "fakesnow-server", str(data_dir)],
+                [sys.executable, "-m", "tests.dbt_harness", "fakesnow-server", str(data_dir)],
+                cwd=REPO,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
@@ -354,12 +370,10 @@ class DbtProject:
         rr_path = self.root / "target" / "run_results.json"
         before = rr_path.stat().st_mtime_ns if rr_path.exists() else None
         env = dict(os.environ, DBT_SEND_ANONYMOUS_USAGE_STATS="false", DO_NOT_TRACK="1")
-        proc = subprocess.run(
-            [DBT, *args, "--profiles-dir", str(self.root), "--project-dir", str(self.root)],
+        proc = run_dbt(
+            [*args, "--profiles-dir", str(self.root), "--project-dir", str(self.root)],
             cwd=self.root,
             env=env,
-            capture_output=True,
-            text=True,
             timeout=600,
         )
         fresh = rr_path.exists() and rr_path.stat().st_mtime_ns != before

@@ -18,7 +18,8 @@ from sluice.audit import read_head
 from sluice.cli import main
 
 from tests import scenario
-from tests.dbt_harness import DBT, DbtProject, copy_of
+from tests.dbt_harness import DbtProject, copy_of
+from tests.dbt_launcher import DBT
 
 AUDIT_TABLES = (
     "sluice_exception_events",

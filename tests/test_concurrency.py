@@ -12,7 +12,6 @@ import time
 import pytest
 
 from tests.dbt_harness import (
-    DBT,
     PG_DBNAME,
     PG_HOST,
     PG_PASSWORD,
@@ -20,6 +19,7 @@ from tests.dbt_harness import (
     PG_USER,
     exceptions_without_history,
 )
+from tests.dbt_launcher import DBT
 
 ROWS = 20_000
 

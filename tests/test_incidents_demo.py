@@ -15,8 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
-import sys
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -27,12 +25,11 @@ import pytest
 from sluice.report import ReportResult, generate_report
 
 from tests.browser import dump_dom, probe_layout, title
-from tests.dbt_harness import example_project_lock
+from tests.dbt_harness import example_dbt
 from tests.test_report_html_security import assert_nothing_injected
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "dbt_project"
-DBT = str(Path(sys.executable).with_name("dbt"))
 FINANCE = "exposure.sluice_demo.finance_revenue_dashboard"
 OPS = "exposure.sluice_demo.operations_dashboard"
 CHURN = "exposure.sluice_demo.churn_model"
@@ -61,18 +58,6 @@ class Demo:
     def query(self, sql: str) -> list[tuple[Any, ...]]:
         with duckdb.connect(str(self.db), read_only=True) as conn:
             return [tuple(r) for r in conn.execute(sql).fetchall()]
-
-
-def _dbt(args: list[str], tmp: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    with example_project_lock():  # dbt deps replaces the package other test processes parse
-        return subprocess.run(
-            [DBT, *args, "--project-dir", str(DEMO), "--profiles-dir", str(DEMO)],
-            cwd=tmp,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
 
 
 def _fix_sources(db: Path) -> None:
@@ -114,11 +99,11 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
             run_at = json.loads((target / "run_results.json").read_text())["metadata"]
             return Step(result, outputs, rows, datetime.fromisoformat(run_at["generated_at"]))
 
-        assert _dbt(["deps"], tmp, env).returncode == 0
-        assert _dbt(["seed", *flags], tmp, env).returncode == 0
-        fresh = _dbt(["source", "freshness", *flags], tmp, env)
+        assert example_dbt(["deps"], tmp, env).returncode == 0
+        assert example_dbt(["seed", *flags], tmp, env).returncode == 0
+        fresh = example_dbt(["source", "freshness", *flags], tmp, env)
         assert fresh.returncode == 0, fresh.stdout[-3000:]
-        built = _dbt(["build", *flags], tmp, env)
+        built = example_dbt(["build", *flags], tmp, env)
         assert built.returncode == 1, built.stdout[-3000:]  # the invoices gate holds
         found.steps.append(report(1))
 
@@ -130,14 +115,14 @@ def demo(tmp_path_factory: pytest.TempPathFactory) -> Demo:
             "--exclude",
             "resource_type:seed",
         ]
-        built = _dbt(second, tmp, env)
+        built = example_dbt(second, tmp, env)
         assert built.returncode == 0, built.stdout[-3000:]
         found.steps.append(report(2))
         found.rerun = generate_report(DEMO, profiles_dir=DEMO, target_path=target)
         found.rerun_rows = found.query("select count(*) from main.sluice_incidents")[0][0]
 
         _fix_sources(db)
-        built = _dbt(second, tmp, env)
+        built = example_dbt(second, tmp, env)
         assert built.returncode == 0, built.stdout[-3000:]
         found.steps.append(report(3))
     return found

@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 
 from tests.dbt_harness import (
-    DBT,
     PG_DBNAME,
     PG_HOST,
     PG_PASSWORD,
@@ -21,6 +20,7 @@ from tests.dbt_harness import (
     PG_USER,
     exceptions_without_history,
 )
+from tests.dbt_launcher import DBT
 
 ROWS = 400_000
 

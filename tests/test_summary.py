@@ -6,8 +6,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,11 +17,10 @@ from sluice.errors import InputError
 from sluice.summary import classes
 from sluice.warehouse import parse_rule_counts, split_relation
 
-from tests.dbt_harness import example_project_lock
+from tests.dbt_harness import example_dbt
 
 REPO = Path(__file__).resolve().parents[1]
 DEMO = REPO / "dbt_project"
-DBT = str(Path(sys.executable).with_name("dbt"))
 CLASSES = (
     "missing_required_field",
     "invalid_value",
@@ -67,18 +64,6 @@ class Build:
         raise KeyError(name)
 
 
-def _dbt(args: list[str], tmp: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    with example_project_lock():  # dbt deps replaces the package other test processes parse
-        return subprocess.run(
-            [DBT, *args, "--project-dir", str(DEMO), "--profiles-dir", str(DEMO)],
-            cwd=tmp,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=900,
-        )
-
-
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Build:
     """`dbt build` of the example project into a DuckDB file of its own (nothing copied: the
@@ -88,10 +73,10 @@ def built(tmp_path_factory: pytest.TempPathFactory) -> Build:
     env = dict(
         os.environ, SLUICE_DEMO_DB=str(db), DBT_SEND_ANONYMOUS_USAGE_STATS="false", DO_NOT_TRACK="1"
     )
-    deps = _dbt(["deps"], tmp, env)
+    deps = example_dbt(["deps"], tmp, env)
     assert deps.returncode == 0, deps.stdout + deps.stderr
     target = tmp / "target"
-    proc = _dbt(
+    proc = example_dbt(
         [
             "build",
             "--target",

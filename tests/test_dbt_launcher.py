@@ -1,0 +1,28 @@
+"""The launcher the tests start dbt from behaves as the `dbt` program does: the request's
+directory, environment and arguments, dbt's exit code and output."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tests.dbt_harness import DbtProject
+from tests.dbt_launcher import run_dbt
+
+
+def test_a_launched_dbt_runs_where_and_with_what_it_is_asked(tmp_path: Path) -> None:
+    project = DbtProject(tmp_path / "proj")
+    project.write("models/probe.sql", "select '{{ env_var(\"SLUICE_PROBE\") }}' as v\n")
+    where = ["--profiles-dir", str(project.root)]
+    env = dict(os.environ, SLUICE_PROBE="from the request", DBT_SEND_ANONYMOUS_USAGE_STATS="false")
+    # no --project-dir: dbt finds the project in its working directory
+    assert run_dbt(["deps", *where], project.root, env, timeout=300).returncode == 0
+    done = run_dbt(["compile", "-s", "probe", *where], project.root, env, timeout=300)
+    assert done.returncode == 0, done.stdout + done.stderr
+    compiled = project.root / "target" / "compiled" / "sluice_test" / "models" / "probe.sql"
+    assert "from the request" in compiled.read_text()
+
+    del env["SLUICE_PROBE"]
+    failed = run_dbt(["compile", "-s", "probe", *where], project.root, env, timeout=300)
+    assert failed.returncode == 2, failed.stdout + failed.stderr
+    assert "SLUICE_PROBE" in failed.stdout + failed.stderr
