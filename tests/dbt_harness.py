@@ -357,14 +357,23 @@ class DbtProject:
 
     def dbt(self, *args: str, expect: int | None = 0) -> DbtResult:
         if not self._deps_done:
-            self._run(["deps"])
-            self._deps_done = True
+            self.install_package()
         result = self._run(list(args))
         if expect is not None:
             assert result.returncode == expect, (
                 f"dbt {' '.join(args)} exited {result.returncode}, expected {expect}:\n{result.output[-6000:]}"
             )
         return result
+
+    def install_package(self) -> None:
+        """Install sluice as `dbt deps` installs a `local:` package: a link in dbt_packages/ to
+        the repository (the tests of the example project run `dbt deps` itself)."""
+        packages = self.root / "dbt_packages"
+        packages.mkdir(exist_ok=True)
+        link = packages / "sluice"
+        if not link.exists():
+            link.symlink_to(REPO, target_is_directory=True)
+        self._deps_done = True
 
     def _run(self, args: list[str]) -> DbtResult:
         rr_path = self.root / "target" / "run_results.json"
