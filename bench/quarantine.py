@@ -283,6 +283,24 @@ def _execute(root: Path, engine: str, statements: list[str]) -> None:
         conn.close()
 
 
+def settle(engine: str) -> None:
+    """PostgreSQL: vacuum and analyze the tables the previous run left (untimed), so that
+    autovacuum does not do that work for one side while the next side is being timed."""
+    if engine != "postgres":
+        return
+    import psycopg2
+
+    conn = psycopg2.connect(**PG)
+    conn.autocommit = True  # VACUUM runs outside a transaction
+    try:
+        with conn.cursor() as cur:
+            cur.execute("select tablename from pg_tables where schemaname = %s", (PG_SCHEMA,))
+            for (table,) in cur.fetchall():
+                cur.execute(f'vacuum analyze {PG_SCHEMA}."{table}"')
+    finally:
+        conn.close()
+
+
 def generate(root: Path, rows: int, engine: str) -> None:
     """The source: N events and the 200k-row dimension; every model of a former run dropped."""
     if engine == "duckdb":
@@ -347,10 +365,13 @@ def side(model: str, exit_code: int, rows: int, engine: str, batch_from: str | N
                 f"select (select count(*) from {model}) - rows_published {last_run}"
             )
             expect = {"rows_in": rows, "published_not_logged": 0}  # every row read, as logged
-    prepare = None
-    if batch_from:
-        sql = f"delete from {{s}}{model} where loaded_at >= {batch_from}"
-        prepare = lambda: _execute(WORK, engine, [sql])  # noqa: E731
+    take_out_batch = f"delete from {{s}}{model} where loaded_at >= {batch_from}"
+
+    def prepare() -> None:
+        if batch_from:
+            _execute(WORK, engine, [take_out_batch])
+        settle(engine)
+
     return Side(
         run=lambda: run_dbt(WORK, "build", "-s", model),
         exit_code=exit_code,
