@@ -155,7 +155,7 @@
     {%- set gate_message = sluice._sluice_gate_message(spec, breaches, gate_counts, stats.rows_in) -%}
     {%- do stats.update({'rows_published': 0}) -%}
     {%- do sluice.run_together('sluice_record_held', [
-      sluice._sluice_record_events_sql(spec, quarantine, before, events, decisions),
+      sluice._sluice_record_events_sql(spec, quarantine, before, events),
       sluice._sluice_log_run_sql(spec, runs, quarantine, mode, stats, 'held', gate_message, rule_counts),
     ] + sluice._sluice_seal_sql() + sluice._sluice_drop_scratch_sql(([repeats] if spec.dedupe is not none else []) + [interesting, exc_rel, before, batch])) -%}
     {{ adapter.commit() }}
@@ -194,7 +194,7 @@
   {%- endif -%}
   {%- set recover = [sluice._sluice_recover_exceptions_sql(spec, quarantine, exc_rel, batch if incremental else target_relation, incremental)] if closing > 0 else [] -%}
   {%- do sluice.run_together('sluice_record_passed', recover + [
-    sluice._sluice_record_events_sql(spec, quarantine, before, events, decisions, published=true),
+    sluice._sluice_record_events_sql(spec, quarantine, before, events, published=true),
     sluice._sluice_log_run_sql(spec, runs, quarantine, mode, stats, 'passed', none, rule_counts),
   ] + sluice._sluice_seal_sql() + sluice._sluice_drop_scratch_sql(([repeats] if spec.dedupe is not none else []) + [interesting, exc_rel, before] + ([batch] if incremental else []))) -%}
   {{ run_hooks(post_hooks, inside_transaction=True) }}

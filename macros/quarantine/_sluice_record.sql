@@ -140,8 +140,8 @@
     - `status`: every status change of this build's exceptions, by sluice, at build time;
     - `published`: the first passing build that publishes a released record's row.
     A reviewer's `decided` event is written where the decision is applied
-    (sluice._sluice_apply_decisions_sql); `decisions` is not read here. -#}
-{% macro _sluice_record_events_sql(spec, quarantine, before, events, decisions, published=false) %}
+    (sluice._sluice_apply_decisions_sql). -#}
+{% macro _sluice_record_events_sql(spec, quarantine, before, events, published=false) %}
   {%- set inv = sluice._sluice_lit(invocation_id) -%}
   {%- set cols = sluice._sluice_events_columns() | map(attribute=0) | join(', ') -%}
   {%- set base = "q.exception_id, q.model_name, q.model_unique_id, q.record_key, q.record_copy, q.rule_name, q.error_class, q.severity, q.route, q.owner" -%}
