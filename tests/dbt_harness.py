@@ -2,8 +2,9 @@
 
 Each `DbtProject` is a directory with its own dbt_project.yml, packages.yml (installing sluice
 from the repository root with `local:`), profiles.yml and files; dbt runs as a process of its own,
-as a user would run it (forked from one that has dbt loaded: tests/dbt_launcher.py). DuckDB projects use a file in the project directory; PostgreSQL projects use
-the server started by `tests/pg.sh` and a schema of their own; Snowflake projects use a fakesnow
+as a user would run it (forked from one that has dbt loaded: tests/dbt_launcher.py). DuckDB
+projects use a file in the project directory; PostgreSQL projects use the server started by
+`tests/pg.sh` and a schema of their own; Snowflake projects use a fakesnow
 server (Snowflake's HTTP API answered from DuckDB, see `Fakesnow`) and a database of their own,
 reached by dbt-snowflake and the Snowflake connector exactly as a real account would be.
 `postgres_available` and
@@ -33,6 +34,7 @@ import pytest
 from tests.dbt_launcher import run_dbt
 
 REPO = Path(__file__).resolve().parents[1]
+PACKAGES_YML = f"packages:\n  - local: {REPO}\n"  # a test project's, unless the test changes it
 
 
 @contextlib.contextmanager
@@ -323,7 +325,7 @@ class DbtProject:
             # are transient there (legitimate Snowflake SQL too)
             with (self.root / "dbt_project.yml").open("a", encoding="utf-8") as f:
                 f.write("vars:\n  sluice_scratch_relation_type: transient\n")
-        self.write("packages.yml", f"packages:\n  - local: {REPO}\n")
+        self.write("packages.yml", PACKAGES_YML)
         if self.engine == "duckdb":
             output = f"type: duckdb\n      path: {self.root / 'test.duckdb'}\n      threads: 2"
         elif self.engine == "snowflake":
@@ -368,16 +370,14 @@ class DbtProject:
     def install_package(self) -> None:
         """Install sluice as `dbt deps` installs a `local:` package: a link in dbt_packages/ to
         the repository. A project whose packages.yml a test changed runs `dbt deps` itself."""
-        if (self.root / "packages.yml").read_text() != f"packages:\n  - local: {REPO}\n":
+        self._deps_done = True
+        if (self.root / "packages.yml").read_text() != PACKAGES_YML:
             self._run(["deps"])
-            self._deps_done = True
             return
-        packages = self.root / "dbt_packages"
-        packages.mkdir(exist_ok=True)
-        link = packages / "sluice"
+        link = self.root / "dbt_packages" / "sluice"
+        link.parent.mkdir(exist_ok=True)
         if not link.exists():
             link.symlink_to(REPO, target_is_directory=True)
-        self._deps_done = True
 
     def _run(self, args: list[str]) -> DbtResult:
         rr_path = self.root / "target" / "run_results.json"

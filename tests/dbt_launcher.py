@@ -20,6 +20,7 @@ Tests that send signals to dbt or hold it mid-build start `dbt` with `subprocess
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import selectors
@@ -165,7 +166,7 @@ def _warm(workdir: Path) -> None:
     # no static parser: its Rust thread pool would be copied into every fork without its
     # threads, and the first fork to parse a model would wait for them forever
     where = ["--project-dir", str(project), "--profiles-dir", str(project), "--quiet"]
-    where.append("--no-static-parser")
+    where += ["--no-static-parser"]
     runner = dbtRunner()
     try:
         runner.invoke(["deps", *where])
@@ -173,8 +174,6 @@ def _warm(workdir: Path) -> None:
         runner.invoke(["build", *where])  # the second reads the first's partial parse
     finally:
         DuckDBConnectionManager.close_all_connections()
-        import gc
-
         gc.collect()
 
 
