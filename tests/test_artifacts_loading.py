@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 from pathlib import Path
 
@@ -51,7 +52,25 @@ def test_supported_manifests_load(path: Path) -> None:
     assert models, "a jaffle shop manifest has models"
     # depends_on survives the narrow decode
     some = next(n for n in models if raw["nodes"][n.unique_id]["depends_on"]["nodes"])
-    assert some.depends_on.nodes == raw["nodes"][some.unique_id]["depends_on"]["nodes"]
+    assert some.depends_on.nodes == tuple(raw["nodes"][some.unique_id]["depends_on"]["nodes"])
+
+
+def test_decoded_artifacts_are_not_walked_by_the_garbage_collector() -> None:
+    # a large project decodes into hundreds of thousands of structs: none of them, and none of
+    # their sequences, may be left for every collection to walk again
+    manifest = load_manifest(FIXTURES / "dbt_1_11" / "manifest.json")
+    run_results = load_run_results(FIXTURES / "dbt_1_11" / "run_results.json")
+    gc.collect()  # untracks tuples that hold only untracked objects
+    assert manifest.nodes and run_results.results
+    for node in manifest.nodes.values():
+        assert not gc.is_tracked(node)
+        assert not gc.is_tracked(node.config)
+        assert not gc.is_tracked(node.depends_on)
+        assert not gc.is_tracked(node.depends_on.nodes)
+        assert not gc.is_tracked(node.fqn)
+    for result in run_results.results:
+        assert not gc.is_tracked(result)
+        assert not gc.is_tracked(result.timing)
 
 
 @pytest.mark.parametrize("path", _real("manifest", OLD_MANIFESTS), ids=str)

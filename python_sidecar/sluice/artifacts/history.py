@@ -75,8 +75,9 @@ def not_counted_because(which: str | None) -> str:
     return f"was written by `{command_name(which)}`, which builds nothing"
 
 
-class NodeResult(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
-    """A node's latest known result and where it came from."""
+class NodeResult(msgspec.Struct, frozen=True, forbid_unknown_fields=False, gc=False):
+    """A node's latest known result and where it came from (one per node of the project, so,
+    like the artifact structs, not tracked by the garbage collector)."""
 
     status: str
     invocation_id: str
@@ -90,7 +91,7 @@ class NodeResult(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
     rows_affected: int | None = None
 
 
-class Invocation(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
+class Invocation(msgspec.Struct, frozen=True, forbid_unknown_fields=False, gc=False):
     invocation_id: str
     command: str | None = None
     generated_at: datetime | None = None
@@ -238,14 +239,14 @@ def known_results(
             expired.append(unique_id)
             continue
         provenance[unique_id] = known
-        timing = [Timing(name="execute", completed_at=known.completed_at)]
+        timing = (Timing(name="execute", completed_at=known.completed_at),)
         results.append(
             RunResult(
                 unique_id=unique_id,
                 status=known.status,
                 message=known.message,
                 failures=known.failures,
-                timing=timing if known.completed_at else [],
+                timing=timing if known.completed_at else (),
                 adapter_response=AdapterResponse(
                     code=known.adapter_code, rows_affected=known.rows_affected
                 ),

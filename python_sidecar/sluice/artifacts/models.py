@@ -5,6 +5,12 @@ still loads; a field that changes type is reported as a schema mismatch. The fie
 have the same shape in every schema from dbt 1.5 on (manifest v9-v12, run_results v4-v6,
 sources v1-v3); :mod:`sluice.artifacts.loader` still picks the struct per schema version so a
 future divergence has one place to go.
+
+A large project decodes into hundreds of thousands of these objects, so none of them is left for
+Python's cyclic garbage collector to walk, again on every collection, while the report runs: the
+structs are not tracked by it (``gc=False``; decoded JSON cannot form a reference cycle) and
+sequences are tuples (a tuple of strings or of untracked structs is untracked too; a list never
+is). Dicts of plain values are untracked by Python itself.
 """
 
 from __future__ import annotations
@@ -15,8 +21,8 @@ from typing import Any
 import msgspec
 
 
-class _Frozen(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
-    """Base: immutable, unknown fields ignored."""
+class _Frozen(msgspec.Struct, frozen=True, forbid_unknown_fields=False, gc=False):
+    """Base: immutable, unknown fields ignored, not tracked by the garbage collector."""
 
 
 class Metadata(_Frozen, frozen=True):
@@ -29,7 +35,7 @@ class Metadata(_Frozen, frozen=True):
 
 
 class DependsOn(_Frozen, frozen=True):
-    nodes: list[str] = []
+    nodes: tuple[str, ...] = ()
 
 
 class NodeConfig(_Frozen, frozen=True):
@@ -62,7 +68,7 @@ class Node(_Frozen, frozen=True):
     config: NodeConfig = NodeConfig()
     depends_on: DependsOn = DependsOn()
     attached_node: str | None = None
-    fqn: list[str] = []
+    fqn: tuple[str, ...] = ()
     group: str | None = None
     meta: dict[str, Any] = {}
     test_metadata: TestMetadata | None = None
@@ -159,7 +165,7 @@ class RunResult(_Frozen, frozen=True):
     message: str | None = None
     failures: int | None = None
     execution_time: float = 0.0
-    timing: list[Timing] = []
+    timing: tuple[Timing, ...] = ()
     adapter_response: AdapterResponse = AdapterResponse()
 
 
