@@ -55,6 +55,39 @@ def test_graph_edges_tests_and_order() -> None:
     }
 
 
+def test_tests_and_unit_tests_attach_to_members_without_repeats() -> None:
+    doc = synth.manifest(
+        [
+            model("a"),
+            model("b", (uid("a"), uid("a"))),
+            # checks a model that is not in the graph: it checks nothing, whatever it depends on
+            dbt_test("gone", "model.shop.disabled", depends=(uid("a"), uid("b"), uid("a"))),
+            dbt_test("two", uid("b"), depends=(uid("b"), "model.shop.disabled", uid("a"))),
+        ]
+    )
+    doc["unit_tests"] = {
+        "unit_test.shop.b.ut": {
+            "unique_id": "unit_test.shop.b.ut",
+            "resource_type": "unit_test",
+            "name": "ut",
+            "depends_on": {"nodes": [uid("b"), uid("b")]},
+        }
+    }
+    graph = build_graph(_manifest(doc))
+    gone, two, unit = "test.shop.gone.abc123", "test.shop.two.abc123", "unit_test.shop.b.ut"
+    assert graph.parents[uid("b")] == (uid("a"),)
+    assert dict(graph.tested) == {gone: (), two: (uid("b"),), unit: (uid("b"),)}
+    assert dict(graph.test_parents) == {
+        gone: (uid("a"), uid("b")),
+        two: (uid("b"), uid("a")),
+        unit: (uid("b"),),
+    }
+    assert dict(graph.tests_on) == {uid("a"): (gone, two), uid("b"): (gone, two, unit)}
+    assert graph.parents_of(two) == (uid("b"), uid("a"))
+    assert graph.parents_of(uid("b")) == (uid("a"),)
+    assert unit not in graph.parents and unit not in graph.order
+
+
 def test_a_cycle_is_refused_naming_its_nodes() -> None:
     parents = MappingProxyType({"a": (), "b": ("a", "c"), "c": ("b",), "d": ("a",), "e": ("c",)})
     with pytest.raises(InputError, match=r"cycle: b -> c -> b"):

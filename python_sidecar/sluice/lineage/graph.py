@@ -8,12 +8,12 @@ is attached to the nodes it checks (``tested``), so a failing test enters the gr
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
-from sluice.artifacts.models import Manifest
+from sluice.artifacts.models import Manifest, Node
 from sluice.errors import InputError
 
 TEST_TYPES: Final = frozenset({"test", "unit_test"})
@@ -94,55 +94,65 @@ def _freeze(mapping: dict[str, list[str]]) -> Mapping[str, tuple[str, ...]]:
     return MappingProxyType({key: tuple(values) for key, values in mapping.items()})
 
 
+def _members(ids: Sequence[str], members: Mapping[str, object]) -> tuple[str, ...]:
+    """``ids`` without repeats, in order, keeping only graph members."""
+    if len(ids) == 1:  # most tests check one node: no set of repeats to build
+        return tuple(ids) if ids[0] in members else ()
+    return tuple([n for n in dict.fromkeys(ids) if n in members])
+
+
 def build_graph(manifest: Manifest) -> Graph:
-    parents: dict[str, list[str]] = {}
-    tested: dict[str, list[str]] = {}
-
-    def add(unique_id: str, depends_on: Iterable[str]) -> None:
-        parents[unique_id] = list(dict.fromkeys(depends_on))
-
+    """One pass over the manifest for the members and what each declares it depends on, then
+    one over the members and one over the tests for the edges between members."""
+    declared: dict[str, Sequence[str]] = {}
+    tests: list[tuple[str, Node]] = []
     for source_id in manifest.sources:
-        add(source_id, ())
+        declared[source_id] = ()
     for node_id, node in manifest.nodes.items():
         if node.resource_type in TEST_TYPES:
-            tested[node_id] = (
-                [node.attached_node] if node.attached_node else list(node.depends_on.nodes)
-            )
+            tests.append((node_id, node))
         elif node.resource_type not in _NOT_IN_GRAPH:
-            add(node_id, node.depends_on.nodes)
-    for unit_id, unit in manifest.unit_tests.items():
-        tested[unit_id] = list(unit.depends_on.nodes)
+            declared[node_id] = node.depends_on.nodes
     for group in (manifest.metrics, manifest.semantic_models, manifest.saved_queries):
         for other_id, other in group.items():
-            add(other_id, other.depends_on.nodes)
+            declared[other_id] = other.depends_on.nodes
     for exposure_id, exposure in manifest.exposures.items():
-        add(exposure_id, exposure.depends_on.nodes)
+        declared[exposure_id] = exposure.depends_on.nodes
 
-    # keep only edges between graph members (a disabled or missing parent is not an edge)
-    for node_id, node_parents in parents.items():
-        parents[node_id] = [p for p in node_parents if p in parents]
-    for test_id, nodes in tested.items():
-        tested[test_id] = [n for n in dict.fromkeys(nodes) if n in parents]
-    test_parents: dict[str, list[str]] = {}
+    # a disabled or missing parent is not an edge
+    parents = {node_id: _members(ids, declared) for node_id, ids in declared.items()}
+    tested: dict[str, tuple[str, ...]] = {}
+    test_parents: dict[str, tuple[str, ...]] = {}
     tests_on: dict[str, list[str]] = {}
-    for test_id, test in [*manifest.nodes.items(), *manifest.unit_tests.items()]:
-        if test.resource_type in TEST_TYPES:
-            found = [n for n in dict.fromkeys(test.depends_on.nodes) if n in parents]
-            test_parents[test_id] = found
-            for parent in found:
-                tests_on.setdefault(parent, []).append(test_id)
+
+    def add_test(test_id: str, found: tuple[str, ...]) -> None:
+        test_parents[test_id] = found
+        for parent in found:
+            tests_on.setdefault(parent, []).append(test_id)
+
+    for test_id, test in tests:
+        found = _members(test.depends_on.nodes, parents)
+        attached = test.attached_node
+        # the attached node wins over depends_on
+        tested[test_id] = _members((attached,), parents) if attached else found
+        add_test(test_id, found)
+    for unit_id, unit in manifest.unit_tests.items():
+        found = _members(unit.depends_on.nodes, parents)
+        tested[unit_id] = found
+        if unit.resource_type in TEST_TYPES:
+            add_test(unit_id, found)
 
     children: dict[str, list[str]] = {node_id: [] for node_id in parents}
     for node_id, node_parents in parents.items():
         for parent in node_parents:
             children[parent].append(node_id)
-    frozen_parents = _freeze(parents)
+    frozen_parents = MappingProxyType(parents)
     return Graph(
         parents=frozen_parents,
         children=_freeze(children),
         order=topological_order(frozen_parents),
-        tested=_freeze(tested),
-        test_parents=_freeze(test_parents),
+        tested=MappingProxyType(tested),
+        test_parents=MappingProxyType(test_parents),
         tests_on=_freeze(tests_on),
         exposures=frozenset(manifest.exposures),
     )
