@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Final
+from typing import Any, Final, NamedTuple
 
 from sluice.artifacts.history import NodeResult
 from sluice.artifacts.models import Exposure, Manifest, RunResult, RunResults, SourcesResults
@@ -206,15 +206,26 @@ class _Root:
     rows_held: int
 
 
-@dataclass(frozen=True, slots=True)
-class _AsOf:
+class _AsOf(NamedTuple):
+    """How old a node's data is: one per graph node, so a tuple, quick to make."""
+
     built_at: datetime | None
     complete: bool
     source_at: datetime | None
     source_id: str | None
 
 
-def _min_as_of(values: list[_AsOf]) -> _AsOf:
+_NO_AGE: Final = _AsOf(None, True, None, None)
+"""Nothing of its own to date: not built data (an exposure, a metric, an ephemeral model), or a
+seed left out of the run."""
+
+
+def _min_as_of(own: _AsOf, parents: list[_AsOf]) -> _AsOf:
+    """The oldest of a node's own age and its parents' (of sources loaded at the same time, the
+    first by id)."""
+    if not parents:
+        return own
+    values = [own, *parents]
     built = [v.built_at for v in values if v.built_at is not None]
     sources = [(v.source_at, v.source_id) for v in values if v.source_at is not None]
     oldest_source = min(sources, key=lambda pair: (pair[0], pair[1] or "")) if sources else None
@@ -337,10 +348,10 @@ class _Analysis:
             or node.resource_type not in _BUILT_TYPES
             or node.config.materialized == "ephemeral"
         ):
-            return _AsOf(None, True, None, None)
+            return _NO_AGE
         result = self.results.get(node_id)
         if result is None and node.resource_type not in _EXPECTED_IN_RUN:
-            return _AsOf(None, True, None, None)
+            return _NO_AGE
         if result is not None and result.status in _BUILT_OK:
             built = _completed_at(result)
             return _AsOf(built, built is not None, None, None)
@@ -375,7 +386,7 @@ class _Analysis:
                 )
             self.total[node_id] = inherited | self.own.get(node_id, 0)
             self.as_of[node_id] = _min_as_of(
-                [self.own_as_of(node_id), *(self.as_of[p] for p in parents)]
+                self.own_as_of(node_id), [self.as_of[p] for p in parents]
             )
 
     def path(self, root_index: int, exposure_id: str) -> tuple[str, ...]:
@@ -435,21 +446,19 @@ def analyze(
     state.walk()
     exposures_set = manifest.exposures
 
+    root_ids = [_root_id(root) for root in state.roots]
     affected_nodes: list[list[str]] = [[] for _ in state.roots]
     affected_exposures: list[list[str]] = [[] for _ in state.roots]
-    caused_by: dict[str, tuple[int, ...]] = {}
+    caused_by: dict[str, tuple[str, ...]] = {}  # the root causes upstream of a node, by id
     for node_id in state.graph.order:
         mask = state.total[node_id]
         if not mask:
             continue
-        indexes = tuple(_bits(mask))
+        upstream = [i for i in _bits(mask) if state.roots[i].node_id != node_id]
         target = affected_exposures if node_id in exposures_set else affected_nodes
-        for index in indexes:
-            if state.roots[index].node_id != node_id:
-                target[index].append(node_id)
-        caused_by[node_id] = tuple(i for i in indexes if state.roots[i].node_id != node_id)
-
-    root_ids = [_root_id(root) for root in state.roots]
+        for index in upstream:
+            target[index].append(node_id)
+        caused_by[node_id] = tuple([root_ids[i] for i in upstream])
 
     def breached(root: _Root) -> tuple[str, ...]:
         if root.kind in _ROW_LEVEL and root.node_id in held:
@@ -529,7 +538,7 @@ def analyze(
         status = max(
             (r.effect for r in reasons), key=lambda s: s.rank, default=ExposureStatus.HEALTHY
         )
-        as_of = state.as_of.get(exposure_id, _AsOf(None, True, None, None))
+        as_of = state.as_of.get(exposure_id, _NO_AGE)
         times = [t for t in (as_of.built_at, as_of.source_at) if t is not None]
         exposures.append(
             ExposureImpact(
@@ -555,42 +564,52 @@ def analyze(
         key=lambda e: (-e.status.rank, CRITICALITIES.index(e.criticality), e.name, e.unique_id)
     )
 
+    # one status per graph node and test with a result or a problem: tens of thousands on a
+    # large project, so what is the same for all of them is looked up once
     nodes: list[NodeStatus] = []
-    for node_id in [*state.graph.order, *sorted(state.graph.tested)]:
-        result = state.results.get(node_id)
-        own = state.own_kind.get(node_id)
+    results, own_kinds, tested = state.results, state.own_kind, state.graph.tested
+    # where a result comes from when no provenance names it: the run results given
+    this_run = (
+        run_results.metadata.invocation_id,
+        _which(run_results),
+        as_utc(run_results.metadata.generated_at),
+    )
+    for node_id in [*state.graph.order, *sorted(tested)]:
+        result = results.get(node_id)
+        own = own_kinds.get(node_id)
         causes = caused_by.get(node_id, ())
-        test_root = (
-            node_id in state.graph.tested and result is not None and (result.status in _TEST_KINDS)
-        )
         if node_id in exposures_set or (result is None and own is None and not causes):
             continue
+        if own is None and result is not None and node_id in tested:
+            own = _TEST_KINDS.get(result.status)  # a failing test is its own problem
         quarantine_row = held.get(node_id)
         origin = known.get(node_id)
+        invocation_id, command, result_at = (
+            (origin.invocation_id, origin.command, origin.generated_at)
+            if origin is not None
+            else this_run
+            if result is not None
+            else (None, None, None)
+        )
+        node = manifest.nodes.get(node_id)
         nodes.append(
             NodeStatus(
                 unique_id=node_id,
-                name=state.name(node_id),
-                resource_type=state.resource_type(node_id),
+                name=node.name if node is not None else state.name(node_id),
+                resource_type=node.resource_type
+                if node is not None
+                else state.resource_type(node_id),
                 run_status=result.status if result is not None else None,
-                problem=own
-                if own is not None
-                else (_TEST_KINDS[result.status] if test_root and result is not None else None),
-                caused_by=tuple(root_ids[i] for i in causes),
+                problem=own,
+                caused_by=causes,
                 message=result.message if result is not None else None,
                 completed_at=_completed_at(result) if result is not None else None,
                 rows_held=quarantine_row.rows_held if quarantine_row else None,
                 rows_flagged=quarantine_row.rows_flagged if quarantine_row else None,
                 gate_status=quarantine_row.gate_status if quarantine_row else None,
-                invocation_id=origin.invocation_id
-                if origin is not None
-                else (run_results.metadata.invocation_id if result is not None else None),
-                command=origin.command
-                if origin is not None
-                else (_which(run_results) if result is not None else None),
-                result_at=origin.generated_at
-                if origin is not None
-                else (as_utc(run_results.metadata.generated_at) if result is not None else None),
+                invocation_id=invocation_id,
+                command=command,
+                result_at=result_at,
             )
         )
 
