@@ -86,11 +86,12 @@ def _exposure(exposure: ExposureImpact, now: datetime) -> Document:
 
 def _root_cause(
     root: RootCause,
-    names: Mapping[str, tuple[str, str]],
+    nodes: Mapping[str, NodeStatus],
     held: Sequence[HeldRecord],
 ) -> Document:
     candidates = [root.node_id, *root.affected_nodes]
-    models = [names[uid][0] for uid in candidates if uid in names and names[uid][1] == "model"]
+    found = [nodes.get(uid) for uid in candidates]
+    models = [n.name for n in found if n is not None and n.resource_type == "model"]
     return {
         "id": root.id,
         "kind": root.kind.value,
@@ -361,7 +362,7 @@ def build_document(
     now = impact.generated_at
     source_counts = Counter(s.status.value for s in impact.sources)
     problem_nodes = [n for n in impact.nodes if n.problem is not None or n.caused_by]
-    names = {n.unique_id: (n.name, n.resource_type) for n in impact.nodes}
+    nodes = {n.unique_id: n for n in impact.nodes}
     held = held_records or {}
     sources = sorted(
         impact.sources,
@@ -403,7 +404,7 @@ def build_document(
         },
         "exposures": [_exposure(e, now) for e in impact.exposures],
         "root_causes": [
-            _root_cause(rc, names, held.get(rc.node_id, ()) if rc.kind in _ROW_LEVEL else ())
+            _root_cause(rc, nodes, held.get(rc.node_id, ()) if rc.kind in _ROW_LEVEL else ())
             for rc in impact.root_causes
         ],
         "nodes": [_node(n) for n in problem_nodes],
