@@ -16,6 +16,12 @@ the generated shape, or the benchmark stops. Memory is the child's peak RSS
 (``resource.getrusage``) minus its RSS before the measured work. Targets: report time at most
 1.5x json_load, report memory at most 4x the artifacts' size on disk. The last line printed is
 one JSON object with the figures.
+
+``--profile N`` measures nothing: after one report run (the warm-up), it runs the report once
+more under cProfile in a fresh interpreter, as the benchmark times it, and prints its N most
+expensive functions by cumulative time and the time Python's garbage collector took during the
+run (which cProfile charges to whatever function was running). cProfile's own overhead makes
+every figure larger than in an unprofiled run.
 """
 
 from __future__ import annotations
@@ -70,6 +76,30 @@ elif mode == "report":
         with open(Path(out) / "impact.json") as handle:
             document = json.load(handle)
         return {"exposures": len(document["exposures"]), "sources": len(document["sources"])}
+elif mode == "profile":
+    import contextlib, cProfile, gc, io, pstats
+    from sluice.cli import main
+    args = ["report", "--project-dir", str(project), "--no-warehouse", "--output-dir", out]
+    collecting = [0.0, 0.0, 0]  # seconds, start, full collections
+    def clock(phase, info):
+        if phase == "start":
+            collecting[1] = time.perf_counter()
+        else:
+            collecting[0] += time.perf_counter() - collecting[1]
+            collecting[2] += info["generation"] == 2
+    gc.callbacks.append(clock)
+    profile = cProfile.Profile()
+    start = time.perf_counter()
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = profile.runcall(main, args)
+    seconds = time.perf_counter() - start
+    gc.callbacks.remove(clock)
+    text = io.StringIO()
+    pstats.Stats(profile, stream=text).sort_stats("cumulative").print_stats(int(sys.argv[4]))
+    print(text.getvalue())
+    print(f"profiled run: {seconds:.2f} s, exit {code}; garbage collector "
+          f"{collecting[0]:.2f} s in {collecting[2]} full collections")
+    sys.exit(0)
 else:
     from dbt_artifacts_parser.parser import parse_manifest, parse_run_results
     def work():
@@ -132,6 +162,12 @@ def main() -> None:
     parser.add_argument("--exposures", type=int, default=500)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--regenerate", action="store_true")
+    parser.add_argument(
+        "--profile",
+        type=int,
+        metavar="N",
+        help="run the report once under cProfile and print its N costliest functions",
+    )
     args = parser.parse_args()
 
     shape = f"m{args.models}-t{args.tests}-s{args.sources}-e{args.exposures}"
@@ -155,6 +191,21 @@ def main() -> None:
         )
     size_mb = sum((target / f).stat().st_size for f in FILES) / 2**20
     print(f"artifacts: {size_mb:.1f} MB ({', '.join(FILES)})")
+    if args.profile:
+        _run("report", project)
+        subprocess.run(
+            [
+                sys.executable,
+                "-c",
+                CHILD,
+                "profile",
+                str(project),
+                str(WORK / "out"),
+                str(args.profile),
+            ],
+            check=True,
+        )
+        return
 
     modes = {"json_load": 0, "report": REPORT_EXIT}
     if _dap_available():
