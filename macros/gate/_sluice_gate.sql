@@ -52,10 +52,35 @@
 {% endmacro %}
 
 
+{#- Whether a rule counts toward the gate whatever its number of failures (none counts
+    nothing): its rows are then counted once per severity, however many such rules they break. -#}
+{% macro _sluice_rule_counts_always(rule) %}
+  {%- if rule.route == 'deduplicate' and not rule.count_in_gate -%}{{ return(false) }}{%- endif -%}
+  {{ return(not modules.re.match('^(>=|>|!=|<>|=|==)([0-9]+)$', (rule.error_if or '') | replace(' ', ''))) }}
+{% endmacro %}
+
+
+{#- [(severity, [rule name literals])] for each severity with a threshold: the rules that count
+    toward it whatever their number of failures. -#}
+{% macro _sluice_gate_rules_by_severity(spec) %}
+  {%- set out = [] -%}
+  {%- for severity, threshold in spec.gate.items() | sort if threshold is not none -%}
+    {%- set names = [] -%}
+    {%- for rule in spec.rules if rule.severity == severity and sluice._sluice_rule_counts_always(rule) -%}
+      {%- do names.append(sluice._sluice_lit(rule.name, dbt.type_string())) -%}
+    {%- endfor -%}
+    {%- if names -%}{%- do out.append((severity, names)) -%}{%- endif -%}
+  {%- endfor -%}
+  {{ return(out) }}
+{% endmacro %}
+
+
 {#- Decide the gate: returns a list of breaches (empty when publication may go ahead). All
     arithmetic is on whole numbers: a share threshold num/den is breached when
-    rows * den > num * total_rows. -#}
-{% macro _sluice_evaluate_gate(spec, rule_counts, total_rows) %}
+    rows * den > num * total_rows. severity_rows, when given, holds per severity the distinct
+    rows failing the rules that always count (_sluice_gate_rules_by_severity); a rule counted
+    only under its error_if condition adds its own count. -#}
+{% macro _sluice_evaluate_gate(spec, rule_counts, total_rows, severity_rows=none) %}
   {%- set breaches = [] -%}
   {%- for severity, threshold in spec.gate.items() if threshold is not none -%}
     {%- set counted = [] -%}
@@ -63,7 +88,10 @@
       {%- if sluice._sluice_rule_counts_in_gate(rule, rule_counts[rule.name]) -%}{%- do counted.append(rule) -%}{%- endif -%}
     {%- endfor -%}
     {%- set ns = namespace(n=0) -%}
-    {%- for rule in counted -%}{%- set ns.n = ns.n + rule_counts[rule.name] -%}{%- endfor -%}
+    {%- for rule in counted -%}
+      {%- if severity_rows is none or not sluice._sluice_rule_counts_always(rule) -%}{%- set ns.n = ns.n + rule_counts[rule.name] -%}{%- endif -%}
+    {%- endfor -%}
+    {%- if severity_rows is not none -%}{%- set ns.n = ns.n + severity_rows.get(severity, 0) -%}{%- endif -%}
     {%- if threshold.kind == 'rows' -%}
       {%- set breached = ns.n > threshold.value -%}
     {%- else -%}

@@ -125,14 +125,23 @@
       {%- set text_type = dbt.type_string() -%}
       {%- set rule_lits = [] -%}
       {%- for r in spec.rules -%}{%- do rule_lits.append(sluice._sluice_lit(r.name, text_type)) -%}{%- endfor -%}
+      {%- set gate_rules = sluice._sluice_gate_rules_by_severity(spec) -%}
       {%- for name in rule_lits %},
       coalesce(sum(case when e.rule_name = {{ name }} then 1 else 0 end), 0)
       {%- endfor %}
+      {#- what counts toward the gate: undecided exceptions (a released or rejected record is
+          decided), and in an incremental build only those new to this batch; per rule, then
+          per severity as distinct rows (a row breaking two rules of one severity is one row) -#}
+      {%- set undecided = "coalesce(q.status, 'open') not in ('released', 'rejected')" ~ (" and b.exception_id is null" if incremental else "") -%}
       {%- for name in rule_lits %},
-      coalesce(sum(case when e.rule_name = {{ name }} and b.exception_id is null then 1 else 0 end), 0)
+      coalesce(sum(case when e.rule_name = {{ name }} and {{ undecided }} then 1 else 0 end), 0)
+      {%- endfor %}
+      {%- for severity, names in gate_rules %},
+      count(distinct case when e.rule_name in ({{ names | join(', ') }}) and {{ undecided }} then {{ dbt.concat(["e.record_key", "'#'", "cast(e.record_copy as " ~ text_type ~ ")"]) }} end)
       {%- endfor %}
     from {{ exc_rel }} as e
     left join {{ before }} as b on b.exception_id = e.exception_id and b.status in ('open', 'dead_letter')
+    left join {{ quarantine }} as q on q.exception_id = e.exception_id
   {%- endset -%}
   {%- do audit.append(count_sql) -%}
   {%- set counts = sluice.run_together('sluice_audit_counts', audit, fetch=true).rows[0] -%}
@@ -140,15 +149,19 @@
   {%- set stats = {'rows_in': counts[0] | int, 'rows_held': counts[1] | int, 'rows_set_aside': counts[2] | int, 'rows_flagged': counts[3] | int, 'rows_published': 0} -%}
   {%- set closing = counts[4] | int -%}
   {%- set rule_counts = {} -%}
-  {%- set new_counts = {} -%}
+  {%- set gate_counts = {} -%}
   {%- for r in spec.rules -%}
     {%- do rule_counts.update({r.name: counts[5 + loop.index0] | int}) -%}
-    {%- do new_counts.update({r.name: counts[5 + n_rules + loop.index0] | int}) -%}
+    {%- do gate_counts.update({r.name: counts[5 + n_rules + loop.index0] | int}) -%}
   {%- endfor -%}
-  {#- An incremental batch also carries replayed rows; those still failing were already held by
-      an earlier build and do not count toward this batch's gate again. -#}
-  {%- set gate_counts = new_counts if incremental else rule_counts -%}
-  {%- set breaches = sluice._sluice_evaluate_gate(spec, gate_counts, stats.rows_in) -%}
+  {%- set severity_rows = {} -%}
+  {%- for severity, names in sluice._sluice_gate_rules_by_severity(spec) -%}
+    {%- do severity_rows.update({severity: counts[5 + 2 * n_rules + loop.index0] | int}) -%}
+  {%- endfor -%}
+  {#- Decided records (released, rejected) do not count toward the gate. An incremental batch
+      also carries replayed rows; those still failing were already held by an earlier build and
+      do not count toward this batch's gate again. -#}
+  {%- set breaches = sluice._sluice_evaluate_gate(spec, gate_counts, stats.rows_in, severity_rows) -%}
 
   {#- 3. hold: the quarantine is committed, the published relation is left as it was -#}
   {%- if breaches | length > 0 -%}
