@@ -175,9 +175,15 @@ def test_dispatched_tests_report_what_the_model_caught_without_a_rescan(make_pro
     _project(project, ", gate: {high: none, medium: none, low: none}")
     with (project.root / "dbt_project.yml").open("a", encoding="utf-8") as f:
         f.write(DISPATCH)
-    result = project.dbt("build", expect=1)  # the adopted tests fail as they did before sluice
+    # the held rows are not published: the adopted tests say so and pass, blocking nothing
+    result = project.dbt("build")
     assert result.status("orders") == "success"
     assert "does not dispatch" not in result.output
+    output = " ".join(result.output.split())
+    quarantine = "orders__quarantine"
+    for rule in ("not_null_orders_customer_id", "accepted_values_orders_status__paid__open"):
+        assert f"sluice: rule '{rule}' held 1 row(s) of model 'orders' in this build" in output
+    assert quarantine in output
     statuses = {
         name: result.status(name)
         for name in (
@@ -192,11 +198,11 @@ def test_dispatched_tests_report_what_the_model_caught_without_a_rescan(make_pro
         )
     }
     assert statuses == {
-        "not_null_orders_customer_id": "fail",
-        "accepted_values_orders_status__paid__open": "fail",
-        "relationships_orders_customer_id__customer_id__ref_customers_": "fail",
-        "dbt_utils_expression_is_true_orders_amount_0": "warn",
-        "dbt_utils_accepted_range_orders_qty__100__0": "fail",
+        "not_null_orders_customer_id": "pass",
+        "accepted_values_orders_status__paid__open": "pass",
+        "relationships_orders_customer_id__customer_id__ref_customers_": "pass",
+        "dbt_utils_expression_is_true_orders_amount_0": "pass",
+        "dbt_utils_accepted_range_orders_qty__100__0": "pass",
         "unique_orders_id": "pass",
         "dbt_utils_unique_combination_of_columns_orders_id__customer_id": "pass",
         "dbt_utils_not_null_proportion_orders_0_9__qty": "pass",  # model-level: an ordinary test
@@ -282,3 +288,56 @@ def test_an_unknown_setting_on_an_adopted_test_stops_the_build_before_anything_r
     )
     assert not project.relation_exists("raw_orders")
     assert not project.relation_exists("orders")
+
+
+PARENTS_SCHEMA = """
+models:
+  - name: parents
+    config:
+      materialized: sluice
+      meta: {sluice: {key: id}}
+    columns:
+      - name: id
+        data_tests: [unique, not_null]
+  - name: parent_names
+"""
+
+
+@SNOWFLAKE_TOO
+def test_adopted_tests_block_nothing_on_held_rows_and_fail_on_what_is_published(
+    make_project, engine
+):
+    """Held rows are not published: the adopted tests warn and pass, and the model downstream
+    builds. A released duplicate is published beside the kept copy: `unique` then fails,
+    never passing while the published relation breaks it."""
+    project = make_project(engine)
+    rows = "\n".join(f"{i},name {i}" for i in range(1, 21))
+    project.write("seeds/raw_parents.csv", f"id,name\n{rows}\n2,name 2 corrected\n")
+    project.write("models/parents.sql", "select * from {{ ref('raw_parents') }}\n")
+    project.write("models/parent_names.sql", "select id, name from {{ ref('parents') }}\n")
+    project.write("models/schema.yml", PARENTS_SCHEMA)
+    with (project.root / "dbt_project.yml").open("a", encoding="utf-8") as f:
+        f.write(DISPATCH)
+    built = project.dbt("build")
+    assert built.status("unique_parents_id") == "pass"
+    assert built.status("parent_names") == "success"
+    assert "sluice: rule 'unique_parents_id' held 1 row(s) of model 'parents'" in " ".join(
+        built.output.split()
+    )
+    repeats = "select id, count(*) from {schema}.parents group by id having count(*) > 1"
+    assert project.query(repeats) == []
+
+    (exception_id,) = project.query(
+        "select exception_id from {schema}.parents__quarantine where rule_name = 'unique_parents_id'"
+    )[0]
+    project.execute(
+        "insert into {schema}.sluice_decisions (decision_id, exception_id, model_unique_id, "
+        f"decision, decided_by, decided_at, reason) values ('d1', '{exception_id}', "
+        "'model.sluice_test.parents', 'release', 'ana', cast(current_timestamp as timestamp), 'ok')"
+    )
+    released = project.dbt("build", expect=1)
+    published_repeats = project.query(repeats)
+    assert published_repeats == [(2, 2)]
+    # the published relation breaks `unique`: the test says so
+    assert released.status("unique_parents_id") == "fail"
+    assert released.status("not_null_parents_id") == "pass"

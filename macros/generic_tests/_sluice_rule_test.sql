@@ -3,9 +3,10 @@
     On an ordinary model the rule scans the model like any dbt test (so `where`, `store_failures`,
     `warn_if`, `error_if` behave as usual). On a model materialized `sluice`, the materialization
     has already evaluated every rule in its single pass: the test reads what it recorded instead
-    of scanning the model again. Rows routed quarantine / manual_review / deduplicate were kept out
-    of the published relation, so only the open `flag` exceptions (published, but recorded) are
-    reported as failures. -#}
+    of scanning the model again. Rows held back (routes quarantine, manual_review, deduplicate)
+    are not in the published relation: the test says how many as a warning and does not fail on
+    them. It fails on the rows of the published relation that break the rule: those routed
+    `flag` (published, but recorded) and those a reviewer released. -#}
 {% macro _sluice_rule_test(kind, model, args) %}
   {%- set test_node = graph.nodes.get(config.model.unique_id) if execute else none -%}
   {%- set attached = test_node.attached_node if test_node else (config.model.attached_node if config.model.attached_node is defined else none) -%}
@@ -18,18 +19,7 @@
   {%- set recorded = sluice._sluice_recorded_relation(attached, model) if execute else none -%}
   {%- if recorded is not none -%}
     {%- do sluice._sluice_warn_held(recorded, config.model.name, model_name) -%}
-    select *
-    from {{ recorded }} as q
-    where q.rule_name = '{{ config.model.name }}'
-      and q.status = 'open'
-      and q.route = 'flag'
-      and not exists (
-        select 1 from {{ recorded }} as held
-        where held.record_key = q.record_key
-          and held.record_copy = q.record_copy
-          and held.status = 'open'
-          and held.route <> 'flag'
-      )
+    {{ sluice._sluice_published_failures_sql(recorded, config.model.name) }}
   {%- else -%}
     {{ sluice._sluice_rule_scan(rule, model) }}
   {%- endif -%}
@@ -55,21 +45,34 @@
 {% endmacro %}
 
 
-{#- What a rule recorded on a sluice model in this build: the rows it caught (held or flagged),
-    as the adopted dbt tests report them; none when the model is not a built sluice model. -#}
+{#- What an adopted dbt test reports on a built sluice model, as a sluice rule does: a warning
+    with the rows the rule held in this build, and as failures the rows of the published
+    relation that break it; none when the model is not a built sluice model. -#}
 {% macro _sluice_recorded_failures(model, rule_name) %}
   {%- if not execute -%}{{ return(none) }}{%- endif -%}
   {%- set test_node = graph.nodes.get(config.model.unique_id) -%}
   {%- set attached = test_node.attached_node if test_node else none -%}
   {%- set recorded = sluice._sluice_recorded_relation(attached, model) -%}
   {%- if recorded is none -%}{{ return(none) }}{%- endif -%}
-  {%- set sql -%}
-    select * from {{ recorded }} as q
-    where q.rule_name = {{ sluice._sluice_lit(rule_name) }}
-      and q.invocation_id = {{ sluice._sluice_lit(invocation_id) }}
-      and q.status in ('open', 'dead_letter')
-  {%- endset -%}
-  {{ return(sql) }}
+  {%- do sluice._sluice_warn_held(recorded, rule_name, attached.split('.')[-1]) -%}
+  {{ return(sluice._sluice_published_failures_sql(recorded, rule_name)) }}
+{% endmacro %}
+
+
+{#- The exceptions of a rule whose rows are in the published relation, breaking it: routed
+    `flag` and still open, or released by a reviewer; unless another exception of the same
+    record and copy holds the row (open or dead-lettered on a holding route, or rejected). -#}
+{% macro _sluice_published_failures_sql(recorded, rule_name) %}
+  select *
+  from {{ recorded }} as q
+  where q.rule_name = {{ sluice._sluice_lit(rule_name) }}
+    and ((q.status = 'open' and q.route = 'flag') or q.status = 'released')
+    and not exists (
+      select 1 from {{ recorded }} as held
+      where held.record_key = q.record_key
+        and held.record_copy = q.record_copy
+        and ((held.status in ('open', 'dead_letter') and held.route <> 'flag') or held.status = 'rejected')
+    )
 {% endmacro %}
 
 
