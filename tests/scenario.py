@@ -97,7 +97,10 @@ def setup(project: DbtProject, orders: list[str] | None = None, **schema_kwargs:
     rows = GOOD_ORDERS + FAULTY_ORDERS if orders is None else orders
     project.write("seeds/raw_orders.csv", ORDERS_HEADER + "\n" + "\n".join(rows) + "\n")
     project.write("seeds/customers.csv", CUSTOMERS)
-    project.write("models/orders.sql", "select * from {{ ref('raw_orders') }}\n")
+    project.write(
+        "models/orders.sql",
+        "-- depends_on: {{ ref('customers') }}\nselect * from {{ ref('raw_orders') }}\n",
+    )
     project.write(
         "models/orders_daily.sql",
         "select order_date, sum(amount) as amount from {{ ref('orders') }} group by 1\n",

@@ -69,7 +69,10 @@ def _project(project: DbtProject, extra_model_meta: str = "") -> None:
     project.write("packages.yml", packages + "  - local: dbt_utils_stub\n")
     project.write("seeds/raw_orders.csv", ROWS)
     project.write("seeds/customers.csv", "customer_id\nC1\nC2\n")
-    project.write("models/orders.sql", "select * from {{ ref('raw_orders') }}\n")
+    project.write(
+        "models/orders.sql",
+        "-- depends_on: {{ ref('customers') }}\nselect * from {{ ref('raw_orders') }}\n",
+    )
     project.write(
         "models/schema.yml",
         f"""

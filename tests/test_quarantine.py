@@ -206,7 +206,10 @@ def test_a_reference_holds_only_missing_keys_whatever_the_target_holds(make_proj
     project = make_project(engine)
     project.write("seeds/raw_lines.csv", "id,customer_id,qty\n1,C1,1\n2,C9,1\n3,,1\n4,C1,-1\n")
     project.write("seeds/customers.csv", "customer_id\nC1\nC1\n\nC2\n")
-    project.write("models/lines.sql", "select * from {{ ref('raw_lines') }}\n")
+    project.write(
+        "models/lines.sql",
+        "-- depends_on: {{ ref('customers') }}\nselect * from {{ ref('raw_lines') }}\n",
+    )
     project.write(
         "models/schema.yml",
         """
@@ -271,3 +274,56 @@ def test_a_column_named_like_the_engines_row_address_is_data(make_project, engin
         "select record_key, record_copy from {schema}.items__quarantine order by 1, 2"
     )
     assert held == [("[2]", 1), ("[3]", 1), ("[4]", 1)]
+
+
+@pytest.mark.parametrize("adopted", [False, True])
+def test_a_rule_reading_a_model_not_upstream_is_refused_before_anything_runs(make_project, adopted):
+    """children's relationship rule reads parents, a sluice model children does not depend on:
+    with --threads 1 on a fresh warehouse dbt may build children first (a missing relation), on
+    an existing one against parents' previous build. Refused at the start, naming the model,
+    the rule and the line that fixes it; with that line both build, parents first."""
+    project = make_project("duckdb")
+    project.write("seeds/raw_parents.csv", "id,name\n1,a\n2,b\n")
+    project.write("seeds/raw_children.csv", "id,parent_id\n10,1\n11,2\n12,3\n")
+    project.write("models/parents.sql", "select * from {{ ref('raw_parents') }}\n")
+    project.write("models/children.sql", "select * from {{ ref('raw_children') }}\n")
+    test = (
+        "relationships: {arguments: {to: ref('parents'), field: id}}"
+        if adopted
+        else "sluice.sluice_relationship: {name: children_parent_known, arguments: {to: ref('parents'), field: id}}"
+    )
+    project.write(
+        "models/schema.yml",
+        f"""
+        models:
+          - name: parents
+            config: {{materialized: sluice, meta: {{sluice: {{key: id}}}}}}
+          - name: children
+            config: {{materialized: sluice, meta: {{sluice: {{key: id, gate: {{high: none, medium: none}}}}}}}}
+            columns:
+              - name: parent_id
+                data_tests:
+                  - {test}
+        """,
+    )
+    refused = project.dbt("build", "--threads", "1", expect=None)
+    assert refused.returncode != 0
+    text = " ".join(refused.output.split())
+    rule = (
+        "relationships_children_parent_id__id__ref_parents_" if adopted else "children_parent_known"
+    )
+    assert (
+        f"sluice: model 'children', rule '{rule}', key 'to': the rule reads model 'parents'" in text
+    )
+    assert "Add this line to models/children.sql: -- depends_on: {{ ref('parents') }}" in text
+    assert not project.relation_exists("children")
+    assert not project.relation_exists("parents")
+
+    project.write(
+        "models/children.sql",
+        "-- depends_on: {{ ref('parents') }}\nselect * from {{ ref('raw_children') }}\n",
+    )
+    built = project.dbt("build", "--threads", "1")
+    assert built.status("children") == "success"
+    assert project.query("select record_key from {schema}.children__quarantine") == [("[12]",)]
+    assert project.query("select id from {schema}.children order by id") == [(10,), (11,)]

@@ -168,6 +168,9 @@
         {%- elif target_node is not none and target_node.relation_name -%}
           {%- do args.update({'to': target_node.relation_name}) -%}
         {%- endif -%}
+        {%- if target_id in graph.nodes and target_id != current.unique_id -%}
+          {%- do sluice._sluice_check_reads_upstream(current, node.name, graph.nodes[target_id]) -%}
+        {%- endif -%}
       {%- endif -%}
       {%- set rule = sluice._sluice_rule(kind, model_name, node.name, args) -%}
       {%- do rule.update({'index': rules | length, 'owner': rule.owner or meta.get('owner'), 'description': node.description or none, 'max_attempts': (rule.max_attempts or max_attempts) | int}) -%}
@@ -231,4 +234,26 @@
     {%- endif -%}
   {%- endfor -%}
   {{ return('') }}
+{% endmacro %}
+
+
+{#- A rule that reads another dbt node (a relationship rule's `to`) is evaluated while the model
+    builds: the node must be upstream of the model, or dbt may build it after the model (or
+    never, first time round) and the rule would check against its previous build, or fail on a
+    missing relation. dbt offers a package no way to add the dependency; the model's SQL does,
+    in one line. Refused at the start of the build, before anything runs. -#}
+{% macro _sluice_check_reads_upstream(current, rule_name, target) %}
+  {%- set seen = {} -%}
+  {%- set queue = [current.unique_id] -%}
+  {%- for _ in range(graph.nodes | length + 1) if queue -%}
+    {%- set uid = queue.pop() -%}
+    {%- set n = graph.nodes.get(uid) -%}
+    {%- for parent in (n.depends_on.nodes if n is not none else []) if parent not in seen -%}
+      {%- if parent == target.unique_id -%}{{ return(none) }}{%- endif -%}
+      {%- do seen.update({parent: true}) -%}
+      {%- do queue.append(parent) -%}
+    {%- endfor -%}
+  {%- endfor -%}
+  {%- set ref = "{{ ref('" ~ target.name ~ "') }}" if target.package_name == current.package_name else "{{ ref('" ~ target.package_name ~ "', '" ~ target.name ~ "') }}" -%}
+  {{ sluice._sluice_config_error(current.name, rule_name, 'to', "the rule reads " ~ target.resource_type ~ " '" ~ target.name ~ "', which model '" ~ current.name ~ "' does not depend on: dbt may build it after this model, and the rule would check against its previous build or a missing relation. Add this line to " ~ current.original_file_path ~ ": -- depends_on: " ~ ref) }}
 {% endmacro %}
