@@ -29,7 +29,30 @@
     {%- endfor -%}
     {%- do r.update({'key_columns': rule_keys}) -%}
   {%- endfor -%}
+  {#- a column read through sluice.cast: its rows that did not cast are held, its raw text is
+      evidence and never published -#}
+  {%- set raw_columns = sluice._sluice_raw_columns(columns) -%}
+  {%- set key_rule = spec.rules | selectattr('kind', 'equalto', 'record_key') | first -%}
+  {%- for raw, typed in raw_columns if spec.rules | selectattr('name', 'equalto', 'sluice_cast_' ~ (typed.name | lower)) | list | length == 0 -%}
+    {%- set rule = sluice._sluice_rule('expression', spec.model_name, 'sluice_cast_' ~ (typed.name | lower), {
+      'expression': adapter.quote(raw.name) ~ " is null or " ~ adapter.quote(typed.name) ~ " is not null",
+      'column_name': raw.name,
+      'error_class': 'schema_violation',
+      'owner': spec.owner,
+    }) -%}
+    {%- do rule.update({
+      'index': spec.rules | length,
+      'description': typed.name ~ " cannot be read as " ~ typed.data_type,
+      'max_attempts': key_rule.max_attempts,
+      'attempt_interval_s': key_rule.attempt_interval_s,
+      'dead_letter_after_s': key_rule.dead_letter_after_s,
+    }) -%}
+    {%- do cols.update({raw.name: adapter.quote(raw.name)}) -%}
+    {%- do rule.update({'key_columns': [(adapter.quote(raw.name), 'text')]}) -%}
+    {%- do spec.rules.append(rule) -%}
+  {%- endfor -%}
   {%- do spec.update({
+    'raw_columns': raw_columns | map(attribute=0) | list,
     'columns': names,
     'cols': cols,
     'key_sql': keys | map(attribute=0) | list,

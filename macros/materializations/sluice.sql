@@ -200,6 +200,11 @@
       {{ get_delete_insert_merge_sql(target_relation, batch, spec.key_sql, dest_columns, none) }}
     {%- endcall %}
   {%- else -%}
+    {%- for c in spec.raw_columns -%}
+      {% call statement('sluice_drop_raw_' ~ loop.index) -%}
+        alter table {{ batch }} drop column {{ adapter.quote(c.name) }}
+      {%- endcall %}
+    {%- endfor -%}
     {%- if existing_relation is not none -%}
       {{ adapter.rename_relation(existing_relation, backup_relation) }}
     {%- endif -%}
