@@ -25,6 +25,12 @@ ACTIONS: Final[dict[str, tuple[str, ...]]] = {
     "reject": ("open",),
     "retry": ("dead_letter", "rejected", "released"),
 }
+# decision -> its past tense, for messages ("only open exceptions can be rejected")
+_PAST_TENSE: Final[dict[str, str]] = {
+    "release": "released",
+    "reject": "rejected",
+    "retry": "retried",
+}
 
 # How many refused exceptions a refusal names before it counts the rest.
 _NAMED: Final = 10
@@ -302,10 +308,9 @@ def plan_decisions(
         tail = ", not open" if action in ("release", "reject") else ""
         named = "; ".join(f"{row.label} is {row.status}{tail}" for row in unfit[:_NAMED])
         more = f"; and {len(unfit) - _NAMED} more" if len(unfit) > _NAMED else ""
-        if action in ("release", "reject"):
-            rule = f"only open exceptions can be {action}d"
-        else:
-            rule = "only dead_letter, rejected or released exceptions can be retried"
+        others = ", ".join(allowed[:-1])
+        either = f"{others} or {allowed[-1]}" if others else allowed[-1]
+        rule = f"only {either} exceptions can be {_PAST_TENSE[action]}"
         raise InputError(
             f"{action} refused, nothing recorded: {len(unfit)} of the {len(unique)} "
             f"exception(s) matching {asked} do not fit ({rule}): {named}{more}"
