@@ -11,13 +11,16 @@ Exit codes (stable, documented in README.md):
   for a reason no pattern knows (nothing written, except ``sluice build``'s own record of the
   run under ``target/sluice/``);
 * 3 - transient failures still failing after the retry budget;
-* 130 / 143 - ``sluice build`` interrupted by SIGINT / SIGTERM (dbt stopped, the run recorded).
+* 130 / 143 - ``sluice build`` interrupted by SIGINT / SIGTERM (dbt stopped, the run recorded);
+* 141 - stdout was closed before the output was written (``sluice review list | head -1``):
+  the command stops writing, quietly, as a command stopped by SIGPIPE does.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -25,6 +28,8 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_TRANSIENT = 3
+EXIT_CLOSED_PIPE = 141
+"""128 + SIGPIPE: what a shell reports for a command whose reader went away."""
 
 # (subcommand, module) pairs; a module missing from an installation is skipped.
 SUBCOMMANDS: tuple[tuple[str, str], ...] = (
@@ -54,7 +59,8 @@ def _parser() -> argparse.ArgumentParser:
             "retries and impact reports."
         ),
         epilog="Exit codes: 0 ok, 1 publication held or failure, 2 usage/input error, "
-        "3 transient failures left after retries, 130/143 build interrupted by SIGINT/SIGTERM.",
+        "3 transient failures left after retries, 130/143 build interrupted by SIGINT/SIGTERM, "
+        "141 stdout closed before the output was written (| head).",
     )
     parser.add_argument("--version", action=_Version, nargs=0, help="show the version and exit")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -70,6 +76,20 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        code = _run(argv)
+        sys.stdout.flush()  # what is still buffered fails here, not at the interpreter's exit
+    except BrokenPipeError:
+        # The reader of stdout went away (`sluice review list | head -1`): stop quietly. What
+        # is left to write goes to /dev/null, so the interpreter's own flush at exit is quiet.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+        return EXIT_CLOSED_PIPE
+    return code
+
+
+def _run(argv: Sequence[str] | None) -> int:
     parser = _parser()
     try:
         args = parser.parse_args(argv)
