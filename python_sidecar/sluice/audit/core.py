@@ -212,10 +212,12 @@ def head_json(head: TrailHead | None) -> dict[str, Any]:
 
 
 def export_trail(trail: Trail, output: Path) -> ExportSummary:
-    """Write the trail as JSON lines: every seal (``kind: seal``), every sealed record with its
-    table's current row (``kind: record``; ``row`` is null when the row is gone), and last the
-    head (``kind: head``). Written to a temporary file renamed at the end: a failed export
-    leaves nothing behind."""
+    """Write the trail as JSON lines: every seal (``kind: seal``), every sealed record once with
+    the row of its table that holds the content it sealed (``kind: record``; ``row`` is null
+    when no such row is left: removed, edited, or replaced by sluice under a later seal), and
+    last the head (``kind: head``). Written to a temporary file renamed at the end: a failed
+    export leaves nothing behind. The summary's ``records`` counts the record lines: on an
+    intact trail, the sealed records ``sluice audit verify`` counts."""
     seals = trail.seals()
     table_of = {c.name: trail.tables.audited[c.name] for c in CHAINS}
     head = trail_head(seals)
@@ -226,7 +228,9 @@ def export_trail(trail: Trail, output: Path) -> ExportSummary:
             for seal in seals:
                 _line(out, seal_json(seal, table_of.get(seal.chain_name, seal.chain_name)))
             for spec in CHAINS:
-                for names, row in trail.export_records(spec):
+                hashed = {s.hashed_columns for s in seals if s.chain_name == spec.name}
+                column_lists = sorted(columns for columns in hashed if columns)
+                for names, row in trail.export_records(spec, column_lists):
                     content = dict(zip(names[5:], row[5:], strict=True))
                     key_value = content.get(spec.key)
                     _line(

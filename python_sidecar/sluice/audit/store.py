@@ -50,6 +50,13 @@ _SEAL_COLUMNS: Final = (
     "hashed_columns, content_hash, previous_hash, chain_hash, sealed_at"
 )
 
+_SEAL_OF_RECORD: Final = (
+    "c.chain_name = r.chain_name and c.model_unique_id = r.model_unique_id "
+    "and c.sequence_number = r.sequence_number"
+)
+_PAIRING: Final = ("sluice__scope", "sluice__key", "sluice__hash", "sluice__pair")
+"""The columns a record and a row are paired by, before the row's own in an export."""
+
 
 @dataclass(frozen=True, slots=True)
 class TrailTables:
@@ -223,29 +230,77 @@ class Trail:
             for m, k, _ in rows
         ]
 
-    def export_records(self, spec: ChainSpec) -> Iterator[tuple[list[str], tuple[Any, ...]]]:
-        """Every sealed record of the chain with the table's current row (None when gone):
-        ``chain_name, model_unique_id, sequence_number, record_key, record_hash`` then the row's
-        columns prefixed ``row.``."""
+    def export_records(
+        self, spec: ChainSpec, column_lists: Sequence[str]
+    ) -> Iterator[tuple[list[str], tuple[Any, ...]]]:
+        """Every sealed record of the chain, once, with the row of its table that holds the
+        content it sealed: ``chain_name, model_unique_id, sequence_number, record_key,
+        record_hash``, then the row's columns (None, or none at all, when no such row is left:
+        removed, edited, or replaced by sluice under a later seal of the key).
+
+        A key may have several rows (the report's status rows share their invocation's key):
+        records and rows are paired by key and content hash, one to one. ``column_lists`` are
+        the ``hashed_columns`` of the chain's seals; each list's records are paired by the hash
+        over its columns. Records of a seal that is gone or names no such list have no row.
+        """
         if not self.exists(self.tables.records):
-            return iter(())
-        table = self.tables.audited[spec.name]
-        key, scope = key_sql(spec, "t"), scope_sql(spec, "t")
-        records = self.relation(self.tables.records)
-        if self.exists(table):
-            source = (
-                f"left join {self.relation(table)} as t "
-                f"on {scope} = r.model_unique_id and {key} = r.record_key"
-            )
-            row_columns = ", t.*"
-        else:
-            source, row_columns = "", ""
-        return self.stream(
+            return
+        paired = [
+            (text, columns)
+            for text in column_lists
+            if (columns := parse_hashed_columns(text)) is not None
+        ]
+        if not self.exists(self.tables.audited[spec.name]):
+            paired = []  # the table is gone: no record has a row
+        order = "order by 2, 3, 4"
+        first = 5 + len(_PAIRING)  # the row's columns come after the pairing's own
+        for text, columns in paired:
+            for names, row in self.stream(
+                f"{self._paired_records_sql(spec, columns)} {order}", (spec.name, text)
+            ):
+                yield names[:5] + names[first:], row[:5] + row[first:]
+        listed = ", ".join("%s" for _ in paired)
+        unpaired = f"and coalesce(c.hashed_columns, '') not in ({listed}) " if paired else ""
+        yield from self.stream(
             "select r.chain_name, r.model_unique_id, r.sequence_number, r.record_key, "
-            f"r.record_hash{row_columns} from {records} as r {source} "
-            f"where r.chain_name = %s "
-            "order by r.model_unique_id, r.sequence_number, r.record_key",
-            (spec.name,),
+            f"r.record_hash from {self.relation(self.tables.records)} as r "
+            f"left join {self.relation(self.tables.chain)} as c on {_SEAL_OF_RECORD} "
+            f"where r.chain_name = %s {unpaired}{order}",
+            (spec.name, *(text for text, _ in paired)),
+        )
+
+    def _paired_records_sql(self, spec: ChainSpec, columns: Sequence[HashedColumn]) -> str:
+        """The records sealed with these columns (parameters: the chain, the column list),
+        each left-joined to a row that holds its content: the n-th record of a (model, key,
+        content hash) to the n-th such row of the table, so that no row is paired twice."""
+        records = self.relation(self.tables.records)
+        latest = (
+            # a key rewritten by sluice and sealed again: its latest seal's records hold the rows
+            f"r.sequence_number = (select max(l.sequence_number) from {records} as l "
+            "where l.chain_name = r.chain_name and l.model_unique_id = r.model_unique_id "
+            "and l.record_key = r.record_key)"
+            if spec.superseded_per_key
+            else "true"
+        )
+        m, k, h, n = _PAIRING
+        return (
+            "with sealed as ("
+            "select r.chain_name, r.model_unique_id, r.sequence_number, r.record_key, "
+            f"r.record_hash, {latest} as latest from {records} as r "
+            f"join {self.relation(self.tables.chain)} as c on {_SEAL_OF_RECORD} "
+            "where r.chain_name = %s and c.hashed_columns = %s), "
+            "numbered as (select s.*, row_number() over (partition by s.model_unique_id, "
+            "s.record_key, s.record_hash, s.latest order by s.sequence_number) as pair_number "
+            "from sealed as s), "
+            f"hashed as (select {scope_sql(spec, 't')} as {m}, {key_sql(spec, 't')} as {k}, "
+            f"{self.row_hash_sql(columns, 't')} as {h}, t.* "
+            f"from {self.relation(self.tables.audited[spec.name])} as t), "
+            f"present as (select row_number() over (partition by {m}, {k}, {h}) as {n}, hashed.* "
+            "from hashed) "
+            "select s.chain_name, s.model_unique_id, s.sequence_number, s.record_key, "
+            "s.record_hash, p.* from numbered as s left join present as p on s.latest "
+            f"and p.{m} = s.model_unique_id and p.{k} = s.record_key "
+            f"and p.{h} = s.record_hash and p.{n} = s.pair_number"
         )
 
 

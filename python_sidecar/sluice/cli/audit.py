@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
     if result.intact:
         head = result.head
         size = (
-            f"{head.chains} chains, {head.seals} seals, {head.records} records"
+            f"{head.chains} chains, {head.seals} seals, {head.records} sealed records"
             if head
             else ("nothing sealed yet")
         )
