@@ -802,3 +802,60 @@ def test_sql_that_differs_on_every_run_publishes_only_audited_rows(make_project,
     assert held and not (published & held)
     assert published | held == set(range(20000))
     assert _accounted(project, "noisy") == (20000, len(published), len(held), 0)
+
+
+@SNOWFLAKE_TOO
+def test_decimal_keys_are_distinct_at_every_precision_and_width(make_project, engine):
+    """Keys past 9 decimal places were one record (1.0000000001, ...03 and ...04 all `[1]`,
+    copies 1-3), so a release of one copy published another; a key of 31 digits failed the
+    build. Every value is its own record, and a decision applies to the row it was made on."""
+    project = make_project(engine)
+    # 10^30 + 1; the emulator stores a NUMBER(38,0) as a 64-bit integer: 10^17 + 1 there
+    wide = "1" + "0" * (16 if engine == "snowflake" else 29) + "1"
+    project.write(
+        "seeds/raw_dec.csv",
+        f"id,wide,v\n1.0000000001,1,5\n1.0000000003,2,500\n1.0000000004,3,600\n2.5,{wide},700\n",
+    )
+    # the wide key arrives as text (as a 31-digit number would from a file) and is cast
+    project.write(
+        "models/dec.sql",
+        "select id, cast(wide as decimal(38,0)) as wide, v from {{ ref('raw_dec') }}\n",
+    )
+    project.write(
+        "models/schema.yml",
+        """
+        seeds:
+          - name: raw_dec
+            config: {column_types: {id: "decimal(30,12)", wide: "varchar(40)", v: integer}}
+        models:
+          - name: dec
+            config:
+              materialized: sluice
+              meta: {sluice: {key: [id, wide], gate: {medium: none}}}
+            columns:
+              - name: v
+                data_tests:
+                  - sluice.sluice_expression: {name: dec_v_small, arguments: {expression: "v < 100"}}
+        """,
+    )
+    project.dbt("build")
+    held = project.query(
+        "select record_key, record_copy from {schema}.dec__quarantine order by record_key"
+    )
+    assert held == [
+        ("[1.0000000003,2]", 1),
+        ("[1.0000000004,3]", 1),
+        (f"[2.5,{wide}]", 1),
+    ]
+    # the release of 1.0000000003 publishes that row, and no other
+    (exception_id,) = project.query(
+        "select exception_id from {schema}.dec__quarantine where record_key = '[1.0000000003,2]'"
+    )[0]
+    project.execute(
+        "insert into {schema}.sluice_decisions (decision_id, exception_id, model_unique_id, "
+        f"decision, decided_by, decided_at, reason) values ('d1', '{exception_id}', "
+        "'model.sluice_test.dec', 'release', 'ana', cast(current_timestamp as timestamp), 'ok')"
+    )
+    project.dbt("run", "-s", "dec")
+    published = project.query("select v from {schema}.dec order by v")
+    assert published == [(5,), (500,)]

@@ -1,7 +1,7 @@
 {#- Record identity. A record is the typed tuple of its key values, encoded as a JSON array:
-    strings (and dates, timestamps, other types) as JSON strings, numbers normalised so that equal
-    values have one encoding whatever their SQL type (2, 2.0 and 2.00 are all `2`; numbers are read
-    as decimal(38,9)), a date and a timestamp at its midnight both as the date ("2024-01-03"),
+    strings (and dates, timestamps, other types) as JSON strings, numbers by their exact text
+    normalised so that equal values have one encoding whatever their SQL type (2, 2.0 and 2.00
+    are all `2`, at any precision or width), a date and a timestamp at its midnight both as the date ("2024-01-03"),
     booleans as true/false, NULL as null. No two different tuples share an
     encoding. A row whose key has a NULL part is identified by its content as well: the array is
     followed by `#` and a hash of the row's JSON, so that different rows never share a record. -#}
@@ -26,9 +26,14 @@
 {#- One key value as JSON text (never NULL). -#}
 {% macro _sluice_key_part(expr, kind) -%}
   {%- if kind == 'number' -%}
-  {#- the decimal's text without its trailing zeros, then without a trailing point -#}
-  {%- set t = "rtrim(cast(cast(" ~ expr ~ " as decimal(38, 9)) as " ~ dbt.type_string() ~ "), '0')" -%}
-  coalesce(case when {{ dbt.right(t, '1') }} = '.' then substr({{ t }}, 1, {{ dbt.length(t) }} - 1) else {{ t }} end, 'null')
+  {#- the number's own text, exact at any precision and width; a fraction without its trailing
+      zeros, then without a trailing point (2, 2.0 and 2.00 are all 2); an exponent form (a
+      float's) as the engine writes it -#}
+  {%- set t = "cast(" ~ expr ~ " as " ~ dbt.type_string() ~ ")" -%}
+  {%- set z = "rtrim(" ~ t ~ ", '0')" -%}
+  coalesce(case when {{ t }} like '%.%' and lower({{ t }}) not like '%e%'
+    then (case when {{ dbt.right(z, '1') }} = '.' then substr({{ z }}, 1, {{ dbt.length(z) }} - 1) else {{ z }} end)
+    else {{ t }} end, 'null')
   {%- elif kind == 'boolean' -%}
   (case when {{ expr }} is null then 'null' when {{ expr }} then 'true' else 'false' end)
   {%- elif kind == 'datetime' -%}
