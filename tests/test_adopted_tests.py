@@ -307,12 +307,13 @@ models:
 
 
 @SNOWFLAKE_TOO
-def test_adopted_tests_block_nothing_on_held_rows_and_fail_on_what_is_published(
+def test_adopted_tests_block_nothing_on_held_rows_and_a_released_duplicate_replaces_the_kept_copy(
     make_project, engine
 ):
     """Held rows are not published: the adopted tests warn and pass, and the model downstream
-    builds. A released duplicate is published beside the kept copy: `unique` then fails,
-    never passing while the published relation breaks it."""
+    builds. A reviewer who releases the held copy of a repeated key chooses it: it is published
+    in place of the kept copy, which is set aside, so the key is never published twice and
+    `unique` still tells the truth about the published relation."""
     project = make_project(engine)
     rows = "\n".join(f"{i},name {i}" for i in range(1, 21))
     project.write("seeds/raw_parents.csv", f"id,name\n{rows}\n2,name 2 corrected\n")
@@ -329,6 +330,10 @@ def test_adopted_tests_block_nothing_on_held_rows_and_fail_on_what_is_published(
     )
     repeats = "select id, count(*) from {schema}.parents group by id having count(*) > 1"
     assert project.query(repeats) == []
+    # copies are ordered by content: "name 2 corrected" is the first, kept; "name 2" is held
+    assert project.query("select name from {schema}.parents where id = 2") == [
+        ("name 2 corrected",)
+    ]
 
     (exception_id,) = project.query(
         "select exception_id from {schema}.parents__quarantine where rule_name = 'unique_parents_id'"
@@ -338,9 +343,40 @@ def test_adopted_tests_block_nothing_on_held_rows_and_fail_on_what_is_published(
         f"decision, decided_by, decided_at, reason) values ('d1', '{exception_id}', "
         "'model.sluice_test.parents', 'release', 'ana', cast(current_timestamp as timestamp), 'ok')"
     )
-    released = project.dbt("build", expect=1)
-    published_repeats = project.query(repeats)
-    assert published_repeats == [(2, 2)]
-    # the published relation breaks `unique`: the test says so
-    assert released.status("unique_parents_id") == "fail"
-    assert released.status("not_null_parents_id") == "pass"
+    released = project.dbt("build")
+    assert project.query(repeats) == []
+    assert project.query("select name from {schema}.parents where id = 2") == [("name 2",)]
+    assert project.query("select name from {schema}.parent_names where id = 2") == [("name 2",)]
+    assert released.status("unique_parents_id") == "pass"
+    runs = project.query(
+        "select rows_in, rows_published, rows_held, rows_set_aside from {schema}.sluice_runs "
+        "order by finished_at"
+    )
+    assert runs[-1] == (21, 20, 0, 1)
+
+
+def test_a_uniqueness_rule_fails_on_published_repeats_routed_flag(make_project):
+    """A test never passes while the published relation breaks it: repeats routed `flag` are
+    published, and `unique` fails on them."""
+    project = make_project("duckdb")
+    project.write("seeds/raw_parents.csv", "id,name\n1,a\n2,b\n2,c\n")
+    project.write("models/parents.sql", "select * from {{ ref('raw_parents') }}\n")
+    project.write(
+        "models/schema.yml",
+        """
+        models:
+          - name: parents
+            config:
+              materialized: sluice
+              meta: {sluice: {key: id, gate: {high: none}}}
+            columns:
+              - name: id
+                data_tests:
+                  - unique: {config: {meta: {sluice: {route: flag}}}}
+        """,
+    )
+    with (project.root / "dbt_project.yml").open("a", encoding="utf-8") as f:
+        f.write(DISPATCH)
+    result = project.dbt("build", expect=1)
+    assert project.query("select count(*) from {schema}.parents where id = 2") == [(2,)]
+    assert result.status("unique_parents_id") == "fail"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import uuid
 
+import pytest
+
 from tests.dbt_harness import SNOWFLAKE_TOO
 
 SCHEMA = """
@@ -118,3 +120,56 @@ def test_a_row_breaking_two_rules_of_one_severity_counts_once(make_project, engi
     assert _published(project) == [1, 3]
     runs = project.query("select rows_in, rows_published, rows_held from {schema}.sluice_runs")
     assert runs == [(3, 2, 1)]
+
+
+@SNOWFLAKE_TOO
+@pytest.mark.parametrize("incremental", [False, True], ids=["table", "incremental"])
+def test_releasing_a_set_aside_copy_publishes_it_instead_of_the_kept_one(
+    make_project, engine, incremental
+):
+    project = make_project(engine)
+    project.write("seeds/raw_events.csv", "id,v,loaded\n1,a,1\n2,b,1\n2,c,1\n3,d,1\n")
+    project.write(
+        "models/events.sql",
+        """
+        select id, v, loaded from {{ ref('raw_events') }}
+        {% if sluice.is_incremental() %}
+        where {{ sluice.batch_filter("loaded > (select max(loaded) from " ~ this ~ ")") }}
+        {% endif %}
+        """,
+    )
+    project.write(
+        "models/schema.yml",
+        f"""
+        models:
+          - name: events
+            config:
+              materialized: sluice
+              meta: {{sluice: {{key: id, incremental: {str(incremental).lower()}}}}}
+            columns:
+              - name: id
+                data_tests:
+                  - sluice.sluice_unique: {{name: events_once, arguments: {{order_by: [v]}}}}
+        """,
+    )
+    project.dbt("build")
+    published = "select id, v from {schema}.events order by id"
+    assert project.query(published) == [(1, "a"), (2, "b"), (3, "d")]
+    (exception_id,) = project.query(
+        "select exception_id from {schema}.events__quarantine where record_key = '[2]'"
+    )[0]
+    project.execute(
+        "insert into {schema}.sluice_decisions (decision_id, exception_id, model_unique_id, "
+        f"decision, decided_by, decided_at, reason) values ('d1', '{exception_id}', "
+        "'model.sluice_test.events', 'release', 'ana', cast(current_timestamp as timestamp), 'c is right')"
+    )
+    if incremental:  # the group is read again in the next batch
+        project.execute("update {schema}.raw_events set loaded = 2 where id = 2")
+    project.dbt("build")
+    assert project.query(published) == [(1, "a"), (2, "c"), (3, "d")]
+    runs = project.query(
+        "select rows_in, rows_published, rows_held, rows_set_aside from {schema}.sluice_runs "
+        "order by finished_at"
+    )
+    assert runs[-1][0] == runs[-1][1] + runs[-1][2] + runs[-1][3]
+    assert runs[-1][3] == 1

@@ -19,7 +19,7 @@
   {%- set recorded = sluice._sluice_recorded_relation(attached, model) if execute else none -%}
   {%- if recorded is not none -%}
     {%- do sluice._sluice_warn_held(recorded, config.model.name, model_name) -%}
-    {{ sluice._sluice_published_failures_sql(recorded, config.model.name) }}
+    {{ sluice._sluice_published_failures_sql(recorded, config.model.name, kind == 'unique') }}
   {%- else -%}
     {{ sluice._sluice_rule_scan(rule, model) }}
   {%- endif -%}
@@ -48,25 +48,26 @@
 {#- What an adopted dbt test reports on a built sluice model, as a sluice rule does: a warning
     with the rows the rule held in this build, and as failures the rows of the published
     relation that break it; none when the model is not a built sluice model. -#}
-{% macro _sluice_recorded_failures(model, rule_name) %}
+{% macro _sluice_recorded_failures(model, rule_name, unique=false) %}
   {%- if not execute -%}{{ return(none) }}{%- endif -%}
   {%- set test_node = graph.nodes.get(config.model.unique_id) -%}
   {%- set attached = test_node.attached_node if test_node else none -%}
   {%- set recorded = sluice._sluice_recorded_relation(attached, model) -%}
   {%- if recorded is none -%}{{ return(none) }}{%- endif -%}
   {%- do sluice._sluice_warn_held(recorded, rule_name, attached.split('.')[-1]) -%}
-  {{ return(sluice._sluice_published_failures_sql(recorded, rule_name)) }}
+  {{ return(sluice._sluice_published_failures_sql(recorded, rule_name, unique)) }}
 {% endmacro %}
 
 
 {#- The exceptions of a rule whose rows are in the published relation, breaking it: routed
     `flag` and still open, or released by a reviewer; unless another exception of the same
-    record and copy holds the row (open or dead-lettered on a holding route, or rejected). -#}
-{% macro _sluice_published_failures_sql(recorded, rule_name) %}
+    record and copy holds the row (open or dead-lettered on a holding route, or rejected). A
+    released duplicate breaks no uniqueness rule: it is published in place of the kept copy. -#}
+{% macro _sluice_published_failures_sql(recorded, rule_name, unique=false) %}
   select *
   from {{ recorded }} as q
   where q.rule_name = {{ sluice._sluice_lit(rule_name) }}
-    and ((q.status = 'open' and q.route = 'flag') or q.status = 'released')
+    and ((q.status = 'open' and q.route = 'flag'){{ "" if unique else " or q.status = 'released'" }})
     and not exists (
       select 1 from {{ recorded }} as held
       where held.record_key = q.record_key

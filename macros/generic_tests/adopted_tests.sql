@@ -15,7 +15,7 @@
 {% endmacro %}
 
 {% macro default__test_unique(model, column_name) %}
-  {%- set recorded = sluice._sluice_recorded_failures(model, config.model.name) -%}
+  {%- set recorded = sluice._sluice_recorded_failures(model, config.model.name, unique=true) -%}
   {%- if recorded is not none -%}{{ recorded }}{%- else -%}{{ dbt.default__test_unique(model, column_name) }}{%- endif -%}
 {% endmacro %}
 
@@ -42,7 +42,7 @@
 {% endmacro %}
 
 {% macro default__test_unique_combination_of_columns(model, combination_of_columns, quote_columns=false) %}
-  {%- set recorded = sluice._sluice_recorded_failures(model, config.model.name) -%}
+  {%- set recorded = sluice._sluice_recorded_failures(model, config.model.name, unique=true) -%}
   {%- if recorded is not none -%}{{ recorded }}{%- else -%}{{ dbt_utils.default__test_unique_combination_of_columns(model, combination_of_columns, quote_columns) }}{%- endif -%}
 {% endmacro %}
 

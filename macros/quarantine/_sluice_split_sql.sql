@@ -230,8 +230,35 @@
   from {{ interesting }} as i
   left join (
     select record_key, record_copy, max(_sluice_held) as _sluice_hold
-    from ({{ sluice._sluice_held_sql(spec, exc_rel, quarantine) }}) as x
+    from (
+      {{ sluice._sluice_held_sql(spec, exc_rel, quarantine) }}
+      {%- if spec.dedupe is not none %}
+      union all
+      {{ sluice._sluice_swapped_copies_sql(spec, interesting, exc_rel, quarantine) }}
+      {%- endif %}
+    ) as x
     group by record_key, record_copy
   ) as h
     on h.record_key = i._sluice_record and h.record_copy = i._sluice_copy
+{% endmacro %}
+
+
+{#- A reviewer who releases a duplicate copy chooses it as the one published: the copy of its
+    group that would have been kept (the first), and any later released copy of the group, are
+    set aside instead, so that a decision never publishes a group twice. -#}
+{% macro _sluice_swapped_copies_sql(spec, interesting, exc_rel, quarantine) %}
+  {%- set d = spec.dedupe -%}
+  select o._sluice_record as record_key, o._sluice_copy as record_copy, 0 as _sluice_held
+  from {{ interesting }} as o
+  join (
+    select {% for c in d.columns %}r.{{ spec.cols[c] }} as _sluice_g{{ loop.index0 }}, {% endfor %}min(r._sluice_dup) as _sluice_chosen
+    from {{ interesting }} as r
+    join {{ exc_rel }} as e
+      on e.record_key = r._sluice_record and e.record_copy = r._sluice_copy
+        and e.rule_name = {{ sluice._sluice_lit(d.name) }}
+    join {{ quarantine }} as q on q.exception_id = e.exception_id and q.status = 'released'
+    where r._sluice_dup > 1
+    group by {% for c in d.columns %}r.{{ spec.cols[c] }}{{ ", " if not loop.last }}{% endfor %}
+  ) as g
+    on {% for c in d.columns %}g._sluice_g{{ loop.index0 }} = o.{{ spec.cols[c] }} and {% endfor %}o._sluice_dup <> g._sluice_chosen
 {% endmacro %}
