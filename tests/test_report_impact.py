@@ -227,6 +227,56 @@ def test_rows_held_from_the_sluice_message_and_from_the_warehouse() -> None:
     assert finance.rows_held_upstream == 40
 
 
+def _sluice_result(counts: str) -> dict[str, Any]:
+    return result(
+        uid("orders"),
+        "success",
+        f"sluice: gate passed; published 95 of 100 rows sluice-counts: {{{counts}}}",
+        code="SLUICE",
+    )
+
+
+def test_only_rows_held_undecided_degrade_the_exposures() -> None:
+    """A model whose held rows are all decided (a rejected record, a duplicate copy set aside)
+    is no problem; a figure from a sluice version that did not record rows_held_open (run
+    result or sluice_runs) counts every held row, as before."""
+    man, runs, fresh = synth.shop()
+    base = '"rows_in": 100, "rows_published": 95, "rows_held": 3, "rows_set_aside": 2'
+    cases = {  # payload, exposure status, rows decided
+        "all decided": (f'{base}, "rows_held_open": 0', ExposureStatus.HEALTHY, 5),
+        "one undecided": (f'{base}, "rows_held_open": 1', ExposureStatus.DEGRADED, 4),
+        "not recorded": (base, ExposureStatus.DEGRADED, 0),
+    }
+    for name, (counts, expected, decided) in cases.items():
+        runs["results"][2] = _sluice_result(counts)
+        impact = _analyze(man, runs, fresh)
+        finance = next(e for e in impact.exposures if e.name == "finance")
+        assert finance.status is expected, name
+        (orders,) = impact.quarantine
+        assert (orders.rows_held, orders.rows_decided) == (5, decided), name
+        kinds = {rc.kind for rc in impact.root_causes if rc.node_id == uid("orders")}
+        assert kinds == ({ProblemKind.ROWS_HELD} if expected is ExposureStatus.DEGRADED else set())
+
+    def warehouse(rows_held_open: int | None) -> ModelQuarantine:
+        return ModelQuarantine(
+            model_unique_id=uid("orders"),
+            rows_in=100,
+            rows_published=96,
+            rows_held=4,
+            rows_flagged=0,
+            gate_status="passed",
+            gate_message=None,
+            rule_counts=(),
+            last_passed_at=None,
+            rows_held_open=rows_held_open,
+        )
+
+    for open_rows, expected in ((0, ExposureStatus.HEALTHY), (None, ExposureStatus.DEGRADED)):
+        impact = _analyze(man, runs, fresh, quarantine={uid("orders"): warehouse(open_rows)})
+        finance = next(e for e in impact.exposures if e.name == "finance")
+        assert finance.status is expected, open_rows
+
+
 def test_gate_held_uses_last_passed_time_for_data_as_of() -> None:
     last_good = datetime(2025, 12, 31, 8, 0, tzinfo=UTC)
     man = _chain()

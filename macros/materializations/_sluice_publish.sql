@@ -137,7 +137,8 @@
 
 
 {#- The build's figures as one JSON object after a fixed marker, in the model's result message:
-    what the sidecar reads when it has no warehouse, instead of parsing the sentence. -#}
+    what the sidecar reads when it has no warehouse, instead of parsing the sentence.
+    rows_held_open: the held rows not decided yet (held by an open or dead-lettered failure). -#}
 {% macro _sluice_counts_payload(spec, stats, gate_status, rule_counts) %}
   {%- set rules = [] -%}
   {%- for r in spec.rules -%}
@@ -146,7 +147,7 @@
   {{ return('sluice-counts: ' ~ tojson({
     'rows_in': stats.rows_in, 'rows_published': stats.rows_published, 'rows_held': stats.rows_held,
     'rows_set_aside': stats.rows_set_aside, 'rows_flagged': stats.rows_flagged,
-    'gate_status': gate_status, 'rule_counts': rules,
+    'rows_held_open': stats.rows_held_open, 'gate_status': gate_status, 'rule_counts': rules,
   })) }}
 {% endmacro %}
 

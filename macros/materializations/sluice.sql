@@ -109,8 +109,9 @@
       released nor rejected exceptions, nor those about to close). -#}
   {%- do audit.extend(sluice._sluice_upsert_exceptions_sql(spec, quarantine, exc_rel)) -%}
 
-  {#- the counts, in one statement: rows in, held, set aside, flagged; failures per rule (for an
-      incremental build, also those new to this batch); exceptions about to close -#}
+  {#- the counts, in one statement: rows in, held, set aside, flagged; exceptions about to close;
+      held rows not decided yet; failures per rule (for an incremental build, also those new to
+      this batch) -#}
   {%- set decided = sluice._sluice_decided_rows_sql(spec, interesting, exc_rel, quarantine) -%}
   {%- set count_sql -%}
     select
@@ -121,7 +122,15 @@
          and exists (select 1 from {{ exc_rel }} as e where e.record_key = r._sluice_record and e.record_copy = r._sluice_copy)) as rows_flagged,
       (select count(*) from {{ quarantine }} as q
          where q.model_unique_id = {{ mid }} and q.status in ('open', 'dead_letter')
-           and not exists (select 1 from {{ exc_rel }} as e where e.exception_id = q.exception_id)) as closing
+           and not exists (select 1 from {{ exc_rel }} as e where e.exception_id = q.exception_id)) as closing,
+      {#- held rows still waiting for a fix or a decision: a blocking failure open or dead
+          lettered (a row held only by a rejection, or set aside as a copy, is decided) -#}
+      (select count(*) from ({{ decided }}) as r where r._sluice_hold = 1
+         and exists (select 1 from {{ exc_rel }} as e
+           left join {{ quarantine }} as q on q.exception_id = e.exception_id
+           where e.record_key = r._sluice_record and e.record_copy = r._sluice_copy
+             and e._sluice_blocking and not e._sluice_set_aside
+             and coalesce(q.status, 'open') in ('open', 'dead_letter'))) as rows_held_open
       {%- set text_type = dbt.type_string() -%}
       {%- set rule_lits = [] -%}
       {%- for r in spec.rules -%}{%- do rule_lits.append(sluice._sluice_lit(r.name, text_type)) -%}{%- endfor -%}
@@ -146,17 +155,17 @@
   {%- do audit.append(count_sql) -%}
   {%- set counts = sluice.run_together('sluice_audit_counts', audit, fetch=true).rows[0] -%}
   {%- set n_rules = spec.rules | length -%}
-  {%- set stats = {'rows_in': counts[0] | int, 'rows_held': counts[1] | int, 'rows_set_aside': counts[2] | int, 'rows_flagged': counts[3] | int, 'rows_published': 0} -%}
+  {%- set stats = {'rows_in': counts[0] | int, 'rows_held': counts[1] | int, 'rows_set_aside': counts[2] | int, 'rows_flagged': counts[3] | int, 'rows_held_open': counts[5] | int, 'rows_published': 0} -%}
   {%- set closing = counts[4] | int -%}
   {%- set rule_counts = {} -%}
   {%- set gate_counts = {} -%}
   {%- for r in spec.rules -%}
-    {%- do rule_counts.update({r.name: counts[5 + loop.index0] | int}) -%}
-    {%- do gate_counts.update({r.name: counts[5 + n_rules + loop.index0] | int}) -%}
+    {%- do rule_counts.update({r.name: counts[6 + loop.index0] | int}) -%}
+    {%- do gate_counts.update({r.name: counts[6 + n_rules + loop.index0] | int}) -%}
   {%- endfor -%}
   {%- set severity_rows = {} -%}
   {%- for severity, names in sluice._sluice_gate_rules_by_severity(spec) -%}
-    {%- do severity_rows.update({severity: counts[5 + 2 * n_rules + loop.index0] | int}) -%}
+    {%- do severity_rows.update({severity: counts[6 + 2 * n_rules + loop.index0] | int}) -%}
   {%- endfor -%}
   {#- Decided records (released, rejected) do not count toward the gate. An incremental batch
       also carries replayed rows; those still failing were already held by an earlier build and
@@ -230,7 +239,7 @@
   {%- for route, n in by_route | dictsort -%}{%- do route_text.append(route ~ " " ~ n) -%}{%- endfor -%}
   {%- do store_raw_result(
       name='main',
-      message="sluice: gate passed; published " ~ stats.rows_published ~ " of " ~ stats.rows_in ~ " rows; held " ~ stats.rows_held ~ ", set aside " ~ stats.rows_set_aside ~ ", flagged " ~ stats.rows_flagged ~ ((" (" ~ (route_text | join(', ')) ~ ")") if route_text else "") ~ " " ~ sluice._sluice_counts_payload(spec, stats, 'passed', rule_counts),
+      message="sluice: gate passed; published " ~ stats.rows_published ~ " of " ~ stats.rows_in ~ " rows; held " ~ stats.rows_held ~ ((" (" ~ (stats.rows_held - stats.rows_held_open) ~ " decided)") if stats.rows_held > stats.rows_held_open else "") ~ ", set aside " ~ stats.rows_set_aside ~ ", flagged " ~ stats.rows_flagged ~ ((" (" ~ (route_text | join(', ')) ~ ")") if route_text else "") ~ " " ~ sluice._sluice_counts_payload(spec, stats, 'passed', rule_counts),
       code='SLUICE',
       rows_affected=stats.rows_published) -%}
 

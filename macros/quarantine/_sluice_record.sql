@@ -197,7 +197,8 @@
       cast({{ stats.rows_set_aside }} as {{ bi }}),
       {{ sluice._sluice_lit(gate_status) }},
       {{ sluice._sluice_lit(gate_message) }},
-      {{ sluice._sluice_lit(tojson(counts)) }}
+      {{ sluice._sluice_lit(tojson(counts)) }},
+      cast({{ stats.rows_held_open }} as {{ bi }})
     where not exists (
       select 1 from {{ runs }}
       where invocation_id = {{ sluice._sluice_lit(invocation_id) }}

@@ -139,6 +139,7 @@ def quarantine_from_run_results(run_results: RunResults) -> dict[str, ModelQuara
                 gate_message=None,
                 rule_counts=_payload_rules(data),
                 last_passed_at=_completed_at(result),
+                rows_held_open=_payload_int(data, "rows_held_open"),
             )
         elif result.status == "error" and GATE_HELD_MARK in message:
             held = (_payload_int(data, "rows_held") or 0) + (
@@ -154,6 +155,7 @@ def quarantine_from_run_results(run_results: RunResults) -> dict[str, ModelQuara
                 gate_message=message.split(COUNTS_MARK, 1)[0].rstrip(),
                 rule_counts=_payload_rules(data),
                 last_passed_at=None,
+                rows_held_open=_payload_int(data, "rows_held_open"),
             )
     return found
 
@@ -334,7 +336,8 @@ class _Analysis:
             return None if inherited & self.skip_mask else ProblemKind.SKIPPED
         if status == "partial success":
             return ProblemKind.PARTIAL
-        if held is not None and held.rows_held > 0:
+        # rows held only by a decision (rejected, set aside as a copy) are no problem
+        if held is not None and held.rows_undecided > 0:
             return ProblemKind.ROWS_HELD
         return None
 

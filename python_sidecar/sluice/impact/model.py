@@ -47,7 +47,8 @@ class ProblemKind(StrEnum):
     GATE_HELD = "gate_held"
     """A sluice gate held publication: the last good data stays."""
     ROWS_HELD = "rows_held"
-    """Published, with rows held back in quarantine."""
+    """Published, with rows held back in quarantine that are not decided yet (a rejected
+    record or a duplicate copy set aside is decided, and no problem)."""
     PARTIAL = "partial_success"
     """A microbatch model where some batches failed."""
     SOURCE_LATE = "source_late"
@@ -98,6 +99,7 @@ class ModelQuarantine:
     rows_in: int | None
     rows_published: int | None
     rows_held: int
+    """Rows held back from publication: held rows and duplicate copies set aside."""
     rows_flagged: int
     gate_status: str | None
     gate_message: str | None
@@ -105,6 +107,23 @@ class ModelQuarantine:
     last_passed_at: datetime | None
     """When this model's gate last passed (its last good data), if known."""
     quarantine_relation: str | None = None
+    rows_held_open: int | None = None
+    """Of ``rows_held``, the rows not decided yet: held by an open or dead-lettered failure.
+    None when the build did not record it (a sluice version before it)."""
+
+    @property
+    def rows_undecided(self) -> int:
+        """Rows held back that are an open problem: every held row when the build did not
+        say which are decided."""
+        if self.rows_held_open is None:
+            return self.rows_held
+        return min(self.rows_held_open, self.rows_held)
+
+    @property
+    def rows_decided(self) -> int:
+        """Rows held back by a decision (a rejected record, a duplicate copy set aside): the
+        data is published without them, and that is not a problem."""
+        return self.rows_held - self.rows_undecided
 
 
 @dataclass(frozen=True, slots=True)

@@ -283,13 +283,17 @@ def read_quarantine(wh: Any, known: Known) -> dict[str, ModelQuarantine]:
             model_unique_id=run.model_unique_id,
             rows_in=run.rows_in,
             rows_published=run.rows_published,
-            rows_held=run.rows_held,
+            # held back from publication: held rows and set-aside duplicate copies, as the
+            # model's run result states them
+            rows_held=run.rows_held + run.rows_set_aside,
             rows_flagged=run.rows_flagged,
             gate_status=run.gate_status,
             gate_message=run.gate_message,
             rule_counts=run.rule_counts,
             last_passed_at=passed.get(run.model_unique_id),
             quarantine_relation=run.quarantine_relation,
+            # a row written before sluice recorded it: every held row, set-aside copies apart
+            rows_held_open=run.rows_held if run.rows_held_open is None else run.rows_held_open,
         )
         for run in runs
     }

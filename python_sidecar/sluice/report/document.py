@@ -169,6 +169,7 @@ def _quarantine_model(model: ModelQuarantine) -> Document:
         "rows_in": model.rows_in,
         "rows_published": model.rows_published,
         "rows_held": model.rows_held,
+        "rows_decided": model.rows_decided,
         "rows_flagged": model.rows_flagged,
         "gate_status": model.gate_status,
         "gate_message": model.gate_message,
@@ -395,6 +396,7 @@ def build_document(
             "root_causes": len(impact.root_causes),
             "problems": sum(1 for rc in impact.root_causes if rc.kind.is_problem),
             "rows_held": sum(m.rows_held for m in impact.quarantine),
+            "rows_decided": sum(m.rows_decided for m in impact.quarantine),
             "rows_flagged": sum(m.rows_flagged for m in impact.quarantine),
             "gates_held": sum(1 for m in impact.quarantine if m.gate_status == "held"),
             "sources": {

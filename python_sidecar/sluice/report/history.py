@@ -82,12 +82,12 @@ def _naive(value: datetime) -> datetime:
 def read_held_records(
     wh: Warehouse, quarantine: Iterable[ModelQuarantine], limit: int = HELD_RECORDS_SHOWN
 ) -> dict[str, tuple[HeldRecord, ...]]:
-    """A few open, held (not flagged) exceptions of each model that holds rows or whose gate
-    held: the most severe first, then by record key."""
+    """A few open, held (not flagged) exceptions of each model that holds rows not decided yet
+    or whose gate held: the most severe first, then by record key."""
     found: dict[str, tuple[HeldRecord, ...]] = {}
     for model in quarantine:
         relation = model.quarantine_relation
-        if not relation or (model.rows_held <= 0 and model.gate_status != "held"):
+        if not relation or (model.rows_undecided <= 0 and model.gate_status != "held"):
             continue
         if not relation_exists(wh, relation):
             continue

@@ -36,8 +36,8 @@ def duration_text(seconds: float | None, *, coarse: bool = False) -> str | None:
 _STEPS: Final = {
     ProblemKind.ROWS_HELD: (
         "Look at the held records (sluice review show ID, or sluice review list --status "
-        "open,dead_letter,rejected --model {name}); fix them at the source, or release or "
-        "reject them: they are checked again at the next build."
+        "open,dead_letter --model {name}); fix them at the source, or release or reject them: "
+        "they are checked again at the next build."
     ),
     ProblemKind.GATE_HELD: (
         "Nothing new of {name} is published until its breaching rows are fixed at the source "

@@ -31,7 +31,11 @@ RUN_COLUMNS: Final = (
     "gate_status",
     "gate_message",
     "rule_counts_json",
+    "rows_held_open",
 )
+ADDED_RUN_COLUMNS: Final = frozenset({"rows_set_aside", "rows_held_open"})
+"""Columns added to ``sluice_runs`` since 0.1.0 (the package's bookkeeping hook adds them to an
+older table at the next build): until then they are read as NULL."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +69,9 @@ class RunRecord:
     gate_status: str | None
     gate_message: str | None
     rule_counts: tuple[RuleCount, ...]
+    rows_held_open: int | None = None
+    """Of ``rows_held``, the rows not decided yet (held by an open or dead-lettered failure);
+    None for a row written before sluice recorded it."""
 
     @property
     def held(self) -> bool:
@@ -143,4 +150,5 @@ def run_record(row: tuple[Any, ...], where: str) -> RunRecord:
         gate_status=_text(values["gate_status"]),
         gate_message=_text(values["gate_message"]),
         rule_counts=parse_rule_counts(values["rule_counts_json"], f"{where} ({model})"),
+        rows_held_open=_int(values["rows_held_open"]),
     )

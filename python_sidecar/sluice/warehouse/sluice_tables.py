@@ -13,7 +13,7 @@ from typing import Any
 
 from sluice.errors import InputError, SluiceError
 from sluice.warehouse.connection import Warehouse, describe_error, split_relation
-from sluice.warehouse.records import RUN_COLUMNS, RunRecord, run_record, utc
+from sluice.warehouse.records import ADDED_RUN_COLUMNS, RUN_COLUMNS, RunRecord, run_record, utc
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,7 +47,11 @@ def read_runs(
         if not wh.table_exists(table.schema, table.table):
             return []
         relation = wh.relation(table.schema, table.table)
-        columns = ", ".join(RUN_COLUMNS)
+        present = set(wh.columns(table.schema, table.table))
+        columns = ", ".join(
+            f"null as {c}" if c in ADDED_RUN_COLUMNS and c not in present else c
+            for c in RUN_COLUMNS
+        )
         if latest_invocation:
             rows = wh.query(
                 f"select {columns} from {relation} where invocation_id = ("
