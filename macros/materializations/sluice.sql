@@ -125,12 +125,7 @@
            and not exists (select 1 from {{ exc_rel }} as e where e.exception_id = q.exception_id)) as closing,
       {#- held rows still waiting for a fix or a decision: a blocking failure open or dead
           lettered (a row held only by a rejection, or set aside as a copy, is decided) -#}
-      (select count(*) from ({{ decided }}) as r where r._sluice_hold = 1
-         and exists (select 1 from {{ exc_rel }} as e
-           left join {{ quarantine }} as q on q.exception_id = e.exception_id
-           where e.record_key = r._sluice_record and e.record_copy = r._sluice_copy
-             and e._sluice_blocking and not e._sluice_set_aside
-             and coalesce(q.status, 'open') in ('open', 'dead_letter'))) as rows_held_open
+      (select count(*) from ({{ decided }}) as r where r._sluice_hold = 1 and r._sluice_hold_undecided = 1) as rows_held_open
       {%- set text_type = dbt.type_string() -%}
       {%- set rule_lits = [] -%}
       {%- for r in spec.rules -%}{%- do rule_lits.append(sluice._sluice_lit(r.name, text_type)) -%}{%- endfor -%}

@@ -211,25 +211,27 @@
 {#- The records (record_key, record_copy) kept out of the published relation: a blocking failure
     that no reviewer released, or a reviewer's rejection. -#}
 {% macro _sluice_held_sql(spec, exc_rel, quarantine) %}
-  select e.record_key, e.record_copy, max(case when e._sluice_set_aside then 0 else 1 end) as _sluice_held
+  select e.record_key, e.record_copy, max(case when e._sluice_set_aside then 0 else 1 end) as _sluice_held,
+    max(case when not e._sluice_set_aside and coalesce(q.status, 'open') in ('open', 'dead_letter') then 1 else 0 end) as _sluice_undecided
   from {{ exc_rel }} as e
   left join {{ quarantine }} as q on q.exception_id = e.exception_id
   where e._sluice_blocking and coalesce(q.status, 'open') <> 'released'
   group by e.record_key, e.record_copy
   union all
-  select q.record_key, q.record_copy, 1 as _sluice_held
+  select q.record_key, q.record_copy, 1 as _sluice_held, 0 as _sluice_undecided
   from {{ quarantine }} as q
   where q.model_unique_id = {{ sluice._sluice_lit(model.unique_id) }} and q.status = 'rejected'
 {% endmacro %}
 
 
 {#- Interesting rows joined to their hold: _sluice_hold is 1 (held), 0 (set aside as a duplicate
-    copy) or NULL (published). -#}
+    copy) or NULL (published); _sluice_hold_undecided is 1 when a blocking failure of the row is
+    still open or dead-lettered (a row held only by a rejection, or set aside, is decided). -#}
 {% macro _sluice_decided_rows_sql(spec, interesting, exc_rel, quarantine) %}
-  select i.*, h._sluice_hold
+  select i.*, h._sluice_hold, h._sluice_hold_undecided
   from {{ interesting }} as i
   left join (
-    select record_key, record_copy, max(_sluice_held) as _sluice_hold
+    select record_key, record_copy, max(_sluice_held) as _sluice_hold, max(_sluice_undecided) as _sluice_hold_undecided
     from (
       {{ sluice._sluice_held_sql(spec, exc_rel, quarantine) }}
       {%- if spec.dedupe is not none %}
@@ -248,7 +250,7 @@
     set aside instead, so that a decision never publishes a group twice. -#}
 {% macro _sluice_swapped_copies_sql(spec, interesting, exc_rel, quarantine) %}
   {%- set d = spec.dedupe -%}
-  select o._sluice_record as record_key, o._sluice_copy as record_copy, 0 as _sluice_held
+  select o._sluice_record as record_key, o._sluice_copy as record_copy, 0 as _sluice_held, 0 as _sluice_undecided
   from {{ interesting }} as o
   join (
     select {% for c in d.columns %}r.{{ spec.cols[c] }} as _sluice_g{{ loop.index0 }}, {% endfor %}min(r._sluice_dup) as _sluice_chosen
