@@ -11,6 +11,7 @@ leave the expected row counts (those given, else the warm-up's), or the benchmar
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -22,6 +23,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DBT = str(Path(sys.executable).with_name("dbt"))
+# the PostgreSQL server of tests/pg.sh, or the one the SLUICE_PG_* variables name
+PG = {
+    "host": os.environ.get("SLUICE_PG_HOST", "127.0.0.1"),
+    "port": int(os.environ.get("SLUICE_PG_PORT", "54329")),
+    "user": os.environ.get("SLUICE_PG_USER", "postgres"),
+    "password": os.environ.get("SLUICE_PG_PASSWORD", "postgres"),
+    "dbname": os.environ.get("SLUICE_PG_DBNAME", "postgres"),
+}
 
 
 def write(path: Path, text: str) -> None:

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import textwrap
 from pathlib import Path
 
 import duckdb
 from _dbt import (
+    PG,
     REPO,
     Side,
     compare,
@@ -45,13 +45,6 @@ BATCH_ROWS = 50_000
 # injected faults, by design; the sluice model holds those rows back and its rules pass
 PLAIN_EXIT = 1
 SLUICE_EXIT = 0
-PG = {
-    "host": os.environ.get("SLUICE_PG_HOST", "127.0.0.1"),
-    "port": int(os.environ.get("SLUICE_PG_PORT", "54329")),
-    "user": os.environ.get("SLUICE_PG_USER", "postgres"),
-    "password": os.environ.get("SLUICE_PG_PASSWORD", "postgres"),
-    "dbname": os.environ.get("SLUICE_PG_DBNAME", "postgres"),
-}
 PG_SCHEMA = "bench_quarantine"
 
 # The two model shapes, over the same source: what users run, not only `select *`.

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from pathlib import Path
 
 import duckdb
 from _dbt import (
+    PG,
     REPO,
     BenchError,
     Run,
@@ -49,13 +49,6 @@ WORK = REPO / "bench" / ".work" / "replay"
 COUNTS = {
     "published": "select count(*) from {s}events_inc",
     "open": "select count(*) from {s}events_inc__quarantine where status = 'open'",
-}
-PG = {
-    "host": os.environ.get("SLUICE_PG_HOST", "127.0.0.1"),
-    "port": int(os.environ.get("SLUICE_PG_PORT", "54329")),
-    "user": os.environ.get("SLUICE_PG_USER", "postgres"),
-    "password": os.environ.get("SLUICE_PG_PASSWORD", "postgres"),
-    "dbname": os.environ.get("SLUICE_PG_DBNAME", "postgres"),
 }
 PG_SOURCE = "bench_replay_src"  # the source table, never changed by a run
 PG_RUN = "bench_replay"  # the model's schema, restored from a copy before every run
