@@ -44,8 +44,7 @@
     (as dbt would fail it). -#}
 {% macro _sluice_rule_counts_in_gate(rule, n) %}
   {%- if rule.route == 'deduplicate' and not rule.count_in_gate -%}{{ return(false) }}{%- endif -%}
-  {%- set cond = (rule.error_if or '') | replace(' ', '') -%}
-  {%- set m = modules.re.match('^(>=|>|!=|<>|=|==)([0-9]+)$', cond) -%}
+  {%- set m = sluice._sluice_error_if_condition(rule) -%}
   {%- if not m -%}{{ return(n > 0) }}{%- endif -%}
   {%- set op, v = m.group(1), m.group(2) | int -%}
   {{ return((op == '>' and n > v) or (op == '>=' and n >= v) or (op in ('!=', '<>') and n != v) or (op in ('=', '==') and n == v)) }}
@@ -56,7 +55,14 @@
     nothing): its rows are then counted once per severity, however many such rules they break. -#}
 {% macro _sluice_rule_counts_always(rule) %}
   {%- if rule.route == 'deduplicate' and not rule.count_in_gate -%}{{ return(false) }}{%- endif -%}
-  {{ return(not modules.re.match('^(>=|>|!=|<>|=|==)([0-9]+)$', (rule.error_if or '') | replace(' ', ''))) }}
+  {{ return(not sluice._sluice_error_if_condition(rule)) }}
+{% endmacro %}
+
+
+{#- An adopted test's `error_if` as a comparison with a whole number (a regex match: operator,
+    number), or none when it has none dbt would apply that way. -#}
+{% macro _sluice_error_if_condition(rule) %}
+  {{ return(modules.re.match('^(>=|>|!=|<>|=|==)([0-9]+)$', (rule.error_if or '') | replace(' ', ''))) }}
 {% endmacro %}
 
 

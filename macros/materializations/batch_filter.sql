@@ -16,7 +16,7 @@
 {% endmacro %}
 
 {% macro default__batch_filter(condition) %}
-  {%- set replay = sluice._sluice_replay_keys(condition) -%}
+  {%- set replay = sluice._sluice_replay_keys() -%}
   {%- if replay is none -%}{{ return('(' ~ condition ~ ')') }}{%- endif -%}
   {%- set lhs = replay.key[0] if replay.key | length == 1 else '(' ~ (replay.key | join(', ')) ~ ')' -%}
   {{ return("((" ~ condition ~ ") or " ~ lhs ~ " in (" ~ replay.sql ~ "))") }}
@@ -25,7 +25,7 @@
 {#- Snowflake allows no IN (or ANY, or correlated EXISTS) subquery as an argument of OR; a
     correlated scalar subquery that returns one row (an aggregate) is allowed in WHERE. -#}
 {% macro snowflake__batch_filter(condition) %}
-  {%- set replay = sluice._sluice_replay_keys(condition) -%}
+  {%- set replay = sluice._sluice_replay_keys() -%}
   {%- if replay is none -%}{{ return('(' ~ condition ~ ')') }}{%- endif -%}
   {%- set matches = [] -%}
   {%- for k in replay.key -%}{%- do matches.append('r._sluice_k' ~ loop.index0 ~ ' = ' ~ k) -%}{%- endfor -%}
@@ -36,7 +36,7 @@
 {#- The replay's parts, or none when there is nothing to replay from: `key` (the key columns)
     and `sql`, a query of the open and dead-lettered records' keys, one typed column
     `_sluice_k<i>` per key column (records with a NULL key part have no key to look up). -#}
-{% macro _sluice_replay_keys(condition) %}
+{% macro _sluice_replay_keys() %}
   {%- if not execute -%}{{ return(none) }}{%- endif -%}
   {%- set meta = sluice._sluice_model_meta() -%}
   {%- set key = meta.get('key') -%}

@@ -113,6 +113,7 @@
       held rows not decided yet; failures per rule (for an incremental build, also those new to
       this batch) -#}
   {%- set decided = sluice._sluice_decided_rows_sql(spec, interesting, exc_rel, quarantine) -%}
+  {%- set gate_rules = sluice._sluice_gate_rules_by_severity(spec) -%}
   {%- set count_sql -%}
     select
       {{ rows_written if rows_written is not none else "(select count(*) from " ~ batch ~ ")" }} as rows_in,
@@ -129,7 +130,6 @@
       {%- set text_type = dbt.type_string() -%}
       {%- set rule_lits = [] -%}
       {%- for r in spec.rules -%}{%- do rule_lits.append(sluice._sluice_lit(r.name, text_type)) -%}{%- endfor -%}
-      {%- set gate_rules = sluice._sluice_gate_rules_by_severity(spec) -%}
       {%- for name in rule_lits %},
       coalesce(sum(case when e.rule_name = {{ name }} then 1 else 0 end), 0)
       {%- endfor %}
@@ -159,7 +159,7 @@
     {%- do gate_counts.update({r.name: counts[6 + n_rules + loop.index0] | int}) -%}
   {%- endfor -%}
   {%- set severity_rows = {} -%}
-  {%- for severity, names in sluice._sluice_gate_rules_by_severity(spec) -%}
+  {%- for severity, names in gate_rules -%}
     {%- do severity_rows.update({severity: counts[6 + 2 * n_rules + loop.index0] | int}) -%}
   {%- endfor -%}
   {#- Decided records (released, rejected) do not count toward the gate. An incremental batch
