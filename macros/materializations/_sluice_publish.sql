@@ -19,6 +19,7 @@
   {%- endfor -%}
   {%- for r in spec.rules -%}
     {%- set rule_keys = [] -%}
+    {%- set column_types = [] -%}
     {%- for c in r.columns -%}
       {%- if (c | lower) not in by_lower -%}
         {{ sluice._sluice_config_error(spec.model_name, r.name, 'column_name', "column '" ~ c ~ "' is not a column of the model (columns: " ~ (names | join(', ')) ~ ")") }}
@@ -26,8 +27,13 @@
       {%- set col = by_lower[c | lower] -%}
       {%- do cols.update({c: adapter.quote(col.name)}) -%}
       {%- do rule_keys.append((adapter.quote(col.name), sluice._sluice_key_kind(col.data_type))) -%}
+      {%- do column_types.append(col.data_type) -%}
     {%- endfor -%}
-    {%- do r.update({'key_columns': rule_keys}) -%}
+    {%- do r.update({'key_columns': rule_keys, 'column_types': column_types}) -%}
+    {%- if r.held_parent -%}
+      {%- set pq = r.held_parent.relation -%}
+      {%- do r.held_parent.update({'exists': adapter.get_relation(database=pq.database, schema=pq.schema, identifier=pq.identifier) is not none}) -%}
+    {%- endif -%}
   {%- endfor -%}
   {#- a column read through sluice.cast: its rows that did not cast are held, its raw text is
       evidence and never published -#}

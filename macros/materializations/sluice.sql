@@ -46,9 +46,19 @@
   {#- The model's transaction begins with the lock; nothing commits until the end. -#}
   {%- do sluice.lock_model(model.unique_id) -%}
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
-  {%- for rel, columns in [(quarantine, sluice._sluice_quarantine_columns()), (runs, sluice._sluice_runs_columns()), (events, sluice._sluice_events_columns()), (decisions, sluice._sluice_decisions_columns())] -%}
+  {%- for rel, columns in [(quarantine, sluice._sluice_quarantine_columns()), (runs, sluice._sluice_runs_columns()), (events, sluice._sluice_events_columns()), (decisions, sluice._sluice_decisions_columns()), (sluice._sluice_bookkeeping_relation('load_states_table'), sluice._sluice_load_states_columns())] -%}
     {%- do sluice._sluice_ensure_table(rel, columns) -%}
   {%- endfor -%}
+  {#- The loads of the sluice models it reads: a model that does not accept one of them waits,
+      its last good data in place (sluice._sluice_load_state.sql). -#}
+  {%- set node = graph.nodes.get(model.unique_id) -%}
+  {%- set accepts = sluice._sluice_accepts(node) -%}
+  {%- set inputs = sluice._sluice_input_loads(sluice._sluice_upstream_sluice_models(node)) -%}
+  {%- set unaccepted = sluice._sluice_unaccepted(inputs, accepts) -%}
+  {%- if unaccepted | length > 0 -%}
+    {%- do sluice._sluice_record_held_load(inputs, unaccepted) -%}
+    {%- do sluice._sluice_raise_gate(sluice._sluice_wait_message(spec.model_name, unaccepted, accepts)) -%}
+  {%- endif -%}
   {{ drop_relation_if_exists(load_cached_relation(intermediate_relation)) }}
   {{ drop_relation_if_exists(load_cached_relation(backup_relation)) }}
   {%- if should_full_refresh() and sluice.get_setting('full_refresh_quarantine') -%}
@@ -174,6 +184,7 @@
     {%- do sluice.run_together('sluice_record_held', [
       sluice._sluice_record_events_sql(spec, quarantine, before, events),
       sluice._sluice_log_run_sql(spec, runs, quarantine, mode, stats, 'held', gate_message, rule_counts),
+      sluice._sluice_record_load_sql('held', gate_message, inputs, stats),
     ] + sluice._sluice_seal_sql() + sluice._sluice_drop_scratch_sql(([repeats] if spec.dedupe is not none else []) + [interesting, exc_rel, before, batch])) -%}
     {{ adapter.commit() }}
     {%- do sluice._sluice_raise_gate(gate_message ~ "\n" ~ sluice._sluice_counts_payload(spec, stats, 'held', rule_counts)) -%}
@@ -214,10 +225,12 @@
     {%- endif -%}
     {{ adapter.rename_relation(intermediate_relation, target_relation) }}
   {%- endif -%}
+  {%- set load = sluice._sluice_published_load(spec, stats, rule_counts, closing, inputs) -%}
   {%- set recover = [sluice._sluice_recover_exceptions_sql(spec, quarantine, exc_rel, batch if incremental else target_relation, incremental)] if closing > 0 else [] -%}
   {%- do sluice.run_together('sluice_record_passed', recover + [
     sluice._sluice_record_events_sql(spec, quarantine, before, events, published=true),
     sluice._sluice_log_run_sql(spec, runs, quarantine, mode, stats, 'passed', none, rule_counts),
+    sluice._sluice_record_load_sql(load[0], load[1], inputs, stats),
   ] + sluice._sluice_seal_sql() + sluice._sluice_drop_scratch_sql(([repeats] if spec.dedupe is not none else []) + [interesting, exc_rel, before] + ([batch] if incremental else []))) -%}
   {{ run_hooks(post_hooks, inside_transaction=True) }}
   {% do apply_grants(target_relation, config.get('grants'), should_revoke=should_revoke(existing_relation, full_refresh_mode=(not incremental))) %}

@@ -30,12 +30,17 @@
     narrow anti-join the planner hashes at any size (the batch's key column against the target's),
     one common table per rule; then, in the scan, a join to those few missing keys. A join to every
     distinct target key instead spilled the whole wide scan to disk on PostgreSQL once the target's
-    keys outgrew work_mem. -#}
+    keys outgrew work_mem. A rule that references a sluice model's key also reads the records
+    that model holds (sluice._sluice_held_parent_sql), one row per key: rows referencing them are
+    held with them (class dependency_held), not as orphans. -#}
 {% macro _sluice_reference_ctes(spec, batch) -%}
   {%- set out = [] -%}
   {%- for r in spec.rules if r.kind == 'relationship' -%}
     {%- set c = spec.cols[r.column] -%}
     {%- do out.append("_sluice_missing" ~ r.index ~ " as (select distinct m." ~ c ~ " as _sluice_ref_miss from " ~ batch ~ " as m where m." ~ c ~ " is not null and not exists (select 1 from " ~ r.to ~ " as t where t." ~ r.field ~ " = m." ~ c ~ "))") -%}
+    {%- if r.held_parent -%}
+      {%- do out.append("_sluice_held" ~ r.index ~ " as (" ~ sluice._sluice_held_parent_sql(r) ~ ")") -%}
+    {%- endif -%}
   {%- endfor -%}
   {{ return(out) }}
 {%- endmacro %}
@@ -44,7 +49,40 @@
   {%- for r in spec.rules if r.kind == 'relationship' %}
   left join _sluice_missing{{ r.index }} as _sluice_r{{ r.index }}
     on _sluice_r{{ r.index }}._sluice_ref_miss = {{ alias }}.{{ spec.cols[r.column] }}
+    {%- if r.held_parent %}
+  left join _sluice_held{{ r.index }} as _sluice_h{{ r.index }}
+    on _sluice_h{{ r.index }}._sluice_held_key = {{ alias }}.{{ spec.cols[r.column] }}
+    {%- endif -%}
   {%- endfor -%}
+{%- endmacro %}
+
+
+{#- The keys of the records a relationship rule's parent (a sluice model) holds, decoded from its
+    quarantine and cast to the referencing column's type, one row each with one of its open
+    exceptions: a blocking failure, open or dead-lettered, of the record's first copy (a later
+    copy held as a duplicate leaves the first one published). Nothing when the parent has no
+    quarantine yet. -#}
+{% macro _sluice_held_parent_sql(r) -%}
+  {%- set data_type = r.column_types[0] -%}
+  {%- if not r.held_parent.exists -%}
+  select cast(null as {{ data_type }}) as _sluice_held_key, cast(null as {{ dbt.type_string() }}) as _sluice_held_exc where 1 = 0
+  {%- else -%}
+  {%- set decoded = sluice.json_array_text('record_key', 0) -%}
+  {%- if sluice._sluice_key_kind(data_type) == 'number' -%}
+    {#- a number's text exactly as it was encoded, whatever its digits -#}
+    {%- set decoded = "case when record_key like '[" ~ '"' ~ "%' then " ~ decoded ~ " else substr(record_key, 2, " ~ dbt.length('record_key') ~ " - 2) end" -%}
+  {%- endif -%}
+  select _sluice_held_key, min(exception_id) as _sluice_held_exc
+  from (
+    select {{ dbt.safe_cast(decoded, data_type) }} as _sluice_held_key, exception_id
+    from {{ r.held_parent.quarantine }}
+    where model_unique_id = {{ sluice._sluice_lit(r.held_parent.unique_id) }}
+      and status in ('open', 'dead_letter') and route not in ('flag', 'deduplicate')
+      and record_copy = 1 and record_key like '[%]'
+  ) as p
+  where _sluice_held_key is not null
+  group by _sluice_held_key
+  {%- endif -%}
 {%- endmacro %}
 
 
@@ -53,7 +91,15 @@
   {%- if r.kind == 'record_key' -%}
   {{ sluice._sluice_any_null_sql(spec.key_parts, alias) }}
   {%- else -%}
-  {%- set pred = ('(_sluice_r' ~ r.index ~ '._sluice_ref_miss is not null)') if r.kind == 'relationship' else sluice._sluice_failure_predicate(r, alias, spec.cols) -%}
+  {%- if r.kind == 'relationship' and r.held_parent -%}
+    {%- set pred = '(_sluice_r' ~ r.index ~ '._sluice_ref_miss is not null and _sluice_h' ~ r.index ~ '._sluice_held_key is null)' -%}
+  {%- elif r.kind == 'relationship' -%}
+    {%- set pred = '(_sluice_r' ~ r.index ~ '._sluice_ref_miss is not null)' -%}
+  {%- elif r.kind == 'dependency' -%}
+    {%- set pred = '(_sluice_h' ~ r.relationship_index ~ '._sluice_held_key is not null)' -%}
+  {%- else -%}
+    {%- set pred = sluice._sluice_failure_predicate(r, alias, spec.cols) -%}
+  {%- endif -%}
   {%- if r.where -%}(({{ r.where }}) and {{ pred }}){%- else -%}{{ pred }}{%- endif -%}
   {%- endif -%}
 {%- endmacro %}
@@ -120,6 +166,9 @@
           {{ sluice.row_to_json(spec.columns, 's') }} as _sluice_row_json
           {%- for r in row_rules %},
           {{ sluice._sluice_rule_fails(spec, r, 's') }} as _sluice_f{{ r.index }}
+          {%- if r.kind == 'dependency' %},
+          _sluice_h{{ r.relationship_index }}._sluice_held_exc as _sluice_parent{{ r.index }}
+          {%- endif %}
           {%- endfor %}
           {%- if d is not none %},
           exists ({{ sluice._sluice_repeat_match(spec, repeats, 's') }}) as _sluice_in_rep
@@ -181,7 +230,11 @@
     {{ sluice._sluice_lit(r.owner, s) }} as owner,
     {{ source_system }} as source_system,
     {{ target_system }} as target_system,
+    {%- if r.kind == 'dependency' %}
+    {{ dbt.concat([sluice._sluice_lit(sluice._sluice_rule_message(r) ~ ' (held by exception ', s), 'i._sluice_parent' ~ r.index, "')'"]) }} as message,
+    {%- else %}
     {{ sluice._sluice_lit(sluice._sluice_rule_message(r), s) }} as message,
+    {%- endif %}
     {{ sluice._sluice_lit(r.columns | join(', ') if r.columns else none, s) }} as failed_column,
     {%- if r.columns | length == 1 %}
     cast(i.{{ spec.cols[r.columns[0]] }} as {{ s }}) as failed_value,

@@ -1,5 +1,5 @@
 {#- Creates the shared bookkeeping tables (sluice_runs, sluice_exception_events,
-    sluice_decisions, the audit trail's sluice_audit_chain and sluice_audit_records) once per
+    sluice_decisions, sluice_load_states, the audit trail's sluice_audit_chain and sluice_audit_records) once per
     invocation, before any model runs, from the package's on-run-start hook. Sluice models
     building in parallel then never race to create them (DuckDB refuses a second concurrent
     CREATE with a write-write conflict). -#}
@@ -13,6 +13,7 @@
     ('runs_table', sluice._sluice_runs_columns()),
     ('events_table', sluice._sluice_events_columns()),
     ('decisions_table', sluice._sluice_decisions_columns()),
+    ('load_states_table', sluice._sluice_load_states_columns()),
     ('audit_chain_table', sluice._sluice_audit_chain_columns()),
     ('audit_records_table', sluice._sluice_audit_records_columns()),
   ] -%}

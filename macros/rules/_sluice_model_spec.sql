@@ -47,7 +47,7 @@
 
 {#- The settings an adopted (or left alone) dbt test takes in its `config.meta.sluice`. -#}
 {% macro _sluice_adopted_test_settings() %}
-  {{ return(['adopt', 'severity', 'route', 'owner', 'error_class', 'max_attempts', 'attempt_interval', 'dead_letter_after']) }}
+  {{ return(['adopt', 'severity', 'route', 'owner', 'error_class', 'max_attempts', 'attempt_interval', 'dead_letter_after', 'hold_with_parent']) }}
 {% endmacro %}
 
 
@@ -95,6 +95,7 @@
     'max_attempts': sm.get('max_attempts'),
     'attempt_interval': sm.get('attempt_interval'),
     'dead_letter_after': sm.get('dead_letter_after'),
+    'hold_with_parent': sm.get('hold_with_parent', true),
     'where': cfg.where,
     'error_if': cfg.error_if if dbt_severity == 'error' else none,
   }) -%}
@@ -108,7 +109,7 @@
   {%- set meta = sluice._sluice_model_meta(node) -%}
   {%- set current = node if node is not none else model -%}
   {%- set model_name = current.name -%}
-  {%- set known = ['key', 'source_system', 'target_system', 'owner', 'incremental', 'quarantine', 'gate', 'description', 'max_attempts', 'adopt_tests', 'deduplicate', 'attempt_interval', 'dead_letter_after'] -%}
+  {%- set known = ['key', 'source_system', 'target_system', 'owner', 'incremental', 'quarantine', 'gate', 'description', 'max_attempts', 'adopt_tests', 'deduplicate', 'attempt_interval', 'dead_letter_after', 'accepts'] -%}
   {%- for k in meta.keys() if k not in known -%}
     {{ sluice._sluice_config_error(model_name, none, 'meta.sluice.' ~ k, "unknown setting (expected one of " ~ (known | join(', ')) ~ ")") }}
   {%- endfor -%}
@@ -179,6 +180,13 @@
         'dead_letter_after_s': sluice._sluice_duration(model_name, node.name, 'dead_letter_after', rule.dead_letter_after) if rule.dead_letter_after is not none else after_s,
       }) -%}
       {%- do rules.append(rule) -%}
+      {%- if kind == 'relationship' -%}
+        {%- set dependency = sluice._sluice_dependency_rule(current, rule, target_node if target_id in graph.nodes and target_id != current.unique_id else none) -%}
+        {%- if dependency is not none -%}
+          {%- do dependency.update({'index': rules | length}) -%}
+          {%- do rules.append(dependency) -%}
+        {%- endif -%}
+      {%- endif -%}
     {%- endif -%}
   {%- endfor -%}
 
@@ -256,4 +264,30 @@
   {%- endfor -%}
   {%- set ref = "{{ ref('" ~ target.name ~ "') }}" if target.package_name == current.package_name else "{{ ref('" ~ target.package_name ~ "', '" ~ target.name ~ "') }}" -%}
   {{ sluice._sluice_config_error(current.name, rule_name, 'to', "the rule reads " ~ target.resource_type ~ " '" ~ target.name ~ "', which model '" ~ current.name ~ "' does not depend on: dbt may build it after this model, and the rule would check against its previous build or a missing relation. Add this line to " ~ current.original_file_path ~ ": -- depends_on: " ~ ref) }}
+{% endmacro %}
+
+
+{#- The rule that holds a row with the record it references: for a relationship rule whose `to`
+    is a sluice model referenced on its (one-column) key, a row referencing a record that model
+    holds is held too, class dependency_held, until that record is published (the row then
+    recovers) or rejected (the row is then an orphan, and the relationship rule routes it). The
+    held records are read from the parent's quarantine in the build. None when the rule does not
+    reference a sluice model's key, or says `hold_with_parent: false`. -#}
+{% macro _sluice_dependency_rule(current, rule, target) %}
+  {%- if target is none or not rule.hold_with_parent or target.resource_type != 'model' or target.config.materialized != 'sluice' -%}{{ return(none) }}{%- endif -%}
+  {%- set parent_key = (target.config.meta or {}).get('sluice', {}).get('key') -%}
+  {%- if parent_key is string -%}{%- set parent_key = [parent_key] -%}{%- endif -%}
+  {%- if not parent_key or parent_key | length != 1 or (parent_key[0] | lower) != (rule.field | string | lower) -%}{{ return(none) }}{%- endif -%}
+  {%- set dependency = sluice._sluice_rule('relationship', current.name, rule.name ~ '__parent_held', {
+    'columns': rule.columns, 'to': rule.to, 'field': rule.field, 'error_class': 'dependency_held',
+    'owner': rule.owner, 'where': rule.where}) -%}
+  {%- do dependency.update({
+    'kind': 'dependency',
+    'parent': {'unique_id': target.unique_id, 'name': target.name, 'relation': sluice._sluice_quarantine_relation(target), 'quarantine': sluice._sluice_quarantine_relation(target).render(), 'exists': true},
+    'relationship_index': rule.index,
+    'description': rule.columns | join(', ') ~ " references a record of " ~ target.name ~ " that is held",
+    'max_attempts': none, 'attempt_interval_s': 0, 'dead_letter_after_s': none,
+  }) -%}
+  {%- do rule.update({'held_parent': dependency.parent}) -%}
+  {{ return(dependency) }}
 {% endmacro %}

@@ -79,6 +79,9 @@
   {%- if max_attempts is not none and (max_attempts is not number or max_attempts is boolean or max_attempts != (max_attempts | int) or max_attempts < 1) -%}
     {{ sluice._sluice_config_error(model_name, rule_name, 'max_attempts', "expected a whole number of attempts of at least 1, got '" ~ max_attempts ~ "'") }}
   {%- endif -%}
+  {%- if args.get('hold_with_parent', true) not in (true, false) -%}
+    {{ sluice._sluice_config_error(model_name, rule_name, 'hold_with_parent', "expected true or false, got '" ~ args.get('hold_with_parent') ~ "'") }}
+  {%- endif -%}
   {%- set order_by = args.get('order_by') or [] -%}
   {%- if order_by is string -%}{%- set order_by = [order_by] -%}{%- endif -%}
 
@@ -106,6 +109,8 @@
     'error_if': args.get('error_if'),
     'order_by': order_by,
     'count_in_gate': args.get('count_in_gate', false),
+    'hold_with_parent': args.get('hold_with_parent', true),
+    'held_parent': none,
     'blocking': route != 'flag',
     'max_attempts': max_attempts,
     'attempt_interval': args.get('attempt_interval'),
@@ -160,6 +165,7 @@
   {%- elif rule.kind == 'range' -%}{{ return(cols ~ " is outside the range " ~ (rule.min_value if rule.min_value is not none else '') ~ ".." ~ (rule.max_value if rule.max_value is not none else '')) }}
   {%- elif rule.kind == 'record_key' -%}{{ return("the record key (" ~ cols ~ ") has a NULL part") }}
   {%- elif rule.kind == 'relationship' -%}{{ return(cols ~ " has no match in " ~ rule.to ~ "." ~ rule.field) }}
+  {%- elif rule.kind == 'dependency' -%}{{ return(cols ~ " references a held record of " ~ rule.parent.name) }}
   {%- else -%}{{ return("business rule failed: " ~ rule.expression) }}
   {%- endif -%}
 {% endmacro %}
