@@ -11,7 +11,9 @@ from sluice.cli import main
 
 from tests.dbt_harness import SNOWFLAKE_TOO, DbtProject
 
-PRODUCTS = [(f"P{i:02d}", ("tool", "part")[i % 2], Decimal(10 * i) + Decimal("0.50")) for i in range(1, 11)]
+PRODUCTS = [
+    (f"P{i:02d}", ("tool", "part")[i % 2], Decimal(10 * i) + Decimal("0.50")) for i in range(1, 11)
+]
 BAD_PRODUCT = "P07"
 # three orders; the items of P07 are in orders 2 and 3
 ITEMS = [
@@ -93,7 +95,9 @@ def write_products(project: DbtProject, bad: bool) -> None:
 
 def make_shop(project: DbtProject, *, bad: bool) -> None:
     write_products(project, bad)
-    project.write("seeds/raw_items.csv", csv(("item_id", "order_id", "product_id", "quantity"), ITEMS))
+    project.write(
+        "seeds/raw_items.csv", csv(("item_id", "order_id", "product_id", "quantity"), ITEMS)
+    )
     for path, sql in MODELS.items():
         project.write(f"models/{path}", sql)
     project.write("models/schema.yml", SCHEMA)
@@ -123,6 +127,13 @@ def load_state(project: DbtProject) -> dict[str, tuple]:
     }
 
 
+def sluice(project: DbtProject, capsys, *args: str, expect: int = 0) -> str:
+    code = main([*args, "--project-dir", str(project.root), "--profiles-dir", str(project.root)])
+    out = capsys.readouterr()
+    assert code == expect, out.out + out.err
+    return out.out + out.err
+
+
 def held_items(project: DbtProject) -> dict[str, tuple]:
     return {
         r[0]: (r[1], r[2], r[3])
@@ -141,7 +152,10 @@ def test_a_held_product_holds_its_items_and_the_mart_waits(make_project, engine,
     clean = revenue(project)
     assert clean == expected_revenue()
     assert {m: s for m, (s, _) in load_state(project).items()} == {
-        "products": "complete", "items": "complete", "order_revenue": "complete", "order_lines": "complete",
+        "products": "complete",
+        "items": "complete",
+        "order_revenue": "complete",
+        "order_lines": "complete",
     }
 
     # P07 arrives with an invalid type: 1 of 10 products held (10%, within the default gate)
@@ -152,21 +166,64 @@ def test_a_held_product_holds_its_items_and_the_mart_waits(make_project, engine,
     assert result.status("items") == "success"
     assert result.status("order_revenue") == "error"
     assert result.status("order_lines") == "skipped"
-    assert "model 'order_revenue' is waiting for complete input: items is upstream_held" in result.output
+    assert (
+        "model 'order_revenue' is waiting for complete input: items is upstream_held"
+        in result.output
+    )
     assert (
         "products is exception_filtered (1 row held by accepted_values_products_type__tool__part)"
     ) in result.output
     held = held_items(project)
-    assert sorted(held) == ['[3]', '[5]']
+    assert sorted(held) == ["[3]", "[5]"]
     assert {v[0] for v in held.values()} == {"dependency_held"}
     product_exc = project.query("select exception_id from {schema}.products__quarantine")[0][0]
     assert all(product_exc in v[2] for v in held.values())
-    assert sorted(r[0] for r in project.query("select item_id from {schema}.items")) == [1, 2, 4, 6, 7]
+    assert sorted(r[0] for r in project.query("select item_id from {schema}.items")) == [
+        1,
+        2,
+        4,
+        6,
+        7,
+    ]
     states = load_state(project)
     assert states["products"][0] == "exception_filtered"
     assert states["items"][0] == "upstream_held"
     assert states["order_revenue"][0] == "held"
     assert revenue(project) == clean  # the last good data stays
+
+    # a reviewer accepts these two loads: the mart builds from them, once
+    out = sluice(
+        project,
+        capsys,
+        "review",
+        "accept-load",
+        "products",
+        "items",
+        "--by",
+        "alice",
+        "--reason",
+        "INC-7: ship without P07",
+    )
+    assert "accepted: 2 loads by alice" in out
+    project.dbt("build", "-s", "order_revenue+")
+    partial = {o: v for o, v in clean.items()}
+    for _, order, product, quantity in ITEMS:
+        if product == BAD_PRODUCT:
+            partial[order] -= quantity * dict((p, v) for p, _, v in PRODUCTS)[BAD_PRODUCT]
+    assert revenue(project) == partial
+    state, missing = load_state(project)["order_revenue"]
+    assert state == "upstream_held"
+    assert "products is exception_filtered, accepted by alice: INC-7: ship without P07" in missing
+    # a new build of products is a new load: not accepted, the mart waits again on what it has
+    result = project.dbt("build", expect=1)
+    assert result.status("order_revenue") == "error"
+    assert revenue(project) == partial
+    # the acceptance is sealed with products' decisions at that build, and verifies
+    assert "intact" in sluice(project, capsys, "audit", "verify")
+    project.execute(
+        "update {schema}.sluice_decisions set decided_by = 'mallory' where decision = 'accept_load'"
+    )
+    assert sluice(project, capsys, "audit", "verify", expect=1)
 
     # fixed at the source: product, items and mart are published together
     write_products(project, bad=False)
@@ -179,6 +236,8 @@ def test_a_held_product_holds_its_items_and_the_mart_waits(make_project, engine,
     assert states["order_revenue"][0] == "complete"
     assert states["order_lines"][0] == "complete"
     assert revenue(project) == clean
-    assert sorted(r[0] for r in project.query("select item_id from {schema}.items")) == [i[0] for i in ITEMS]
+    assert sorted(r[0] for r in project.query("select item_id from {schema}.items")) == [
+        i[0] for i in ITEMS
+    ]
     project.dbt("build")
     assert {s for s, _ in load_state(project).values()} == {"complete"}

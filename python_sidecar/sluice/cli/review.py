@@ -1,4 +1,5 @@
-"""`sluice review list|show|release|reject|retry`: what is quarantined, and reviewers' decisions."""
+"""`sluice review list|show|release|reject|retry|accept-load`: what is quarantined, and reviewers'
+decisions."""
 
 from __future__ import annotations
 
@@ -80,6 +81,24 @@ def register(subparsers: Any) -> None:
         sub.add_argument("--reason", default=None, help="why (required)")
         sub.set_defaults(run=run)
 
+    text = "let consumers build once from a partial load of a model"
+    sub = actions.add_parser(
+        "accept-load",
+        help=text,
+        description=f"{text}: the latest load of each MODEL (or of --invocation), "
+        "exception_filtered, upstream_held or held, is accepted for the models and exposures "
+        "that accept only complete input (meta.sluice.accepts). Recorded as a decision of the "
+        "model, sealed at its next build. All or nothing.",
+    )
+    add_project_flags(sub)
+    sub.add_argument("models", nargs="+", metavar="MODEL", help="model name or unique id")
+    sub.add_argument(
+        "--invocation", default=None, help="the load of this dbt invocation (default: the latest)"
+    )
+    sub.add_argument("--by", default=None, help="who decides (required)")
+    sub.add_argument("--reason", default=None, help="why (required)")
+    sub.set_defaults(run=run)
+
 
 def run(args: argparse.Namespace) -> int:
     from sluice.project import load_project
@@ -96,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
                 route=args.route,
                 since=args.since,
             )
+        elif action == "accept-load":
+            core.check_author(args.by, args.reason)
         elif action != "show":
             core.check_author(args.by, args.reason)
             bulk = core.check_request(
@@ -116,6 +137,11 @@ def run(args: argparse.Namespace) -> int:
                     if args.format == "json"
                     else render.list_text(rows, selection)
                 )
+            elif action == "accept-load":
+                loads = [store.load(m, args.invocation) for m in dict.fromkeys(args.models)]
+                decisions = core.plan_load_acceptances(loads, args.by, args.reason)
+                store.record(decisions)
+                output = render.accepted_loads_text(decisions, loads)
             elif action == "show":
                 detail = store.detail(args.exception_id)
                 if detail is None:

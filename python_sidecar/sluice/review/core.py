@@ -328,3 +328,49 @@ def plan_decisions(
         )
         for row in unique
     )
+
+
+# Load states a reviewer may accept for consumers: every state but a complete one.
+ACCEPTABLE_LOADS: Final = ("exception_filtered", "upstream_held", "held")
+
+
+@dataclass(frozen=True)
+class Load:
+    """One recorded load of a model (``sluice_load_states``): what a build gave its consumers."""
+
+    invocation_id: str
+    model_name: str
+    model_unique_id: str
+    state: str
+    as_of: datetime | None
+    missing: str | None
+
+
+def plan_load_acceptances(
+    loads: Sequence[Load], by: str | None, reason: str | None, *, now: datetime | None = None
+) -> tuple[Decision, ...]:
+    """One ``accept_load`` decision per load, all or nothing: refused (InputError, naming the
+    load) when a load is complete or recovered, since there is nothing to accept."""
+    author, why = check_author(by, reason)
+    whole = [load for load in loads if load.state not in ACCEPTABLE_LOADS]
+    if whole:
+        named = "; ".join(
+            f"{load.model_name}'s load {load.invocation_id} is {load.state}" for load in whole
+        )
+        raise InputError(
+            f"accept-load refused, nothing recorded: nothing to accept ({named}; only "
+            f"{', '.join(ACCEPTABLE_LOADS)} loads are accepted)"
+        )
+    at = now or datetime.now(UTC)
+    return tuple(
+        Decision(
+            decision_id=uuid.uuid4().hex,
+            exception_id=f"load:{load.invocation_id}",
+            model_unique_id=load.model_unique_id,
+            decision="accept_load",
+            decided_by=author,
+            reason=why,
+            decided_at=at,
+        )
+        for load in loads
+    )

@@ -18,6 +18,7 @@ from sluice.review.core import (
     Event,
     ExceptionDetail,
     ExceptionRow,
+    Load,
     PendingDecision,
     Selection,
     format_time,
@@ -167,5 +168,30 @@ def decided_text(decisions: Sequence[Decision], rows: dict[str, ExceptionRow]) -
         "It takes effect at the next build of the model."
         if len(decisions) == 1
         else "They take effect at the next build of each model."
+    )
+    return "\n".join(lines)
+
+
+def accepted_loads_text(decisions: Sequence[Decision], loads: Sequence[Load]) -> str:
+    """What ``sluice review accept-load`` recorded, and what it changes."""
+    first = decisions[0]
+    lines = [
+        f"accepted: {_plural(len(loads), 'load')} by {first.decided_by} (reason: {first.reason})"
+    ]
+    lines += [
+        f"  {load.model_name} (invocation {load.invocation_id}): {load.state}"
+        + (f", {load.missing}" if load.missing else "")
+        for load in loads
+    ]
+    lines.append(
+        "Models that accept only complete input build from "
+        + ("it" if len(loads) == 1 else "them")
+        + " at their next build (e.g. dbt build -s "
+        + " ".join(f"{load.model_name}+" for load in loads)
+        + " --exclude "
+        + " ".join(load.model_name for load in loads)
+        + "); a new build of "
+        + ("the model" if len(loads) == 1 else "these models")
+        + " is a new load, to be accepted again if it is partial."
     )
     return "\n".join(lines)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
 
@@ -17,6 +17,7 @@ from sluice.review.core import (
     Event,
     ExceptionDetail,
     ExceptionRow,
+    Load,
     PendingDecision,
     Selection,
 )
@@ -214,6 +215,40 @@ class ReviewStore:
                 ),
                 key=lambda p: (p.decided_at.isoformat() if p.decided_at else "", p.decision_id),
             )
+        )
+
+    def load(self, model: str, invocation_id: str | None = None) -> Load:
+        """A model's latest load (or the load of one invocation), by model name or unique id;
+        an InputError naming the model when there is none."""
+        schema = self.project.sluice_schema()
+        table = self.project.table_name("sluice_load_states_table", "sluice_load_states")
+        if not self.wh.table_exists(schema, table):
+            raise InputError(
+                f"{self.wh.description}: no {table} table in schema {schema!r}: no load was "
+                "recorded yet (run dbt build first)"
+            )
+        sql = (
+            "select invocation_id, model_name, model_unique_id, state, as_of, missing "
+            "from {relation} where (model_name = %s or model_unique_id = %s)"
+        )
+        params: list[Any] = [model, model]
+        if invocation_id is not None:
+            sql += " and invocation_id = %s"
+            params.append(invocation_id)
+        rows = self._query(self.wh.relation(schema, table), sql, params)
+        if not rows:
+            which = f" in invocation {invocation_id}" if invocation_id else ""
+            raise InputError(
+                f"accept-load refused, nothing recorded: no load of model {model!r}{which}"
+            )
+        latest = max(rows, key=lambda r: (utc(r[4]) or datetime.min.replace(tzinfo=UTC), str(r[0])))
+        return Load(
+            invocation_id=str(latest[0]),
+            model_name=str(latest[1]),
+            model_unique_id=str(latest[2]),
+            state=str(latest[3]),
+            as_of=utc(latest[4]),
+            missing=_text(latest[5]),
         )
 
     def record(self, decisions: Sequence[Decision]) -> None:
