@@ -2,13 +2,20 @@
 
 __all__ = [
     "__version__",
+    "load_state",
     "read_exception_history",
     "read_exceptions",
     "read_exposure_status",
     "read_node_status",
 ]
 
-_API = ("read_exceptions", "read_exception_history", "read_exposure_status", "read_node_status")
+_API = (
+    "load_state",
+    "read_exceptions",
+    "read_exception_history",
+    "read_exposure_status",
+    "read_node_status",
+)
 
 
 def _version() -> str:

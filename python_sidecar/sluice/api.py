@@ -11,6 +11,7 @@ profiles dir, target, vars) and returns a :class:`pandas.DataFrame`; nothing is 
     history = sluice.read_exception_history("analytics", model="orders")
     board = sluice.read_exposure_status("analytics")            # the report's latest rows
     nodes = sluice.read_node_status("analytics", source="artifacts")  # no warehouse needed
+    states = sluice.load_state(project_dir="analytics")  # each model's latest load
 
 Times are UTC. Errors are :class:`sluice.errors.InputError` naming the file, table or target.
 """
@@ -253,4 +254,46 @@ def read_node_status(
     return _frame(names, table_rows(impact)[NODE_TABLE])
 
 
-__all__ = ["read_exception_history", "read_exceptions", "read_exposure_status", "read_node_status"]
+def load_state(
+    model: str | None = None,
+    project_dir: str | Path | None = None,
+    *,
+    history: bool = False,
+    profiles_dir: str | Path | None = None,
+    target: str | None = None,
+    vars: str | Mapping[str, Any] | None = None,
+) -> pd.DataFrame:
+    """The current load state of every model that records one (``sluice_load_states``, var
+    ``sluice_load_states_table``), or of ``model`` (a name or unique_id); ``history=True``: every
+    load of ``model``, newest first. The columns of ``sluice load-state --format json``: state,
+    batch_id, as_of, published_at, rows in, published and held, missing, inputs (a list), who
+    accepted the load, and the age of the published data in seconds. No build yet: no rows; a
+    model that has recorded no load: InputError."""
+    from dataclasses import fields
+
+    import pandas as pd
+
+    from sluice.loadstate import LoadState, current_states, describe_missing, load_history
+    from sluice.warehouse import connect
+
+    if history and model is None:
+        raise InputError("history=True needs a model (a name or unique_id)")
+    project = _project(project_dir, profiles_dir, target, vars)
+    with connect(project, read_only=True) as wh:
+        states = load_history(wh, model) if history and model else current_states(wh, model)
+        if model is not None and not states:
+            raise InputError(describe_missing(wh, model))
+    names = [f.name for f in fields(LoadState)]
+    frame = _frame(names, [[getattr(s, n) for n in names] for s in states])
+    frame["inputs"] = pd.Series([list(s.inputs) for s in states], index=frame.index, dtype=object)
+    frame["as_of"] = pd.to_datetime(frame["as_of"], utc=True)
+    return frame
+
+
+__all__ = [
+    "load_state",
+    "read_exception_history",
+    "read_exceptions",
+    "read_exposure_status",
+    "read_node_status",
+]

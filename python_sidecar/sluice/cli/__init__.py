@@ -38,6 +38,7 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("build", "sluice.cli.build"),
     ("review", "sluice.cli.review"),
     ("audit", "sluice.cli.audit"),
+    ("load-state", "sluice.cli.load_state"),
 )
 
 
