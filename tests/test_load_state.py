@@ -4,7 +4,6 @@ input keeps its last good data until the input is complete, or a reviewer accept
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal
 
 from sluice.cli import main
@@ -241,3 +240,126 @@ def test_a_held_product_holds_its_items_and_the_mart_waits(make_project, engine,
     ]
     project.dbt("build")
     assert {s for s, _ in load_state(project).values()} == {"complete"}
+
+
+CHAIN_SCHEMA = """
+models:
+  - name: products
+    config: {materialized: sluice, meta: {sluice: {key: product_id}}}
+    columns:
+      - name: type
+        data_tests:
+          - accepted_values:
+              arguments: {values: [tool, part]}
+  - name: items
+    config: {materialized: sluice, meta: {sluice: {key: item_id, gate: {high: '50%'}}}}
+    columns:
+      - name: product_id
+        data_tests:
+          - relationships:
+              arguments: {to: ref('products'), field: product_id}
+  - name: shipments
+    config: {materialized: sluice, meta: {sluice: {key: shipment_id, incremental: true}}}
+    columns:
+      - name: item_id
+        data_tests:
+          - sluice.sluice_relationship:
+              arguments: {to: ref('items'), field: item_id}
+  - name: returns
+    config: {materialized: sluice, meta: {sluice: {key: return_id, gate: {high: '60%'}}}}
+    columns:
+      - name: product_id
+        data_tests:
+          - relationships:
+              arguments: {to: ref('products'), field: product_id}
+              config: {meta: {sluice: {hold_with_parent: false}}}
+"""
+CHAIN_MODELS = {
+    "shipments.sql": """
+        -- depends_on: {{ ref('items') }}
+        select shipment_id, item_id, loaded_at from {{ ref('raw_shipments') }}
+        {% if sluice.is_incremental() %}
+        where {{ sluice.batch_filter("loaded_at > (select max(loaded_at) from " ~ this ~ ")") }}
+        {% endif %}
+        """,
+    "returns.sql": (
+        "-- depends_on: {{ ref('products') }}\n"
+        "select return_id, product_id from {{ ref('raw_returns') }}\n"
+    ),
+}
+
+
+def quarantined(project: DbtProject, model: str) -> dict[tuple[str, str], str]:
+    return {
+        (r[0], r[1]): r[2]
+        for r in project.query(
+            f"select record_key, error_class, status from {{schema}}.{model}__quarantine"
+        )
+    }
+
+
+def test_dependents_follow_their_parent_along_a_chain(make_project, engine, capsys):
+    """A held product holds its items, and the shipments of those items (an incremental model);
+    a rule with hold_with_parent: false treats them as orphans; when a reviewer rejects the
+    product, its items become orphans (their dependency exceptions are withdrawn) and the
+    shipments stay held with the items."""
+    project = make_project(engine)
+    make_shop(project, bad=True)
+    project.write("models/schema.yml", CHAIN_SCHEMA)
+    for path, sql in CHAIN_MODELS.items():
+        project.write(f"models/staging/{path}", sql)
+    project.write(
+        "seeds/raw_shipments.csv",
+        csv(
+            ("shipment_id", "item_id", "loaded_at"),
+            [(s, s, "2024-01-01 00:00:00") for s in (1, 3, 4, 5)],
+        ),
+    )
+    project.write(
+        "seeds/raw_returns.csv", csv(("return_id", "product_id"), [(1, "P07"), (2, "P01")])
+    )
+    project.dbt("seed")
+    project.dbt("build", "-s", "staging")
+
+    assert quarantined(project, "items") == {
+        ("[3]", "dependency_held"): "open",
+        ("[5]", "dependency_held"): "open",
+    }
+    assert quarantined(project, "shipments") == {
+        ("[3]", "dependency_held"): "open",
+        ("[5]", "dependency_held"): "open",
+    }
+    assert quarantined(project, "returns") == {("[1]", "reference_mismatch"): "open"}
+    shipped = [r[0] for r in project.query("select shipment_id from {schema}.shipments order by 1")]
+    assert shipped == [1, 4]
+
+    product_exc = project.query("select exception_id from {schema}.products__quarantine")[0][0]
+    sluice(
+        project,
+        capsys,
+        "review",
+        "reject",
+        product_exc,
+        "--by",
+        "bob",
+        "--reason",
+        "P07 is discontinued",
+    )
+    project.dbt("build", "-s", "staging")
+    assert quarantined(project, "items") == {
+        ("[3]", "dependency_held"): "withdrawn",
+        ("[5]", "dependency_held"): "withdrawn",
+        ("[3]", "reference_mismatch"): "open",
+        ("[5]", "reference_mismatch"): "open",
+    }
+    # the items are still held (as orphans), so are their shipments
+    assert quarantined(project, "shipments") == {
+        ("[3]", "dependency_held"): "open",
+        ("[5]", "dependency_held"): "open",
+    }
+    latest = project.query(
+        "select model_name, state from {schema}.sluice_load_states as l where as_of = "
+        "(select max(as_of) from {schema}.sluice_load_states as m where m.model_name = l.model_name)"
+    )
+    assert dict(latest)["items"] == "exception_filtered"
+    assert dict(latest)["shipments"] == "upstream_held"

@@ -226,7 +226,7 @@
     {{ adapter.rename_relation(intermediate_relation, target_relation) }}
   {%- endif -%}
   {%- set load = sluice._sluice_published_load(spec, stats, rule_counts, closing, inputs) -%}
-  {%- set recover = [sluice._sluice_recover_exceptions_sql(spec, quarantine, exc_rel, batch if incremental else target_relation, incremental)] if closing > 0 else [] -%}
+  {%- set recover = sluice._sluice_recover_exceptions_sql(spec, quarantine, exc_rel, batch if incremental else target_relation, incremental) if closing > 0 else [] -%}
   {%- do sluice.run_together('sluice_record_passed', recover + [
     sluice._sluice_record_events_sql(spec, quarantine, before, events, published=true),
     sluice._sluice_log_run_sql(spec, runs, quarantine, mode, stats, 'passed', none, rule_counts),
