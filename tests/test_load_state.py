@@ -259,7 +259,9 @@ models:
           - relationships:
               arguments: {to: ref('products'), field: product_id}
   - name: shipments
-    config: {materialized: sluice, meta: {sluice: {key: shipment_id, incremental: true}}}
+    config:
+      materialized: sluice
+      meta: {sluice: {key: shipment_id, incremental: true, batch_id_column: load_batch}}
     columns:
       - name: item_id
         data_tests:
@@ -319,7 +321,7 @@ def test_dependents_follow_their_parent_along_a_chain(make_project, engine, caps
         "seeds/raw_returns.csv", csv(("return_id", "product_id"), [(1, "P07"), (2, "P01")])
     )
     project.dbt("seed")
-    project.dbt("build", "-s", "staging")
+    first = project.dbt("build", "-s", "staging")
 
     assert quarantined(project, "items") == {
         ("[3]", "dependency_held"): "open",
@@ -330,8 +332,9 @@ def test_dependents_follow_their_parent_along_a_chain(make_project, engine, caps
         ("[5]", "dependency_held"): "open",
     }
     assert quarantined(project, "returns") == {("[1]", "reference_mismatch"): "open"}
-    shipped = [r[0] for r in project.query("select shipment_id from {schema}.shipments order by 1")]
-    assert shipped == [1, 4]
+    shipped = project.query("select shipment_id, load_batch from {schema}.shipments order by 1")
+    batch = first.run_results["metadata"]["invocation_id"]
+    assert shipped == [(1, batch), (4, batch)]
 
     product_exc = project.query("select exception_id from {schema}.products__quarantine")[0][0]
     sluice(
@@ -363,3 +366,8 @@ def test_dependents_follow_their_parent_along_a_chain(make_project, engine, caps
     )
     assert dict(latest)["items"] == "exception_filtered"
     assert dict(latest)["shipments"] == "upstream_held"
+    # an incremental consumer checkpoints on the batch id: nothing was published again
+    assert (
+        project.query("select shipment_id, load_batch from {schema}.shipments order by 1")
+        == shipped
+    )

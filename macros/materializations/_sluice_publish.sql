@@ -7,6 +7,9 @@
   {%- set names = columns | map(attribute='name') | list -%}
   {%- set by_lower = {} -%}
   {%- for c in columns -%}{%- do by_lower.update({c.name | lower: c}) -%}{%- endfor -%}
+  {%- if spec.batch_id_column and (spec.batch_id_column | lower) in by_lower -%}
+    {{ sluice._sluice_config_error(spec.model_name, none, 'meta.sluice.batch_id_column', "column '" ~ spec.batch_id_column ~ "' is already a column of the model: sluice adds it to the published rows, the model's SQL must not select it") }}
+  {%- endif -%}
   {%- set cols = {} -%}
   {%- set keys = [] -%}
   {%- for k in spec.key -%}

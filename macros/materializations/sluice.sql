@@ -210,6 +210,12 @@
     {%- do stats.update({'rows_published': published.rows[0][0] | int}) -%}
   {%- endif -%}
   {%- do sluice._sluice_check_rows_add_up(spec.model_name, stats) -%}
+  {#- the load's batch id on every row it publishes, when the model asks for it -#}
+  {%- if spec.batch_id_column -%}
+    {% call statement('sluice_batch_id') -%}
+      alter table {{ batch }} add column {{ adapter.quote(spec.batch_id_column) }} {{ dbt.type_string() }} default '{{ sluice.escape_string(invocation_id) }}'
+    {%- endcall %}
+  {%- endif -%}
   {%- if incremental -%}
     {% call statement('main') -%}
       {{ get_delete_insert_merge_sql(target_relation, batch, spec.key_sql, dest_columns, none) }}

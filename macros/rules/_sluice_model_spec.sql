@@ -109,7 +109,7 @@
   {%- set meta = sluice._sluice_model_meta(node) -%}
   {%- set current = node if node is not none else model -%}
   {%- set model_name = current.name -%}
-  {%- set known = ['key', 'source_system', 'target_system', 'owner', 'incremental', 'quarantine', 'gate', 'description', 'max_attempts', 'adopt_tests', 'deduplicate', 'attempt_interval', 'dead_letter_after', 'accepts'] -%}
+  {%- set known = ['key', 'source_system', 'target_system', 'owner', 'incremental', 'quarantine', 'gate', 'description', 'max_attempts', 'adopt_tests', 'deduplicate', 'attempt_interval', 'dead_letter_after', 'accepts', 'batch_id_column'] -%}
   {%- for k in meta.keys() if k not in known -%}
     {{ sluice._sluice_config_error(model_name, none, 'meta.sluice.' ~ k, "unknown setting (expected one of " ~ (known | join(', ')) ~ ")") }}
   {%- endfor -%}
@@ -200,6 +200,10 @@
   {%- do key_rule.update({'kind': 'record_key', 'index': rules | length, 'owner': meta.get('owner'), 'max_attempts': max_attempts | int, 'attempt_interval_s': interval_s, 'dead_letter_after_s': after_s}) -%}
   {%- do rules.append(key_rule) -%}
 
+  {%- set batch_id_column = meta.get('batch_id_column') -%}
+  {%- if batch_id_column is not none and (batch_id_column is not string or not modules.re.match('^[A-Za-z_][A-Za-z0-9_]*$', batch_id_column)) -%}
+    {{ sluice._sluice_config_error(model_name, none, 'meta.sluice.batch_id_column', "expected a column name (letters, digits, underscores), got '" ~ batch_id_column ~ "'") }}
+  {%- endif -%}
   {%- set gate = sluice._sluice_parse_gate(model_name, sluice.get_setting('gate', meta)) -%}
   {%- set incremental = meta.get('incremental', false) -%}
   {%- if incremental not in (true, false) -%}
@@ -213,6 +217,7 @@
     'dedupe': uniques[0] if uniques | length > 0 else none,
     'gate': gate,
     'incremental': incremental,
+    'batch_id_column': meta.get('batch_id_column'),
     'source_system': meta.get('source_system'),
     'target_system': meta.get('target_system'),
     'owner': meta.get('owner'),
