@@ -2,7 +2,7 @@
 dbt tests with store_failures, both through `dbt build` on DuckDB, measured side by side.
 
     python bench/quarantine.py [--engine duckdb|postgres] [--rows N ...] [--repeat 3]
-                               [--shapes select join incremental]
+                               [--shapes select join incremental dependents]
 
 Input: a generated table of N events and a 200k-row customer dimension. Model shapes: `select *`;
 a join to the dimension, an aggregate joined back and a window function; and an incremental
@@ -12,8 +12,17 @@ published table again, untimed, before every run, so each run loads the same bat
 fields, accepted values, a reference to the dimension, a duplicate event, one business rule.
 Every timed build must exit as expected (the plain one 1, its tests failing on the faults; the
 sluice one, and the one with dbt's tests adopted, 0: held rows warn) and publish the expected
-rows (bench/_dbt.py: `compare`); sides swap order each round. The last line printed is one JSON object: name, rows, ratio (sluice / plain wall clock,
-medians, at the largest size) and the raw timings and row counts of every size.
+rows (bench/_dbt.py: `compare`); sides swap order each round.
+
+`dependents` compares two sluice models instead: the events model with the same six rules, its
+relationship rule referencing a sluice model over the dimension (which holds the 1% of
+customers with an unknown tier; built once, untimed) instead of the source. One side holds the
+events of those customers with them (dependency_held, the default), the other says
+`hold_with_parent: false` and holds them as orphans; both publish the same rows.
+
+The last line printed is one JSON object: name, rows, ratio (sluice / plain wall clock, medians,
+at the largest size), the dependents ratio (held with parent / plain relationship) and the raw
+timings and row counts of every size.
 """
 
 from __future__ import annotations
@@ -40,6 +49,9 @@ from _dbt import (
 
 WORK = REPO / "bench" / ".work" / "quarantine"
 DIM_ROWS = 200_000
+TIERS = ["bronze", "silver", "gold"]
+# the customers the dimension's sluice model holds: an unknown tier, 1 in 100
+HELD_CUSTOMER = "i % 100 = 42"
 BATCH_ROWS = 50_000
 # what every `dbt build -s <model>+` must exit with: the plain model's dbt tests fail on the
 # injected faults, by design; the sluice model holds those rows back and its rules pass
@@ -81,8 +93,20 @@ SHAPES: dict[str, str | dict[str, str]] = {
             {% endif %}
             """,
     },
+    # the events again, their relationship rule referencing the dimension's sluice model
+    "dependents": "-- depends_on: {{ ref('dim_customers') }}\nselect * from {{ source('raw', 'events') }}\n",
 }
-DEFAULT_SHAPES = {"duckdb": ["select", "join"], "postgres": ["select", "join", "incremental"]}
+# the sides of each shape (a model `<shape>_<kind>` each), where not the three of select and join
+KINDS = {
+    "incremental": ("sluice", "plain"),
+    "dependents": ("held", "relationship"),
+}
+DEFAULT_KINDS = ("sluice", "adopted", "plain")
+DEFAULT_SHAPES = {
+    "duckdb": ["select", "join", "dependents"],
+    "postgres": ["select", "join", "incremental"],
+}
+PARENT = "dim_customers"
 
 
 def _sql(shape: str, kind: str) -> str:
@@ -98,9 +122,29 @@ dispatch:
 """
 
 
+def _parent_rules() -> str:
+    """The dimension as a sluice model: its tier rule holds 1% of the customers."""
+    return f"""
+          - name: {PARENT}
+            config:
+              materialized: sluice
+              meta:
+                sluice:
+                  key: customer_id
+                  source_system: bench
+                  gate: {{critical: none, high: none, medium: none, low: none}}
+            columns:
+              - name: tier
+                data_tests:
+                  - sluice.sluice_accepted_values: {{arguments: {{values: [{", ".join(TIERS)}]}}}}
+        """
+
+
 def _rules(model: str, kind: str, incremental: bool) -> str:
     """The six checks, as sluice rules, as dbt tests with store_failures, or (adopted) as dbt's
-    own tests on a sluice model (the business rule stays a sluice rule: dbt has no such test)."""
+    own tests on a sluice model (the business rule stays a sluice rule: dbt has no such test).
+    held / relationship: sluice rules whose relationship references the dimension's sluice
+    model, holding rows with the customers it holds (held) or not (relationship)."""
     if kind == "adopted":
         return f"""
           - name: {model}
@@ -126,7 +170,9 @@ def _rules(model: str, kind: str, incremental: bool) -> str:
                 data_tests:
                   - accepted_values: {{arguments: {{values: [placed, shipped, delivered, returned]}}}}
         """
-    if kind == "sluice":
+    if kind in ("sluice", "held", "relationship"):
+        to = "source('raw', 'customers')" if kind == "sluice" else f"ref('{PARENT}')"
+        hold = ", hold_with_parent: false" if kind == "relationship" else ""
         return f"""
           - name: {model}
             config:
@@ -146,7 +192,7 @@ def _rules(model: str, kind: str, incremental: bool) -> str:
               - name: customer_id
                 data_tests:
                   - sluice.sluice_not_null: {{arguments: {{}}}}
-                  - sluice.sluice_relationship: {{arguments: {{to: "source('raw', 'customers')", field: customer_id}}}}
+                  - sluice.sluice_relationship: {{arguments: {{to: "{to}", field: customer_id{hold}}}}}
               - name: order_id
                 data_tests:
                   - sluice.sluice_not_null: {{arguments: {{}}}}
@@ -206,11 +252,10 @@ def make_project(root: Path, engine: str) -> None:
             tables: [{{name: events}}, {{name: customers}}]
         """,
     )
-    models = []
+    write(root / f"models/{PARENT}.sql", "select * from {{ source('raw', 'customers') }}\n")
+    models = [_parent_rules()]
     for shape in SHAPES:
-        for kind in (
-            ("sluice", "plain") if shape == "incremental" else ("sluice", "adopted", "plain")
-        ):
+        for kind in KINDS.get(shape, DEFAULT_KINDS):
             model = f"{shape}_{kind}"
             write(root / f"models/{model}.sql", _sql(shape, kind))
             models.append(_rules(model, kind, shape == "incremental"))
@@ -296,11 +341,14 @@ def settle(engine: str) -> None:
 
 def generate(root: Path, rows: int, engine: str) -> None:
     """The source: N events and the 200k-row dimension; every model of a former run dropped."""
+    tiers = _tiers()
     if engine == "duckdb":
         (root / "bench.duckdb").unlink(missing_ok=True)
         dim_series = f"range({DIM_ROWS}) t(i)"
+        tier = f"[{tiers}][1 + i % {len(TIERS)}]"
     else:
         dim_series = f"generate_series(0, {DIM_ROWS - 1}) as t(i)"
+        tier = f"(array[{tiers}])[1 + i % {len(TIERS)}]"
         _execute(root, engine, [f"drop schema if exists {PG_SCHEMA} cascade"])
     analyze = ["analyze {s}events", "analyze {s}customers"] if engine == "postgres" else []
     _execute(
@@ -308,7 +356,11 @@ def generate(root: Path, rows: int, engine: str) -> None:
         engine,
         [
             f"""create table {{s}}customers as
-            select 'C' || i as customer_id, 'segment_' || (i % 7) as segment from {dim_series}""",
+            select
+                'C' || i as customer_id,
+                'segment_' || (i % 7) as segment,
+                case when {HELD_CUSTOMER} then 'unknown' else {tier} end as tier
+            from {dim_series}""",
             f"create table {{s}}events as {_events(0, rows, engine)}",
             *analyze,
         ],
@@ -341,10 +393,18 @@ def counts(engine: str, queries: dict[str, str]) -> dict[str, int]:
     return out
 
 
-def side(model: str, exit_code: int, rows: int, engine: str, batch_from: str | None) -> Side:
+def side(
+    model: str,
+    exit_code: int,
+    rows: int,
+    engine: str,
+    batch_from: str | None,
+    more: dict[str, tuple[str, int]] | None = None,
+) -> Side:
     """`dbt build -s model` (the model and its tests); after each run, the nodes dbt ran and the
     rows published, checked. batch_from: an incremental model's batch starts there, and is taken
-    out of the published table again (untimed) before every run."""
+    out of the published table again (untimed) before every run. more: {name: (query, the count
+    it must give)}."""
     queries = {"published": f"select count(*) from {model}"}
     expect = {} if batch_from else {"published": rows}  # a table model publishes every row
     if not model.endswith("_plain"):
@@ -358,6 +418,9 @@ def side(model: str, exit_code: int, rows: int, engine: str, batch_from: str | N
                 f"select (select count(*) from {model}) - rows_published {last_run}"
             )
             expect = {"rows_in": rows, "published_not_logged": 0}  # every row read, as logged
+    for name, (sql, count) in (more or {}).items():
+        queries[name] = sql
+        expect[name] = count
     take_out_batch = f"delete from {{s}}{model} where loaded_at >= {batch_from}"
 
     def prepare() -> None:
@@ -372,6 +435,91 @@ def side(model: str, exit_code: int, rows: int, engine: str, batch_from: str | N
         expect_rows=expect,
         prepare=prepare,
     )
+
+
+def _tiers() -> str:
+    return ", ".join(f"'{t}'" for t in TIERS)
+
+
+def _from_source(engine: str, queries: dict[str, str]) -> dict[str, int]:
+    """Counts read from the source tables alone, untimed."""
+    return counts(engine, {name: sql.format(tiers=_tiers()) for name, sql in queries.items()})
+
+
+# what the events' six rules publish, and what they hold, worked out from the source alone: a row
+# is published when it passes every rule and is the first copy of its event_id
+SOURCE_COUNTS = {
+    "published": """
+        select count(*) from (
+            select
+                row_number() over (partition by e.event_id order by e.loaded_at) as copy,
+                coalesce(e.customer_id is not null and c.tier in ({tiers})
+                    and e.order_id is not null
+                    and e.status in ('placed', 'shipped', 'delivered', 'returned')
+                    and e.amount >= 0, false) as passes
+            from events as e left join customers as c on c.customer_id = e.customer_id
+        ) as t
+        where passes and copy = 1""",
+    # events of the customers the dimension's sluice model holds
+    "of_held_customers": """
+        select count(*) from events as e join customers as c on c.customer_id = e.customer_id
+        where c.tier not in ({tiers})""",
+    # events of customers missing from the dimension
+    "orphans": """
+        select count(*) from events as e
+        where e.customer_id is not null
+          and not exists (select 1 from customers as c where c.customer_id = e.customer_id)""",
+    "held_customers": "select count(*) from customers where tier not in ({tiers})",
+}
+
+
+def build_parent(engine: str) -> dict[str, int]:
+    """The dimension's sluice model, built once (untimed; --indirect-selection cautious: not the
+    events models' relationship rules, which read it); checked to hold the customers it should.
+    Returns the events models' expected counts."""
+    first = run_dbt(WORK, "build", "-s", PARENT, "--indirect-selection", "cautious")
+    if first.exit_code != SLUICE_EXIT:
+        raise SystemExit(f"building {PARENT} exited {first.exit_code}\n{first.output[-4000:]}")
+    expected = _from_source(engine, SOURCE_COUNTS)
+    held = counts(
+        engine, {"held": f"select rows_held from sluice_runs where model_name = '{PARENT}'"}
+    )
+    if held["held"] != expected["held_customers"]:
+        raise SystemExit(
+            f"{PARENT} holds {held['held']} customers, expected {expected['held_customers']}"
+        )
+    return expected
+
+
+def dependents_sides(rows: int, engine: str, expected: dict[str, int]) -> dict[str, Side]:
+    """The events held with their customers, and held as orphans: the same rows published and
+    held, under other classes; the dimension's model is not built again."""
+
+    def held(model: str, error_class: str) -> str:
+        return (
+            f"select count(*) from {model}__quarantine "
+            f"where error_class = '{error_class}' and status = 'open'"
+        )
+
+    parent_builds = f"select count(*) from sluice_runs where model_name = '{PARENT}'"
+    of_held, orphans = expected["of_held_customers"], expected["orphans"]
+    sides = {}
+    for kind, with_parent, as_orphans in (("held", of_held, 0), ("relationship", 0, of_held)):
+        model = f"dependents_{kind}"
+        sides[kind] = side(
+            model,
+            SLUICE_EXIT,
+            rows,
+            engine,
+            None,
+            {
+                "published": (f"select count(*) from {model}", expected["published"]),
+                "dependency_held": (held(model, "dependency_held"), with_parent),
+                "reference_mismatch": (held(model, "reference_mismatch"), orphans + as_orphans),
+                "parent_builds": (parent_builds, 1),
+            },
+        )
+    return sides
 
 
 def statements(model: str, side: Side) -> int:
@@ -427,6 +575,30 @@ def main() -> int:
                 if first.exit_code != PLAIN_EXIT:
                     raise SystemExit(f"first incremental build exited {first.exit_code}")
                 batch = add_batch(WORK, rows, args.engine)
+            if shape == "dependents":
+                sides = dependents_sides(rows, args.engine, build_parent(args.engine))
+                found = compare(sides, args.repeat)
+                ratio = found.ratio("held", "relationship")
+                stmts = {name: statements(f"{shape}_{name}", sides[name]) for name in sides}
+                print(
+                    f"{args.engine} {rows:>9} rows, {shape:>11}: held with parent "
+                    f"{found.median('held'):.2f}s, plain relationship "
+                    f"{found.median('relationship'):.2f}s (medians), ratio {ratio:.3f}; "
+                    f"statements held {stmts['held']}, relationship {stmts['relationship']}"
+                )
+                results.append(
+                    {
+                        "rows": rows,
+                        "shape": shape,
+                        "dependents_vs_relationship": round(ratio, 3),
+                        "statements": stmts,
+                        "published": found.rows["held"]["published"],
+                        "quarantine_rows": found.rows["held"]["quarantine"],
+                        "dependency_held": found.rows["held"]["dependency_held"],
+                        **found.summary(),
+                    }
+                )
+                continue
             sides = {
                 "sluice": side(f"{shape}_sluice", SLUICE_EXIT, rows, args.engine, batch),
                 "plain": side(f"{shape}_plain", PLAIN_EXIT, rows, args.engine, batch),
@@ -460,19 +632,21 @@ def main() -> int:
                 }
             )
     largest = [r for r in results if r["rows"] == sizes[-1]]
-    ratios = {r["shape"]: r["ratio"] for r in largest}
+    ratios = {r["shape"]: r["ratio"] for r in largest if "ratio" in r}
+    dependents = [r["dependents_vs_relationship"] for r in largest if r["shape"] == "dependents"]
     print(
         json.dumps(
             {
                 "name": "quarantine",
                 "engine": args.engine,
                 "rows": sizes[-1],
-                "ratio": max(ratios.values()),
+                "ratio": max(ratios.values()) if ratios else None,
                 "ratios": ratios,
+                "dependents_vs_relationship": dependents[0] if dependents else None,
                 "adopted_vs_sluice_rules": {
                     r["shape"]: r["adopted_vs_sluice_rules"]
                     for r in largest
-                    if r["adopted_vs_sluice_rules"] is not None
+                    if r.get("adopted_vs_sluice_rules") is not None
                 },
                 "statements": {r["shape"]: r["statements"] for r in largest},
                 "timings": results,
