@@ -127,16 +127,13 @@
   {%- set count_sql -%}
     select
       {{ rows_written if rows_written is not none else "(select count(*) from " ~ batch ~ ")" }} as rows_in,
-      (select count(*) from ({{ decided }}) as r where r._sluice_hold = 1) as rows_held,
-      (select count(*) from ({{ decided }}) as r where r._sluice_hold = 0) as rows_set_aside,
-      (select count(*) from ({{ decided }}) as r where r._sluice_hold is null
-         and exists (select 1 from {{ exc_rel }} as e where e.record_key = r._sluice_record and e.record_copy = r._sluice_copy)) as rows_flagged,
+      max(r.rows_held) as rows_held,
+      max(r.rows_set_aside) as rows_set_aside,
+      max(r.rows_flagged) as rows_flagged,
       (select count(*) from {{ quarantine }} as q
          where q.model_unique_id = {{ mid }} and q.status in ('open', 'dead_letter')
            and not exists (select 1 from {{ exc_rel }} as e where e.exception_id = q.exception_id)) as closing,
-      {#- held rows still waiting for a fix or a decision: a blocking failure open or dead
-          lettered (a row held only by a rejection, or set aside as a copy, is decided) -#}
-      (select count(*) from ({{ decided }}) as r where r._sluice_hold = 1 and r._sluice_hold_undecided = 1) as rows_held_open
+      max(r.rows_held_open) as rows_held_open
       {%- set text_type = dbt.type_string() -%}
       {%- set rule_lits = [] -%}
       {%- for r in spec.rules -%}{%- do rule_lits.append(sluice._sluice_lit(r.name, text_type)) -%}{%- endfor -%}
@@ -153,7 +150,21 @@
       {%- for severity, names in gate_rules %},
       count(distinct case when e.rule_name in ({{ names | join(', ') }}) and {{ undecided }} then {{ dbt.concat(["e.record_key", "'#'", "cast(e.record_copy as " ~ text_type ~ ")"]) }} end)
       {%- endfor %}
-    from {{ exc_rel }} as e
+    {#- the held rows, read once: held, set aside, flagged (published with an exception), and
+        held rows still waiting for a fix or a decision (a blocking failure open or dead
+        lettered; a row held only by a rejection, or set aside as a copy, is decided); one row,
+        whatever the number of exceptions (none: a rejected record held while its row passes) -#}
+    from (
+      select
+        coalesce(sum(case when d._sluice_hold = 1 then 1 else 0 end), 0) as rows_held,
+        coalesce(sum(case when d._sluice_hold = 0 then 1 else 0 end), 0) as rows_set_aside,
+        coalesce(sum(case when d._sluice_hold is null and x.record_key is not null then 1 else 0 end), 0) as rows_flagged,
+        coalesce(sum(case when d._sluice_hold = 1 and d._sluice_hold_undecided = 1 then 1 else 0 end), 0) as rows_held_open
+      from ({{ decided }}) as d
+      left join (select distinct record_key, record_copy from {{ exc_rel }}) as x
+        on x.record_key = d._sluice_record and x.record_copy = d._sluice_copy
+    ) as r
+    left join {{ exc_rel }} as e on 1 = 1
     left join {{ before }} as b on b.exception_id = e.exception_id and b.status in ('open', 'dead_letter')
     left join {{ quarantine }} as q on q.exception_id = e.exception_id
   {%- endset -%}
