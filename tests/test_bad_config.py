@@ -83,13 +83,31 @@ CASES = [
         r"\1key: order_id\n\1gates: {}",
         ["'orders'", "'meta.sluice.gates'", "unknown setting"],
     ),
+    (
+        "unknown accepted load state",
+        r"( +)key: order_id",
+        r"\1key: order_id\n\1accepts: [complete, complet]",
+        ["'orders'", "'meta.sluice.accepts'", "unknown load state 'complet'"],
+    ),
+    (
+        "batch id column that is not a name",
+        r"( +)key: order_id",
+        r"\1key: order_id\n\1batch_id_column: 'load batch'",
+        ["'orders'", "'meta.sluice.batch_id_column'", "'load batch'"],
+    ),
+    (
+        "batch id column the model selects",
+        r"( +)key: order_id",
+        r"\1key: order_id\n\1batch_id_column: status",
+        ["'orders'", "'meta.sluice.batch_id_column'", "'status' is already a column"],
+    ),
 ]
 
 
 # Found once the model's SQL has run (the columns it returns are known only then): dbt exits 1,
 # the model publishes nothing and what depends on it is skipped. Every other case is found by the
 # start-of-build check: dbt exits 2 and nothing runs at all, not even the seeds.
-AT_THE_MODEL = {"missing column"}
+AT_THE_MODEL = {"missing column", "batch id column the model selects"}
 
 
 @pytest.mark.parametrize(

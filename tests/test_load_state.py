@@ -373,3 +373,43 @@ def test_dependents_follow_their_parent_along_a_chain(make_project, engine, caps
         project.query("select shipment_id, load_batch from {schema}.shipments order by 1")
         == shipped
     )
+
+
+def test_a_sluice_model_that_accepts_only_complete_input_waits(make_project):
+    """The sluice materialization checks its inputs itself, before it writes anything."""
+    project = make_project("duckdb")
+    make_shop(project, bad=False)
+    project.write(
+        "models/staging/product_facts.sql",
+        "select product_id, price * 2 as double_price from {{ ref('products') }}\n",
+    )
+    project.write(
+        "models/schema.yml",
+        SCHEMA.replace(
+            "exposures:\n",
+            "  - name: product_facts\n"
+            "    config:\n      materialized: sluice\n"
+            "      meta: {sluice: {key: product_id, accepts: [complete]}}\n"
+            "exposures:\n",
+        ),
+    )
+    project.dbt("seed")
+    project.dbt("build")
+    write_products(project, bad=True)
+    project.dbt("seed")
+    result = project.dbt("build", expect=1)
+    assert result.status("product_facts") == "error"
+    assert (
+        "model 'product_facts' is waiting for complete input: products is exception_filtered"
+        in (result.output)
+    )
+    assert project.query("select count(*) from {schema}.product_facts") == [(10,)]
+    states = dict(
+        project.query(
+            "select model_name, state from {schema}.sluice_load_states as l where as_of = "
+            "(select max(as_of) from {schema}.sluice_load_states as m "
+            "where m.model_name = l.model_name)"
+        )
+    )
+    assert states["products"] == "exception_filtered"
+    assert states["product_facts"] == "held"

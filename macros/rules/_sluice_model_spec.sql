@@ -200,6 +200,7 @@
   {%- do key_rule.update({'kind': 'record_key', 'index': rules | length, 'owner': meta.get('owner'), 'max_attempts': max_attempts | int, 'attempt_interval_s': interval_s, 'dead_letter_after_s': after_s}) -%}
   {%- do rules.append(key_rule) -%}
 
+  {%- do sluice._sluice_accepts(current) -%}
   {%- set batch_id_column = meta.get('batch_id_column') -%}
   {%- if batch_id_column is not none and (batch_id_column is not string or not modules.re.match('^[A-Za-z_][A-Za-z0-9_]*$', batch_id_column)) -%}
     {{ sluice._sluice_config_error(model_name, none, 'meta.sluice.batch_id_column', "expected a column name (letters, digits, underscores), got '" ~ batch_id_column ~ "'") }}
