@@ -72,6 +72,9 @@ class ChainSpec:
     superseded_per_key: bool = False
     """True when sluice itself rewrites a key's rows and seals them again (the report replaces
     the rows of an invocation it reports again): a key's latest seal is the one checked."""
+    sealed_by_sidecar: bool = False
+    """True when the sidecar seals the table (``sluice report``, ``sluice build``: only on the
+    engines of :data:`sluice.audit.sql.DIALECTS`), False when the package's builds do."""
 
 
 CHAINS: Final = (
@@ -100,6 +103,7 @@ CHAINS: Final = (
         "change_id",
         sealed_per_invocation=True,
         scope="exposure_unique_id",
+        sealed_by_sidecar=True,
     ),
     ChainSpec(
         "incident_causes",
@@ -108,6 +112,7 @@ CHAINS: Final = (
         "change_id",
         sealed_per_invocation=True,
         scope="exposure_unique_id",
+        sealed_by_sidecar=True,
     ),
     # The report's status tables (sluice.report.tables, sealed by sluice.warehouse.seal): one
     # chain per table for the project, records keyed by the dbt invocation reported.
@@ -120,6 +125,7 @@ CHAINS: Final = (
             sealed_per_invocation=True,
             scope_value=REPORT_SCOPE,
             superseded_per_key=True,
+            sealed_by_sidecar=True,
         )
         for name, table in (
             ("exposure_status", "sluice_exposure_status"),
@@ -137,6 +143,7 @@ CHAINS: Final = (
             "build_id",
             sealed_per_invocation=True,
             scope_value=BUILD_SCOPE,
+            sealed_by_sidecar=True,
         )
         for name, table in (
             ("build_attempts", "sluice_build_attempts"),

@@ -4,6 +4,11 @@ tables, read-only.
 The row hashes are recomputed by the warehouse with the expression the package sealed them with
 (``macros/audit/_sluice_seal.sql``), built here from each seal's ``hashed_columns``, so that a
 value's text is the same at the seal and at the check.
+
+The SQL is written for DuckDB, PostgreSQL and Snowflake alike, within Snowflake's documented
+limits: correlated subqueries only as EXISTS in a WHERE clause and never under OR (a key's latest
+seal is a window over the chain's records, not a correlated scalar subquery), ROW_NUMBER with an
+ORDER BY, names quoted as the engine stores them (:func:`sluice.audit.sql.identifier`).
 """
 
 from __future__ import annotations
@@ -25,12 +30,14 @@ from sluice.audit.chain import (
 )
 from sluice.audit.sql import (
     DIALECTS,
+    READ_DIALECTS,
     content_hash_sql,
+    identifier,
     key_sql,
     md5_sql,
-    quote,
     row_hash_sql,
     scope_sql,
+    stored_name,
 )
 from sluice.errors import InputError, SluiceError
 from sluice.project import Project
@@ -74,7 +81,7 @@ class Trail:
     """A read-only connection to the warehouse holding the trail; use :func:`open_trail`."""
 
     dialect: str
-    """``duckdb`` or ``postgres``."""
+    """``duckdb``, ``postgres`` or ``snowflake``."""
     description: str
     tables: TrailTables
     warehouse: Warehouse
@@ -101,20 +108,54 @@ class Trail:
             raise InputError(f"{self.description}: reading the audit trail failed: {exc}") from None
 
     def relation(self, table: str) -> str:
-        return f"{quote(self.tables.schema)}.{quote(table)}"
+        """``schema.table`` as the package names it, quoted as the engine stores the names."""
+        return f"{identifier(self.dialect, self.tables.schema)}.{identifier(self.dialect, table)}"
 
     def exists(self, table: str) -> bool:
         rows = self.query(
             "select count(*) from information_schema.tables "
             "where table_schema = %s and table_name = %s",
-            (self.tables.schema, table),
+            (stored_name(self.dialect, self.tables.schema), stored_name(self.dialect, table)),
         )
         return bool(rows[0][0])
+
+    @property
+    def chains(self) -> tuple[ChainSpec, ...]:
+        """The chains this engine's sluice seals: the package's everywhere, the sidecar's (the
+        report's and ``sluice build``'s tables) only where it seals them
+        (:data:`~sluice.audit.sql.DIALECTS`)."""
+        return tuple(c for c in CHAINS if not c.sealed_by_sidecar or self.dialect in DIALECTS)
+
+    def column_names(self, names: Sequence[str]) -> list[str]:
+        """Result column names as the package declares them (Snowflake returns the upper-case
+        names it stores for unquoted ones)."""
+        if self.dialect != "snowflake":
+            return list(names)
+        return [n.lower() if n.isupper() else n for n in names]
 
     # -- SQL as the package writes it --------------------------------------------------------
 
     def _md5(self, expr: str) -> str:
         return md5_sql(expr)
+
+    def _key(self, spec: ChainSpec, alias: str) -> str:
+        return key_sql(spec, alias, self.dialect)
+
+    def _scope(self, spec: ChainSpec, alias: str) -> str:
+        return scope_sql(spec, alias, self.dialect)
+
+    def _records_of_chain(self, spec: ChainSpec) -> str:
+        """The chain's records (parameter: the chain's name), as a derived table ``r``; for a
+        chain whose keys sluice seals again, with ``latest``: whether a record is of its key's
+        latest seal (a window, not a correlated subquery: Snowflake runs those only in WHERE)."""
+        records = self.relation(self.tables.records)
+        if not spec.superseded_per_key:
+            return f"(select a.*, true as latest from {records} as a where a.chain_name = %s) as r"
+        return (
+            "(select a.*, a.sequence_number = max(a.sequence_number) over (partition by "
+            "a.model_unique_id, a.record_key) as latest "
+            f"from {records} as a where a.chain_name = %s) as r"
+        )
 
     def row_hash_sql(self, columns: Sequence[HashedColumn], alias: str) -> str:
         """``sluice._sluice_audit_row_hash`` over the seal's columns."""
@@ -137,7 +178,7 @@ class Trail:
             return {}
         rows = self.query(
             "select chain_name, model_unique_id, sequence_number, count(*), "
-            f"{content_hash_sql('record_hash')} "
+            f"{content_hash_sql('record_hash', self.dialect)} "
             f"from {self.relation(self.tables.records)} "
             "group by chain_name, model_unique_id, sequence_number"
         )
@@ -155,32 +196,25 @@ class Trail:
         if columns is None or not self.exists(self.tables.records):
             return []
         table = self.tables.audited[spec.name]
-        records = self.relation(self.tables.records)
         chain = self.relation(self.tables.chain)
-        key, scope = key_sql(spec, "t"), scope_sql(spec, "t")
-        latest = (
-            # a key rewritten by sluice and sealed again: only its latest seal is expected
-            f"and r.sequence_number = (select max(l.sequence_number) from {records} as l "
-            "where l.chain_name = r.chain_name and l.model_unique_id = r.model_unique_id "
-            "and l.record_key = r.record_key) "
-            if spec.superseded_per_key
-            else ""
-        )
+        key, scope = self._key(spec, "t"), self._scope(spec, "t")
         sealed = (
+            # a key rewritten by sluice and sealed again: only its latest seal is expected
             "select r.model_unique_id as m, r.record_key as k, r.record_hash as h, "
             "min(r.sequence_number) as seq, count(*) as n "
-            f"from {records} as r join {chain} as c on c.chain_name = r.chain_name "
-            "and c.model_unique_id = r.model_unique_id and c.sequence_number = r.sequence_number "
-            f"where r.chain_name = %s and c.hashed_columns = %s {latest}"
+            f"from {self._records_of_chain(spec)} join {chain} as c "
+            "on c.chain_name = r.chain_name and c.model_unique_id = r.model_unique_id "
+            "and c.sequence_number = r.sequence_number "
+            "where c.hashed_columns = %s and r.latest "
             "group by r.model_unique_id, r.record_key, r.record_hash"
         )
         if self.exists(table):
             present = (
-                f"select {scope} as m, {key} as k, "
-                f"{self.row_hash_sql(columns, 't')} as h, count(*) as n "
+                "select x.m, x.k, x.h, count(*) as n "
+                f"from (select {scope} as m, {key} as k, {self.row_hash_sql(columns, 't')} as h "
                 f"from {self.relation(table)} as t "
-                f"where exists (select 1 from s where s.m = {scope} and s.k = {key}) "
-                "group by 1, 2, 3"
+                f"where exists (select 1 from s where s.m = {scope} and s.k = {key})) as x "
+                "group by x.m, x.k, x.h"
             )
         else:  # the whole table is gone: every sealed record is missing
             present = "select m, k, h, n from s where 1 = 0"
@@ -210,7 +244,7 @@ class Trail:
         table = self.tables.audited[spec.name]
         if not self.exists(table):
             return 0, []
-        key, scope = key_sql(spec, "t"), scope_sql(spec, "t")
+        key, scope = self._key(spec, "t"), self._scope(spec, "t")
         covered = ""
         if self.exists(self.tables.records):
             covered = (
@@ -258,45 +292,39 @@ class Trail:
             for names, row in self.stream(
                 f"{self._paired_records_sql(spec, columns)} {order}", (spec.name, text)
             ):
-                yield names[:5] + names[first:], row[:5] + row[first:]
+                yield self.column_names(names[:5] + names[first:]), row[:5] + row[first:]
         listed = ", ".join("%s" for _ in paired)
         unpaired = f"and coalesce(c.hashed_columns, '') not in ({listed}) " if paired else ""
-        yield from self.stream(
+        for names, row in self.stream(
             "select r.chain_name, r.model_unique_id, r.sequence_number, r.record_key, "
             f"r.record_hash from {self.relation(self.tables.records)} as r "
             f"left join {self.relation(self.tables.chain)} as c on {_SEAL_OF_RECORD} "
             f"where r.chain_name = %s {unpaired}{order}",
             (spec.name, *(text for text, _ in paired)),
-        )
+        ):
+            yield self.column_names(names), row
 
     def _paired_records_sql(self, spec: ChainSpec, columns: Sequence[HashedColumn]) -> str:
         """The records sealed with these columns (parameters: the chain, the column list),
         each left-joined to a row that holds its content: the n-th record of a (model, key,
         content hash) to the n-th such row of the table, so that no row is paired twice."""
-        records = self.relation(self.tables.records)
-        latest = (
-            # a key rewritten by sluice and sealed again: its latest seal's records hold the rows
-            f"r.sequence_number = (select max(l.sequence_number) from {records} as l "
-            "where l.chain_name = r.chain_name and l.model_unique_id = r.model_unique_id "
-            "and l.record_key = r.record_key)"
-            if spec.superseded_per_key
-            else "true"
-        )
         m, k, h, n = _PAIRING
         return (
+            # a key rewritten by sluice and sealed again: its latest seal's records hold the rows
             "with sealed as ("
             "select r.chain_name, r.model_unique_id, r.sequence_number, r.record_key, "
-            f"r.record_hash, {latest} as latest from {records} as r "
+            f"r.record_hash, r.latest from {self._records_of_chain(spec)} "
             f"join {self.relation(self.tables.chain)} as c on {_SEAL_OF_RECORD} "
-            "where r.chain_name = %s and c.hashed_columns = %s), "
+            "where c.hashed_columns = %s), "
             "numbered as (select s.*, row_number() over (partition by s.model_unique_id, "
             "s.record_key, s.record_hash, s.latest order by s.sequence_number) as pair_number "
             "from sealed as s), "
-            f"hashed as (select {scope_sql(spec, 't')} as {m}, {key_sql(spec, 't')} as {k}, "
+            f"hashed as (select {self._scope(spec, 't')} as {m}, {self._key(spec, 't')} as {k}, "
             f"{self.row_hash_sql(columns, 't')} as {h}, t.* "
             f"from {self.relation(self.tables.audited[spec.name])} as t), "
-            f"present as (select row_number() over (partition by {m}, {k}, {h}) as {n}, hashed.* "
-            "from hashed) "
+            # the rows of one (model, key, hash) are interchangeable: any order pairs them
+            f"present as (select row_number() over (partition by {m}, {k}, {h} order by {h}) "
+            f"as {n}, hashed.* from hashed) "
             "select s.chain_name, s.model_unique_id, s.sequence_number, s.record_key, "
             "s.record_hash, p.* from numbered as s left join present as p on s.latest "
             f"and p.{m} = s.model_unique_id and p.{k} = s.record_key "
@@ -338,13 +366,14 @@ def trail_tables(project: Project) -> TrailTables:
 def open_trail(project: Project) -> Iterator[Trail]:
     """The audit trail of the project's dbt target, read-only, opened through the warehouse
     door (:func:`sluice.warehouse.connect`: the project's dbt adapter and profile). The checks
-    are written for DuckDB and PostgreSQL; any other target is refused before connecting."""
+    are written for DuckDB, PostgreSQL and Snowflake; any other target is refused before
+    connecting."""
     from sluice.warehouse import connect
 
     target = project.target
-    if target.adapter_type not in DIALECTS:
+    if target.adapter_type not in READ_DIALECTS:
         raise InputError(
-            f"{target.where}: sluice audit reads DuckDB and PostgreSQL targets, "
+            f"{target.where}: sluice audit reads DuckDB, PostgreSQL and Snowflake targets, "
             f"not {target.adapter_type!r}"
         )
     tables = trail_tables(project)
