@@ -16,10 +16,9 @@ from typing import Any, Final, NamedTuple
 
 from sluice.artifacts.history import NodeResult
 from sluice.artifacts.models import Exposure, Manifest, RunResult, RunResults, SourcesResults
-from sluice.escalate.owners import resolve_owner
-from sluice.escalate.priority import exposure_criticality
 from sluice.freshness import FreshnessStatus, SourceFreshness, source_freshness
 from sluice.freshness.sources import as_utc
+from sluice.impact.criticality import exposure_criticality
 from sluice.impact.model import (
     CRITICALITIES,
     ExposureImpact,
@@ -31,9 +30,10 @@ from sluice.impact.model import (
     ProblemKind,
     Reason,
     RootCause,
+    RuleCount,
 )
+from sluice.impact.owners import resolve_owner
 from sluice.lineage import Graph, build_graph, exposures_reached
-from sluice.warehouse.records import RuleCount
 
 GATE_HELD_MARK: Final = "sluice gate held publication"
 SLUICE_CODE: Final = "SLUICE"
@@ -428,7 +428,7 @@ def analyze(
     ``run_results`` holds each node's latest known result (one invocation's, or several merged
     by :mod:`sluice.artifacts.history`, with ``provenance`` saying where each came from).
     ``quarantine`` (from the warehouse's ``sluice_runs``) takes precedence over the counts a
-    sluice model states in its run result. Owners follow :func:`sluice.escalate.owners.
+    sluice model states in its run result. Owners follow :func:`sluice.impact.owners.
     resolve_owner`, the rule ``sluice build`` alerts with.
     """
     held = quarantine_counts(run_results, quarantine)

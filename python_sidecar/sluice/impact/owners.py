@@ -1,5 +1,7 @@
 """Who owns a problem: one rule, shared by the impact report and the alerts of ``sluice build``.
 
+Part of the domain: reads only the manifest (no warehouse, no alerting).
+
 The owner of a node is, first found:
 
 1. ``source_owners`` from configuration, for the source system the node is or reads directly;
