@@ -118,6 +118,7 @@ def _build(
     request: _Request,
     timing: _Timing,
 ) -> BuildResult:
+    """Find the project, then build it; every way out once it is found writes the record."""
     started_wall = time.time()
     env = os.environ if environ is None else environ
     passthrough = without_separators(dbt_args)
