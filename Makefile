@@ -23,10 +23,17 @@ test: $(STAMP)
 	@bash tests/pg.sh start || echo "PostgreSQL not started: the postgres tests are skipped (under CI=true they fail)"
 	$(BIN)/python -m pytest -q -n auto --dist loadfile
 
+# The import direction between the sidecar's rooms (docs/architecture.md) is ruff's banned-api,
+# configured per room (python_sidecar/sluice/impact/.ruff.toml) and run by `ruff check`. The last
+# line proves the rule is live: a probe that imports the warehouse into impact/ must be refused.
 lint: $(STAMP)
 	$(BIN)/ruff check python_sidecar tests bench
 	$(BIN)/ruff format --check python_sidecar tests bench
 	$(BIN)/mypy
+	@printf 'from sluice.warehouse import connect\n\n__all__ = ["connect"]\n' \
+	  | $(BIN)/ruff check --quiet --output-format concise --stdin-filename python_sidecar/sluice/impact/_probe.py - \
+	  | grep -q 'TID251 `sluice.warehouse` is banned' \
+	  || { echo "make lint: the import-direction rule is not active (impact/ could import warehouse/)"; exit 1; }
 
 bench: $(STAMP)
 	$(BIN)/python bench/quarantine.py

@@ -506,8 +506,7 @@ def test_an_interrupt_as_dbts_output_starts_to_be_read_leaves_no_dbt_behind(tmp_
     # The interrupt can land between dbt's start and the wait for it, while the thread that
     # copies dbt's output starts (a signal handler raises there on a loaded machine): dbt is
     # stopped all the same, not left running on its own.
-    from sluice.build import Interrupted
-    from sluice.retry import dbt_process
+    from sluice.build import Interrupted, dbt_process
 
     marker = f"sluice-orphan-{uuid.uuid4().hex}"
     fake_dbt = tmp_path / "dbt"

@@ -15,10 +15,10 @@ from sluice.classify import Failure, FailureClass
 from sluice.classify.graph import build_graph
 from sluice.errors import InputError
 from sluice.escalate import escalate
-from sluice.escalate.owners import resolve_owner
 from sluice.escalate.priority import is_alert, priority
 from sluice.escalate.prometheus import BuildMetrics, render
 from sluice.escalate.webhook import build_payload, deliver, validate_url
+from sluice.impact.owners import resolve_owner
 from sluice.lineage import exposures_reached
 from sluice.retry.config import EscalationSettings
 from sluice.warehouse import RuleCount

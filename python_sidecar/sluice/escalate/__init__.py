@@ -1,7 +1,7 @@
 """Escalation of failures: owners, priorities, webhook alerts and Prometheus metrics.
 
-:mod:`sluice.escalate.owners` and :mod:`sluice.escalate.priority` hold the one rule deciding
-owners and criticality, shared with the impact report; they import nothing of ``sluice build``.
+The one rule deciding owners and criticality is the domain's (:mod:`sluice.impact.owners`,
+:mod:`sluice.impact.criticality`), shared with the impact report; alert priority is here.
 """
 
 from __future__ import annotations

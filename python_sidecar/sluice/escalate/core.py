@@ -9,10 +9,10 @@ from sluice.artifacts.models import Manifest
 from sluice.classify.graph import Graph, exposures_reached
 from sluice.classify.model import Failure, FailureClass
 from sluice.classify.startup import INVOCATION_TYPE
-from sluice.escalate.owners import resolve_owner
 from sluice.escalate.priority import RANK, highest_criticality, is_alert, priority, severity_of
+from sluice.impact.model import RuleCount
+from sluice.impact.owners import resolve_owner
 from sluice.retry.config import EscalationSettings
-from sluice.warehouse.records import RuleCount
 
 # The severity of a failure by class, when nothing more specific is known.
 CLASS_SEVERITY: dict[FailureClass, str] = {

@@ -1,12 +1,16 @@
-"""Which exposures a run's problems reach, why, since when, and who owns them."""
+"""Which exposures a run's problems reach, why, since when, and who owns them.
 
-from sluice.escalate.priority import exposure_criticality
+The domain: pure functions over the decoded artifacts and the counts handed in. It imports
+nothing from the warehouse, the alerts, the report or the incidents (``make lint`` checks it).
+"""
+
 from sluice.impact.analyze import (
     analyze,
     exposure_owners,
     quarantine_counts,
     quarantine_from_run_results,
 )
+from sluice.impact.criticality import exposure_criticality
 from sluice.impact.model import (
     CRITICALITIES,
     MATURITY_CRITICALITY,
@@ -19,8 +23,8 @@ from sluice.impact.model import (
     ProblemKind,
     Reason,
     RootCause,
+    RuleCount,
 )
-from sluice.warehouse.records import RuleCount
 
 __all__ = [
     "CRITICALITIES",

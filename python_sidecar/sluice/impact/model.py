@@ -7,9 +7,8 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
-from sluice.escalate import priority as _priority
 from sluice.freshness import SourceFreshness
-from sluice.warehouse.records import RuleCount
+from sluice.impact import criticality as _criticality
 
 
 class ExposureStatus(StrEnum):
@@ -85,10 +84,21 @@ _EFFECT: Final = {
     ProblemKind.PARTIAL: ExposureStatus.DEGRADED,
 }
 
-# One rule for the report and the alerts: see sluice.escalate.priority.
-CRITICALITIES: Final = _priority.CRITICALITIES
-MATURITY_CRITICALITY: Final = _priority.MATURITY_CRITICALITY
-DEFAULT_CRITICALITY: Final = _priority.DEFAULT_CRITICALITY
+# One rule for the report and the alerts: see sluice.impact.criticality.
+CRITICALITIES: Final = _criticality.CRITICALITIES
+MATURITY_CRITICALITY: Final = _criticality.MATURITY_CRITICALITY
+DEFAULT_CRITICALITY: Final = _criticality.DEFAULT_CRITICALITY
+
+
+@dataclass(frozen=True, slots=True)
+class RuleCount:
+    """Rows of one model that failed one rule in one build, and where they went."""
+
+    rule_name: str
+    error_class: str
+    severity: str
+    route: str
+    rows: int
 
 
 @dataclass(frozen=True, slots=True)

@@ -38,7 +38,7 @@ class IncidentCause:
     rule_name: str | None
     """The breaching sluice rule for rows held back; the test's name for a failing test."""
     owner: str | None
-    """Who owns the fix (:func:`sluice.escalate.owners.resolve_owner`)."""
+    """Who owns the fix (:func:`sluice.impact.owners.resolve_owner`)."""
     owner_basis: str | None
     rows_held: int
 

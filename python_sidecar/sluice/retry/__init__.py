@@ -1,4 +1,8 @@
-"""Retrying transient failures: settings, backoff, planning and the attempts' artifacts."""
+"""Retry policy: settings, backoff, the plan for the next attempt, and dbt's arguments for it.
+
+Pure policy over failures and arguments: running dbt, keeping its artifacts and the attempt
+loop itself are :mod:`sluice.build`'s.
+"""
 
 from sluice.retry.backoff import backoff_ceiling, full_jitter_delay
 from sluice.retry.config import BuildSettings, ConfigError, RetryPolicy, resolve_settings

@@ -6,10 +6,10 @@ from __future__ import annotations
 from typing import Any
 
 from sluice.errors import InputError
+from sluice.impact.model import RuleCount
 from sluice.project import Project
 from sluice.summary.core import ClassCount, ModelRun, QuarantineCount, Summary, build_summary
 from sluice.warehouse import Warehouse, connect, query_relation, read_runs, relation_exists
-from sluice.warehouse.records import RuleCount
 from sluice.warehouse.sluice_tables import runs_table
 
 

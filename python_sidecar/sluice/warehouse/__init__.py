@@ -4,8 +4,9 @@ Importing this package is cheap; dbt's adapter machinery is imported when :func:
 called.
 """
 
+from sluice.impact.model import RuleCount  # the domain's type, read from sluice_runs
 from sluice.warehouse.connection import Warehouse, connect, preload, split_relation
-from sluice.warehouse.records import RUN_COLUMNS, RuleCount, RunRecord, parse_rule_counts
+from sluice.warehouse.records import RUN_COLUMNS, RunRecord, parse_rule_counts
 from sluice.warehouse.sluice_tables import (
     RunsTable,
     last_passed,

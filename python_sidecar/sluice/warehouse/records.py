@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from sluice.errors import InputError
+from sluice.impact.model import RuleCount
 
 RUN_COLUMNS: Final = (
     "invocation_id",
@@ -36,17 +37,6 @@ RUN_COLUMNS: Final = (
 ADDED_RUN_COLUMNS: Final = frozenset({"rows_set_aside", "rows_held_open"})
 """Columns added to ``sluice_runs`` since 0.1.0 (the package's bookkeeping hook adds them to an
 older table at the next build): until then they are read as NULL."""
-
-
-@dataclass(frozen=True, slots=True)
-class RuleCount:
-    """Rows of one model that failed one rule in one build, and where they went."""
-
-    rule_name: str
-    error_class: str
-    severity: str
-    route: str
-    rows: int
 
 
 @dataclass(frozen=True, slots=True)

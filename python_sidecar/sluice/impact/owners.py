@@ -1,5 +1,7 @@
 """Who owns a problem: one rule, shared by the impact report and the alerts of ``sluice build``.
 
+Part of the domain: reads only the manifest (no warehouse, no alerting).
+
 The owner of a node is, first found:
 
 1. ``source_owners`` from configuration, for the source system the node is or reads directly;
@@ -19,7 +21,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sluice.artifacts.models import Manifest, Node, Source
+from sluice.artifacts.models import Exposure, Manifest, Node, Source
+from sluice.impact.model import Owner
 
 DEFAULT_OWNER = "unowned"
 
@@ -178,3 +181,34 @@ def resolve_owner(
     if owners:
         return Ownership(", ".join(owners), "owners of the exposures it reaches")
     return Ownership(default_owner, "default owner")
+
+
+def _owner_text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def exposure_owners(exposure: Exposure) -> tuple[Owner, ...]:
+    """The exposure's ``owner`` plus any ``meta.owner`` (a name, a mapping, or a list of them)."""
+    owners: list[Owner] = []
+    emails = exposure.owner.email
+    email_list: list[str | None] = list(emails) if isinstance(emails, list) else [emails]
+    if exposure.owner.name or any(email_list):
+        for email in email_list or [None]:
+            owners.append(Owner(name=_owner_text(exposure.owner.name), email=_owner_text(email)))
+    for meta in (exposure.config.meta, exposure.meta):
+        raw = meta.get("owner")
+        for item in raw if isinstance(raw, list) else [raw]:
+            if isinstance(item, dict):
+                owner = Owner(
+                    name=_owner_text(item.get("name")), email=_owner_text(item.get("email"))
+                )
+            else:
+                text = _owner_text(item)
+                is_email = text is not None and "@" in text
+                owner = Owner(name=None if is_email else text, email=text if is_email else None)
+            if owner.name or owner.email:
+                owners.append(owner)
+    return tuple(dict.fromkeys(owners))

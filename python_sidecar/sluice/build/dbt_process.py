@@ -1,4 +1,5 @@
-"""Running dbt as a child process that never outlives ``sluice build``.
+"""Supervising one dbt process: start, output, signals, stop timeout; it never outlives
+``sluice build``.
 
 dbt runs in a session (and process group) of its own, so a signal sent to ``sluice build``'s
 process group, or Ctrl-C in its terminal, reaches sluice alone: sluice decides what dbt gets.
@@ -9,6 +10,9 @@ SIGTERM handler: SIGTERM would end it at once with its queries still running in 
 
 dbt's output (stdout and stderr) always goes to the attempt's log file, where a failed start is
 read from, and also to this process's ``sys.stdout`` unless told otherwise.
+
+Owns finding dbt and running it; knows nothing of attempts, artifacts or the record (the attempt
+loop, :mod:`sluice.build.attempts`, decides what to run and reads what dbt wrote).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from __future__ import annotations
 import codecs
 import contextlib
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +28,8 @@ import threading
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO
+
+from sluice.build.result import BuildError
 
 DbtRunner = Callable[[Sequence[str], Path], int]
 """Runs dbt with the given arguments (after the executable), its output written to the log
@@ -119,3 +126,16 @@ def subprocess_runner(executable: str, *, echo: bool, stop_timeout: float) -> Db
                     process.stdout.close()
 
     return run
+
+
+def find_dbt(executable: str | None = None) -> str:
+    """dbt next to this Python (the same virtualenv), else ``dbt`` on PATH."""
+    if executable:
+        return executable
+    beside = Path(sys.executable).parent / "dbt"
+    if beside.exists():
+        return str(beside)
+    found = shutil.which("dbt")
+    if found is None:
+        raise BuildError("dbt was not found next to this Python nor on PATH")
+    return found
