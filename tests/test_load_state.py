@@ -4,6 +4,7 @@ input keeps its last good data until the input is complete, or a reviewer accept
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal
 
 from sluice.cli import main
@@ -77,6 +78,15 @@ exposures:
     owner: {name: Finance, email: finance@example.com}
     depends_on: [ref('order_revenue')]
     meta: {sluice: {accepts: [complete, recovered]}}
+  - name: catalog_app
+    type: application
+    owner: {name: Shop, email: shop@example.com}
+    depends_on: [ref('products')]
+    meta: {sluice: {accepts: [complete, recovered]}}
+  - name: catalog_search
+    type: application
+    owner: {name: Shop, email: shop@example.com}
+    depends_on: [ref('products')]
 """
 DISPATCH = """dispatch:
   - {macro_namespace: dbt, search_order: ['sluice_test', 'sluice', 'dbt']}
@@ -131,6 +141,24 @@ def sluice(project: DbtProject, capsys, *args: str, expect: int = 0) -> str:
     out = capsys.readouterr()
     assert code == expect, out.out + out.err
     return out.out + out.err
+
+
+def exposures(project: DbtProject, capsys) -> dict[str, tuple[str, list[str]]]:
+    """Each exposure's status in the report, and the kinds of its reasons."""
+    out = project.root / "reports"
+    code = main(
+        [
+            "report",
+            *("--project-dir", str(project.root), "--profiles-dir", str(project.root)),
+            *("--format", "json", "--output-dir", str(out)),
+        ]
+    )
+    captured = capsys.readouterr()
+    assert code in (0, 1), captured.err
+    doc = json.loads((out / "impact.json").read_text())
+    return {
+        e["name"]: (e["status"], sorted(r["kind"] for r in e["reasons"])) for e in doc["exposures"]
+    }
 
 
 def held_items(project: DbtProject) -> dict[str, tuple]:
@@ -189,6 +217,13 @@ def test_a_held_product_holds_its_items_and_the_mart_waits(make_project, engine,
     assert states["items"][0] == "upstream_held"
     assert states["order_revenue"][0] == "held"
     assert revenue(project) == clean  # the last good data stays
+    # the report: the dashboard is stale (its mart waits), not blocked; the application that
+    # reads products and accepts only complete input is stale, the one that does not, degraded
+    assert exposures(project, capsys) == {
+        "revenue_dashboard": ("stale", ["input_waiting", "rows_held", "rows_held"]),
+        "catalog_app": ("stale", ["rows_held"]),
+        "catalog_search": ("degraded", ["rows_held"]),
+    }
 
     # a reviewer accepts these two loads: the mart builds from them, once
     out = sluice(
@@ -240,6 +275,7 @@ def test_a_held_product_holds_its_items_and_the_mart_waits(make_project, engine,
     ]
     project.dbt("build")
     assert {s for s, _ in load_state(project).values()} == {"complete"}
+    assert {status for status, _ in exposures(project, capsys).values()} == {"healthy"}
 
 
 CHAIN_SCHEMA = """

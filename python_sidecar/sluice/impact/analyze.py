@@ -22,7 +22,7 @@ from sluice.artifacts.history import NodeResult
 from sluice.artifacts.models import Exposure, Manifest, RunResults, SourcesResults
 from sluice.freshness import SourceFreshness, source_freshness
 from sluice.freshness.sources import as_utc
-from sluice.impact.criticality import exposure_criticality
+from sluice.impact.criticality import exposure_accepts, exposure_criticality
 from sluice.impact.model import (
     CRITICALITIES,
     ExposureImpact,
@@ -280,7 +280,12 @@ def _exposure_impact(
 ) -> ExposureImpact:
     indexes = tuple(bits(state.total.get(exposure_id, 0)))
     reasons = _reasons(state, reach, exposure_id, indexes)
-    status = max((r.effect for r in reasons), key=lambda s: s.rank, default=ExposureStatus.HEALTHY)
+    accepts = exposure_accepts(exposure)
+    status = max(
+        (_effect_on(r, accepts) for r in reasons),
+        key=lambda s: s.rank,
+        default=ExposureStatus.HEALTHY,
+    )
     as_of = state.as_of.get(exposure_id, NO_AGE)
     times = [t for t in (as_of.built_at, as_of.source_at) if t is not None]
     return ExposureImpact(
@@ -300,7 +305,21 @@ def _exposure_impact(
         oldest_source_id=as_of.source_id,
         data_as_of=min(times) if times else None,
         as_of_complete=as_of.complete,
+        accepts=accepts,
     )
+
+
+def _effect_on(reason: Reason, accepts: tuple[str, ...] | None) -> ExposureStatus:
+    """A reason's effect on an exposure: rows held upstream leave one that accepts only
+    complete input stale (it should not be read as it is), not degraded."""
+    if (
+        reason.kind is ProblemKind.ROWS_HELD
+        and accepts is not None
+        and "exception_filtered" not in accepts
+        and "upstream_held" not in accepts
+    ):
+        return ExposureStatus.STALE
+    return reason.effect
 
 
 def exposure_impacts(state: Analysis, reach: Reach) -> tuple[ExposureImpact, ...]:

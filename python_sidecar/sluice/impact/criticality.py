@@ -36,6 +36,23 @@ def exposure_criticality(exposure: Exposure) -> str:
     return MATURITY_CRITICALITY.get((exposure.maturity or "").strip().lower(), DEFAULT_CRITICALITY)
 
 
+# the load states a build records (macros/load_state), in the package's words
+LOAD_STATES: Final = ("complete", "exception_filtered", "upstream_held", "recovered", "held")
+
+
+def exposure_accepts(exposure: Exposure) -> tuple[str, ...] | None:
+    """The load states of its inputs an exposure accepts (``meta.sluice.accepts``, also read
+    from ``config.meta``; a state name or a list), unknown names left out; None when it does
+    not say (it accepts any)."""
+    for meta in (exposure.config.meta, exposure.meta):
+        value = _sluice_meta(meta).get("accepts")
+        if value is None:
+            continue
+        names = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+        return tuple(n for n in (str(v).strip() for v in names) if n in LOAD_STATES)
+    return None
+
+
 def highest_criticality(manifest: Manifest, exposures: Iterable[str]) -> str | None:
     """The most critical of the exposures, or None when there is none."""
     best: str | None = None

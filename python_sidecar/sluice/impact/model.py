@@ -45,6 +45,9 @@ class ProblemKind(StrEnum):
     TEST_WARN = "test_warn"
     GATE_HELD = "gate_held"
     """A sluice gate held publication: the last good data stays."""
+    INPUT_WAITING = "input_waiting"
+    """A model that accepts only some load states of its inputs (``meta.sluice.accepts``) did not
+    build from a partial input: its last good data stays."""
     ROWS_HELD = "rows_held"
     """Published, with rows held back in quarantine that are not decided yet (a rejected
     record or a duplicate copy set aside is decided, and no problem)."""
@@ -75,6 +78,7 @@ _EFFECT: Final = {
     ProblemKind.TEST_FAIL: ExposureStatus.BLOCKED,
     ProblemKind.TEST_ERROR: ExposureStatus.BLOCKED,
     ProblemKind.GATE_HELD: ExposureStatus.STALE,
+    ProblemKind.INPUT_WAITING: ExposureStatus.STALE,
     ProblemKind.SOURCE_LATE: ExposureStatus.STALE,
     ProblemKind.SOURCE_ERROR: ExposureStatus.UNKNOWN,
     ProblemKind.NO_RESULT: ExposureStatus.UNKNOWN,
@@ -201,6 +205,9 @@ class ExposureImpact:
     """The older of the two above: how old the oldest data feeding the exposure is."""
     as_of_complete: bool
     """False when some upstream model has no known last successful build."""
+    accepts: tuple[str, ...] | None = None
+    """The load states of its inputs the exposure accepts (``meta.sluice.accepts``); None: any.
+    Rows held upstream make an exposure that accepts only complete input stale, not degraded."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,9 @@ from sluice.lineage import Graph, build_graph
 
 GATE_HELD_MARK: Final = "sluice gate held publication"
 """The words a held gate's error message carries (the materialization writes them)."""
+WAITING_MARK: Final = "is waiting for complete input"
+"""The words the error of a model that waited for complete input carries (the package writes
+them, sluice.wait_for_inputs and the sluice materialization)."""
 _BUILT_TYPES: Final = frozenset({"model", "seed", "snapshot"})
 # a seed left out of a run (``--exclude resource_type:seed``) still holds its static data
 _EXPECTED_IN_RUN: Final = frozenset({"model", "snapshot"})
@@ -38,6 +41,7 @@ _SKIP_CAUSES: Final = frozenset(
         ProblemKind.TEST_FAIL,
         ProblemKind.TEST_ERROR,
         ProblemKind.GATE_HELD,
+        ProblemKind.INPUT_WAITING,
     }
 )
 TEST_KINDS: Final = {
@@ -201,6 +205,8 @@ class Analysis:
             is_held = GATE_HELD_MARK in (result.message or "") or (
                 held is not None and held.gate_status == "held"
             )
+            if WAITING_MARK in (result.message or ""):
+                return ProblemKind.INPUT_WAITING
             return ProblemKind.GATE_HELD if is_held else ProblemKind.ERROR
         if status == "skipped":
             return None if inherited & self.skip_mask else ProblemKind.SKIPPED

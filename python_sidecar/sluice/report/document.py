@@ -71,6 +71,7 @@ def _exposure(exposure: ExposureImpact, now: datetime) -> Document:
         "oldest_source_loaded_at": iso(exposure.oldest_source_loaded_at),
         "oldest_source_id": exposure.oldest_source_id,
         "as_of_complete": exposure.as_of_complete,
+        "accepts": list(exposure.accepts) if exposure.accepts is not None else None,
         "reasons": [
             {
                 "root_cause_id": r.root_cause_id,

@@ -43,6 +43,11 @@ _STEPS: Final = {
         "Nothing new of {name} is published until its breaching rows are fixed at the source "
         "(or released or rejected in review); the last good data stays. Then rebuild."
     ),
+    ProblemKind.INPUT_WAITING: (
+        "{name} waits for complete input: its last good data stays. Fix the held rows of the "
+        "sluice models it reads (sluice load-state), or accept their loads once (sluice review "
+        "accept-load MODEL --by NAME --reason TEXT), then rebuild."
+    ),
     ProblemKind.ERROR: (
         "Read the error of {name} in dbt's log, fix it, then rebuild (sluice build retries "
         "transient failures on its own)."
