@@ -114,25 +114,27 @@
 {#- Open exceptions of this model that were evaluated and no longer fail are closed: `recovered`
     when the record is still in the batch (it now passes and is published), `withdrawn` when it
     has left the source. Incremental builds evaluate only the records in their batch, so there an
-    exception not in the batch stays open. -#}
+    exception not in the batch stays open. Two updates, the recovered ones first: Snowflake takes
+    an IN subquery only in a WHERE clause, not in an UPDATE's SET. -#}
 {% macro _sluice_recover_exceptions_sql(spec, quarantine, exc_rel, batch, incremental) %}
   {%- set now = sluice.utc_now() -%}
-  {%- set in_batch -%}
-    record_key in (select {{ sluice._sluice_record_key_expr(spec.key_parts, 'b') }} from {{ batch }} as b)
-  {%- endset -%}
-  {%- set _sql0 -%}
+  {%- set out = [] -%}
+  {%- for status in (['recovered'] if incremental else ['recovered', 'withdrawn']) -%}
+    {%- set sql -%}
     update {{ quarantine }} set
-      status = {% if incremental %}'recovered'{% else %}(case when {{ in_batch }} then 'recovered' else 'withdrawn' end){% endif %},
+      status = '{{ status }}',
       status_changed_at = {{ now }},
       status_invocation_id = {{ sluice._sluice_lit(invocation_id) }}
     where model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
       and status in ('open', 'dead_letter')
       and not exists (select 1 from {{ exc_rel }} as n where n.exception_id = {{ quarantine }}.exception_id)
-      {%- if incremental %}
-      and {{ in_batch }}
+      {%- if status == 'recovered' %}
+      and record_key in (select {{ sluice._sluice_record_key_expr(spec.key_parts, 'b') }} from {{ batch }} as b)
       {%- endif %}
-  {%- endset -%}
-  {{ return(_sql0) }}
+    {%- endset -%}
+    {%- do out.append(sql) -%}
+  {%- endfor -%}
+  {{ return(out) }}
 {% endmacro %}
 
 
