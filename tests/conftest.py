@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.dbt_harness import DbtProject, Fakesnow, chromium_available, postgres_available
+from tests.snowflake_sql import check_all, record_statements
 
 REQUIREMENTS: dict[str, Callable[[], str | None]] = {
     "postgres": postgres_available,
@@ -78,6 +79,9 @@ def make_project(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator:
 # snowflake project of the session and stops at its end.
 
 
+_SERVERS: list[Fakesnow] = []  # the session's fakesnow server, once started
+
+
 @pytest.fixture(scope="session")
 def fakesnow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fakesnow]:
     try:
@@ -85,5 +89,31 @@ def fakesnow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fakesn
     except ImportError as exc:
         pytest.fail(f"fakesnow is not installed ({exc}): install the dev extra, `make venv`")
     server = Fakesnow.start(tmp_path_factory.mktemp("fakesnow"))
+    _SERVERS.append(server)
     yield server
+    _SERVERS.remove(server)
     server.stop()
+
+
+@pytest.fixture(autouse=True)
+def snowflake_statements_checked() -> Iterator[None]:
+    """Every statement a test sends to fakesnow (through the session's server, from dbt, the
+    sidecar or the test itself, or in-process under `fakesnow.patch`) is checked against what
+    Snowflake documents as unsupported (tests/snowflake_sql.py); the test that sent one fails.
+    Statements sent while a module's fixtures were set up count for the module's first test."""
+    sent: list[str] = []
+    undo = record_statements(sent.append)
+    try:
+        yield
+    finally:
+        undo()
+    for server in _SERVERS:
+        sent.extend(server.statements_since_last_check())
+    problems = check_all(sent)
+    if problems:
+        listed = "\n".join(str(p) for p in problems)
+        pytest.fail(
+            f"{len(problems)} statement(s) sent to Snowflake that Snowflake documents as "
+            f"unsupported:\n{listed}",
+            pytrace=False,
+        )

@@ -32,6 +32,7 @@ from typing import Any
 import pytest
 
 from tests.dbt_launcher import run_dbt
+from tests.snowflake_sql import record_statements
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES_YML = f"packages:\n  - local: {REPO}\n"  # a test project's, unless the test changes it
@@ -154,6 +155,24 @@ class Fakesnow:
     port: int
     data_dir: Path
     host: str = "127.0.0.1"
+    checked_to: int = 0  # how far `statements_since_last_check` has read the statement log
+
+    @property
+    def statement_log(self) -> Path:
+        """Every statement the server ran, one JSON string a line (`_serve_fakesnow`)."""
+        return self.data_dir / "statements.jsonl"
+
+    def statements_since_last_check(self) -> list[str]:
+        """The statements the server ran since the previous call (tests/conftest.py checks
+        them against what Snowflake documents as supported: tests/snowflake_sql.py)."""
+        if not self.statement_log.exists():
+            return []
+        with self.statement_log.open("rb") as log:
+            log.seek(self.checked_to)
+            data = log.read()
+        complete = data[: data.rfind(b"\n") + 1]
+        self.checked_to += len(complete)
+        return [json.loads(line) for line in complete.decode("utf-8").splitlines() if line]
 
     @classmethod
     def start(cls, data_dir: Path) -> Fakesnow:
@@ -231,6 +250,8 @@ def _serve_fakesnow(data_dir: str) -> None:
     # that dbt-snowflake cannot send; the server's shared instance keeps them as files instead
     fakesnow.server.shared_fs = FakeSnow(db_path=data_dir)
     log = Path(data_dir) / "server.log"
+    statements = (Path(data_dir) / "statements.jsonl").open("a", encoding="utf-8")
+    record_statements(lambda sql: (statements.write(json.dumps(sql) + "\n"), statements.flush()))
 
     async def query_request(request: Request) -> Response:
         # fakesnow answers a statement it cannot handle with HTTP 500, which the Snowflake

@@ -109,7 +109,9 @@
 {#- Takes the held rows out of the batch. Where rows have an address (sluice.row_id), exactly the
     held and set-aside rows are deleted by it. Elsewhere the interesting rows leave, found by key
     and identity (keys equal under a collation can be different records), and the rows that are
-    not held go back in (rows sharing a key with a held row are published). -#}
+    not held go back in (rows sharing a key with a held row are published). The rows with a NULL
+    key part leave by a delete of their own: Snowflake takes no correlated EXISTS as an argument
+    of OR. -#}
 {% macro _sluice_take_held_out_sql(spec, batch, interesting, exc_rel, quarantine) %}
   {%- if sluice.row_id('i', spec.columns) -%}
     {%- set ids -%}
@@ -118,10 +120,13 @@
     {%- endset -%}
     {{ return([sluice.delete_row_ids_sql(batch, ids)]) }}
   {%- endif -%}
-  {%- set _sql0 -%}
+  {%- set _sql_null -%}
     delete from {{ batch }}
     where {{ sluice._sluice_any_null_sql(spec.key_parts, batch) }}
-      or exists (
+  {%- endset -%}
+  {%- set _sql0 -%}
+    delete from {{ batch }}
+    where exists (
         select 1 from {{ interesting }} as i
         where {% for k in spec.key_sql %}i.{{ k }} = {{ batch }}.{{ k }} and {% endfor %}i._sluice_record = {{ sluice._sluice_record_key_expr(spec.key_parts, batch) }}
       )
@@ -132,7 +137,7 @@
     from ({{ sluice._sluice_decided_rows_sql(spec, interesting, exc_rel, quarantine) }}) as r
     where r._sluice_hold is null
   {%- endset -%}
-  {{ return([_sql0, _sql1]) }}
+  {{ return([_sql_null, _sql0, _sql1]) }}
 {% endmacro %}
 
 

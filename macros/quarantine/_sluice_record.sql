@@ -114,30 +114,32 @@
 {#- Open exceptions of this model that were evaluated and no longer fail are closed: `recovered`
     when the record is still in the batch (it now passes and is published), `withdrawn` when it
     has left the source. Incremental builds evaluate only the records in their batch, so there an
-    exception not in the batch stays open. A row held with the record it references
-    (dependency_held) whose parent was rejected is still held, now as an orphan under its
-    relationship rule: its dependency exception is withdrawn, first, in its own statement. -#}
+    exception not in the batch stays open. Two updates, the recovered ones first: Snowflake takes
+    an IN subquery only in a WHERE clause, not in an UPDATE's SET. A row held with the record it
+    references (dependency_held) whose parent was rejected is still held, now as an orphan under
+    its relationship rule: its dependency exception is withdrawn, before both. -#}
 {% macro _sluice_recover_exceptions_sql(spec, quarantine, exc_rel, batch, incremental) %}
   {%- set now = sluice.utc_now() -%}
-  {%- set in_batch -%}
-    record_key in (select {{ sluice._sluice_record_key_expr(spec.key_parts, 'b') }} from {{ batch }} as b)
-  {%- endset -%}
-  {%- set _sql0 -%}
+  {%- set out = [] -%}
+  {%- for status in (['recovered'] if incremental else ['recovered', 'withdrawn']) -%}
+    {%- set sql -%}
     update {{ quarantine }} set
-      status = {% if incremental %}'recovered'{% else %}(case when {{ in_batch }} then 'recovered' else 'withdrawn' end){% endif %},
+      status = '{{ status }}',
       status_changed_at = {{ now }},
       status_invocation_id = {{ sluice._sluice_lit(invocation_id) }}
     where model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
       and status in ('open', 'dead_letter')
       and not exists (select 1 from {{ exc_rel }} as n where n.exception_id = {{ quarantine }}.exception_id)
-      {%- if incremental %}
-      and {{ in_batch }}
+      {%- if status == 'recovered' %}
+      and record_key in (select {{ sluice._sluice_record_key_expr(spec.key_parts, 'b') }} from {{ batch }} as b)
       {%- endif %}
-  {%- endset -%}
+    {%- endset -%}
+    {%- do out.append(sql) -%}
+  {%- endfor -%}
   {%- set dependency_rules = [] -%}
   {%- for r in spec.rules if r.kind == 'dependency' -%}{%- do dependency_rules.append(sluice._sluice_lit(r.name)) -%}{%- endfor -%}
-  {%- if dependency_rules | length == 0 -%}{{ return([_sql0]) }}{%- endif -%}
-  {%- set _sql1 -%}
+  {%- if dependency_rules | length == 0 -%}{{ return(out) }}{%- endif -%}
+  {%- set orphaned -%}
     update {{ quarantine }} set
       status = 'withdrawn',
       status_changed_at = {{ now }},
@@ -151,7 +153,7 @@
         where h.record_key = {{ quarantine }}.record_key and h.record_copy = {{ quarantine }}.record_copy and h._sluice_blocking
       )
   {%- endset -%}
-  {{ return([_sql1, _sql0]) }}
+  {{ return([orphaned] + out) }}
 {% endmacro %}
 
 

@@ -11,9 +11,13 @@
 {% endmacro %}
 
 
-{% macro _sluice_repeat_match(spec, repeats, alias) -%}
-  select 1 from {{ repeats }} as rep
-  where {% for c in spec.dedupe.columns %}rep._sluice_d{{ loop.index0 }} = {{ alias }}.{{ spec.cols[c] }}{{ " and " if not loop.last }}{% endfor %}
+{#- The repeated group of the row, if any: a left join to the distinct repeated values (one row
+    per value, none of them NULL), so `_sluice_rep._sluice_d0 is not null` marks a repeated row.
+    A join, not a correlated EXISTS: Snowflake takes those only in a WHERE clause, and never as
+    an argument of OR. -#}
+{% macro _sluice_repeat_join(spec, repeats, alias) -%}
+  left join {{ repeats }} as _sluice_rep
+    on {% for c in spec.dedupe.columns %}_sluice_rep._sluice_d{{ loop.index0 }} = {{ alias }}.{{ spec.cols[c] }}{{ " and " if not loop.last }}{% endfor %}
 {%- endmacro %}
 
 
@@ -116,8 +120,9 @@
   {%- set key_null = sluice._sluice_any_null_sql(spec.key_parts, 's') -%}
   {%- set fails -%}
     {% for r in row_rules if r.kind != 'record_key' %}{{ sluice._sluice_rule_fails(spec, r, 's') }} or {% endfor %}
-      {%- if d is not none %} exists ({{ sluice._sluice_repeat_match(spec, repeats, 's') }}) or{% endif %} false
+      {%- if d is not none %} (_sluice_rep._sluice_d0 is not null) or{% endif %} false
   {%- endset -%}
+  {%- set repeat_join = sluice._sluice_repeat_join(spec, repeats, 's') if d is not none else '' -%}
   {#- The rows of every key with a failing row. When the duplicate rule is on the key itself,
       every key with more than one row is a repeat (all its rows fail that rule) and a key with
       one row is its failing row: one scan takes them all. Otherwise a first scan finds the
@@ -134,6 +139,7 @@
     select distinct {% for k in spec.key_sql %}s.{{ k }} as _sluice_k{{ loop.index0 }}{{ ", " if not loop.last }}{% endfor %}
     from {{ batch }} as s
     {{- sluice._sluice_reference_joins(spec, 's') }}
+    {{ repeat_join }}
     where {{ fails }}
   )
     {%- endset -%}
@@ -171,24 +177,31 @@
           {%- endif %}
           {%- endfor %}
           {%- if d is not none %},
-          exists ({{ sluice._sluice_repeat_match(spec, repeats, 's') }}) as _sluice_in_rep
+          (_sluice_rep._sluice_d0 is not null) as _sluice_in_rep
           {%- endif %}
         from {{ batch }} as s
         {{- sluice._sluice_reference_joins(spec, 's') }}
+        {{ repeat_join }}
+        {%- if not one_scan %}
+        left join _sluice_failing_keys as fk
+          on {% for k in spec.key_sql %}fk._sluice_k{{ loop.index0 }} = s.{{ k }}{{ " and " if not loop.last }}{% endfor %}
+        {%- endif %}
+        {%- if with_rejected %}
+        left join (
+          select distinct q.record_key as _sluice_rejected
+          from {{ quarantine }} as q
+          where q.model_unique_id = {{ sluice._sluice_lit(model.unique_id) }} and q.status = 'rejected'
+        ) as _sluice_rej
+          on _sluice_rej._sluice_rejected = {{ sluice._sluice_record_key_expr(spec.key_parts, 's') }}
+        {%- endif %}
         where {{ key_null }}
           {%- if one_scan %}
           or {{ fails }}
           {%- else %}
-          or exists (
-            select 1 from _sluice_failing_keys as fk
-            where {% for k in spec.key_sql %}fk._sluice_k{{ loop.index0 }} = s.{{ k }}{{ " and " if not loop.last }}{% endfor %}
-          )
+          or (fk._sluice_k0 is not null)
           {%- endif %}
           {%- if with_rejected %}
-          or {{ sluice._sluice_record_key_expr(spec.key_parts, 's') }} in (
-            select q.record_key from {{ quarantine }} as q
-            where q.model_unique_id = {{ sluice._sluice_lit(model.unique_id) }} and q.status = 'rejected'
-          )
+          or (_sluice_rej._sluice_rejected is not null)
           {%- endif %}
       ) as d0
     ) as i

@@ -21,7 +21,10 @@
   {%- for setting, columns in tables -%}
     {%- set relation = sluice._sluice_bookkeeping_relation(setting) -%}
     {%- if loop.first -%}
-      {%- do statements.append('create schema if not exists ' ~ adapter.quote(relation.schema)) -%}
+      {#- the schema as the adapter's quoting policy renders it (as dbt's create_schema does):
+          unquoted on Snowflake, where a quoted lower-case name is another schema than the
+          upper-case one every unquoted reference resolves to -#}
+      {%- do statements.append('create schema if not exists ' ~ relation.without_identifier().include(database=False)) -%}
     {%- endif -%}
     {%- set ddl -%}
       create table if not exists {{ relation }} (

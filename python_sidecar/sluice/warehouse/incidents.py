@@ -232,21 +232,25 @@ def read_incident_history(
         if not wh.table_exists(tables.schema, tables.incidents):
             return []
         incidents = wh.relation(tables.schema, tables.incidents)
+        # the incidents still open joined, not tested with IN under OR: Snowflake takes an IN
+        # subquery only in a WHERE clause and never as an argument of OR
         wanted = (
-            f"changed_at >= %s or invocation_id = %s or incident_id in (select incident_id "
-            f"from {incidents} group by incident_id "
-            "having sum(case when change_type = 'closed' then 1 else 0 end) = 0)"
+            f"from {incidents} as i left join (select incident_id from {incidents} "
+            "group by incident_id "
+            "having sum(case when change_type = 'closed' then 1 else 0 end) = 0) as o "
+            "on o.incident_id = i.incident_id "
+            "where i.changed_at >= %s or i.invocation_id = %s or o.incident_id is not null"
         )
         params = (_naive(since), invocation_id)
-        names = ", ".join(name for name, _ in INCIDENT_COLUMNS)
-        rows = wh.query(f"select {names} from {incidents} where {wanted}", params)
+        names = ", ".join(f"i.{name}" for name, _ in INCIDENT_COLUMNS)
+        rows = wh.query(f"select {names} {wanted}", params)
         cause_rows_: list[tuple[Any, ...]] = []
         if rows and wh.table_exists(tables.schema, tables.causes):
             causes = wh.relation(tables.schema, tables.causes)
             cause_names = ", ".join(name for name, _ in CAUSE_COLUMNS)
             cause_rows_ = wh.query(
                 f"select {cause_names} from {causes} where change_id in "
-                f"(select change_id from {incidents} where {wanted})",
+                f"(select i.change_id {wanted})",
                 params,
             )
     except SluiceError:

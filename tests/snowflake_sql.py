@@ -1,0 +1,226 @@
+"""What Snowflake documents as unsupported, found in SQL text with sqlglot's Snowflake dialect.
+
+fakesnow runs Snowflake SQL on DuckDB and accepts statements Snowflake refuses, so the Snowflake
+tests also hand every statement they send to `unsupported` (tests/conftest.py). The rules, each
+with the page of Snowflake's SQL reference it enforces:
+
+- `or-subquery`: a correlated [NOT] EXISTS, or any [NOT] IN / ANY / ALL subquery, as an argument
+  of OR. "Subquery operators" (docs.snowflake.com/en/sql-reference/operators-subquery):
+  "Correlated EXISTS subqueries cannot appear as an argument to an OR operator"; "ANY/ALL
+  subqueries can't appear as an argument to an OR operator"; IN is shorthand for = ANY and
+  NOT IN for != ALL, "subject to the same restrictions".
+- `subquery-outside-where`: a correlated [NOT] EXISTS, or any IN / ANY / ALL subquery, anywhere
+  but a WHERE clause (a select list, an UPDATE's SET, a join condition, a CASE in those). Same
+  page: "Correlated EXISTS subqueries are currently supported only in a WHERE clause"; "ANY/ALL
+  subqueries are currently supported only in a WHERE clause". (Uncorrelated EXISTS "is supported
+  anywhere that a Boolean expression is allowed".)
+- `quoted-lowercase-ddl`: a database, schema or table created or renamed under a quoted name
+  that is not all upper case. "Identifier requirements"
+  (docs.snowflake.com/en/sql-reference/identifiers-syntax): unquoted identifiers are stored and
+  resolved in upper case, quoted ones exactly as written, so `create schema "analytics"` makes a
+  second schema beside the ANALYTICS that every unquoted `analytics` names.
+
+Correlation is read from qualified column references (`alias.column`, `db.schema.table.column`)
+that name no table, alias or common table of the subquery itself; an unqualified column is taken
+to belong to the subquery. A statement sqlglot cannot parse is reported as `unparsed`, so that a
+statement is never passed unchecked in silence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+RULES = ("or-subquery", "subquery-outside-where", "quoted-lowercase-ddl", "unparsed")
+
+
+@dataclass(frozen=True)
+class Problem:
+    rule: str
+    detail: str
+    statement: str
+
+    def __str__(self) -> str:
+        text = " ".join(self.statement.split())
+        return (
+            f"[{self.rule}] {self.detail}\n    in: {text[:600]}{' ...' if len(text) > 600 else ''}"
+        )
+
+
+def unsupported(sql: str) -> list[Problem]:
+    """Every construct of the statement(s) in `sql` that Snowflake documents as unsupported."""
+    try:
+        statements = _parse(sql)
+    except SqlglotError:
+        # the connector's client-side parameters (%s, %(name)s), bound before Snowflake sees
+        # the statement: read as placeholders
+        try:
+            statements = _parse(_PYFORMAT.sub("?", sql))
+        except SqlglotError as exc:
+            first = (str(exc).splitlines() or [type(exc).__name__])[0]
+            return [Problem("unparsed", f"sqlglot cannot parse it: {first}", sql)]
+    problems: list[Problem] = []
+    for statement in statements:
+        problems.extend(_subquery_problems(statement, sql))
+        problems.extend(_ddl_problems(statement, sql))
+    return problems
+
+
+_PYFORMAT = re.compile(r"%\(\w+\)s|%s")
+
+
+def _parse(sql: str) -> list[exp.Expression]:
+    with _quiet_sqlglot():
+        return [s for s in sqlglot.parse(sql, read="snowflake") if s is not None]
+
+
+@contextlib.contextmanager
+def _quiet_sqlglot() -> Iterator[None]:
+    """Without sqlglot's warning for each statement it keeps as a command (SHOW ..., a
+    connector's session statements): those hold no subquery and create nothing."""
+    logger = logging.getLogger("sqlglot")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
+
+
+def check_all(statements: Iterable[str]) -> list[Problem]:
+    """The problems of every statement, each distinct statement checked once."""
+    problems: list[Problem] = []
+    for sql in dict.fromkeys(statements):
+        problems.extend(unsupported(sql))
+    return problems
+
+
+# --- subqueries --------------------------------------------------------------------------------
+
+# nodes at which the search for an enclosing WHERE stops: the predicate belongs to this clause or
+# query, not to a WHERE
+_CLAUSE_BOUNDARIES = (
+    exp.Select,
+    exp.Union,
+    exp.Update,
+    exp.Delete,
+    exp.Insert,
+    exp.Merge,
+    exp.Join,
+    exp.Having,
+    exp.Group,
+    exp.Order,
+    exp.Qualify,
+    exp.Subquery,
+)
+
+
+def _subquery_problems(statement: exp.Expression, sql: str) -> list[Problem]:
+    problems: list[Problem] = []
+    for node in statement.walk():
+        if isinstance(node, exp.Exists):
+            query = node.this
+            if not _correlated(query):
+                continue
+            kind = "correlated EXISTS"
+        elif isinstance(node, exp.In) and node.args.get("query") is not None:
+            kind = "IN (subquery)"
+        elif isinstance(node, (exp.Any, exp.All)) and isinstance(
+            node.this, exp.Query | exp.Subquery
+        ):
+            kind = f"{type(node).__name__.upper()} (subquery)"
+        else:
+            continue
+        under_or, in_where = _placement(node)
+        if under_or:
+            problems.append(Problem("or-subquery", f"{kind} as an argument of OR", sql))
+        if not in_where:
+            problems.append(
+                Problem("subquery-outside-where", f"{kind} outside a WHERE clause", sql)
+            )
+    return problems
+
+
+def _placement(node: exp.Expression) -> tuple[bool, bool]:
+    """(an OR is between the predicate and its clause, the clause is a WHERE)."""
+    under_or = False
+    parent = node.parent
+    while parent is not None:
+        if isinstance(parent, exp.Or):
+            under_or = True
+        elif isinstance(parent, exp.Where):
+            return under_or, True
+        elif isinstance(parent, _CLAUSE_BOUNDARIES):
+            return under_or, False
+        parent = parent.parent
+    return under_or, False
+
+
+def _correlated(query: exp.Expression) -> bool:
+    """Whether a qualified column of `query` names a relation that `query` does not define."""
+    own = {_name(t.alias_or_name) for t in query.find_all(exp.Table)}
+    own |= {_name(t.name) for t in query.find_all(exp.Table)}
+    own |= {_name(s.alias) for s in query.find_all(exp.Subquery) if s.alias}
+    own |= {_name(c.alias) for c in query.find_all(exp.CTE)}
+    return any(c.table and _name(c.table) not in own for c in query.find_all(exp.Column))
+
+
+def _name(identifier: str) -> str:
+    return identifier.lower()
+
+
+# --- identifiers in DDL ------------------------------------------------------------------------
+
+
+def _ddl_problems(statement: exp.Expression, sql: str) -> list[Problem]:
+    created: list[exp.Expression] = []
+    if isinstance(statement, exp.Create):
+        target = statement.this
+        created.append(target.this if isinstance(target, exp.Schema) else target)
+    for rename in statement.find_all(exp.AlterRename):
+        created.append(rename.this)
+    problems: list[Problem] = []
+    for target in created:
+        for part in target.find_all(exp.Identifier) if target is not None else ():
+            if part.quoted and part.name != part.name.upper():
+                problems.append(
+                    Problem(
+                        "quoted-lowercase-ddl",
+                        f'"{part.name}" is created quoted, not as the upper-case name an unquoted '
+                        f"{part.name} resolves to",
+                        sql,
+                    )
+                )
+    return problems
+
+
+# --- collecting what is sent -------------------------------------------------------------------
+
+
+def record_statements(sink: Callable[[str], object]) -> Callable[[], None]:
+    """Hands every statement fakesnow executes (through its server or in-process, as the
+    Snowflake connector sends it) to `sink`, before it runs. Returns the function that undoes it."""
+    from fakesnow.cursor import FakeSnowflakeCursor
+
+    original = FakeSnowflakeCursor.execute
+
+    @functools.wraps(original)
+    def execute(self: Any, command: str, *args: Any, **kwargs: Any) -> Any:
+        sink(command)
+        return original(self, command, *args, **kwargs)
+
+    FakeSnowflakeCursor.execute = execute  # type: ignore[method-assign]
+
+    def undo() -> None:
+        FakeSnowflakeCursor.execute = original  # type: ignore[method-assign]
+
+    return undo
