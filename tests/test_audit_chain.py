@@ -312,3 +312,16 @@ def test_read_copy_refuses_what_is_not_an_export(tmp_path, content, message):
 
     with pytest.raises(InputError, match=message):
         read_copy(path)
+
+
+def test_a_seal_is_checked_against_the_time_text_the_warehouse_hashed():
+    """The chain hash covers sealed_at as the warehouse wrote it for the hash; when the verifier
+    reads that text back it uses it, not its own formatting of the decoded time (an engine may
+    write 10:00:00.00050 where Python writes 10:00:00.000500)."""
+    seal = _chain(1)[0]
+    warehouse_text = "2024-05-01 10:00:00.00050"
+    hashed = dataclasses.replace(seal, sealed_at_text=warehouse_text)
+    hashed = dataclasses.replace(hashed, chain_hash=chain_hash(hashed))
+    assert chain_hash(hashed) == hashed.chain_hash
+    # the same seal read without the warehouse's text no longer gives its hash
+    assert chain_hash(dataclasses.replace(hashed, sealed_at_text=None)) != hashed.chain_hash

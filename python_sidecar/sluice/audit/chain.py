@@ -173,6 +173,9 @@ class Seal:
     previous_hash: str | None
     chain_hash: str | None
     sealed_at: datetime | None
+    sealed_at_text: str | None = None
+    """``sealed_at`` as the warehouse writes it for the hash (``sluice.timestamp_text``), when
+    read from the warehouse: the seal's own text, not a re-formatting of the decoded time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -278,6 +281,9 @@ def chain_hash(seal: Seal) -> str | None:
     """The chain hash the seal's own fields imply; None when a field it needs is missing."""
     if seal.previous_hash is None or seal.content_hash is None:
         return None
+    sealed_at = seal.sealed_at_text
+    if sealed_at is None:
+        sealed_at = timestamp_text(seal.sealed_at)
     return md5_hex(
         seal.previous_hash
         + seal.content_hash
@@ -287,7 +293,7 @@ def chain_hash(seal: Seal) -> str | None:
         + audit_text(seal.invocation_id)
         + audit_text(None if seal.record_count is None else str(seal.record_count))
         + audit_text(seal.hashed_columns)
-        + audit_text(timestamp_text(seal.sealed_at))
+        + audit_text(sealed_at)
     )
 
 

@@ -38,6 +38,7 @@ from sluice.audit.sql import (
     row_hash_sql,
     scope_sql,
     stored_name,
+    timestamp_text_sql,
 )
 from sluice.errors import InputError, SluiceError
 from sluice.project import Project
@@ -166,8 +167,9 @@ class Trail:
     def seals(self) -> list[Seal]:
         if not self.exists(self.tables.chain):
             return []
+        sealed_at_text = timestamp_text_sql(self.dialect, "sealed_at")
         rows = self.query(
-            f"select {_SEAL_COLUMNS} from {self.relation(self.tables.chain)} "
+            f"select {_SEAL_COLUMNS}, {sealed_at_text} from {self.relation(self.tables.chain)} "
             "order by chain_name, model_unique_id, sequence_number"
         )
         return [_seal(r) for r in rows]
@@ -347,6 +349,7 @@ def _seal(row: tuple[Any, ...]) -> Seal:
         previous_hash=text(row[7]),
         chain_hash=text(row[8]),
         sealed_at=row[9],
+        sealed_at_text=text(row[10]) if len(row) > 10 else None,
     )
 
 
