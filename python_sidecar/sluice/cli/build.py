@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import signal
 import sys
@@ -156,6 +157,7 @@ def _stop_on_signals() -> Iterator[None]:
 
 def run(args: argparse.Namespace) -> int:
     from sluice.build import EXIT_USAGE, BuildError, Interrupted, build, summary
+    from sluice.escalate.webhook import redact
 
     try:
         with _stop_on_signals():
@@ -178,7 +180,7 @@ def run(args: argparse.Namespace) -> int:
     except BuildError as exc:
         if exc.result is not None and exc.result.attempts:
             _print_summary(exc.result)
-        print(f"sluice build: {exc}", file=sys.stderr)
+        print(redact(f"sluice build: {exc}"), file=sys.stderr)
         return EXIT_USAGE
     except (Interrupted, KeyboardInterrupt) as exc:
         signum = exc.signum if isinstance(exc, Interrupted) else int(signal.SIGINT)
@@ -211,7 +213,15 @@ def _dbt_project_flags(args: argparse.Namespace) -> list[str]:
 
 
 def _print_summary(result: Any) -> None:
-    out = sys.stderr
+    from sluice.escalate.webhook import redact
+
+    out = io.StringIO()
+    _write_summary(result, out)
+    # no URL credential reaches the terminal, whatever a message holds
+    sys.stderr.write(redact(out.getvalue()))
+
+
+def _write_summary(result: Any, out: io.StringIO) -> None:
     kinds = ", ".join(
         f"{a.number}:{a.kind}{'' if a.started else ' (no node ran)'}" for a in result.attempts
     )
