@@ -36,11 +36,13 @@ from sluice.build.locate import target_dir_of
 from sluice.build.record import record_usage_error, summary
 from sluice.build.report_step import report_inputs, run_report
 from sluice.build.result import (
+    EXIT_BUSY,
     EXIT_FAILED,
     EXIT_OK,
     EXIT_TRANSIENT,
     EXIT_USAGE,
     Attempt,
+    BuildBusy,
     BuildError,
     BuildResult,
     Interrupted,
@@ -50,11 +52,13 @@ from sluice.build.result import (
 from sluice.build.run import build
 
 __all__ = [
+    "EXIT_BUSY",
     "EXIT_FAILED",
     "EXIT_OK",
     "EXIT_TRANSIENT",
     "EXIT_USAGE",
     "Attempt",
+    "BuildBusy",
     "BuildError",
     "BuildResult",
     "DbtRunner",

@@ -91,9 +91,16 @@ def _command(executable: str, args: Sequence[str]) -> list[str]:
     return [executable, *args]
 
 
-def subprocess_runner(executable: str, *, echo: bool, stop_timeout: float) -> DbtRunner:
+def subprocess_runner(
+    executable: str,
+    *,
+    echo: bool,
+    stop_timeout: float,
+    on_start: Callable[[int], None] | None = None,
+) -> DbtRunner:
     """A :data:`DbtRunner` for the dbt executable; ``echo`` also copies dbt's output to
-    ``sys.stdout``; ``stop_timeout`` is how long dbt gets to stop when interrupted."""
+    ``sys.stdout``; ``stop_timeout`` is how long dbt gets to stop when interrupted;
+    ``on_start`` is given dbt's pid once it runs (for the running record)."""
 
     def run(args: Sequence[str], log_path: Path) -> int:
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -110,6 +117,8 @@ def subprocess_runner(executable: str, *, echo: bool, stop_timeout: float) -> Db
                 assert process.stdout is not None
                 pump = threading.Thread(target=_pump, args=(process.stdout, log, echo), daemon=True)
                 pump.start()
+                if on_start is not None:
+                    on_start(process.pid)
                 return process.wait()
             except BaseException:
                 if process is not None:

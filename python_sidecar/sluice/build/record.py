@@ -25,11 +25,13 @@ from sluice.build.alerts import NOT_SENT_INTERRUPTED, alert, escalations_of
 from sluice.build.artifacts import collect_interrupted, final_view
 from sluice.build.layout import sluice_dir, write_json
 from sluice.build.locate import find_project, locate, new_progress
+from sluice.build.lock import acquire
 from sluice.build.progress import EMPTY_MANIFEST, Progress
 from sluice.build.report_step import build_statuses
 from sluice.build.result import (
     EXIT_FAILED,
     EXIT_USAGE,
+    BuildBusy,
     BuildError,
     BuildResult,
     Interrupted,
@@ -55,6 +57,7 @@ def write_running(progress: Progress) -> None:
             "phase": progress.phase,
             "started_at": progress.started_at,
             "pid": os.getpid(),
+            "dbt_pid": progress.dbt_pid,
             "project_dir": progress.project,
             "attempts_so_far": len(progress.attempts),
         },
@@ -244,7 +247,20 @@ def record_usage_error(
     report = "--no-report" not in passthrough
     with contextlib.suppress(BuildError):
         locate(progress, passthrough, env, report=report, report_dir=report_dir)
-    return record_usage_error_of(progress, message)
+    try:  # another build's record is not replaced: this one is written only under the lock
+        progress.lock = acquire(
+            progress.target_dir,
+            wait=0,
+            invocation_id=progress.invocation_id,
+            started_at=progress.started_at,
+            notify=lambda message: None,
+        )
+    except (BuildBusy, OSError):
+        return None
+    try:
+        return record_usage_error_of(progress, message)
+    finally:
+        progress.release()
 
 
 def _exit_code_of(exc: BaseException) -> tuple[int, str]:

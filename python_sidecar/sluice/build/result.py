@@ -23,6 +23,9 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_TRANSIENT = 3
+EXIT_BUSY = 4
+"""Another ``sluice build`` holds the target folder's lock, or the dbt of a killed one is still
+running there: nothing was run or written."""
 
 
 class BuildError(Exception):
@@ -36,6 +39,14 @@ class BuildError(Exception):
     def __init__(self, message: str, result: BuildResult | None = None) -> None:
         super().__init__(message)
         self.result = result
+
+
+class BuildBusy(Exception):
+    """Another ``sluice build`` holds the target folder (or a killed build's dbt still runs
+    there) and the wait for it ran out: nothing was run, the holder's record is untouched
+    (exit code 4)."""
+
+    exit_code = EXIT_BUSY
 
 
 class Interrupted(BaseException):

@@ -24,8 +24,10 @@ EPILOG = (
     "Other arguments (or everything after --) go to dbt build. Exit codes: 0 published, "
     "1 data-quality or structural failure (publication held), 2 usage or configuration error "
     "(or dbt could not start, not transiently), 3 transient failures left after the retry "
-    "budget, 130/143 interrupted by SIGINT/SIGTERM. Settings: flags > SLUICE_* environment "
-    "variables > [tool.sluice] in the project's pyproject.toml > defaults."
+    "budget, 4 another sluice build holds the target folder (or the dbt of a killed one still "
+    "runs there; see --wait-for-lock), 130/143 interrupted by SIGINT/SIGTERM. Settings: "
+    "flags > SLUICE_* environment variables > [tool.sluice] in the project's pyproject.toml "
+    "> defaults."
 )
 
 
@@ -62,6 +64,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--alert-min-priority",
         help="alert failures at or above this priority: P1, P2, P3 or P4 (default P3)",
+    )
+    parser.add_argument(
+        "--wait-for-lock",
+        metavar="SECONDS",
+        help="when another sluice build holds the target folder (or a killed build's dbt still "
+        "runs there), wait this long for it before refusing with exit code 4 (default 0: "
+        "refuse at once)",
     )
     parser.add_argument("--no-report", action="store_true", help="skip the impact report")
     parser.add_argument("--report-dir", help="report folder (default target/sluice)")
@@ -156,9 +165,20 @@ def _stop_on_signals() -> Iterator[None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sluice.build import EXIT_USAGE, BuildError, Interrupted, build, summary
+    from sluice.build import EXIT_USAGE, BuildBusy, BuildError, Interrupted, build, summary
     from sluice.escalate.webhook import redact
 
+    try:
+        wait_for_lock = float(args.wait_for_lock or 0)
+        if not 0 <= wait_for_lock < float("inf"):
+            raise ValueError(args.wait_for_lock)
+    except ValueError:
+        print(
+            f"sluice build: --wait-for-lock must be a number of seconds, not "
+            f"{args.wait_for_lock!r}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
         with _stop_on_signals():
             result = build(
@@ -176,7 +196,12 @@ def run(args: argparse.Namespace) -> int:
                 report_dir=args.report_dir,
                 warehouse=not args.no_warehouse,
                 log_dbt_output=args.dbt_log,
+                wait_for_lock=wait_for_lock,
+                notify=lambda message: print(f"sluice build: {message}", file=sys.stderr),
             )
+    except BuildBusy as exc:
+        print(redact(f"sluice build: refused: {exc}"), file=sys.stderr)
+        return exc.exit_code
     except BuildError as exc:
         if exc.result is not None and exc.result.attempts:
             _print_summary(exc.result)
@@ -251,6 +276,7 @@ def _write_summary(result: Any, out: io.StringIO) -> None:
         0: "published",
         1: "publication held",
         2: "dbt could not start",
+        4: "another build holds the target folder",
         3: "transient failures left",
     }
     print(
