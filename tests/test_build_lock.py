@@ -130,8 +130,10 @@ def test_after_kill_9_the_orphan_dbt_is_refused_then_the_next_build_runs(project
         assert third.process is not None and third.process.poll() is None
         kill_orphan(dbt_pid, project.schema)
         third.wait_for(
-            lambda: third.record().get("status") == "running"
-            and third.record().get("pid") == third.process.pid,  # type: ignore[union-attr]
+            lambda: (
+                third.record().get("status") == "running"
+                and third.record().get("pid") == third.process.pid
+            ),  # type: ignore[union-attr]
             "the third build running",
         )
         stop(third)
