@@ -31,6 +31,7 @@ from sluice.build.report_step import build_statuses
 from sluice.build.result import (
     EXIT_FAILED,
     EXIT_USAGE,
+    EXIT_WRITE_FAILED,
     BuildBusy,
     BuildError,
     BuildResult,
@@ -264,6 +265,8 @@ def record_usage_error(
 
 
 def _exit_code_of(exc: BaseException) -> tuple[int, str]:
+    if isinstance(exc, OSError):
+        return EXIT_WRITE_FAILED, f"stopped: {describe_os_error(exc)}"
     if isinstance(exc, Interrupted):
         return exc.exit_code, f"interrupted by {exc}"
     if isinstance(exc, KeyboardInterrupt):
@@ -272,6 +275,12 @@ def _exit_code_of(exc: BaseException) -> tuple[int, str]:
         code = exc.code if isinstance(exc.code, int) else EXIT_FAILED
         return code, f"stopped by SystemExit({exc.code!r})"
     return EXIT_FAILED, f"stopped by {type(exc).__name__}: {exc}"
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for a file that could not be written: what, where, why."""
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"a file could not be written ({exc.strerror or exc}){where}"
 
 
 def _delivery_written(progress: Progress) -> Delivery | None:
@@ -330,13 +339,15 @@ def record_interrupted(progress: Progress, exc: BaseException) -> Path | None:
         manifest = EMPTY_MANIFEST
         delivery = Delivery(False, False, None, NOT_SENT_INTERRUPTED)
         progress.notes.append(f"the interrupted run could not be summarised fully: {problem}")
+    write_failed = isinstance(exc, OSError)
     result = unfinished(
         progress,
-        outcome="interrupted",
+        outcome="write_failed" if write_failed else "interrupted",
         exit_code=exit_code,
         status="interrupted" if not isinstance(exc, Exception) else "error",
         note=note,
-        report_note="report skipped: the build was interrupted",
+        report_note="report skipped: "
+        + ("a file could not be written" if write_failed else "the build was interrupted"),
         failures=failures,
         escalations=escalations,
         delivery=delivery,

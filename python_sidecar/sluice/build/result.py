@@ -41,6 +41,24 @@ class BuildError(Exception):
         self.result = result
 
 
+EXIT_WRITE_FAILED = 5
+"""A file of the build could not be written (a full disk, a quota, a read-only folder)."""
+
+
+class WriteFailed(Exception):
+    """A file of the build (dbt's log, a copy of dbt's artifacts, ``alerts.json``, the record)
+    could not be written: the build stopped, dbt stopped first if it was running (exit code 5).
+
+    ``recorded`` is this run's ``build.json`` when that could still be written, else None.
+    """
+
+    exit_code = EXIT_WRITE_FAILED
+
+    def __init__(self, message: str, recorded: Path | None = None) -> None:
+        super().__init__(message)
+        self.recorded = recorded
+
+
 class BuildBusy(Exception):
     """Another ``sluice build`` holds the target folder (or a killed build's dbt still runs
     there) and the wait for it ran out: nothing was run, the holder's record is untouched

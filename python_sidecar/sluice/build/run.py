@@ -26,9 +26,21 @@ from sluice.build.layout import sluice_dir
 from sluice.build.locate import find_project, locate, new_progress
 from sluice.build.lock import acquire
 from sluice.build.progress import Clock, Context, Progress, Sleeper
-from sluice.build.record import record_interrupted, record_usage_error_of, write_running
+from sluice.build.record import (
+    describe_os_error,
+    record_interrupted,
+    record_usage_error_of,
+    write_running,
+)
 from sluice.build.report_step import preload, report_files
-from sluice.build.result import EXIT_USAGE, BuildBusy, BuildError, BuildResult, Interrupted
+from sluice.build.result import (
+    EXIT_USAGE,
+    BuildBusy,
+    BuildError,
+    BuildResult,
+    Interrupted,
+    WriteFailed,
+)
 from sluice.destinations import REPORT_FORMATS, check_writable
 from sluice.errors import InputError
 from sluice.escalate.webhook import validate_url
@@ -78,7 +90,9 @@ def build(
     ``--target-path``, ``DBT_TARGET_PATH`` or ``target``. Nothing is written where the target
     folder cannot be written. Raises :class:`BuildError` for usage and configuration errors
     and when dbt cannot start for a reason that is not transient; an exception that interrupts
-    the build (:class:`Interrupted`, ``KeyboardInterrupt``, ...) stops dbt and goes on.
+    the build (:class:`Interrupted`, ``KeyboardInterrupt``, ...) stops dbt and goes on; a
+    file that cannot be written (``OSError``: a full disk) stops dbt, records what it can and
+    raises :class:`WriteFailed`.
 
     One build per target folder at a time (:mod:`sluice.build.lock`): another build's lock,
     or the dbt a killed build left running there, is waited for up to ``wait_for_lock``
@@ -154,6 +168,8 @@ def _build(
         recorded = record_interrupted(progress, exc)
         if isinstance(exc, Interrupted):
             exc.recorded = recorded
+        if isinstance(exc, OSError):  # a full disk, a quota: exit 5, not a traceback
+            raise WriteFailed(describe_os_error(exc), recorded) from exc
         raise
     finally:
         progress.release()

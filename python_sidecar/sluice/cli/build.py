@@ -25,7 +25,8 @@ EPILOG = (
     "1 data-quality or structural failure (publication held), 2 usage or configuration error "
     "(or dbt could not start, not transiently), 3 transient failures left after the retry "
     "budget, 4 another sluice build holds the target folder (or the dbt of a killed one still "
-    "runs there; see --wait-for-lock), 130/143 interrupted by SIGINT/SIGTERM. Settings: "
+    "runs there; see --wait-for-lock), 5 a file could not be written (a full disk), 130/143 "
+    "interrupted by SIGINT/SIGTERM. Settings: "
     "flags > SLUICE_* environment variables > [tool.sluice] in the project's pyproject.toml "
     "> defaults."
 )
@@ -165,7 +166,15 @@ def _stop_on_signals() -> Iterator[None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sluice.build import EXIT_USAGE, BuildBusy, BuildError, Interrupted, build, summary
+    from sluice.build import (
+        EXIT_USAGE,
+        BuildBusy,
+        BuildError,
+        Interrupted,
+        WriteFailed,
+        build,
+        summary,
+    )
     from sluice.escalate.webhook import redact
 
     try:
@@ -199,6 +208,14 @@ def run(args: argparse.Namespace) -> int:
                 wait_for_lock=wait_for_lock,
                 notify=lambda message: print(f"sluice build: {message}", file=sys.stderr),
             )
+    except WriteFailed as exc:
+        told = (
+            f"this run's record was written to {exc.recorded.parent}"
+            if exc.recorded is not None
+            else "no record of this run could be written"
+        )
+        print(redact(f"sluice build: stopped: {exc}; {told}"), file=sys.stderr)
+        return exc.exit_code
     except BuildBusy as exc:
         print(redact(f"sluice build: refused: {exc}"), file=sys.stderr)
         return exc.exit_code
