@@ -78,6 +78,8 @@ class Interrupted(BaseException):
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
+        self.dbt_stopped = False
+        """Whether dbt was running when the build was interrupted (and was stopped)."""
         self.recorded: Path | None = None
         """This run's ``build.json`` once the build wrote it; None if it could not (the
         project was not found yet, or its target folder cannot be written)."""

@@ -152,7 +152,8 @@ def _build(
         raise BuildError(f"{project} is not a dbt project (no dbt_project.yml)")
     progress = new_progress(project, passthrough, env, started_at=started_wall, clock=timing[1])
     if request.report and request.report_dir:
-        progress.report_files = tuple(report_files(Path(request.report_dir)))
+        chosen = report_files(Path(request.report_dir))
+        progress.report_files = tuple(dict.fromkeys([*progress.report_files, *chosen]))
     # From here on every way out, a signal included, writes this run's record; the lock of
     # the target folder is held until it is written.
     try:
@@ -165,6 +166,8 @@ def _build(
         raise
     except BaseException as exc:
         # interrupted while the project file was read: the record goes to the fallback folder
+        if isinstance(exc, Interrupted):
+            exc.dbt_stopped = progress.running is not None
         recorded = record_interrupted(progress, exc)
         if isinstance(exc, Interrupted):
             exc.recorded = recorded

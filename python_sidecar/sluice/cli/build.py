@@ -232,9 +232,10 @@ def run(args: argparse.Namespace) -> int:
             if recorded is not None
             else "no record of this run could be written"
         )
+        # said only when dbt was still running (a KeyboardInterrupt from a caller: unknown)
+        stopped = "dbt was stopped and " if getattr(exc, "dbt_stopped", True) else ""
         print(
-            f"sluice build: interrupted by {signal.Signals(signum).name}; dbt was stopped "
-            f"and {told}",
+            f"sluice build: interrupted by {signal.Signals(signum).name}; {stopped}{told}",
             file=sys.stderr,
         )
         return 128 + signum

@@ -79,21 +79,29 @@ def build_payload(
     for alert in alerts:
         counts[alert.priority] = counts.get(alert.priority, 0) + 1
     summary = ", ".join(f"{p}: {n}" for p, n in sorted(counts.items()))
+    times = max((alert.repeated for alert in alerts), default=0)
+    again = f" (the same failure on {times} consecutive attempts)" if times else ""
     text = (
         f"sluice build of {project}: {len(alerts)} failure(s) need an owner ({summary}); "
-        f"exit code {exit_code} after {attempts} attempt(s)."
+        f"exit code {exit_code} after {attempts} attempt(s){again}."
     )
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _short(text, 150)}},
     ]
     for alert in alerts[:MAX_FAILURE_BLOCKS]:
         exposures = ", ".join(e.split(".")[-1] for e in alert.exposures) or "none"
+        repeated = (
+            f"*Repeated:* failed the same way on {alert.repeated} consecutive attempts\n"
+            if alert.repeated
+            else ""
+        )
         body = (
             f"*{alert.priority}* `{_escape(alert.name)}` - *{alert.failure_class}* "
             f"({alert.severity})\n"
             f"*Owner:* {_escape(alert.owner)}  *Exposures:* {_escape(exposures)}  "
             f"*Blocked nodes:* {len(alert.blocked)}\n"
             f"*Next:* {alert.action}\n"
+            f"{repeated}"
             f"> {_escape(_short(alert.message or alert.reason))}"
         )
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": body}})
