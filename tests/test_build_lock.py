@@ -140,5 +140,7 @@ def test_after_kill_9_the_orphan_dbt_is_refused_then_the_next_build_runs(project
         err = third.stderr()
         assert f"previous sluice build (pid {killed_pid}" in err
         assert f"waiting up to {DEADLINE:g} s for dbt (pid {dbt_pid})" in err
+        notes = third.record()["notes"]
+        assert any(f"previous sluice build (pid {killed_pid}" in note for note in notes)
     finally:
         kill_orphan(dbt_pid, project.schema)

@@ -239,11 +239,17 @@ def _prepare(
         wait=request.wait_for_lock,
         invocation_id=progress.invocation_id,
         started_at=progress.started_at,
-        notify=request.notify,
+        notify=lambda message: _notice(progress, request, message),
     )
     progress.clear_previous_run()
     write_running(progress)
     return output_dir
+
+
+def _notice(progress: Progress, request: _Request, message: str) -> None:
+    """What the lock found (a killed build, a wait): told now, and kept in this run's notes."""
+    progress.notes.append(message)
+    request.notify(message)
 
 
 def _dbt_started(progress: Progress, pid: int) -> None:
