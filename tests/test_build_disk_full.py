@@ -10,8 +10,10 @@ import errno
 import json
 import os
 import shutil
+import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -170,3 +172,52 @@ def test_nothing_can_be_written_exit_5_one_line_and_no_temporary_file(
     assert "no record of this run could be written" in line
     no_temporary_files(project)
     assert not (sluice_dir / "build.json").exists()
+
+
+@pytest.fixture
+def small_tmpfs(tmp_path: Path) -> Iterator[Path]:
+    """A real 1 MiB tmpfs (as root, where mount is permitted), else the test is skipped."""
+    mount = tmp_path / "full"
+    mount.mkdir()
+    made = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mount)],
+        capture_output=True,
+        check=False,
+    )
+    if made.returncode != 0:
+        pytest.skip("a tmpfs cannot be mounted here (not root): the injected ENOSPC tests stand")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", str(mount)], check=False)
+
+
+@pytest.mark.parametrize("free_kib", [200, 600])
+def test_a_real_full_target_folder_ends_with_exit_5_and_leaves_no_temporary_file(
+    project: Path, small_tmpfs: Path, free_kib: int, capfd: pytest.CaptureFixture[str]
+):
+    (small_tmpfs / "filler").write_bytes(b"\0" * (1024 - free_kib) * 1024)
+    code = main(
+        [
+            "build",
+            "--project-dir",
+            str(project),
+            "--no-report",
+            "--no-warehouse",
+            "--dbt-log",
+            "--profiles-dir",
+            str(project),
+            "--max-attempts",
+            "1",
+            "--target-path",
+            str(small_tmpfs),
+        ]
+    )
+    _, err = capfd.readouterr()
+
+    assert code == 5, err
+    one_line_no_traceback(err)
+    assert list(small_tmpfs.rglob("*.tmp")) == []
+    record = small_tmpfs / "sluice" / "build.json"
+    if record.exists():  # where it fits, it is this run's, finished
+        assert json.loads(record.read_text())["exit_code"] == 5

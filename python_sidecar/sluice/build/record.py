@@ -171,12 +171,21 @@ def _write_record_if_possible(
 ) -> Path | None:
     """This run's record, after removing the previous run's outputs if that is not done yet;
     the ``build.json`` written, or None when the folder cannot be written."""
+    folder = sluice_dir(result.target_dir)
     try:
         progress.clear_previous_run()
         write_record(progress, result, {}, manifest)
     except OSError:
-        return None
-    return sluice_dir(result.target_dir) / "build.json"
+        # A full disk: the running record goes (it must not be read as this run's state, and
+        # its room may be enough for the record), then one more try.
+        for name in ("build.json", "sluice.prom"):
+            with contextlib.suppress(OSError):
+                (folder / name).unlink()
+        try:
+            write_record(progress, result, {}, manifest)
+        except OSError:
+            return None
+    return folder / "build.json"
 
 
 def unfinished(
