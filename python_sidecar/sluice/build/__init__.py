@@ -36,30 +36,38 @@ from sluice.build.locate import target_dir_of
 from sluice.build.record import record_usage_error, summary
 from sluice.build.report_step import report_inputs, run_report
 from sluice.build.result import (
+    EXIT_BUSY,
     EXIT_FAILED,
     EXIT_OK,
     EXIT_TRANSIENT,
     EXIT_USAGE,
+    EXIT_WRITE_FAILED,
     Attempt,
+    BuildBusy,
     BuildError,
     BuildResult,
     Interrupted,
     ReportStep,
+    WriteFailed,
     decide_exit_code,
 )
 from sluice.build.run import build
 
 __all__ = [
+    "EXIT_BUSY",
     "EXIT_FAILED",
     "EXIT_OK",
     "EXIT_TRANSIENT",
     "EXIT_USAGE",
+    "EXIT_WRITE_FAILED",
     "Attempt",
+    "BuildBusy",
     "BuildError",
     "BuildResult",
     "DbtRunner",
     "Interrupted",
     "ReportStep",
+    "WriteFailed",
     "build",
     "decide_exit_code",
     "find_dbt",

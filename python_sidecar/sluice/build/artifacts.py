@@ -9,6 +9,7 @@ view in ``target/sluice/final/``. Does not run dbt, decide on a retry or write t
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import shutil
 from collections.abc import Sequence
@@ -60,7 +61,12 @@ def keep_attempt(target_dir: Path, number: int, fresh: Sequence[str] = ARTIFACTS
     for name in fresh:
         source = target_dir / name
         if source.exists():
-            shutil.copyfile(source, folder / name)
+            try:
+                shutil.copyfile(source, folder / name)
+            except OSError:  # a full disk: the partial copy goes, leaving room for the record
+                with contextlib.suppress(OSError):
+                    (folder / name).unlink()
+                raise
     return folder
 
 

@@ -62,7 +62,10 @@ def _run_one(
     write_running(progress)
     running = Running(number, kind, tuple(args), delay, rerun, context.clock(), stamps(target_dir))
     progress.running = running
-    returncode = context.run_dbt(args, attempts_dir(target_dir) / str(number) / "dbt.log")
+    try:
+        returncode = context.run_dbt(args, attempts_dir(target_dir) / str(number) / "dbt.log")
+    finally:
+        progress.dbt_pid = None
     attempt = collect(context, progress, running, returncode)
     progress.attempts.append(attempt)
     progress.running = None

@@ -9,7 +9,9 @@ results; if it has not exited within the stop timeout, its process group is kill
 SIGTERM handler: SIGTERM would end it at once with its queries still running in the warehouse.
 
 dbt's output (stdout and stderr) always goes to the attempt's log file, where a failed start is
-read from, and also to this process's ``sys.stdout`` unless told otherwise.
+read from, and also to this process's ``sys.stdout`` unless told otherwise. When the log cannot
+be written (a full disk), the output is still read to its end, so dbt never blocks on a full
+pipe, and the write error is raised once dbt has exited.
 
 Owns finding dbt and running it; knows nothing of attempts, artifacts or the record (the attempt
 loop, :mod:`sluice.build.attempts`, decides what to run and reads what dbt wrote).
@@ -41,13 +43,31 @@ _PUMP_GRACE = 10.0
 group could keep the pipe open)."""
 
 
-def _pump(source: IO[bytes], log: IO[bytes], echo: bool) -> None:
-    """Copy dbt's output to the log (and stdout) until dbt and its children close it."""
+def _write_all(log: IO[bytes], chunk: bytes) -> None:
+    view = memoryview(chunk)
+    while view:
+        written = log.write(view)
+        if not written:  # nothing taken: give the chunk up rather than spin
+            return
+        view = view[written:]
+
+
+def _pump(source: IO[bytes], log: IO[bytes], echo: bool, failed: list[OSError]) -> None:
+    """Copy dbt's output to the log (and stdout) until dbt and its children close it. A log
+    that cannot be written (a full disk) is given up, its error kept in ``failed``, and the
+    output still read to the end: dbt must never block on a full pipe."""
     decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    with contextlib.suppress(OSError, ValueError):  # the log closed: sluice stopped waiting
+    logging = True
+    with contextlib.suppress(OSError, ValueError):  # the pipe closed
         while chunk := os.read(source.fileno(), _CHUNK):
-            log.write(chunk)
-            log.flush()
+            if logging:
+                try:
+                    _write_all(log, chunk)
+                except OSError as exc:
+                    failed.append(exc)
+                    logging = False
+                except ValueError:  # the log closed: sluice stopped waiting
+                    logging = False
             if echo:
                 with contextlib.suppress(Exception):  # an odd stdout must not stop the copy
                     sys.stdout.write(decoder.decode(chunk))
@@ -91,13 +111,22 @@ def _command(executable: str, args: Sequence[str]) -> list[str]:
     return [executable, *args]
 
 
-def subprocess_runner(executable: str, *, echo: bool, stop_timeout: float) -> DbtRunner:
+def subprocess_runner(
+    executable: str,
+    *,
+    echo: bool,
+    stop_timeout: float,
+    on_start: Callable[[int], None] | None = None,
+) -> DbtRunner:
     """A :data:`DbtRunner` for the dbt executable; ``echo`` also copies dbt's output to
-    ``sys.stdout``; ``stop_timeout`` is how long dbt gets to stop when interrupted."""
+    ``sys.stdout``; ``stop_timeout`` is how long dbt gets to stop when interrupted;
+    ``on_start`` is given dbt's pid once it runs (for the running record)."""
 
     def run(args: Sequence[str], log_path: Path) -> int:
         log_path.parent.mkdir(parents=True, exist_ok=True)
-        with log_path.open("wb") as log:
+        failed: list[OSError] = []
+        # unbuffered: nothing is left to flush (and fail) when the log is closed
+        with log_path.open("wb", buffering=0) as log:
             process: subprocess.Popen[bytes] | None = None
             pump: threading.Thread | None = None
             try:
@@ -108,9 +137,13 @@ def subprocess_runner(executable: str, *, echo: bool, stop_timeout: float) -> Db
                     start_new_session=True,
                 )
                 assert process.stdout is not None
-                pump = threading.Thread(target=_pump, args=(process.stdout, log, echo), daemon=True)
+                pump = threading.Thread(
+                    target=_pump, args=(process.stdout, log, echo, failed), daemon=True
+                )
                 pump.start()
-                return process.wait()
+                if on_start is not None:
+                    on_start(process.pid)
+                returncode = process.wait()
             except BaseException:
                 if process is not None:
                     stop(process, stop_timeout)
@@ -124,6 +157,9 @@ def subprocess_runner(executable: str, *, echo: bool, stop_timeout: float) -> Db
                             pump.join(_PUMP_GRACE)
                     assert process.stdout is not None
                     process.stdout.close()
+        if failed:  # dbt ran to its end; its log is incomplete: the build cannot vouch for it
+            raise failed[0]
+        return returncode
 
     return run
 

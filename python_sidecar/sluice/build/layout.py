@@ -2,7 +2,8 @@
 
 Owns the names under ``target/sluice/`` (``build.json``, ``alerts.json``, ``sluice.prom``, the
 ``attempts/`` and ``final/`` folders), their removal before a run writes its own, and the
-atomic JSON write every record file uses. Never touches dbt's own files.
+atomic JSON write every record file uses (URL credentials redacted, a failed write leaving no
+temporary file). Never touches dbt's own files.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+from sluice.escalate.webhook import redact
 
 RUN_OUTPUTS = ("build.json", "alerts.json", "sluice.prom")
 RUN_FOLDERS = ("attempts", "final")
@@ -51,6 +54,17 @@ def _jsonable(value: Any) -> Any:
 def write_json(path: Path, data: Any) -> None:
     """Write ``data`` as indented JSON, atomically (a reader sees the old file or the new)."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    write_atomically(path, redact(json.dumps(_jsonable(data), indent=2, default=str)))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Write ``text`` through a temporary file beside ``path``, renamed over it; the temporary
+    file is removed when the write fails (a full disk leaves nothing half-written)."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_jsonable(data), indent=2, default=str), "utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(text, "utf-8")
+        tmp.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise

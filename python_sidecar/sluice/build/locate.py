@@ -58,13 +58,15 @@ def new_progress(
 ) -> Progress:
     """A new build's state, with a fresh id and the fallback target folder (until
     :func:`locate` reads the project's own)."""
+    target_dir = target_dir_given(project, dbt_args, environ)
     return Progress(
         invocation_id=str(uuid.uuid4()),
         project=project,
-        target_dir=target_dir_given(project, dbt_args, environ),
+        target_dir=target_dir,
         started_at=started_at,
         clock=clock,
         started=clock(),
+        report_files=tuple(report_files(sluice_dir(target_dir))),
     )
 
 
@@ -79,6 +81,10 @@ def locate(
     """Read the project's target folder into ``progress`` (a :class:`BuildError` when the
     project file cannot be read; ``progress`` keeps the fallback folder then)."""
     progress.target_dir = target_dir_of(progress.project, dbt_args, environ)
-    if report:
-        output_dir = Path(report_dir) if report_dir else sluice_dir(progress.target_dir)
-        progress.report_files = tuple(report_files(output_dir))
+    # The report an earlier build left under target/sluice/ goes whether or not this build
+    # writes one (an interrupted or --no-report run must not leave it to be read as its own),
+    # and so does the one in the report folder this build would write.
+    found = report_files(sluice_dir(progress.target_dir))
+    if report and report_dir:
+        found += report_files(Path(report_dir))
+    progress.report_files = tuple(dict.fromkeys(found))

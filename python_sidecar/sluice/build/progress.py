@@ -23,6 +23,7 @@ from sluice.retry.config import BuildSettings
 if TYPE_CHECKING:
     from sluice.build.artifacts import Stamp
     from sluice.build.dbt_process import DbtRunner
+    from sluice.build.lock import BuildLock
 
 Sleeper = Callable[[float], None]
 Clock = Callable[[], float]
@@ -82,6 +83,16 @@ class Progress:
     settings: BuildSettings | None = None
     report_files: tuple[Path, ...] = ()
     cleared: bool = False
+    dbt_pid: int | None = None
+    """The dbt process running now (in the running record: a killed build's orphan is known)."""
+    lock: BuildLock | None = None
+    """The target folder's lock, held from before the previous run's outputs are removed until
+    this run's record is written."""
+
+    def release(self) -> None:
+        if self.lock is not None:
+            self.lock.release()
+            self.lock = None
 
     def clear_previous_run(self) -> None:
         """Remove the previous run's outputs (once), before this run writes its own."""

@@ -25,11 +25,14 @@ from sluice.build.alerts import NOT_SENT_INTERRUPTED, alert, escalations_of
 from sluice.build.artifacts import collect_interrupted, final_view
 from sluice.build.layout import sluice_dir, write_json
 from sluice.build.locate import find_project, locate, new_progress
+from sluice.build.lock import acquire
 from sluice.build.progress import EMPTY_MANIFEST, Progress
 from sluice.build.report_step import build_statuses
 from sluice.build.result import (
     EXIT_FAILED,
     EXIT_USAGE,
+    EXIT_WRITE_FAILED,
+    BuildBusy,
     BuildError,
     BuildResult,
     Interrupted,
@@ -55,6 +58,7 @@ def write_running(progress: Progress) -> None:
             "phase": progress.phase,
             "started_at": progress.started_at,
             "pid": os.getpid(),
+            "dbt_pid": progress.dbt_pid,
             "project_dir": progress.project,
             "attempts_so_far": len(progress.attempts),
         },
@@ -167,12 +171,21 @@ def _write_record_if_possible(
 ) -> Path | None:
     """This run's record, after removing the previous run's outputs if that is not done yet;
     the ``build.json`` written, or None when the folder cannot be written."""
+    folder = sluice_dir(result.target_dir)
     try:
         progress.clear_previous_run()
         write_record(progress, result, {}, manifest)
     except OSError:
-        return None
-    return sluice_dir(result.target_dir) / "build.json"
+        # A full disk: the running record goes (it must not be read as this run's state, and
+        # its room may be enough for the record), then one more try.
+        for name in ("build.json", "sluice.prom"):
+            with contextlib.suppress(OSError):
+                (folder / name).unlink()
+        try:
+            write_record(progress, result, {}, manifest)
+        except OSError:
+            return None
+    return folder / "build.json"
 
 
 def unfinished(
@@ -244,10 +257,25 @@ def record_usage_error(
     report = "--no-report" not in passthrough
     with contextlib.suppress(BuildError):
         locate(progress, passthrough, env, report=report, report_dir=report_dir)
-    return record_usage_error_of(progress, message)
+    try:  # another build's record is not replaced: this one is written only under the lock
+        progress.lock = acquire(
+            progress.target_dir,
+            wait=0,
+            invocation_id=progress.invocation_id,
+            started_at=progress.started_at,
+            notify=lambda message: None,
+        )
+    except (BuildBusy, OSError):
+        return None
+    try:
+        return record_usage_error_of(progress, message)
+    finally:
+        progress.release()
 
 
 def _exit_code_of(exc: BaseException) -> tuple[int, str]:
+    if isinstance(exc, OSError):
+        return EXIT_WRITE_FAILED, f"stopped: {describe_os_error(exc)}"
     if isinstance(exc, Interrupted):
         return exc.exit_code, f"interrupted by {exc}"
     if isinstance(exc, KeyboardInterrupt):
@@ -256,6 +284,12 @@ def _exit_code_of(exc: BaseException) -> tuple[int, str]:
         code = exc.code if isinstance(exc.code, int) else EXIT_FAILED
         return code, f"stopped by SystemExit({exc.code!r})"
     return EXIT_FAILED, f"stopped by {type(exc).__name__}: {exc}"
+
+
+def describe_os_error(exc: OSError) -> str:
+    """One line for a file that could not be written: what, where, why."""
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"a file could not be written ({exc.strerror or exc}){where}"
 
 
 def _delivery_written(progress: Progress) -> Delivery | None:
@@ -314,13 +348,15 @@ def record_interrupted(progress: Progress, exc: BaseException) -> Path | None:
         manifest = EMPTY_MANIFEST
         delivery = Delivery(False, False, None, NOT_SENT_INTERRUPTED)
         progress.notes.append(f"the interrupted run could not be summarised fully: {problem}")
+    write_failed = isinstance(exc, OSError)
     result = unfinished(
         progress,
-        outcome="interrupted",
+        outcome="write_failed" if write_failed else "interrupted",
         exit_code=exit_code,
         status="interrupted" if not isinstance(exc, Exception) else "error",
         note=note,
-        report_note="report skipped: the build was interrupted",
+        report_note="report skipped: "
+        + ("a file could not be written" if write_failed else "the build was interrupted"),
         failures=failures,
         escalations=escalations,
         delivery=delivery,

@@ -23,6 +23,9 @@ EXIT_OK = 0
 EXIT_FAILED = 1
 EXIT_USAGE = 2
 EXIT_TRANSIENT = 3
+EXIT_BUSY = 4
+"""Another ``sluice build`` holds the target folder's lock, or the dbt of a killed one is still
+running there: nothing was run or written."""
 
 
 class BuildError(Exception):
@@ -38,6 +41,32 @@ class BuildError(Exception):
         self.result = result
 
 
+EXIT_WRITE_FAILED = 5
+"""A file of the build could not be written (a full disk, a quota, a read-only folder)."""
+
+
+class WriteFailed(Exception):
+    """A file of the build (dbt's log, a copy of dbt's artifacts, ``alerts.json``, the record)
+    could not be written: the build stopped, dbt stopped first if it was running (exit code 5).
+
+    ``recorded`` is this run's ``build.json`` when that could still be written, else None.
+    """
+
+    exit_code = EXIT_WRITE_FAILED
+
+    def __init__(self, message: str, recorded: Path | None = None) -> None:
+        super().__init__(message)
+        self.recorded = recorded
+
+
+class BuildBusy(Exception):
+    """Another ``sluice build`` holds the target folder (or a killed build's dbt still runs
+    there) and the wait for it ran out: nothing was run, the holder's record is untouched
+    (exit code 4)."""
+
+    exit_code = EXIT_BUSY
+
+
 class Interrupted(BaseException):
     """Raised (by a signal handler, as ``sluice build`` installs) to stop a build.
 
@@ -49,6 +78,8 @@ class Interrupted(BaseException):
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
+        self.dbt_stopped = False
+        """Whether dbt was running when the build was interrupted (and was stopped)."""
         self.recorded: Path | None = None
         """This run's ``build.json`` once the build wrote it; None if it could not (the
         project was not found yet, or its target folder cannot be written)."""

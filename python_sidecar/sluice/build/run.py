@@ -24,10 +24,23 @@ from sluice.build.dbt_process import DbtRunner, find_dbt, subprocess_runner
 from sluice.build.finish import Outputs, finish
 from sluice.build.layout import sluice_dir
 from sluice.build.locate import find_project, locate, new_progress
+from sluice.build.lock import acquire
 from sluice.build.progress import Clock, Context, Progress, Sleeper
-from sluice.build.record import record_interrupted, record_usage_error_of, write_running
+from sluice.build.record import (
+    describe_os_error,
+    record_interrupted,
+    record_usage_error_of,
+    write_running,
+)
 from sluice.build.report_step import preload, report_files
-from sluice.build.result import EXIT_USAGE, BuildError, BuildResult, Interrupted
+from sluice.build.result import (
+    EXIT_USAGE,
+    BuildBusy,
+    BuildError,
+    BuildResult,
+    Interrupted,
+    WriteFailed,
+)
 from sluice.destinations import REPORT_FORMATS, check_writable
 from sluice.errors import InputError
 from sluice.escalate.webhook import validate_url
@@ -57,6 +70,8 @@ def build(
     dbt_executable: str | None = None,
     runner: DbtRunner | None = None,
     log_dbt_output: bool = False,
+    wait_for_lock: float = 0.0,
+    notify: Callable[[str], None] | None = None,
 ) -> BuildResult:
     """Run ``dbt build`` for the project with ``dbt_args``; retry transient failures; escalate.
 
@@ -75,7 +90,14 @@ def build(
     ``--target-path``, ``DBT_TARGET_PATH`` or ``target``. Nothing is written where the target
     folder cannot be written. Raises :class:`BuildError` for usage and configuration errors
     and when dbt cannot start for a reason that is not transient; an exception that interrupts
-    the build (:class:`Interrupted`, ``KeyboardInterrupt``, ...) stops dbt and goes on.
+    the build (:class:`Interrupted`, ``KeyboardInterrupt``, ...) stops dbt and goes on; a
+    file that cannot be written (``OSError``: a full disk) stops dbt, records what it can and
+    raises :class:`WriteFailed`.
+
+    One build per target folder at a time (:mod:`sluice.build.lock`): another build's lock,
+    or the dbt a killed build left running there, is waited for up to ``wait_for_lock``
+    seconds, then :class:`BuildBusy` is raised and nothing is written. ``notify`` is told what
+    a killed build left behind, and that the build waits, when it happens.
     """
     settings = {
         "max_attempts": max_attempts,
@@ -88,7 +110,7 @@ def build(
     }
     request = _Request(
         settings, report, report_formats, report_dir, warehouse, runner, dbt_executable,
-        log_dbt_output,
+        log_dbt_output, wait_for_lock, notify or _ignore,
     )  # fmt: skip
     return _build(project_dir, dbt_args, environ, request, (sleeper, clock, uniform))
 
@@ -106,6 +128,8 @@ class _Request:
     runner: DbtRunner | None
     dbt_executable: str | None
     log_dbt_output: bool
+    wait_for_lock: float
+    notify: Callable[[str], None]
 
 
 _Timing = tuple[Sleeper, Clock, Callable[[], float] | None]
@@ -128,20 +152,30 @@ def _build(
         raise BuildError(f"{project} is not a dbt project (no dbt_project.yml)")
     progress = new_progress(project, passthrough, env, started_at=started_wall, clock=timing[1])
     if request.report and request.report_dir:
-        progress.report_files = tuple(report_files(Path(request.report_dir)))
-    # From here on every way out, a signal included, writes this run's record.
+        chosen = report_files(Path(request.report_dir))
+        progress.report_files = tuple(dict.fromkeys([*progress.report_files, *chosen]))
+    # From here on every way out, a signal included, writes this run's record; the lock of
+    # the target folder is held until it is written.
     try:
         result = _started(progress, passthrough, given_project, env, request, timing)
+    except BuildBusy:
+        raise  # another build's: nothing of this run is written
     except BuildError as exc:
         if exc.result is None:
             exc.result = record_usage_error_of(progress, str(exc))
         raise
     except BaseException as exc:
         # interrupted while the project file was read: the record goes to the fallback folder
+        if isinstance(exc, Interrupted):
+            exc.dbt_stopped = progress.running is not None
         recorded = record_interrupted(progress, exc)
         if isinstance(exc, Interrupted):
             exc.recorded = recorded
+        if isinstance(exc, OSError):  # a full disk, a quota: exit 5, not a traceback
+            raise WriteFailed(describe_os_error(exc), recorded) from exc
         raise
+    finally:
+        progress.release()
     return _raise_if_not_started(result)
 
 
@@ -154,7 +188,7 @@ def _started(
     timing: _Timing,
 ) -> BuildResult:
     """The build once its project is found: check, configure, run dbt, finish."""
-    output_dir = _prepare(progress, passthrough, env, request.report, request.report_dir)
+    output_dir = _prepare(progress, passthrough, env, request, timing)
     passthrough = _checked_args(passthrough, given_project, progress.project)
     _check_formats(request.report_formats)
     settings = _settings(progress.project, request.settings, env)
@@ -163,6 +197,7 @@ def _started(
         find_dbt(request.dbt_executable),
         echo=not request.log_dbt_output,
         stop_timeout=settings.stop_timeout,
+        on_start=lambda pid: _dbt_started(progress, pid),
     )
     sleeper, clock, uniform = timing
     context = Context(
@@ -184,12 +219,13 @@ def _prepare(
     progress: Progress,
     dbt_args: Sequence[str],
     environ: Mapping[str, str],
-    report: bool,
-    report_dir: str | os.PathLike[str] | None,
+    request: _Request,
+    timing: _Timing,
 ) -> Path:
-    """Find the target folder, check that it (and the report's folder) can be written, and
-    replace the previous run's record with this run's, ``running``. Returns the report's
-    folder."""
+    """Find the target folder, check that it (and the report's folder) can be written, take
+    its lock, and replace the previous run's record with this run's, ``running``. Returns the
+    report's folder."""
+    report, report_dir = request.report, request.report_dir
     locate(progress, dbt_args, environ, report=report, report_dir=report_dir)
     output_dir = Path(report_dir) if report_dir else sluice_dir(progress.target_dir)
     try:  # before anything is written: a folder that cannot be written is a usage error
@@ -198,9 +234,33 @@ def _prepare(
             check_writable(output_dir, "report")
     except InputError as exc:
         raise BuildError(str(exc)) from None
+    progress.lock = acquire(
+        progress.target_dir,
+        wait=request.wait_for_lock,
+        invocation_id=progress.invocation_id,
+        started_at=progress.started_at,
+        notify=lambda message: _notice(progress, request, message),
+    )
     progress.clear_previous_run()
     write_running(progress)
     return output_dir
+
+
+def _notice(progress: Progress, request: _Request, message: str) -> None:
+    """What the lock found (a killed build, a wait): told now, and kept in this run's notes."""
+    progress.notes.append(message)
+    request.notify(message)
+
+
+def _dbt_started(progress: Progress, pid: int) -> None:
+    """dbt runs: its pid goes into the running record, so a build that finds this one killed
+    knows which dbt it left behind."""
+    progress.dbt_pid = pid
+    write_running(progress)
+
+
+def _ignore(message: str) -> None:
+    """No one to tell (a caller of :func:`build` that did not ask)."""
 
 
 def _checked_args(

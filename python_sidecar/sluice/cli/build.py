@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import signal
 import sys
@@ -23,8 +24,11 @@ EPILOG = (
     "Other arguments (or everything after --) go to dbt build. Exit codes: 0 published, "
     "1 data-quality or structural failure (publication held), 2 usage or configuration error "
     "(or dbt could not start, not transiently), 3 transient failures left after the retry "
-    "budget, 130/143 interrupted by SIGINT/SIGTERM. Settings: flags > SLUICE_* environment "
-    "variables > [tool.sluice] in the project's pyproject.toml > defaults."
+    "budget, 4 another sluice build holds the target folder (or the dbt of a killed one still "
+    "runs there; see --wait-for-lock), 5 a file could not be written (a full disk), 130/143 "
+    "interrupted by SIGINT/SIGTERM. Settings: "
+    "flags > SLUICE_* environment variables > [tool.sluice] in the project's pyproject.toml "
+    "> defaults."
 )
 
 
@@ -61,6 +65,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--alert-min-priority",
         help="alert failures at or above this priority: P1, P2, P3 or P4 (default P3)",
+    )
+    parser.add_argument(
+        "--wait-for-lock",
+        metavar="SECONDS",
+        help="when another sluice build holds the target folder (or a killed build's dbt still "
+        "runs there), wait this long for it before refusing with exit code 4 (default 0: "
+        "refuse at once)",
     )
     parser.add_argument("--no-report", action="store_true", help="skip the impact report")
     parser.add_argument("--report-dir", help="report folder (default target/sluice)")
@@ -155,8 +166,28 @@ def _stop_on_signals() -> Iterator[None]:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sluice.build import EXIT_USAGE, BuildError, Interrupted, build, summary
+    from sluice.build import (
+        EXIT_USAGE,
+        BuildBusy,
+        BuildError,
+        Interrupted,
+        WriteFailed,
+        build,
+        summary,
+    )
+    from sluice.escalate.webhook import redact
 
+    try:
+        wait_for_lock = float(args.wait_for_lock or 0)
+        if not 0 <= wait_for_lock < float("inf"):
+            raise ValueError(args.wait_for_lock)
+    except ValueError:
+        print(
+            f"sluice build: --wait-for-lock must be a number of seconds, not "
+            f"{args.wait_for_lock!r}",
+            file=sys.stderr,
+        )
+        return EXIT_USAGE
     try:
         with _stop_on_signals():
             result = build(
@@ -174,11 +205,24 @@ def run(args: argparse.Namespace) -> int:
                 report_dir=args.report_dir,
                 warehouse=not args.no_warehouse,
                 log_dbt_output=args.dbt_log,
+                wait_for_lock=wait_for_lock,
+                notify=lambda message: print(f"sluice build: {message}", file=sys.stderr),
             )
+    except WriteFailed as exc:
+        told = (
+            f"this run's record was written to {exc.recorded.parent}"
+            if exc.recorded is not None
+            else "no record of this run could be written"
+        )
+        print(redact(f"sluice build: stopped: {exc}; {told}"), file=sys.stderr)
+        return exc.exit_code
+    except BuildBusy as exc:
+        print(redact(f"sluice build: refused: {exc}"), file=sys.stderr)
+        return exc.exit_code
     except BuildError as exc:
         if exc.result is not None and exc.result.attempts:
             _print_summary(exc.result)
-        print(f"sluice build: {exc}", file=sys.stderr)
+        print(redact(f"sluice build: {exc}"), file=sys.stderr)
         return EXIT_USAGE
     except (Interrupted, KeyboardInterrupt) as exc:
         signum = exc.signum if isinstance(exc, Interrupted) else int(signal.SIGINT)
@@ -188,9 +232,10 @@ def run(args: argparse.Namespace) -> int:
             if recorded is not None
             else "no record of this run could be written"
         )
+        # said only when dbt was still running (a KeyboardInterrupt from a caller: unknown)
+        stopped = "dbt was stopped and " if getattr(exc, "dbt_stopped", True) else ""
         print(
-            f"sluice build: interrupted by {signal.Signals(signum).name}; dbt was stopped "
-            f"and {told}",
+            f"sluice build: interrupted by {signal.Signals(signum).name}; {stopped}{told}",
             file=sys.stderr,
         )
         return 128 + signum
@@ -211,7 +256,15 @@ def _dbt_project_flags(args: argparse.Namespace) -> list[str]:
 
 
 def _print_summary(result: Any) -> None:
-    out = sys.stderr
+    from sluice.escalate.webhook import redact
+
+    out = io.StringIO()
+    _write_summary(result, out)
+    # no URL credential reaches the terminal, whatever a message holds
+    sys.stderr.write(redact(out.getvalue()))
+
+
+def _write_summary(result: Any, out: io.StringIO) -> None:
     kinds = ", ".join(
         f"{a.number}:{a.kind}{'' if a.started else ' (no node ran)'}" for a in result.attempts
     )
@@ -241,6 +294,7 @@ def _print_summary(result: Any) -> None:
         0: "published",
         1: "publication held",
         2: "dbt could not start",
+        4: "another build holds the target folder",
         3: "transient failures left",
     }
     print(

@@ -46,6 +46,9 @@ class Escalation:
     """Nodes skipped because of this failure."""
     action: str
     rule: str
+    repeated: int = 0
+    """Consecutive attempts on which this failure came back the same way, when that stopped
+    the retries (0: it did not)."""
 
 
 def breached_rules(counts: Sequence[RuleCount]) -> list[RuleCount]:
@@ -146,6 +149,7 @@ def escalate(
                 blocked=tuple(sorted(downstream)),
                 action=failure.response.action.value,
                 rule=failure.response.rule,
+                repeated=failure.repeated,
             )
         )
     return tuple(sorted(escalations, key=lambda e: (e.priority, e.unique_id)))

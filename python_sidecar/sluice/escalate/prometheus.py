@@ -7,6 +7,7 @@ keep). Row counts come from ``sluice_runs`` (structured), never from dbt's messa
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -146,11 +147,17 @@ def render(metrics: BuildMetrics) -> str:
 
 
 def write_textfile(path: Path, metrics: BuildMetrics) -> None:
-    """Write atomically, so the collector never reads half a file."""
+    """Write atomically, so the collector never reads half a file; a failed write (a full
+    disk) leaves no temporary file behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(render(metrics), "utf-8")
-    tmp.replace(path)
+    try:
+        tmp.write_text(render(metrics), "utf-8")
+        tmp.replace(path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise
 
 
 def count_by(values: Sequence[str]) -> dict[str, int]:

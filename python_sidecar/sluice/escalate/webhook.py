@@ -1,13 +1,16 @@
 """Alerts to a generic webhook, as a Slack-compatible JSON payload (``text`` and ``blocks``).
 
 The URL is a secret: it is never logged, returned or written anywhere; delivery errors are
-reported without it. :func:`validate_url` checks it before a build starts, so a malformed URL
-is a configuration error (exit 2) rather than a crash after the build.
+reported without it or any part of it (:func:`redact`). A ``user:password@`` in the URL is sent
+as Basic authentication, with or without a port, never as part of the host. :func:`validate_url`
+checks it before a build starts, so a malformed URL is a configuration error (exit 2) rather
+than a crash after the build.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -54,6 +57,8 @@ def validate_url(url: str | None, origin: str = "the webhook URL") -> str | None
         raise WebhookURLError(f"{origin}: has no host")
     if port == 0:
         raise WebhookURLError(f"{origin}: port 0 is not valid")
+    if "@" in parts.netloc and not parts.username:
+        raise WebhookURLError(f"{origin}: has a password but no user name")
     return url
 
 
@@ -74,21 +79,29 @@ def build_payload(
     for alert in alerts:
         counts[alert.priority] = counts.get(alert.priority, 0) + 1
     summary = ", ".join(f"{p}: {n}" for p, n in sorted(counts.items()))
+    times = max((alert.repeated for alert in alerts), default=0)
+    again = f" (the same failure on {times} consecutive attempts)" if times else ""
     text = (
         f"sluice build of {project}: {len(alerts)} failure(s) need an owner ({summary}); "
-        f"exit code {exit_code} after {attempts} attempt(s)."
+        f"exit code {exit_code} after {attempts} attempt(s){again}."
     )
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _short(text, 150)}},
     ]
     for alert in alerts[:MAX_FAILURE_BLOCKS]:
         exposures = ", ".join(e.split(".")[-1] for e in alert.exposures) or "none"
+        repeated = (
+            f"*Repeated:* failed the same way on {alert.repeated} consecutive attempts\n"
+            if alert.repeated
+            else ""
+        )
         body = (
             f"*{alert.priority}* `{_escape(alert.name)}` - *{alert.failure_class}* "
             f"({alert.severity})\n"
             f"*Owner:* {_escape(alert.owner)}  *Exposures:* {_escape(exposures)}  "
             f"*Blocked nodes:* {len(alert.blocked)}\n"
             f"*Next:* {alert.action}\n"
+            f"{repeated}"
             f"> {_escape(_short(alert.message or alert.reason))}"
         )
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": body}})
@@ -100,21 +113,59 @@ def build_payload(
     return {"text": text, "blocks": blocks}
 
 
-def _scrub(text: str, url: str) -> str:
-    """The text without the URL nor any part of it (a path or query can hold the secret)."""
+_SECRET_PARAM = re.compile(
+    r"(?i)\b((?:access_|api_|auth_|client_)?(?:token|key|sig|signature|secret|password|passwd|"
+    r"pass|pwd|auth|apikey|code|credential|credentials))=[^&\s'\"<>#]+"
+)
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/\s@'\"<>]+@")
+_USER_PASSWORD = re.compile(r"[^\s/@'\"<>():]+:[^\s/@'\"<>()]+@")
+
+
+def redact(text: str, url: str | None = None) -> str:
+    """The text without the webhook URL nor any part of it that can hold a secret (its user
+    and password, path, query values, fragment), and without any URL credential whatever
+    the URL: ``user:password@`` and secret-looking query values (``token=``, ``key=``,
+    ``sig=`` ...) become ``<redacted>``."""
     import urllib.parse
 
-    if not url:
-        return text
-    pieces = [url]
-    try:
-        parts = urllib.parse.urlsplit(url)
-        pieces += [parts.netloc, parts.path, parts.query, parts.fragment]
-    except ValueError:
-        pass
+    pieces: list[str] = []
+    if url:
+        pieces.append(url)
+        try:
+            parts = urllib.parse.urlsplit(url)
+            userinfo = parts.netloc.rpartition("@")[0]
+            pieces += [parts.netloc, userinfo, parts.path, parts.query, parts.fragment]
+            pieces += [parts.username or "", parts.password or ""]
+            pieces += [urllib.parse.unquote(p) for p in (parts.username, parts.password) if p]
+            pieces += [v for _, v in urllib.parse.parse_qsl(parts.query)]
+            pieces += [seg for seg in parts.path.split("/") if len(seg) >= 8]
+        except ValueError:
+            pass
     for piece in sorted({p for p in pieces if p and len(p) > 1}, key=len, reverse=True):
-        text = text.replace(piece, "<webhook>")
-    return text
+        if piece not in ("/", "//"):
+            text = text.replace(piece, "<redacted>")
+    text = _USERINFO.sub(r"\1<redacted>@", text)
+    text = _USER_PASSWORD.sub("<redacted>@", text)
+    return _SECRET_PARAM.sub(r"\1=<redacted>", text)
+
+
+def _without_userinfo(url: str) -> tuple[str, str | None]:
+    """The URL without ``user:password@``, and the Basic ``Authorization`` header it stood
+    for (None when the URL has no user)."""
+    import base64
+    import urllib.parse
+
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, None
+    host = parts.hostname or ""
+    if ":" in host:
+        host = f"[{host}]"
+    netloc = host if parts.port is None else f"{host}:{parts.port}"
+    user = urllib.parse.unquote(parts.username or "")
+    password = urllib.parse.unquote(parts.password or "")
+    token = base64.b64encode(f"{user}:{password}".encode()).decode("ascii")
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), f"Basic {token}"
 
 
 def deliver(url: str, payload: dict[str, Any], timeout: float) -> Delivery:
@@ -123,20 +174,21 @@ def deliver(url: str, payload: dict[str, Any], timeout: float) -> Delivery:
     import urllib.request
 
     data = json.dumps(payload).encode("utf-8")
-    request = urllib.request.Request(  # noqa: S310 - the scheme is checked when configured
-        url,
-        data=data,
-        method="POST",
-        headers={"Content-Type": "application/json", "User-Agent": "sluice"},
-    )
+    headers = {"Content-Type": "application/json", "User-Agent": "sluice"}
     try:
+        target, authorization = _without_userinfo(url)
+        if authorization is not None:  # user:password@ is sent as Basic authentication
+            headers["Authorization"] = authorization
+        request = urllib.request.Request(  # noqa: S310 - the scheme is checked when configured
+            target, data=data, method="POST", headers=headers
+        )
         with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             status = int(response.status)
     except urllib.error.HTTPError as exc:
-        return Delivery(True, False, exc.code, _scrub(f"HTTP {exc.code} {exc.reason}", url))
+        return Delivery(True, False, exc.code, redact(f"HTTP {exc.code} {exc.reason}", url))
     except Exception as exc:  # any failure is reported, never raised (http.client's too)
         reason = getattr(exc, "reason", exc)
-        return Delivery(True, False, None, _scrub(f"{type(exc).__name__}: {reason}", url))
+        return Delivery(True, False, None, redact(f"{type(exc).__name__}: {reason}", url))
     if 200 <= status < 300:
         return Delivery(True, True, status)
     return Delivery(True, False, status, f"HTTP {status}")
