@@ -8,11 +8,19 @@ an hourly job and a daily one) give the same picture as one ``dbt build``.
 
 Run results of commands that build nothing (``dbt compile``, ``docs generate``, ``show``,
 ``ls``, ``parse``, ``run-operation``) are never merged: the earlier state stands.
+
+The file names its version and its project; a file without a version, or of another project,
+is refused. Reports sharing one state file (jobs of an orchestrator on one volume) take turns:
+each merges its results into the file as it is when it writes, under an exclusive lock on
+``<state file>.lock``, and replaces it atomically, so no report loses another's invocation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import fcntl
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -100,8 +108,10 @@ class Invocation(msgspec.Struct, frozen=True, forbid_unknown_fields=False, gc=Fa
 
 
 class State(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
-    version: int = STATE_VERSION
+    version: int
+    """Required: a file without one was not written by sluice (or not by a version it knows)."""
     project: str | None = None
+    """The dbt project whose results these are (``name`` in dbt_project.yml)."""
     nodes: dict[str, NodeResult] = {}
     invocations: list[Invocation] = []
 
@@ -125,8 +135,9 @@ def _completed_at(result: RunResult) -> datetime | None:
     return None
 
 
-def load_state(path: Path) -> State | None:
-    """The state file, or None when there is none yet."""
+def load_state(path: Path, project: str | None = None) -> State | None:
+    """The state file, or None when there is none yet; one of another project than
+    ``project`` (when given) is refused."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -144,7 +155,29 @@ def load_state(path: Path) -> State | None:
             f"{path}: state version {state.version} is unknown to this sluice version "
             f"(reads {STATE_VERSION}); upgrade dbt-sluice or delete the file"
         )
+    if project is not None and state.project is not None and state.project != project:
+        raise InputError(
+            f"{path}: the state of project {state.project!r}, not of {project!r}; give each "
+            "project its own state file (--state-path)"
+        )
     return state
+
+
+@contextmanager
+def state_lock(path: Path) -> Iterator[None]:
+    """Hold the exclusive lock of the state file at ``path`` (``<path>.lock``) for a block."""
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        why = exc.strerror or exc
+        raise InputError(f"{lock_path}: cannot lock the state file: {why}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def encode_state(state: State) -> bytes:
@@ -199,7 +232,7 @@ def merge(previous: State | None, run_results: RunResults, project: str | None) 
         )
     )
     invocations.sort(key=lambda i: i.generated_at or datetime.min.replace(tzinfo=UTC))
-    return State(project=project, nodes=nodes, invocations=invocations[-50:])
+    return State(version=STATE_VERSION, project=project, nodes=nodes, invocations=invocations[-50:])
 
 
 @dataclass(frozen=True, slots=True)
