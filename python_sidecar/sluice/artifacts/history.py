@@ -49,6 +49,8 @@ NOT_BUILDS: Final = frozenset(
         "debug",
         "deps",
         "clean",
+        # copies relations of another state into this target: nothing of this project is built
+        "clone",
     }
 )
 COMMAND_NAMES: Final = {
@@ -64,22 +66,33 @@ def command_name(which: str | None) -> str:
     return COMMAND_NAMES.get(which, f"dbt {which}")
 
 
-def is_build(which: str | None) -> bool:
+def is_empty_run(args: Mapping[str, Any]) -> bool:
+    """``dbt run --empty`` / ``dbt build --empty``: every model built with no rows (dbt writes
+    its flags in ``args``)."""
+    return args.get("empty") is True
+
+
+def is_build(which: str | None, *, empty: bool = False) -> bool:
     """Whether run results of this command say anything about the nodes' data.
 
     Every run results schema (v1, dbt 0.19, to v6; sluice reads v4 onward) names the command in
     ``args.which``, for every command. Run results without it were not written as dbt writes
-    them: what ran is unknown, so they never count as a build."""
-    return bool(which) and which not in NOT_BUILDS
+    them: what ran is unknown, so they never count as a build. Neither do those of an ``--empty``
+    run: its models and tests ran on no rows, and its passes say nothing of the data."""
+    return bool(which) and which not in NOT_BUILDS and not empty
 
 
-def not_counted_because(which: str | None) -> str:
+def not_counted_because(which: str | None, *, empty: bool = False) -> str:
     """Why run results of this command are not counted, for messages."""
     if not which:
         return (
             "names no dbt command (no args.which, which every dbt command writes), so what ran is "
             "unknown"
         )
+    if empty and which not in NOT_BUILDS:
+        return f"was written by `{command_name(which)} --empty`, which builds no rows"
+    if which == "clone":
+        return "was written by `dbt clone`, which copies relations and builds nothing"
     return f"was written by `{command_name(which)}`, which builds nothing"
 
 
@@ -193,7 +206,8 @@ def merge(previous: State | None, run_results: RunResults, project: str | None) 
     metadata = run_results.metadata
     which = run_results.args.get("which") if isinstance(run_results.args, Mapping) else None
     command = str(which) if which else None
-    counted = is_build(command)
+    args = run_results.args if isinstance(run_results.args, Mapping) else {}
+    counted = is_build(command, empty=is_empty_run(args))
     invocation_id = metadata.invocation_id or ""
     generated_at = _utc(metadata.generated_at)
     nodes = dict(previous.nodes) if previous is not None else {}

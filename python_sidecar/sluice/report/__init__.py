@@ -25,6 +25,7 @@ from sluice.artifacts.history import (
     Known,
     encode_state,
     is_build,
+    is_empty_run,
     known_results,
     load_state,
     merge,
@@ -203,8 +204,9 @@ def read_inputs(
     path = state_path or state_path_of(project)
     previous = load_state(path, project.name)
     warnings: list[str] = []
-    if not is_build(command):
-        why = not_counted_because(command)
+    empty = is_empty_run(run_results.args)
+    if not is_build(command, empty=empty):
+        why = not_counted_because(command, empty=empty)
         if previous is None or not previous.nodes:
             raise InputError(
                 f"{artifacts.target_path / RUN_RESULTS_FILE} (invocation "
