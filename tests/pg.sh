@@ -1,17 +1,30 @@
 #!/usr/bin/env bash
 # Start or stop a throwaway PostgreSQL 15 server for the test suite, on 127.0.0.1 only.
-#   tests/pg.sh start   - initdb into .pgdata/ (if needed) and start on $SLUICE_PG_PORT (54329)
+#   tests/pg.sh start   - initdb into the data directory (if needed) and start on
+#                         $SLUICE_PG_PORT (54329); nothing to do when a server answers there
 #   tests/pg.sh stop    - stop it and remove the data directory
-# The server runs as the `postgres` user when invoked as root (initdb refuses root).
+#   tests/pg.sh datadir - print the data directory it uses
+# The server runs as the `postgres` user when invoked as root (initdb refuses root). The data
+# directory is $SLUICE_PG_DATA, else .pgdata/ in the checkout, else, when that user cannot reach
+# the checkout (a clone in a private folder, as root), /tmp/sluice-pgdata-<checkout hash>: one
+# per checkout, the same for start and stop.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 port="${SLUICE_PG_PORT:-54329}"
-data="${SLUICE_PG_DATA:-$here/.pgdata}"
 bindir="$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -1 || true)"
 
 as_pg() {
   if [ "$(id -u)" = "0" ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
+
+default_data() {
+  if [ "$(id -u)" != "0" ] || runuser -u postgres -- test -x "$here" -a -r "$here" 2>/dev/null; then
+    echo "$here/.pgdata"
+  else
+    echo "/tmp/sluice-pgdata-$(printf '%s' "$here" | md5sum | cut -c1-12)"
+  fi
+}
+data="${SLUICE_PG_DATA:-$(default_data)}"
 
 case "${1:-start}" in
   start)
@@ -38,5 +51,6 @@ case "${1:-start}" in
     fi
     rm -rf "$data"
     ;;
-  *) echo "usage: tests/pg.sh start|stop" >&2; exit 2 ;;
+  datadir) echo "$data" ;;
+  *) echo "usage: tests/pg.sh start|stop|datadir" >&2; exit 2 ;;
 esac

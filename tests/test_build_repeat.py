@@ -15,7 +15,7 @@ from sluice.build import build
 from sluice.classify import Failure, FailureClass
 from sluice.retry.plan import repeated_failures, stop_repeating
 
-from tests.dbt_harness import PG_DBNAME, PG_HOST, PG_PASSWORD, PG_PORT, PG_USER, postgres_available
+from tests.dbt_harness import PG_DBNAME, PG_HOST, PG_PASSWORD, PG_PORT, PG_USER
 
 
 def failure(uid: str, message: str, cls: str = "transient", resource_type: str = "model"):
@@ -74,9 +74,7 @@ select length(pg_sleep(3)::text) as slept
 
 @pytest.fixture
 def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    reason = postgres_available()
-    if reason is not None:
-        pytest.fail(reason)
+    # the tests using it are marked `postgres`: skipped without the server, failed under CI=true
     monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "false")
     for name in ("SLUICE_REPEAT_LIMIT", "SLUICE_WEBHOOK_URL", "SLUICE_ALERT_MIN_PRIORITY"):
         monkeypatch.delenv(name, raising=False)
@@ -117,6 +115,7 @@ def run(root: Path, sleeps: list[float], **kwargs):
     )
 
 
+@pytest.mark.postgres
 def test_a_timeout_that_repeats_stops_early_with_a_next_step_that_says_so(project):
     sleeps: list[float] = []
     result = run(project, sleeps)
@@ -136,6 +135,7 @@ def test_a_timeout_that_repeats_stops_early_with_a_next_step_that_says_so(projec
     assert any("failed the same way on 2 consecutive attempts" in n for n in result.notes)
 
 
+@pytest.mark.postgres
 def test_the_repeat_limit_is_configurable(project):
     sleeps: list[float] = []
     result = run(project, sleeps, max_attempts=3, repeat_limit=0)

@@ -143,6 +143,10 @@ NOT_BUILDS = [
     ("list", "dbt ls"),
     ("parse", "dbt parse"),
     ("run-operation", "dbt run-operation"),
+    ("clone", "dbt clone"),
+    # a build or run --empty: every model built with no rows, every test passing on nothing
+    ("build --empty", "dbt build --empty"),
+    ("run --empty", "dbt run --empty"),
     (None, "names no dbt command"),
 ]
 
@@ -160,7 +164,10 @@ def test_results_of_a_command_that_builds_nothing_never_count(
     other = synth.run_results(
         [result(uid("a"), "success"), result(uid("b"), "success")], invocation_id="other-run"
     )
-    other["args"] = {"which": which} if which else {}
+    command, _, flag = (which or "").partition(" --")
+    other["args"] = {"which": command} if command else {}
+    if flag:
+        other["args"][flag] = True
     man = json.loads((root / "target" / "manifest.json").read_text())
     man["metadata"]["invocation_id"] = "other-run"
     synth.write_target(root / "target", man, other)

@@ -126,6 +126,7 @@ def test_previous_outputs_survive_a_refused_run(tmp_path: Path) -> None:
         "impact.json",
         "report.html",
         "state.json",
+        "state.json.lock",  # the state file's lock, kept for the next report
         "summary.md",
     ]
 

@@ -72,7 +72,10 @@
     select
       coalesce(sum(case when status = 'rejected' then 1 else 0 end), 0),
       coalesce(sum(case when record_key not like '[%' then 1 else 0 end), 0),
-      (select count(*) from {{ decisions }} where model_unique_id = {{ mid }}),
+      (select count(*) from {{ decisions }} where model_unique_id = {{ mid }})
+        {#- and decisions about its exceptions naming another model, which the build refuses -#}
+        + (select count(*) from {{ decisions }} as d join {{ quarantine }} as o on o.exception_id = d.exception_id
+          where o.model_unique_id = {{ mid }} and (d.model_unique_id is null or d.model_unique_id <> {{ mid }})),
       coalesce(sum(case when status in ('open', 'dead_letter', 'rejected', 'released') then 1 else 0 end), 0),
       (select count(*) from {{ decisions }} as d
         where d.model_unique_id = {{ mid }} and d.decision = 'reject'

@@ -54,7 +54,7 @@
 
 {#- The latest decision per exception that names its author and its reason; others are refused. -#}
 {% macro _sluice_latest_decisions_sql(decisions) %}
-  select exception_id, decision, decided_by, decided_at, reason
+  select exception_id, model_unique_id, decision, decided_by, decided_at, reason
   from (
     select d.*, row_number() over (partition by d.exception_id order by d.decided_at desc, d.decision_id desc) as _sluice_rn
     from {{ decisions }} as d
@@ -82,6 +82,7 @@
   {%- set applies -%}
     q.exception_id = d.exception_id
       and q.model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
+      and d.model_unique_id = q.model_unique_id
       and d.decided_at > q.status_changed_at
       and ((d.decision in ('release', 'reject') and q.status = 'open')
         or (d.decision = 'retry' and q.status in ('dead_letter', 'rejected', 'released')))
@@ -107,7 +108,28 @@
     from ({{ sluice._sluice_latest_decisions_sql(decisions) }}) as d
     where {{ applies }}
   {%- endset -%}
-  {{ return([_sql0, _sql1]) }}
+  {#- A decision about this model's exception that names another model is refused: never applied,
+      and recorded as a `refused` event (sealed with this build's events) naming the decision,
+      its author and the model it named, so the evidence stays when the row is later removed. -#}
+  {%- set refused_id = dbt.hash(dbt.concat(["q.exception_id", "'|refused|'", "d.decision_id"])) -%}
+  {%- set refused_reason = dbt.concat([
+    "'refused decision '", "coalesce(d.decision_id, '')", "' ('", "coalesce(d.decision, '')",
+    "' by '", "coalesce(d.decided_by, '')", "'): it names '", "coalesce(d.model_unique_id, 'no model')",
+    "', not the exception''s model'"]) -%}
+  {%- set _sql2 -%}
+    insert into {{ events }} ({{ sluice._sluice_events_columns() | map(attribute=0) | join(', ') }})
+    select
+      {{ refused_id }}, q.exception_id, q.model_name, q.model_unique_id, q.record_key, q.record_copy,
+      q.rule_name, q.error_class, q.severity, q.route, q.owner,
+      q.status, q.status, q.attempt_count, {{ inv }},
+      {{ now }}, 'sluice', {{ refused_reason }}, 'refused'
+    from {{ quarantine }} as q
+    join {{ decisions }} as d on q.exception_id = d.exception_id
+    where q.model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
+      and (d.model_unique_id is null or d.model_unique_id <> q.model_unique_id)
+      and not exists (select 1 from {{ events }} as e where e.event_id = {{ refused_id }})
+  {%- endset -%}
+  {{ return([_sql2, _sql0, _sql1]) }}
 {% endmacro %}
 
 

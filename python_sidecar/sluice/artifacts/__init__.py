@@ -14,6 +14,7 @@ from sluice.artifacts.loader import (
     load_manifest,
     load_run_results,
     load_sources,
+    load_sources_if_present,
     parse_schema_version,
 )
 from sluice.artifacts.models import (
@@ -49,5 +50,6 @@ __all__ = [
     "load_manifest",
     "load_run_results",
     "load_sources",
+    "load_sources_if_present",
     "parse_schema_version",
 ]

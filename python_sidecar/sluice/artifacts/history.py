@@ -8,11 +8,19 @@ an hourly job and a daily one) give the same picture as one ``dbt build``.
 
 Run results of commands that build nothing (``dbt compile``, ``docs generate``, ``show``,
 ``ls``, ``parse``, ``run-operation``) are never merged: the earlier state stands.
+
+The file names its version and its project; a file without a version, or of another project,
+is refused. Reports sharing one state file (jobs of an orchestrator on one volume) take turns:
+each merges its results into the file as it is when it writes, under an exclusive lock on
+``<state file>.lock``, and replaces it atomically, so no report loses another's invocation.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import fcntl
+import os
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -41,6 +49,8 @@ NOT_BUILDS: Final = frozenset(
         "debug",
         "deps",
         "clean",
+        # copies relations of another state into this target: nothing of this project is built
+        "clone",
     }
 )
 COMMAND_NAMES: Final = {
@@ -56,22 +66,33 @@ def command_name(which: str | None) -> str:
     return COMMAND_NAMES.get(which, f"dbt {which}")
 
 
-def is_build(which: str | None) -> bool:
+def is_empty_run(args: Mapping[str, Any]) -> bool:
+    """``dbt run --empty`` / ``dbt build --empty``: every model built with no rows (dbt writes
+    its flags in ``args``)."""
+    return args.get("empty") is True
+
+
+def is_build(which: str | None, *, empty: bool = False) -> bool:
     """Whether run results of this command say anything about the nodes' data.
 
     Every run results schema (v1, dbt 0.19, to v6; sluice reads v4 onward) names the command in
     ``args.which``, for every command. Run results without it were not written as dbt writes
-    them: what ran is unknown, so they never count as a build."""
-    return bool(which) and which not in NOT_BUILDS
+    them: what ran is unknown, so they never count as a build. Neither do those of an ``--empty``
+    run: its models and tests ran on no rows, and its passes say nothing of the data."""
+    return bool(which) and which not in NOT_BUILDS and not empty
 
 
-def not_counted_because(which: str | None) -> str:
+def not_counted_because(which: str | None, *, empty: bool = False) -> str:
     """Why run results of this command are not counted, for messages."""
     if not which:
         return (
             "names no dbt command (no args.which, which every dbt command writes), so what ran is "
             "unknown"
         )
+    if empty and which not in NOT_BUILDS:
+        return f"was written by `{command_name(which)} --empty`, which builds no rows"
+    if which == "clone":
+        return "was written by `dbt clone`, which copies relations and builds nothing"
     return f"was written by `{command_name(which)}`, which builds nothing"
 
 
@@ -100,8 +121,10 @@ class Invocation(msgspec.Struct, frozen=True, forbid_unknown_fields=False, gc=Fa
 
 
 class State(msgspec.Struct, frozen=True, forbid_unknown_fields=False):
-    version: int = STATE_VERSION
+    version: int
+    """Required: a file without one was not written by sluice (or not by a version it knows)."""
     project: str | None = None
+    """The dbt project whose results these are (``name`` in dbt_project.yml)."""
     nodes: dict[str, NodeResult] = {}
     invocations: list[Invocation] = []
 
@@ -125,8 +148,9 @@ def _completed_at(result: RunResult) -> datetime | None:
     return None
 
 
-def load_state(path: Path) -> State | None:
-    """The state file, or None when there is none yet."""
+def load_state(path: Path, project: str | None = None) -> State | None:
+    """The state file, or None when there is none yet; one of another project than
+    ``project`` (when given) is refused."""
     try:
         data = path.read_bytes()
     except FileNotFoundError:
@@ -144,7 +168,29 @@ def load_state(path: Path) -> State | None:
             f"{path}: state version {state.version} is unknown to this sluice version "
             f"(reads {STATE_VERSION}); upgrade dbt-sluice or delete the file"
         )
+    if project is not None and state.project is not None and state.project != project:
+        raise InputError(
+            f"{path}: the state of project {state.project!r}, not of {project!r}; give each "
+            "project its own state file (--state-path)"
+        )
     return state
+
+
+@contextmanager
+def state_lock(path: Path) -> Iterator[None]:
+    """Hold the exclusive lock of the state file at ``path`` (``<path>.lock``) for a block."""
+    lock_path = path.with_name(path.name + ".lock")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        why = exc.strerror or exc
+        raise InputError(f"{lock_path}: cannot lock the state file: {why}") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
 
 
 def encode_state(state: State) -> bytes:
@@ -160,7 +206,8 @@ def merge(previous: State | None, run_results: RunResults, project: str | None) 
     metadata = run_results.metadata
     which = run_results.args.get("which") if isinstance(run_results.args, Mapping) else None
     command = str(which) if which else None
-    counted = is_build(command)
+    args = run_results.args if isinstance(run_results.args, Mapping) else {}
+    counted = is_build(command, empty=is_empty_run(args))
     invocation_id = metadata.invocation_id or ""
     generated_at = _utc(metadata.generated_at)
     nodes = dict(previous.nodes) if previous is not None else {}
@@ -199,7 +246,7 @@ def merge(previous: State | None, run_results: RunResults, project: str | None) 
         )
     )
     invocations.sort(key=lambda i: i.generated_at or datetime.min.replace(tzinfo=UTC))
-    return State(project=project, nodes=nodes, invocations=invocations[-50:])
+    return State(version=STATE_VERSION, project=project, nodes=nodes, invocations=invocations[-50:])
 
 
 @dataclass(frozen=True, slots=True)

@@ -72,6 +72,14 @@ class Node(_Frozen, frozen=True):
     group: str | None = None
     meta: dict[str, Any] = {}
     test_metadata: TestMetadata | None = None
+    version: str | int | float | None = None
+    """A versioned model's version (``2``), else None."""
+
+    @property
+    def versioned_name(self) -> str:
+        """``orders.v2`` for version 2 of model ``orders`` (its unique id's tail), else the
+        name: every version of a model shares its ``name``."""
+        return self.name if self.version is None else f"{self.name}.v{self.version}"
 
 
 class SourceConfig(_Frozen, frozen=True):

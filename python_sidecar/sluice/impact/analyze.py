@@ -389,7 +389,7 @@ def _node_status(
     node = state.manifest.nodes.get(node_id)
     return NodeStatus(
         unique_id=node_id,
-        name=node.name if node is not None else state.name(node_id),
+        name=state.name(node_id),
         resource_type=node.resource_type if node is not None else state.resource_type(node_id),
         run_status=result.status if result is not None else None,
         problem=own,

@@ -2,9 +2,9 @@
 
 Each root cause gets a bit; a node's bits are its own root causes or'ed with its parents' bits,
 so every node knows which root causes reach it without walking the graph once per problem. A
-skipped node whose upstream failed, or a node with no run result under one that already
-explains it, inherits bits but is not a root cause. The same pass dates every node's data (the
-oldest build and source load upstream of it).
+skipped node whose upstream failed or whose own unit test failed, or a node with no run result
+under one that already explains it, inherits bits but is not a root cause. The same pass dates
+every node's data (the oldest build and source load upstream of it).
 
 Owns the walk's working state (:class:`Analysis`, never returned to callers of
 :func:`sluice.impact.analyze`); reads only the decoded artifacts, freshness and counts it is
@@ -133,6 +133,7 @@ class Analysis:
         self.total: dict[str, int] = {}
         self.own_kind: dict[str, ProblemKind] = {}
         self.skip_mask = 0
+        self.unit_test_mask = 0
         self.no_result_mask = 0
         self.as_of: dict[str, AsOf] = {}
 
@@ -141,6 +142,8 @@ class Analysis:
         self.roots.append(root)
         if root.kind in _SKIP_CAUSES:
             self.skip_mask |= bit
+            if root.node_id in self.manifest.unit_tests:
+                self.unit_test_mask |= bit
         if root.kind is ProblemKind.NO_RESULT:
             self.no_result_mask |= bit
         for entry in root.entry_nodes:
@@ -157,6 +160,9 @@ class Analysis:
         return node_id.split(".", 1)[0]
 
     def name(self, node_id: str) -> str:
+        node = self.manifest.nodes.get(node_id)
+        if node is not None:
+            return node.versioned_name
         for group in (
             self.manifest.nodes,
             self.manifest.sources,
@@ -246,8 +252,11 @@ class Analysis:
             inherited = 0
             for parent in parents:
                 inherited |= self.total[parent]
+            # dbt build runs a model's unit tests before it and skips the model when one fails:
+            # that skip is the unit test's doing, as a skip below a failed parent is the parent's
+            explained = inherited | (self.own.get(node_id, 0) & self.unit_test_mask)
             kind = (
-                None if node_id in self.manifest.exposures else self.own_problem(node_id, inherited)
+                None if node_id in self.manifest.exposures else self.own_problem(node_id, explained)
             )
             if kind is not None:
                 self.own_kind[node_id] = kind

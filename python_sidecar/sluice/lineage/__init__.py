@@ -5,6 +5,7 @@ from sluice.lineage.graph import (
     Graph,
     build_graph,
     exposures_reached,
+    short_id,
     topological_order,
     upstream,
 )
@@ -14,6 +15,7 @@ __all__ = [
     "Graph",
     "build_graph",
     "exposures_reached",
+    "short_id",
     "topological_order",
     "upstream",
 ]

@@ -181,3 +181,22 @@ def exposures_reached(graph: Graph, start: Iterable[str]) -> tuple[str, ...]:
         seen.add(node)
         stack.extend(graph.children.get(node, ()))
     return tuple(sorted(seen & graph.exposures))
+
+
+# resource types whose unique id is ``<type>.<package>.<name>[.v<version>]``
+_NAMED_WITH_VERSION: Final = frozenset({"model", "seed", "snapshot", "analysis"})
+
+
+def short_id(unique_id: str) -> str:
+    """A node's id without its type and package, for people: ``model.pkg.orders`` ->
+    ``orders``, ``model.pkg.orders.v2`` -> ``orders.v2`` (a versioned model),
+    ``source.pkg.raw.orders`` -> ``raw.orders``, ``test.pkg.not_null_x.abc123`` ->
+    ``not_null_x``."""
+    parts = unique_id.split(".")
+    if len(parts) < 2:
+        return unique_id
+    if parts[0] in ("source", *_NAMED_WITH_VERSION) and len(parts) >= 4:
+        return ".".join(parts[2:])
+    if parts[0] == "test" and len(parts) >= 4:
+        return parts[2]
+    return parts[-1]

@@ -377,7 +377,7 @@ def load_project(
         )["profile"]
     raw_project = Project(root, flags, env, here, cli_vars, first)
     holder.append(raw_project)
-    context = Context(env, cli_vars, target=target_context)
+    context = Context(env, cli_vars, target=target_context, flags=_dbt_flags(flags))
     data = render_project(raw, context, str(path))
     project = Project(root, flags, env, here, cli_vars, data)
     if "target" in raw_project.__dict__:  # the profile was read while rendering: keep it
@@ -395,3 +395,15 @@ __all__ = [
     "load_target",
     "parse_duration",
 ]
+
+
+def _dbt_flags(flags: ProjectFlags) -> dict[str, Any]:
+    """The flags given, named as dbt's ``flags`` names them in templates."""
+    given = {
+        "PROJECT_DIR": flags.project_dir,
+        "PROFILES_DIR": flags.profiles_dir,
+        "TARGET": flags.target,
+        "PROFILE": flags.profile,
+        "TARGET_PATH": flags.target_path,
+    }
+    return {name: str(value) for name, value in given.items() if value is not None}

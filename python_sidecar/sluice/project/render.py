@@ -8,8 +8,13 @@ filters. A value made of one expression keeps its Python type (``{{ 5 }}`` is a 
 rendered while the project loads (hooks, ``vars``, ``query-comment``, model-level hooks): dbt
 renders them later, with the full node context, so they may use ``this``, ``target`` or macros.
 
+Beyond those, a value may use what dbt's base context offers while it loads a project:
+``flags`` (the flags given, dbt's defaults for the common ones, anything else undefined as in
+dbt), ``run_started_at`` (the start of the command, UTC) and ``modules`` (``datetime``, ``re``,
+``itertools``, ``pytz``).
+
 This module is a pure function of its inputs: the environment mapping is passed in, nothing is
-read from the process.
+read from the process (the clock apart, for ``run_started_at`` when none is given).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ import re
 from ast import literal_eval
 from collections.abc import Callable, Iterator, Mapping
 from itertools import chain, islice
+from types import MappingProxyType
 from typing import Any, Final
 
 import jinja2
@@ -141,11 +147,16 @@ class Context:
         *,
         target: Callable[[], Mapping[str, Any]] | None = None,
         secrets: bool = False,
+        flags: Mapping[str, Any] | None = None,
+        run_started_at: _datetime.datetime | None = None,
     ) -> None:
         self.environ = environ
         self.cli_vars = cli_vars
         self._target = target
         self.secrets = secrets
+        self.flags = _Flags({**DEFAULT_FLAGS, **(flags or {})})
+        # dbt's run_started_at is the start of the invocation, in UTC, whenever dbt runs
+        self.run_started_at = run_started_at or _datetime.datetime.now(_datetime.UTC)
 
     def env_var(self, name: str, default: Any = None) -> str:
         if name.startswith(SECRET_PREFIX) and not self.secrets:
@@ -182,17 +193,55 @@ class Context:
                 lambda a: list(zip(*a, strict=False)), args, default
             ),
             "local_md5": lambda value: hashlib.md5(str(value).encode()).hexdigest(),  # noqa: S324
-            "modules": {
-                "datetime": _datetime,
-                "re": re,
-                "itertools": itertools,
-            },
-            "run_started_at": None,
+            "modules": _modules(),
+            "flags": self.flags,
+            "run_started_at": self.run_started_at,
             "invocation_id": None,
         }
         if self._target is not None:
             context["target"] = _LazyTarget(self._target)
         return context
+
+
+DEFAULT_FLAGS: Final[Mapping[str, Any]] = {
+    "FULL_REFRESH": False,
+    "FAIL_FAST": False,
+    "EMPTY": False,
+    "STORE_FAILURES": False,
+    "WARN_ERROR": False,
+    "DEBUG": False,
+    "USE_COLORS": True,
+    "SEND_ANONYMOUS_USAGE_STATS": True,
+    "WHICH": None,
+}
+"""dbt's defaults of the flags a project file tends to test (``flags.FULL_REFRESH``); a flag
+not known here is undefined, as an unknown one is in dbt (it renders as nothing)."""
+
+
+class _Flags:
+    """``flags`` as dbt gives it to templates: attributes named as dbt's flags."""
+
+    def __init__(self, values: Mapping[str, Any]) -> None:
+        self._values = dict(values)
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._values[name]
+        except KeyError:
+            raise AttributeError(name) from None
+
+
+@functools.lru_cache(maxsize=1)
+def _modules() -> Mapping[str, Any]:
+    """dbt's ``modules``: datetime, re, itertools and pytz (a dependency of dbt-core)."""
+    found: dict[str, Any] = {"datetime": _datetime, "re": re, "itertools": itertools}
+    try:
+        import pytz  # type: ignore[import-untyped]
+    except ImportError:  # pragma: no cover - dbt-core installs it
+        pass
+    else:
+        found["pytz"] = pytz
+    return MappingProxyType(found)
 
 
 def _or_default(fn: Callable[[Any], Any], value: Any, default: Any) -> Any:

@@ -25,10 +25,12 @@ from sluice.artifacts.history import (
     Known,
     encode_state,
     is_build,
+    is_empty_run,
     known_results,
     load_state,
     merge,
     not_counted_because,
+    state_lock,
 )
 from sluice.destinations import check_writable
 from sluice.errors import InputError
@@ -117,31 +119,37 @@ def state_path_of(project: Project) -> Path:
     return project.target_path / "sluice" / STATE_FILE
 
 
-def _write_atomically(files: Mapping[Path, str | bytes]) -> dict[Path, Path]:
-    """Write every file to a temporary name first, then rename them all into place."""
+def _stage(files: Mapping[Path, str | bytes]) -> list[tuple[Path, Path]]:
+    """Write every file to a temporary name beside it (nothing replaced yet): (temporary, final)
+    pairs. On failure no temporary file is left and the error names the file."""
     staged: list[tuple[Path, Path]] = []
     try:
         for final, content in files.items():
             final.parent.mkdir(parents=True, exist_ok=True)
             fd, staging_name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.")
+            staged.append((Path(staging_name), final))
             data = content.encode("utf-8") if isinstance(content, str) else content
             with os.fdopen(fd, "wb") as handle:
                 handle.write(data)
             Path(staging_name).chmod(0o644)  # mkstemp's 0600 would hide the report from others
-            staged.append((Path(staging_name), final))
     except OSError as exc:
-        for temporary, _ in staged:
-            temporary.unlink(missing_ok=True)
+        _discard(staged)
         raise InputError(f"cannot write the report: {exc}") from None
     except BaseException:
-        for temporary, _ in staged:
-            temporary.unlink(missing_ok=True)
+        _discard(staged)
         raise
-    written: dict[Path, Path] = {}
+    return staged
+
+
+def _discard(staged: Iterable[tuple[Path, Path]]) -> None:
+    for temporary, _ in staged:
+        temporary.unlink(missing_ok=True)
+
+
+def _commit(staged: Iterable[tuple[Path, Path]]) -> None:
+    """Rename staged files into place (a rename within a folder needs no space)."""
     for temporary, final in staged:
         temporary.replace(final)
-        written[final] = final
-    return written
 
 
 @dataclass(frozen=True)
@@ -194,10 +202,11 @@ def read_inputs(
     which = run_results.args.get("which")
     command = str(which) if which else None
     path = state_path or state_path_of(project)
-    previous = load_state(path)
+    previous = load_state(path, project.name)
     warnings: list[str] = []
-    if not is_build(command):
-        why = not_counted_because(command)
+    empty = is_empty_run(run_results.args)
+    if not is_build(command, empty=empty):
+        why = not_counted_because(command, empty=empty)
         if previous is None or not previous.nodes:
             raise InputError(
                 f"{artifacts.target_path / RUN_RESULTS_FILE} (invocation "
@@ -400,15 +409,24 @@ def _write_report(
     files: dict[Path, str | bytes] = {
         out_dir / FILE_NAMES[fmt]: text for fmt, text in rendered.items()
     }
-    files[inputs.state_path] = encode_state(inputs.state)
-
     tables: tuple[str, ...] = ()
-    if wh is not None:
-        from sluice.report.tables import write_tables
+    # One report at a time per state file: this invocation is merged into the file as it is now
+    # (another report may have added one since it was read). Every file is written to its
+    # temporary name before the warehouse is touched, so a full or read-only disk stops the
+    # report before any table, incident or seal is written; the renames come last.
+    with state_lock(inputs.state_path):
+        current = load_state(inputs.state_path, project.name)
+        files[inputs.state_path] = encode_state(merge(current, artifacts.run_results, project.name))
+        staged = _stage(files)
+        try:
+            if wh is not None:
+                from sluice.report.tables import write_tables
 
-        tables = write_tables(wh, project.sluice_schema(), impact, incident_changes=changes)
-
-    _write_atomically(files)
+                tables = write_tables(wh, project.sluice_schema(), impact, incident_changes=changes)
+        except BaseException:
+            _discard(staged)
+            raise
+        _commit(staged)
     by_format = {fmt: out_dir / FILE_NAMES[fmt] for fmt in chosen}
     return ReportResult(
         invocation_id=artifacts.invocation_id,

@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any, Final
 
+from sluice.lineage import short_id
+
 BAR_ROW: Final = 20
 BAR_LABEL_WIDTH: Final = 200
 BAR_WIDTH: Final = 220
@@ -148,15 +150,6 @@ class Lineage:
     """Reasons left out of the picture (the table lists them all)."""
 
 
-def _short(unique_id: str) -> str:
-    parts = unique_id.split(".")
-    if parts[0] == "source" and len(parts) >= 4:
-        return ".".join(parts[2:])
-    if parts[0] == "test" and len(parts) >= 4:
-        return parts[2]
-    return parts[-1] if len(parts) > 1 else unique_id
-
-
 def lineage(exposure: Mapping[str, Any], kinds: Mapping[str, str]) -> Lineage | None:
     """Every reason's path (root cause to exposure) of one exposure, merged into one picture:
     one column per step before the exposure, root causes coloured by their effect. ``kinds``
@@ -193,7 +186,7 @@ def lineage(exposure: Mapping[str, Any], kinds: Mapping[str, str]) -> Lineage | 
         else:
             css = "n-step"
         title = node if node not in roots else f"{node} (root cause: {kinds.get(node, '?')})"
-        boxes.append(Box(x, y, clip(_short(node), BOX_CHARS), title, css))
+        boxes.append(Box(x, y, clip(short_id(node), BOX_CHARS), title, css))
     edges: dict[tuple[str, str], Edge] = {}
     for path in paths:
         for a, b in itertools.pairwise(path):

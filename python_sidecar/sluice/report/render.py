@@ -18,6 +18,7 @@ import markupsafe
 import msgspec
 
 from sluice.destinations import REPORT_FILES, REPORT_FORMATS
+from sluice.lineage import short_id
 from sluice.report.charts import charts
 from sluice.report.document import Document
 
@@ -84,13 +85,9 @@ def _percent(value: float, total: float) -> float:
 
 
 def _short_id(unique_id: Any) -> str:
-    """``model.pkg.orders`` -> ``orders``; ``source.pkg.raw.orders`` -> ``raw.orders``."""
-    parts = str(unique_id).split(".")
-    if parts[0] == "source" and len(parts) >= 4:
-        return ".".join(parts[2:])
-    if parts[0] == "test" and len(parts) >= 4:
-        return parts[2]
-    return parts[-1] if len(parts) > 1 else str(unique_id)
+    """``model.pkg.orders`` -> ``orders``; ``model.pkg.orders.v2`` -> ``orders.v2``;
+    ``source.pkg.raw.orders`` -> ``raw.orders``."""
+    return short_id(str(unique_id))
 
 
 def _environment(*, markdown: bool) -> jinja2.Environment:

@@ -51,7 +51,7 @@ _DECISION_COLUMNS: Final = (
     ("reason", "text"),
 )
 # the order of events that share a time: the decision, its effect, the publication
-_EVENT_ORDER: Final = {"decided": 0, "status": 1, "published": 2}
+_EVENT_ORDER: Final = {"refused": 0, "decided": 0, "status": 1, "published": 2}
 
 
 @dataclass
