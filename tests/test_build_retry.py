@@ -284,6 +284,8 @@ class FakeDbt:
                         "project_name": "proj",
                     },
                     "nodes": nodes,
+                    "sources": {},
+                    "exposures": {},
                 }
             )
         )

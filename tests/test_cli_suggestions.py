@@ -152,6 +152,9 @@ def test_every_suggested_command_runs_without_a_usage_error(make_project, tmp_pa
         "{r.exception_id}": exception_id,
         "{name}": "orders",
         "M": "orders",
+        "MODEL": "orders",
+        "NAME": "ann",
+        "TEXT": "reviewed",
         "FILE": str(kept),
         "KEPT.jsonl": str(kept),
     }

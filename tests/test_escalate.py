@@ -26,6 +26,14 @@ from sluice.warehouse import RuleCount
 MANIFEST_V12 = "https://schemas.getdbt.com/dbt/manifest/v12.json"
 
 
+def _manifest(raw: bytes):
+    """A manifest as dbt writes it: every top-level key present (sources and exposures, empty
+    when the test has none)."""
+    return decode_manifest(
+        msgspec.json.encode({"sources": {}, "exposures": {}, **msgspec.json.decode(raw)})
+    )
+
+
 def node(name, *parents, resource_type="model", **extra):
     return {
         "unique_id": f"{resource_type}.shop.{name}",
@@ -36,7 +44,7 @@ def node(name, *parents, resource_type="model", **extra):
     }
 
 
-MANIFEST = decode_manifest(
+MANIFEST = _manifest(
     msgspec.json.encode(
         {
             "metadata": {"dbt_schema_version": MANIFEST_V12, "adapter_type": "snowflake"},
@@ -147,7 +155,7 @@ def test_an_unavailable_source_goes_to_the_source_owner_first():
     assert plain.owner == "stg-owner@example.com"
 
 
-SOURCED = decode_manifest(
+SOURCED = _manifest(
     msgspec.json.encode(
         {
             "metadata": {"dbt_schema_version": MANIFEST_V12},
@@ -184,7 +192,7 @@ def test_a_sluice_rule_test_carries_its_owner_and_severity():
             },
         },
     )
-    manifest = decode_manifest(
+    manifest = _manifest(
         msgspec.json.encode(
             {
                 "metadata": {"dbt_schema_version": MANIFEST_V12},
@@ -287,7 +295,7 @@ def _rule(name, owner):
     )
 
 
-RULED = decode_manifest(
+RULED = _manifest(
     msgspec.json.encode(
         {
             "metadata": {"dbt_schema_version": MANIFEST_V12},
