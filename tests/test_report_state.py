@@ -38,7 +38,7 @@ def _invocations(state_path: Path) -> set[str]:
 
 def test_two_reports_read_before_either_writes_keep_both_invocations(tmp_path: Path) -> None:
     project = load_project(ProjectFlags(project_dir=synth.write_project(tmp_path / "proj")))
-    state = tmp_path / "shared" / "state.json"
+    state = tmp_path / "state_dir" / "state.json"
     first, second = (
         read_inputs(
             project,
