@@ -189,6 +189,46 @@ def test_statuses_and_sources(uid, status, message, expected):
     assert failure.failure_class is expected
 
 
+def test_a_missing_relation_read_by_a_rule_is_not_a_schema_change():
+    # children's relationship rule reads parents, which children does not depend on: on a fresh
+    # warehouse dbt may build children first
+    graph = manifest(
+        model("parents"),
+        model("children"),
+        model("grandchildren", "model.shop.children"),
+        model(
+            "relationships_children_parent_id__id__ref_parents_",
+            "model.shop.children",
+            "model.shop.parents",
+            resource_type="test",
+            attached_node="model.shop.children",
+        ),
+        model(
+            "relationships_grandchildren_child_id__id__ref_children_",
+            "model.shop.grandchildren",
+            "model.shop.children",
+            resource_type="test",
+            attached_node="model.shop.grandchildren",
+        ),
+    )
+    missing = "Catalog Error: Table with name {} does not exist!"
+    [failure] = classify(
+        results(("model.shop.children", "error", missing.format("parents"))),
+        graph,
+        builtin_patterns(),
+    )
+    assert failure.failure_class is FailureClass.UNKNOWN
+    assert "relationships_children_parent_id__id__ref_parents_ reads parents" in failure.reason
+    assert "-- depends_on: {{ ref('parents') }}" in failure.reason
+    # a relation the model itself reads, or that only another model's rule reads, is still one
+    # that was dropped or renamed
+    for uid, name in (("model.shop.grandchildren", "children"), ("model.shop.children", "other")):
+        [failure] = classify(
+            results((uid, "error", missing.format(name))), graph, builtin_patterns()
+        )
+        assert failure.failure_class is FailureClass.SCHEMA_CHANGE, (uid, name)
+
+
 def test_gate_hold_is_data_quality_and_marked():
     message = (
         "sluice gate held publication of model 'orders': high: 4 rows (4.00% of 100) "

@@ -29,12 +29,16 @@ def classify_message(
     adapter: str | None,
     patterns: Sequence[Pattern],
     source_names: Sequence[str] = (),
+    rule_reads: Mapping[str, str] | None = None,
 ) -> tuple[FailureClass, str]:
     """The class of an error message and the reason, from the first matching pattern.
 
     ``source_names`` are the identifiers of the sources the node reads: a "relation does not
-    exist" message naming one of them is ``source_unavailable``, any other missing relation is a
-    ``schema_change``.
+    exist" message naming one of them is ``source_unavailable``. ``rule_reads`` maps the names of
+    the models, seeds and snapshots that the node's rules (its tests) read, and the node does not
+    depend on, to the rule: a missing relation naming one of them was not built yet when the
+    rule ran, which is no schema change (``unknown``, with the line that orders the build). Any
+    other missing relation is a ``schema_change``.
     """
     pattern = match_message(message, adapter, patterns)
     if pattern is None:
@@ -42,6 +46,14 @@ def classify_message(
     if pattern.missing_relation:
         if any(_names(name, message) for name in source_names if name):
             return FailureClass.SOURCE_UNAVAILABLE, pattern.description
+        for name, rule in (rule_reads or {}).items():
+            if _names(name, message):
+                return (
+                    FailureClass.UNKNOWN,
+                    f"{pattern.description} The rule {rule} reads {name}, which the model does "
+                    f"not depend on, so dbt did not build it first: add "
+                    f"`-- depends_on: {{{{ ref('{name}') }}}}` to the model's SQL.",
+                )
         return (
             FailureClass.SCHEMA_CHANGE,
             f"{pattern.description} It is not one of the node's sources: a model or relation "
@@ -78,8 +90,20 @@ def _classify_failed(
     if result.unique_id.startswith("source."):
         return FailureClass.SOURCE_UNAVAILABLE, "the source's freshness check errored"
     adapter = manifest.metadata.adapter_type
-    sources = _source_names(manifest, graph.parents_of(result.unique_id))
-    return classify_message(message, adapter, patterns, sources)
+    parents = graph.parents_of(result.unique_id)
+    sources = _source_names(manifest, parents)
+    rule_reads: dict[str, str] = {}
+    for test in graph.tests_on.get(result.unique_id, ()):
+        if result.unique_id not in graph.tested.get(test, ()):
+            continue  # another node's test that reads this one
+        read = [p for p in graph.parents_of(test) if p != result.unique_id and p not in parents]
+        sources.extend(_source_names(manifest, read))
+        for unique_id in read:
+            node = manifest.nodes.get(unique_id)
+            if node is not None and node.resource_type in ("model", "seed", "snapshot"):
+                rule = manifest.nodes[test].name if test in manifest.nodes else test
+                rule_reads.setdefault(node.alias or node.name, rule)
+    return classify_message(message, adapter, patterns, sources, rule_reads)
 
 
 def _root_causes(unique_id: str, statuses: Mapping[str, str], graph: Graph) -> tuple[str, ...]:
