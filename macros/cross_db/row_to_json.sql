@@ -34,12 +34,14 @@
   {%- endif -%}
 {%- endmacro %}
 
+{#- Snowflake documents the order of an object's keys in TO_JSON's text as not predictable: the
+    object is written column by column, each value by TO_JSON of the value alone. -#}
 {% macro snowflake__row_to_json(columns, alias) -%}
-  to_json(object_construct_keep_null(
+  ('{'
     {%- for col in columns %}
-    '{{ col | replace("'", "''") }}', {{ alias }}.{{ adapter.quote(col) }}{{ "," if not loop.last }}
+    || '{{ (tojson(col) ~ ":") | replace("'", "''") }}' || coalesce(to_json(to_variant({{ alias }}.{{ adapter.quote(col) }})), 'null'){{ " || ','" if not loop.last }}
     {%- endfor %}
-  ))
+  || '}')
 {%- endmacro %}
 
 {% macro bigquery__row_to_json(columns, alias) -%}
@@ -54,6 +56,26 @@
   to_json(named_struct(
     {%- for col in columns %}
     '{{ col | replace("'", "\\'") }}', {{ alias }}.{{ adapter.quote(col) }}{{ "," if not loop.last }}
+    {%- endfor %}
+  ))
+{%- endmacro %}
+
+
+{#- The row's JSON as sluice.row_to_json wrote it before Snowflake's was written in a fixed key
+    order (TO_JSON of the whole object): what the identities of rows with a NULL key part
+    hashed until then (sluice._sluice_rekey_null_keys_sql). -#}
+{% macro _sluice_row_json_v1(columns, alias) %}
+  {{ return(adapter.dispatch('_sluice_row_json_v1', 'sluice')(columns, alias)) }}
+{% endmacro %}
+
+{% macro default___sluice_row_json_v1(columns, alias) -%}
+  {{ sluice.row_to_json(columns, alias) }}
+{%- endmacro %}
+
+{% macro snowflake___sluice_row_json_v1(columns, alias) -%}
+  to_json(object_construct_keep_null(
+    {%- for col in columns %}
+    '{{ col | replace("'", "''") }}', {{ alias }}.{{ adapter.quote(col) }}{{ "," if not loop.last }}
     {%- endfor %}
   ))
 {%- endmacro %}

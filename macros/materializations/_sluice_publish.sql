@@ -60,9 +60,12 @@
     {%- do rule.update({'key_columns': [(adapter.quote(raw.name), 'text')]}) -%}
     {%- do spec.rules.append(rule) -%}
   {%- endfor -%}
+  {%- set value_columns = [] -%}
+  {%- for c in columns -%}{%- do value_columns.append((adapter.quote(c.name), sluice._sluice_key_kind(c.data_type), c.name)) -%}{%- endfor -%}
   {%- do spec.update({
     'raw_columns': raw_columns | map(attribute=0) | list,
     'columns': names,
+    'value_columns': value_columns,
     'cols': cols,
     'key_sql': keys | map(attribute=0) | list,
     'key_parts': sluice._sluice_pairs(keys),

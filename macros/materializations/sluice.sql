@@ -79,7 +79,8 @@
       coalesce(sum(case when status in ('open', 'dead_letter', 'rejected', 'released') then 1 else 0 end), 0),
       (select count(*) from {{ decisions }} as d
         where d.model_unique_id = {{ mid }} and d.decision = 'reject'
-          and exists (select 1 from {{ quarantine }} as o where o.exception_id = d.exception_id and o.status = 'open'))
+          and exists (select 1 from {{ quarantine }} as o where o.exception_id = d.exception_id and o.status = 'open')),
+      coalesce(sum(case when record_key like '%]#%' and record_key not like '%]#v%' then 1 else 0 end), 0)
     from {{ quarantine }} where model_unique_id = {{ mid }}
   {%- endset -%}
   {%- set probed = run_query(probe).rows[0] -%}
@@ -111,6 +112,10 @@
       reads its record keys; decisions still to apply were applied above, under the old ids. -#}
   {%- if with_legacy -%}
     {%- do audit.append(sluice._sluice_upgrade_legacy_sql(spec, quarantine, events, before)) -%}
+  {%- endif -%}
+  {#- and records of rows with a NULL key part, identified by their row's JSON, by their values -#}
+  {%- if with_legacy or (probed[5] | int) > 0 -%}
+    {%- do audit.append(sluice._sluice_rekey_null_keys_sql(spec, batch, quarantine, events, before)) -%}
   {%- endif -%}
   {%- if spec.dedupe is not none -%}
     {%- do audit.append(sluice._sluice_create_scratch_sql(repeats, sluice._sluice_repeats_sql(batch, spec))) -%}

@@ -148,11 +148,13 @@
   {%- if ctes %}
   with {{ ctes | join(",\n  ") }}
   {%- endif %}
+  {#- identical copies tie in both orders: the copy number follows the dedupe number, so the
+      copy held as a repeat is the same one every build -#}
   select j.*,
-    row_number() over (partition by j._sluice_record order by {{ sluice._sluice_copy_order(spec, 'j._sluice_row_json') }}) as _sluice_copy
+    row_number() over (partition by j._sluice_record order by {{ sluice._sluice_copy_order(spec, 'j._sluice_row_json') }}, j._sluice_dup) as _sluice_copy
   from (
     select i.*,
-      {{ sluice._sluice_record_key_expr(spec.key_parts, 'i', 'i._sluice_row_json') }} as _sluice_record
+      {{ sluice._sluice_record_key_expr(spec.key_parts, 'i', sluice._sluice_row_values_sql(spec.value_columns, 'i')) }} as _sluice_record
     from (
       select d0.*,
         {%- if d is not none %}

@@ -69,6 +69,20 @@
       select k.exception_id as legacy_id, {{ new_id }} as new_id, k.new_key, k.status, k.status_changed_at
       from keyed as k
     )
+  {%- endset -%}
+  {{ return(sluice._sluice_rekey_sql(upgrade, mapping, quarantine, events, before)) }}
+{% endmacro %}
+
+
+{#- Moves exceptions to a new identity, history and all. `moved_sql` is a WITH clause whose last
+    table, `moved`, gives each exception to move (legacy_id) its new id and key, its status and
+    when it changed. Several exceptions can come to one identity (among them one already there):
+    one quarantine row stays, a rejection first, then the latest status change, the others are
+    removed, and every event goes to the one that stays. -#}
+{% macro _sluice_rekey_sql(upgrade, moved_sql, quarantine, events, before) %}
+  {%- set mid = sluice._sluice_lit(model.unique_id) -%}
+  {%- set mapping -%}
+    {{ moved_sql }}
     select c.legacy_id, c.new_id, c.new_key,
       row_number() over (
         partition by c.new_id
@@ -100,6 +114,36 @@
   {%- endfor -%}
   {%- do out.extend(sluice._sluice_drop_scratch_sql([upgrade])) -%}
   {{ return(out) }}
+{% endmacro %}
+
+
+{#- Rows with a NULL key part were identified by a hash of their JSON (`#` and the hash), which
+    changed with any column's type and with every added column; they are now identified by
+    their values (`#v` and the hash, sluice._sluice_row_values_sql). The first build that finds
+    such a key moves each of its exceptions to the identity its row has now, read from the rows
+    of the batch (a row no longer in the source keeps its old key, and its exception is
+    withdrawn as before). The old identity is rebuilt from the batch as it was written: the key
+    array, then `#` and the hash of the row's JSON as sluice.row_to_json wrote it
+    (sluice._sluice_row_json_v1). -#}
+{% macro _sluice_rekey_null_keys_sql(spec, batch, quarantine, events, before) %}
+  {%- set upgrade = sluice._sluice_scratch_relation('__sluice_upg') -%}
+  {%- set old_key = dbt.concat([sluice._sluice_record_key_expr(spec.key_parts, 's'), "'#'", dbt.hash(sluice._sluice_row_json_v1(spec.columns, 's'))]) -%}
+  {%- set new_key = sluice._sluice_record_key_expr(spec.key_parts, 's', sluice._sluice_row_values_sql(spec.value_columns, 's')) -%}
+  {%- set new_id = dbt.hash(dbt.concat([sluice._sluice_lit(model.unique_id ~ '|'), 'r.new_key', "'|'", 'cast(q.record_copy as ' ~ dbt.type_string() ~ ')', "'|'", 'q.rule_name'])) -%}
+  {%- set moved -%}
+    with rows_now as (
+      select distinct {{ old_key }} as old_key, {{ new_key }} as new_key
+      from {{ batch }} as s
+      where {{ sluice._sluice_any_null_sql(spec.key_parts, 's') }}
+    ),
+    moved as (
+      select q.exception_id as legacy_id, {{ new_id }} as new_id, r.new_key, q.status, q.status_changed_at
+      from {{ quarantine }} as q
+      join rows_now as r on r.old_key = q.record_key
+      where q.model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
+    )
+  {%- endset -%}
+  {{ return(sluice._sluice_rekey_sql(upgrade, moved, quarantine, events, before)) }}
 {% endmacro %}
 
 
