@@ -5,12 +5,37 @@ exceptions, and key text does not depend on the session's formats or time zone."
 
 from __future__ import annotations
 
+import io
 import json
 import random
+import shutil
+import subprocess
+import tarfile
+from pathlib import Path
 
 import pytest
+from sluice.cli import main
 
-from tests.dbt_harness import SNOWFLAKE_TOO, DbtProject
+from tests.dbt_harness import PACKAGES_YML, REPO, SNOWFLAKE_TOO, DbtProject
+
+SCHEMA = """
+seeds:
+  - name: raw_events
+    config: {column_types: {id: integer, name: varchar(20), v: integer}}
+models:
+  - name: events
+    config:
+      materialized: sluice
+      meta: {sluice: {key: [id], attempt_interval: 0, gate: {high: none, medium: none, low: none}}}
+"""
+RULE_ON_V = """
+    columns:
+      - name: v
+        data_tests:
+          - sluice.sluice_expression:
+              name: events_v_small
+              arguments: {expression: "v < 100"}
+"""
 
 
 def _events_project(project: DbtProject, v_type: str, extra: str = "") -> None:
@@ -20,25 +45,7 @@ def _events_project(project: DbtProject, v_type: str, extra: str = "") -> None:
         "models/events.sql",
         f"select id, name, cast(v as {v_type}) as v{extra} from {{{{ ref('raw_events') }}}}\n",
     )
-    project.write(
-        "models/schema.yml",
-        """
-        seeds:
-          - name: raw_events
-            config: {column_types: {id: integer, name: varchar(20), v: integer}}
-        models:
-          - name: events
-            config:
-              materialized: sluice
-              meta: {sluice: {key: [id], attempt_interval: 0, gate: {high: none, medium: none, low: none}}}
-            columns:
-              - name: v
-                data_tests:
-                  - sluice.sluice_expression:
-                      name: events_v_small
-                      arguments: {expression: "v < 100"}
-        """,
-    )
+    project.write("models/schema.yml", SCHEMA + RULE_ON_V)
 
 
 def _quarantine(project: DbtProject, model: str = "events") -> list[tuple]:
@@ -93,20 +100,13 @@ def test_identical_copies_keep_their_copy_numbers_in_any_input_order(make_projec
     )
     project.write(
         "models/schema.yml",
-        """
-        seeds:
-          - name: raw_events
-            config: {column_types: {id: integer, name: varchar(20), v: integer}}
-        models:
-          - name: events
-            config:
-              materialized: sluice
-              meta: {sluice: {key: [id], attempt_interval: 0, gate: {high: none, medium: none, low: none}}}
-            data_tests:
-              - sluice.sluice_unique:
-                  name: events_id_unique
-                  arguments: {columns: [id]}
-        """,
+        SCHEMA
+        + """
+    data_tests:
+      - sluice.sluice_unique:
+          name: events_id_unique
+          arguments: {columns: [id]}
+""",
     )
     shuffle = random.Random(7)
     seen = None
@@ -123,54 +123,74 @@ def test_identical_copies_keep_their_copy_numbers_in_any_input_order(make_projec
     assert project.query("select count(*) from {schema}.events") == [(39,)]
 
 
+# The last release that identified a row with a NULL key part by `#` and the md5 of its row's JSON.
+ROW_JSON_RELEASE = "4acc6353416c1c25b6be798d140380976c602d43"
+
+
+def _package_at(commit: str, root: Path) -> Path:
+    """The package as it was at `commit`, unpacked under root (from this repository's history)."""
+    archive = subprocess.run(
+        ["git", "-C", str(REPO), "archive", commit, "dbt_project.yml", "macros", "models"],
+        check=True,
+        capture_output=True,
+    ).stdout
+    target = root / f"sluice-{commit}"
+    target.mkdir()
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(target, filter="data")
+    return target
+
+
+def _sluice(project: DbtProject, capsys, *args: str) -> tuple[int, str]:
+    code = main([*args, "--project-dir", str(project.root), "--profiles-dir", str(project.root)])
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
 @SNOWFLAKE_TOO
-def test_a_quarantine_keyed_by_the_row_json_keeps_its_exceptions(make_project, engine):
-    """Rows with a NULL key part were identified by `#` and the md5 of their row's JSON; the next
-    build moves each exception to the identity by values, history and all: no withdrawn and new
-    pair, and the audit trail stays intact."""
+def test_a_quarantine_keyed_by_the_row_json_keeps_its_exceptions(
+    make_project, engine, tmp_path, capsys
+):
+    """Built first by the release that keyed NULL-key rows by their row's JSON, then by this
+    one: the same exceptions, each moved to its identity by values with its attempts, no
+    withdrawn and new pair in the quarantine, and the audit trail intact."""
     project = make_project(engine)
     project.write("seeds/raw_events.csv", "id,name,v\n,ann,5\n,bob,500\n1,ok,5\n2,big,700\n")
     _events_project(project, "integer")
+    project.write(
+        "packages.yml", f"packages:\n  - local: {_package_at(ROW_JSON_RELEASE, tmp_path)}\n"
+    )
     project.dbt("build")
-    # the quarantine and its history as the earlier identity wrote them: '[null]#' || md5(row_json)
-    for table in ("sluice_exception_events", "events__quarantine"):
-        project.execute(
-            f"update {{schema}}.{table} set record_key = '[null]#' || md5(("
-            "select q.row_json from {schema}.events__quarantine as q "
-            f"where q.exception_id = {{schema}}.{table}.exception_id)), "
-            "exception_id = md5('model.sluice_test.events|[null]#' || md5(("
-            "select q.row_json from {schema}.events__quarantine as q "
-            f"where q.exception_id = {{schema}}.{table}.exception_id)) || '|' || "
-            f"cast(record_copy as varchar) || '|' || rule_name) "
-            "where record_key like '[null]#v%'"
-        )
     old = _quarantine(project)
-    assert all("#v" not in r[1] for r in old)
-    old_events = project.query("select count(*) from {schema}.sluice_exception_events")[0][0]
+    nulls = [r for r in old if r[1] != "[2]"]
+    assert len(nulls) == 3 and all(r[1].startswith("[null]#") and "#v" not in r[1] for r in nulls)
 
+    # this version
+    shutil.rmtree(project.root / "dbt_packages")
+    project.write("packages.yml", PACKAGES_YML)
+    project._deps_done = False
     project.dbt("build")
     now = _quarantine(project)
-    assert [(r[3], r[4], r[5]) for r in now] == [
-        ("events_v_small", "open", 2),
-        ("events_v_small", "open", 2),
-        ("sluice_record_key", "open", 2),
-        ("sluice_record_key", "open", 2),
+    assert [(r[2], r[3], r[4], r[5]) for r in now] == [(r[2], r[3], r[4], 2) for r in old]
+    assert len([r for r in now if r[1].startswith("[null]#v")]) == 3
+    assert [r for r in now if r[1] == "[2]"] == [
+        (eid, key, copy, rule, status, 2) for eid, key, copy, rule, status, _ in old if key == "[2]"
     ]
-    assert [r[1] for r in now if r[1] != "[2]"] and all(
-        r[1].startswith("[null]#v") for r in now if r[1] != "[2]"
+    # each move is in the history: the old exception's ends with it, the new one's starts with it
+    moved = project.query(
+        "select exception_id, from_status, to_status from {schema}.sluice_exception_events "
+        "where event_type = 'rekeyed' order by to_status, exception_id"
     )
-    # every event moved with its exception; this build wrote no status event (nothing changed)
-    assert project.query(
-        "select count(*) from {schema}.sluice_exception_events as e "
-        "left join {schema}.events__quarantine as q on q.exception_id = e.exception_id "
-        "and q.record_key = e.record_key where q.exception_id is null"
-    ) == [(0,)]
-    assert (
-        project.query("select count(*) from {schema}.sluice_exception_events")[0][0] == old_events
+    assert sorted(m[0] for m in moved if m[2] == "withdrawn") == sorted(r[0] for r in nulls)
+    assert sorted(m[0] for m in moved if m[2] == "open") == sorted(
+        r[0] for r in now if r[1] != "[2]"
     )
+    code, verified = _sluice(project, capsys, "audit", "verify")
+    assert code == 0 and "intact" in verified, verified
+
     # the next build changes nothing more
     project.dbt("build")
-    assert [r[:4] for r in _quarantine(project)] == [r[:4] for r in now]
+    assert [r[:5] for r in _quarantine(project)] == [r[:5] for r in now]
 
 
 def _row(payload: str) -> list[str]:
@@ -247,18 +267,17 @@ def test_a_held_build_counts_each_row_once_in_the_gate_the_run_and_the_payload(
     # more breaks the rule on v: three rows over a gate of one
     project.write("seeds/raw_events.csv", "id,name,v\n,ann,5\n,bob,500\n1,ok,5\n2,big,700\n")
     _events_project(project, "integer")
-    schema = (project.root / "models/schema.yml").read_text()
     project.write(
         "models/schema.yml",
-        schema.replace("gate: {high: none, medium: none, low: none}", "gate: {high: 1}")
-        .replace('{expression: "v < 100"}', '{expression: "v < 100", sluice_severity: high}')
-        .replace(
-            "            columns:\n",
-            "            columns:\n"
-            "              - name: id\n"
-            "                data_tests:\n"
-            "                  - sluice.sluice_not_null: {name: events_id_required}\n",
-        ),
+        SCHEMA.replace("gate: {high: none, medium: none, low: none}", "gate: {high: 1}")
+        + RULE_ON_V.replace(
+            '{expression: "v < 100"}', '{expression: "v < 100", sluice_severity: high}'
+        )
+        + """
+      - name: id
+        data_tests:
+          - sluice.sluice_not_null: {name: events_id_required}
+""",
     )
     result = project.dbt("build", expect=1)
     message = result.result("events")["message"]

@@ -115,7 +115,7 @@
   {%- endif -%}
   {#- and records of rows with a NULL key part, identified by their row's JSON, by their values -#}
   {%- if with_legacy or (probed[5] | int) > 0 -%}
-    {%- do audit.append(sluice._sluice_rekey_null_keys_sql(spec, batch, quarantine, events, before)) -%}
+    {%- do audit.append(sluice._sluice_rekey_null_keys_sql(spec, batch, quarantine, events, before, rewrite_events=with_legacy)) -%}
   {%- endif -%}
   {%- if spec.dedupe is not none -%}
     {%- do audit.append(sluice._sluice_create_scratch_sql(repeats, sluice._sluice_repeats_sql(batch, spec))) -%}

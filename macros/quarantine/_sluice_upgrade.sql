@@ -79,7 +79,7 @@
     when it changed. Several exceptions can come to one identity (among them one already there):
     one quarantine row stays, a rejection first, then the latest status change, the others are
     removed, and every event goes to the one that stays. -#}
-{% macro _sluice_rekey_sql(upgrade, moved_sql, quarantine, events, before) %}
+{% macro _sluice_rekey_sql(upgrade, moved_sql, quarantine, events, before, rewrite_events=true) %}
   {%- set mid = sluice._sluice_lit(model.unique_id) -%}
   {%- set mapping -%}
     {{ moved_sql }}
@@ -97,10 +97,14 @@
     ) as c
   {%- endset -%}
   {%- set out = [sluice._sluice_create_scratch_sql(upgrade, mapping)] -%}
+  {%- if not rewrite_events -%}
+    {%- do out.append(sluice._sluice_rekeyed_events_sql(upgrade, quarantine, events)) -%}
+  {%- endif -%}
   {%- set dropped = "select legacy_id from " ~ upgrade ~ " where _sluice_rank > 1" -%}
   {%- do out.append("delete from " ~ before ~ " where exception_id in (" ~ dropped ~ ")") -%}
   {%- do out.append("delete from " ~ quarantine ~ " where model_unique_id = " ~ mid ~ " and exception_id in (" ~ dropped ~ ")") -%}
-  {%- for rel, columns, scoped in [(quarantine, ['exception_id', 'record_key'], true), (events, ['exception_id', 'record_key'], true), (before, ['exception_id'], false)] -%}
+  {%- set rewritten = [(quarantine, ['exception_id', 'record_key'], true)] + ([(events, ['exception_id', 'record_key'], true)] if rewrite_events else []) + [(before, ['exception_id'], false)] -%}
+  {%- for rel, columns, scoped in rewritten -%}
     {%- set update -%}
     update {{ rel }} as t set
       {%- for c in columns %}
@@ -117,15 +121,51 @@
 {% endmacro %}
 
 
+{#- The history of a move that leaves the sealed events as they were written: the moved
+    exception's history ends with a `rekeyed` event (to `withdrawn`, naming the exception it
+    became), and the exception it became, where it is kept, starts with one (to its status,
+    naming the one it came from). Both are sealed with this build's events. -#}
+{% macro _sluice_rekeyed_events_sql(upgrade, quarantine, events) %}
+  {%- set inv = sluice._sluice_lit(invocation_id) -%}
+  {%- set now = sluice.utc_now() -%}
+  {%- set base = "q.model_name, q.model_unique_id" -%}
+  {%- set tail = "q.record_copy, q.rule_name, q.error_class, q.severity, q.route, q.owner" -%}
+  {%- set away_id = dbt.hash(dbt.concat(["u.legacy_id", "'|rekeyed|'", "u.new_id"])) -%}
+  {%- set here_id = dbt.hash(dbt.concat(["u.new_id", "'|rekeyed from|'", "u.legacy_id"])) -%}
+  {%- set _sql -%}
+    insert into {{ events }} ({{ sluice._sluice_events_columns() | map(attribute=0) | join(', ') }})
+    select {{ away_id }}, u.legacy_id, {{ base }}, q.record_key, {{ tail }},
+      q.status, 'withdrawn', q.attempt_count, {{ inv }}, {{ now }}, 'sluice',
+      {{ dbt.concat(["'record identity moved to exception '", "u.new_id", "' (record key '", "u.new_key", "')'"]) }}, 'rekeyed'
+    from {{ upgrade }} as u
+    join {{ quarantine }} as q on q.exception_id = u.legacy_id
+    where u.legacy_id <> u.new_id
+      and not exists (select 1 from {{ events }} as e where e.event_id = {{ away_id }})
+    union all
+    select {{ here_id }}, u.new_id, {{ base }}, u.new_key, {{ tail }},
+      q.status, q.status, q.attempt_count, {{ inv }}, {{ now }}, 'sluice',
+      {{ dbt.concat(["'record identity moved from exception '", "u.legacy_id", "' (record key '", "q.record_key", "')'"]) }}, 'rekeyed'
+    from {{ upgrade }} as u
+    join {{ quarantine }} as q on q.exception_id = u.legacy_id
+    where u.legacy_id <> u.new_id and u._sluice_rank = 1
+      and not exists (select 1 from {{ events }} as e where e.event_id = {{ here_id }})
+  {%- endset -%}
+  {{ return(_sql) }}
+{% endmacro %}
+
+
 {#- Rows with a NULL key part were identified by a hash of their JSON (`#` and the hash), which
     changed with any column's type and with every added column; they are now identified by
     their values (`#v` and the hash, sluice._sluice_row_values_sql). The first build that finds
     such a key moves each of its exceptions to the identity its row has now, read from the rows
     of the batch (a row no longer in the source keeps its old key, and its exception is
-    withdrawn as before). The old identity is rebuilt from the batch as it was written: the key
-    array, then `#` and the hash of the row's JSON as sluice.row_to_json wrote it
-    (sluice._sluice_row_json_v1). -#}
-{% macro _sluice_rekey_null_keys_sql(spec, batch, quarantine, events, before) %}
+    withdrawn as before). Its sealed events stay as they were written; the move is recorded by
+    `rekeyed` events (sluice._sluice_rekeyed_events_sql). In a build that upgrades a
+    0.1.0 quarantine (`rewrite_events`), whose events it re-keys in place anyway, the events
+    move with their exception instead. The old identity is rebuilt from the
+    batch as it was written: the key array, then `#` and the hash of the row's JSON as
+    sluice.row_to_json wrote it (sluice._sluice_row_json_v1). -#}
+{% macro _sluice_rekey_null_keys_sql(spec, batch, quarantine, events, before, rewrite_events=false) %}
   {%- set upgrade = sluice._sluice_scratch_relation('__sluice_upg') -%}
   {%- set old_key = dbt.concat([sluice._sluice_record_key_expr(spec.key_parts, 's'), "'#'", dbt.hash(sluice._sluice_row_json_v1(spec.columns, 's'))]) -%}
   {%- set new_key = sluice._sluice_record_key_expr(spec.key_parts, 's', sluice._sluice_row_values_sql(spec.value_columns, 's')) -%}
@@ -143,7 +183,7 @@
       where q.model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
     )
   {%- endset -%}
-  {{ return(sluice._sluice_rekey_sql(upgrade, moved, quarantine, events, before)) }}
+  {{ return(sluice._sluice_rekey_sql(upgrade, moved, quarantine, events, before, rewrite_events)) }}
 {% endmacro %}
 
 
