@@ -97,8 +97,12 @@ def write_final_view(target_dir: Path, attempt_folders: Sequence[Path]) -> Path 
             shutil.copyfile(folder / "manifest.json", final / "manifest.json")
             break
     for extra in ("sources.json", "catalog.json"):
-        if (target_dir / extra).exists():
-            shutil.copyfile(target_dir / extra, final / extra)
+        source = target_dir / extra
+        if source.exists():
+            shutil.copyfile(source, final / extra)
+        elif source.is_symlink():  # a link to nothing: kept as it is, for the reader to refuse
+            (final / extra).unlink(missing_ok=True)
+            (final / extra).symlink_to(source.parent / source.readlink())
     return final
 
 
