@@ -32,6 +32,7 @@ from sluice.build.record import (
     record_usage_error_of,
     write_running,
 )
+from sluice.build.record_warehouse import warehouse_recorder
 from sluice.build.report_step import preload, report_files
 from sluice.build.result import (
     EXIT_USAGE,
@@ -212,6 +213,8 @@ def _started(
         started=progress.started,
     )
     outputs = Outputs(request.report, request.report_formats, output_dir, request.warehouse, env)
+    if request.warehouse:
+        progress.record_in_warehouse = warehouse_recorder(context.project, context.passthrough, env)
     return _run(context, progress, outputs)
 
 

@@ -33,7 +33,7 @@ from sluice.artifacts.history import (
     state_lock,
 )
 from sluice.destinations import check_writable
-from sluice.errors import InputError
+from sluice.errors import FileNotWritten, InputError
 from sluice.freshness.sources import as_utc
 from sluice.impact import ExposureImpact, ExposureStatus, Impact, ModelQuarantine, analyze
 from sluice.incidents import IncidentChange, assemble, patterns, track
@@ -123,6 +123,7 @@ def _stage(files: Mapping[Path, str | bytes]) -> list[tuple[Path, Path]]:
     """Write every file to a temporary name beside it (nothing replaced yet): (temporary, final)
     pairs. On failure no temporary file is left and the error names the file."""
     staged: list[tuple[Path, Path]] = []
+    final = Path()
     try:
         for final, content in files.items():
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -134,7 +135,8 @@ def _stage(files: Mapping[Path, str | bytes]) -> list[tuple[Path, Path]]:
             Path(staging_name).chmod(0o644)  # mkstemp's 0600 would hide the report from others
     except OSError as exc:
         _discard(staged)
-        raise InputError(f"cannot write the report: {exc}") from None
+        named = OSError(exc.errno, exc.strerror or str(exc), str(final))
+        raise FileNotWritten(f"cannot write the report: {exc}", named) from None
     except BaseException:
         _discard(staged)
         raise
