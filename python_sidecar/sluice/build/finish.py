@@ -30,6 +30,7 @@ from sluice.build.report_step import (
     run_report,
 )
 from sluice.build.result import EXIT_OK, BuildResult, ReportStep, decide_exit_code
+from sluice.build.trail import keep_head_after_build
 from sluice.classify.model import Failure
 from sluice.errors import InputError
 from sluice.escalate.core import Escalation
@@ -172,6 +173,9 @@ def finish(context: Context, progress: Progress, stopped: str, outputs: Outputs)
         if outputs.warehouse:
             rows = warehouse_rows(progress.invocation_id, progress.attempts, escalations, delivery)
             note = record_in_warehouse(shared, rows)
+            if note:
+                notes.append(note)
+            note = keep_head_after_build(shared, progress.invocation_id)
             if note:
                 notes.append(note)
     if step.note:

@@ -69,6 +69,9 @@ class ReportResult:
     """The state file holding each node's latest known result."""
     incident_changes: tuple[IncidentChange, ...] = ()
     """The incident changes this report recorded (empty without the warehouse)."""
+    head_note: str | None = None
+    """Why the audit trail's head could not be recorded outside the warehouse (None: recorded,
+    or nothing to record)."""
 
     @property
     def exposures(self) -> tuple[ExposureImpact, ...]:
@@ -429,6 +432,11 @@ def _write_report(
             _discard(staged)
             raise
         _commit(staged)
+    head_note = None
+    if wh is not None:
+        from sluice.audit.heads import keep_head
+
+        head_note = keep_head(wh, by="sluice report", invocation_id=artifacts.invocation_id)
     by_format = {fmt: out_dir / FILE_NAMES[fmt] for fmt in chosen}
     return ReportResult(
         invocation_id=artifacts.invocation_id,
@@ -438,4 +446,5 @@ def _write_report(
         quarantine_source=inputs.quarantine_source,
         state_path=inputs.state_path,
         incident_changes=changes,
+        head_note=head_note,
     )
