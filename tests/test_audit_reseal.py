@@ -147,3 +147,16 @@ def test_a_head_line_cut_short_is_passed_over(tmp_path: Path):
     recorded = latest_head(path)
     assert recorded is not None and recorded.line == 1
     assert [t.sequence_number for t in recorded.tips] == [2]
+
+
+def test_the_same_head_is_recorded_once(tmp_path: Path):
+    from sluice.audit.chain import Seal, trail_head
+    from sluice.audit.heads import latest_head, record_head
+
+    seal = Seal("runs", ORDERS, 1, "i", 1, "c", "h", "0" * 32, "ab", None)
+    path = tmp_path / "sluice" / "audit_heads.jsonl"
+    assert record_head(path, trail_head([seal]), by="sluice build", invocation_id="a")
+    assert not record_head(path, trail_head([seal]), by="sluice build", invocation_id="b")
+    assert not record_head(path, None, by="sluice build", invocation_id="c")
+    recorded = latest_head(path)
+    assert recorded is not None and recorded.line == 1 and recorded.recorded_by == "sluice build"

@@ -203,3 +203,21 @@ def test_a_report_into_a_real_full_folder_writes_nothing_and_leaves_no_temporary
     finally:
         con.close()
     assert tables == [("sluice_runs",)]
+
+
+def test_a_report_that_seals_keeps_the_trails_head_outside_the_warehouse(tmp_path: Path) -> None:
+    root = synth.write_project(tmp_path / "proj")
+    man, runs, fresh = synth.shop()
+    synth.write_target(root / "target", man, runs, fresh)
+    synth.create_sluice_runs(root / "wh.duckdb", [synth.sluice_run("orders", rows_held=40)])
+    out = tmp_path / "out"
+    generate_report(root, profiles_dir=root, output_dir=out)
+    heads = root / "target" / "sluice" / "audit_heads.jsonl"
+    [line] = heads.read_text().splitlines()
+    head = json.loads(line)
+    assert head["kind"] == "head" and head["recorded_by"] == "sluice report"
+    assert {t["chain_name"] for t in head["tips"]} >= {"exposure_status", "node_status"}
+    # reporting the invocation again seals its rows again: a new head, appended
+    generate_report(root, profiles_dir=root, output_dir=out)
+    first, second = heads.read_text().splitlines()
+    assert first == line and json.loads(second)["digest"] != head["digest"]
