@@ -221,3 +221,111 @@ def test_a_real_full_target_folder_ends_with_exit_5_and_leaves_no_temporary_file
     record = small_tmpfs / "sluice" / "build.json"
     if record.exists():  # where it fits, it is this run's, finished
         assert json.loads(record.read_text())["exit_code"] == 5
+
+
+def warehouse_rows(project: Path, sql: str) -> list[tuple[object, ...]]:
+    import duckdb
+
+    data = Path(os.environ["BUILD_FAULTS_DIR"]) / "build_faults.duckdb"
+    con = duckdb.connect(str(data), read_only=True)
+    try:
+        return con.execute(sql).fetchall()
+    finally:
+        con.close()
+
+
+def build_with_warehouse(project: Path, *more: str) -> int:
+    return main(
+        [
+            "build",
+            "--project-dir",
+            str(project),
+            "--dbt-log",
+            "--profiles-dir",
+            str(project),
+            "--max-attempts",
+            "1",
+            *more,
+        ]
+    )
+
+
+def test_a_full_target_folder_still_writes_the_build_record_to_the_warehouse(
+    project: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
+):
+    import sluice.build.artifacts as artifacts
+
+    def full(source: object, destination: object) -> None:
+        raise no_space(destination)
+
+    monkeypatch.setattr(artifacts.shutil, "copyfile", full)
+    code = build_with_warehouse(project, "--no-report")
+    _, err = capfd.readouterr()
+
+    assert code == 5
+    one_line_no_traceback(err)
+    record = json.loads((project / "target" / "sluice" / "build.json").read_text())
+    attempts = warehouse_rows(
+        project,
+        "select build_id, attempt_number, failure_count from main.sluice_build_attempts",
+    )
+    assert attempts == [(record["invocation_id"], 1, 0)], record["notes"]
+
+
+def full_report_folder_ends_the_build_with_exit_5(
+    project: Path, report_dir: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    code = build_with_warehouse(project, "--report-dir", str(report_dir))
+    _, err = capfd.readouterr()
+
+    assert code == 5, err
+    line = one_line_no_traceback(err)
+    assert "this run's record was written to" in line
+    record = json.loads((project / "target" / "sluice" / "build.json").read_text())
+    assert record["exit_code"] == 5 and record["outcome"] == "write_failed"
+    assert [p.name for p in report_dir.iterdir() if p.name != "filler"] == []  # no temp file
+    attempts = warehouse_rows(project, "select build_id from main.sluice_build_attempts")
+    assert attempts == [(record["invocation_id"],)]
+    # the report wrote nothing to the warehouse: its files come first
+    tables = warehouse_rows(
+        project,
+        "select table_name from information_schema.tables "
+        "where table_name in ('sluice_exposure_status', 'sluice_node_status')",
+    )
+    assert tables == []
+
+
+def test_a_report_folder_that_cannot_be_written_ends_the_build_with_exit_5(
+    project: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capfd: pytest.CaptureFixture[str],
+):
+    real_fdopen = os.fdopen
+
+    class Full:
+        """A file whose writes fail as on a full disk."""
+
+        def __init__(self, fd: int, mode: str) -> None:
+            self.handle = real_fdopen(fd, mode)
+
+        def __enter__(self) -> Full:
+            return self
+
+        def __exit__(self, *exc: object) -> None:
+            self.handle.close()
+
+        def write(self, data: bytes) -> int:
+            raise no_space()
+
+    monkeypatch.setattr("sluice.report.os.fdopen", Full)
+    report_dir = tmp_path / "reports"
+    report_dir.mkdir()
+    full_report_folder_ends_the_build_with_exit_5(project, report_dir, capfd)
+
+
+def test_a_real_full_report_folder_ends_the_build_with_exit_5(
+    project: Path, small_tmpfs: Path, capfd: pytest.CaptureFixture[str]
+):
+    (small_tmpfs / "filler").write_bytes(b"\0" * (1024 - 8) * 1024)
+    full_report_folder_ends_the_build_with_exit_5(project, small_tmpfs, capfd)

@@ -126,3 +126,18 @@ def test_the_payload_of_a_repeated_failure_says_how_many_times():
     assert "failed the same way on 3 consecutive attempts" in json.dumps(payload)
     once = build_payload([escalation(0)], project="p", exit_code=1, attempts=1)
     assert "consecutive" not in json.dumps(once)
+
+
+def test_a_dangling_sources_json_link_is_refused_not_read_as_absent(project: Path):
+    target = project / "target"
+    target.mkdir()
+    (target / "sources.json").symlink_to(project / "gone" / "sources.json")
+
+    code = sluice_build(project)
+
+    record = json.loads((target / "sluice" / "build.json").read_text())
+    assert code == 0, record["notes"]
+    refused = [n for n in record["notes"] if n.startswith("report refused")]
+    assert refused and "a symbolic link to" in refused[0], record["notes"]
+    assert "gone/sources.json" in refused[0]
+    assert not (target / "sluice" / "report.html").exists()

@@ -390,7 +390,10 @@ def test_signal_while_dbt_hangs_connecting_kills_it_after_the_stop_timeout(
     server = SilentServer()
     try:
         # dbt stuck in the warehouse driver does not see SIGINT: after 5 s it is killed
-        project.start("--max-attempts", "3", "--stop-timeout", "5", port=server.port)
+        # (--no-warehouse: the build's own check of the audit trail would connect first)
+        project.start(
+            "--max-attempts", "3", "--stop-timeout", "5", "--no-warehouse", port=server.port
+        )
         project.wait_for(server.connected.is_set, "dbt connecting")
 
         record = signal_and_check(project, signum, group=True)

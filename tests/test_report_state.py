@@ -167,3 +167,57 @@ def test_a_report_that_cannot_write_its_files_writes_nothing_to_the_warehouse(
     finally:
         con.close()
     assert tables == [("sluice_runs",)]
+
+
+def test_a_report_into_a_real_full_folder_writes_nothing_and_leaves_no_temporary_file(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    import subprocess
+
+    root = synth.write_project(tmp_path / "proj")
+    man, runs, fresh = synth.shop()
+    synth.write_target(root / "target", man, runs, fresh)
+    synth.create_sluice_runs(root / "wh.duckdb", [synth.sluice_run("orders", rows_held=40)])
+    out = tmp_path / "full"
+    out.mkdir()
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(out)], capture_output=True
+    )
+    if mounted.returncode != 0:
+        pytest.skip("a tmpfs cannot be mounted here (not root): the injected ENOSPC test stands")
+    try:
+        (out / "filler").write_bytes(b"\0" * (1024 - 8) * 1024)  # 8 KiB left
+        code = main(["report", "--project-dir", str(root), "--profiles-dir", str(root),
+                     "--output-dir", str(out)])  # fmt: skip
+        err = capfd.readouterr().err
+        assert code == 2, err
+        assert "cannot write the report" in err and "Traceback" not in err
+        assert sorted(p.name for p in out.iterdir()) == ["filler"]  # no .report.html.* left
+    finally:
+        subprocess.run(["umount", str(out)], check=False)
+    con = duckdb.connect(str(root / "wh.duckdb"), read_only=True)
+    try:
+        tables = con.execute(
+            "select table_name from information_schema.tables where table_name like 'sluice_%'"
+        ).fetchall()
+    finally:
+        con.close()
+    assert tables == [("sluice_runs",)]
+
+
+def test_a_report_that_seals_keeps_the_trails_head_outside_the_warehouse(tmp_path: Path) -> None:
+    root = synth.write_project(tmp_path / "proj")
+    man, runs, fresh = synth.shop()
+    synth.write_target(root / "target", man, runs, fresh)
+    synth.create_sluice_runs(root / "wh.duckdb", [synth.sluice_run("orders", rows_held=40)])
+    out = tmp_path / "out"
+    generate_report(root, profiles_dir=root, output_dir=out)
+    heads = root / "target" / "sluice" / "audit_heads.jsonl"
+    [line] = heads.read_text().splitlines()
+    head = json.loads(line)
+    assert head["kind"] == "head" and head["recorded_by"] == "sluice report"
+    assert {t["chain_name"] for t in head["tips"]} >= {"exposure_status", "node_status"}
+    # reporting the invocation again seals its rows again: a new head, appended
+    generate_report(root, profiles_dir=root, output_dir=out)
+    first, second = heads.read_text().splitlines()
+    assert first == line and json.loads(second)["digest"] != head["digest"]

@@ -8,8 +8,11 @@
        sluice_audit_records: its key and the hash of its content (_sluice_audit_row_hash), under
        the chain's next sequence number. Due: for events and runs, the rows of this invocation;
        for decisions (written by reviewers between builds), every decision of the model. The first
-       seal of a chain takes every row of the model not sealed yet: a history written before the
-       trail existed is brought into it on upgrade.
+       seal of a model's trail takes every row of the model not sealed yet: a history written
+       before the trail existed is brought into it on upgrade. Once any chain of the model is
+       sealed, a chain that starts (again) takes only this invocation's rows: a chain deleted in
+       the warehouse is never sealed afresh over the rows it covered, which stay outside every
+       seal for `sluice audit verify` to name (and `sluice build` refuses to start over them).
     2. each chain that got records gets one seal in sluice_audit_chain: the records' count, the
        hash of their hashes in order (content_hash), the previous seal's chain_hash and the new
        chain_hash = hash(previous_hash || content_hash || the seal's own fields).
@@ -39,16 +42,43 @@
       from {{ chain_rel }}
       where chain_name = {{ name }} and model_unique_id = {{ mid }}
     ) as h
+    {%- if c.per_invocation %}
+    cross join (
+      select count(*) as sealed_before from {{ chain_rel }} where model_unique_id = {{ mid }}
+    ) as m
+    {%- endif %}
     where t.model_unique_id = {{ mid }}
       and t.{{ c.key }} is not null
       {%- if c.per_invocation %}
-      and (t.invocation_id = {{ inv }} or h.next_sequence = 1)
+      and (t.invocation_id = {{ inv }} or (h.next_sequence = 1 and m.sealed_before = 0))
       {%- endif %}
       and not exists (
         select 1 from {{ records_rel }} as r
-        where r.chain_name = {{ name }} and r.model_unique_id = {{ mid }}
+        where r.chain_name = {{ name }}
+          {%- if not c.paired_by_key %} and r.model_unique_id = {{ mid }}{% endif %}
           and r.record_key = cast(t.{{ c.key }} as {{ s }})
       )
+    {%- if c.paired_by_key %}
+    {#- the decisions this build refused (about its exceptions, naming another model or none):
+        sealed in this model's chain, with the refused event that names them -#}
+    union all
+    select {{ name }}, {{ mid }}, h.next_sequence, cast(t.{{ c.key }} as {{ s }}), {{ sluice._sluice_audit_row_hash(c.columns, 't') }}
+    from {{ sluice._sluice_bookkeeping_relation(c.setting) }} as t
+    join {{ sluice._sluice_bookkeeping_relation('events_table') }} as e
+      on e.event_id = {{ dbt.hash(dbt.concat(["t.exception_id", "'|refused|'", "t.decision_id"])) }}
+    cross join (
+      select cast(coalesce(max(sequence_number), 0) + 1 as {{ bi }}) as next_sequence
+      from {{ chain_rel }}
+      where chain_name = {{ name }} and model_unique_id = {{ mid }}
+    ) as h
+    where e.model_unique_id = {{ mid }} and e.event_type = 'refused'
+      and (t.model_unique_id is null or t.model_unique_id <> {{ mid }})
+      and t.{{ c.key }} is not null
+      and not exists (
+        select 1 from {{ records_rel }} as r
+        where r.chain_name = {{ name }} and r.record_key = cast(t.{{ c.key }} as {{ s }})
+      )
+    {%- endif %}
     {{ "union all" if not loop.last }}
     {%- endfor %}
   {%- endset -%}

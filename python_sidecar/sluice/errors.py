@@ -19,3 +19,13 @@ class InputError(SluiceError):
     """
 
     exit_code = 2
+
+
+class FileNotWritten(InputError):
+    """A file could not be written (a full disk, a quota, a read-only folder). ``error`` is the
+    operating system's, naming the file: ``sluice build`` ends such a run with its own exit code
+    for a file it cannot write (5)."""
+
+    def __init__(self, message: str, error: OSError) -> None:
+        super().__init__(message)
+        self.error = error

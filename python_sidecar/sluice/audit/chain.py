@@ -31,11 +31,11 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import Final
+from typing import Any, Final
 
 GENESIS: Final = "0" * 32
 """The ``previous_hash`` of a chain's first seal."""
@@ -75,6 +75,10 @@ class ChainSpec:
     sealed_by_sidecar: bool = False
     """True when the sidecar seals the table (``sluice report``, ``sluice build``: only on the
     engines of :data:`sluice.audit.sql.DIALECTS`), False when the package's builds do."""
+    paired_by_key: bool = False
+    """True when a record's key is unique in the table whatever model a row names (decision
+    ids): a record is paired with its row by key alone. A decision is sealed in the chain of
+    the model that applied or refused it, which need not be the model the row names."""
 
 
 CHAINS: Final = (
@@ -94,6 +98,7 @@ CHAINS: Final = (
         "sluice_decisions",
         "decision_id",
         sealed_per_invocation=False,
+        paired_by_key=True,
     ),
     # Sealed by `sluice report` (sluice.warehouse.seal), one chain per exposure.
     ChainSpec(
@@ -399,11 +404,15 @@ def check_records(
 ) -> tuple[list[Finding], list[UnsealedRecord]]:
     """Sealed records against the table's rows. Returns the findings, and the rows waiting for
     their seal (decisions written since their model's last build)."""
-    by_record: dict[tuple[str, str], list[RecordDiff]] = defaultdict(list)
-    for diff in diffs:
-        by_record[(diff.model_unique_id, diff.record_key)].append(diff)
+    by_record: dict[tuple[str | None, str], list[RecordDiff]] = defaultdict(list)
+    for diff in diffs:  # a record paired by key alone: its row may name another model
+        by_record[(None if spec.paired_by_key else diff.model_unique_id, diff.record_key)].append(
+            diff
+        )
     found: list[Finding] = []
-    for (model, key), group in by_record.items():
+    for (_, key), group in by_record.items():
+        sealed_side = [d for d in group if d.sequence_number is not None]
+        model = (sealed_side or group)[0].model_unique_id
         missing = sum(max(0, d.sealed - d.present) for d in group)
         extra = sum(max(0, d.present - d.sealed) for d in group)
         seqs = [d.sequence_number for d in group if d.sequence_number is not None]
@@ -441,12 +450,27 @@ def check_records(
     return found, pending
 
 
+def _copy_detail(kept: Seal, current: Seal | None, longest: int) -> str:
+    if current is None:
+        return "the seal kept in the copy is gone"
+    return "the seal differs from the copy kept elsewhere: the chain was rewritten"
+
+
 def compare_with_copy(
-    seals: Iterable[Seal], copy: Iterable[Seal], table_of: Mapping[str, str]
+    seals: Iterable[Seal],
+    copy: Iterable[Seal],
+    table_of: Mapping[str, str],
+    detail: Callable[[Seal, Seal | None, int], str] = _copy_detail,
 ) -> list[Finding]:
-    """Every seal of a copy kept elsewhere (an earlier export) must still be in the trail,
-    unchanged: what catches a complete rewrite of a table and its chain."""
+    """Every seal of a copy kept elsewhere (an earlier export, a recorded head) must still be in
+    the trail, unchanged: what catches a complete rewrite of a table and its chain. ``detail``
+    says what was found for a kept seal: the trail's seal of that number (None when it is gone)
+    and how many seals its chain has now."""
     now = {(s.chain_name, s.model_unique_id, s.sequence_number): s for s in seals}
+    longest: dict[tuple[str, str], int] = defaultdict(int)
+    for seal in now.values():
+        key = (seal.chain_name, seal.model_unique_id)
+        longest[key] = max(longest[key], seal.sequence_number)
     found: list[Finding] = []
     for kept in copy:
         current = now.get((kept.chain_name, kept.model_unique_id, kept.sequence_number))
@@ -462,12 +486,27 @@ def compare_with_copy(
                 kept.sequence_number,
                 None,
                 spec.key if spec else "key",
-                "the seal kept in the copy is gone"
-                if current is None
-                else "the seal differs from the copy kept elsewhere: the chain was rewritten",
+                detail(kept, current, longest[(kept.chain_name, kept.model_unique_id)]),
             )
         )
     return found
+
+
+def kept_seal(item: Mapping[str, Any]) -> Seal:
+    """A seal as a copy kept elsewhere holds it (an export's ``seal`` line, a head's tip): its
+    place in the chain and its chain hash."""
+    return Seal(
+        chain_name=str(item["chain_name"]),
+        model_unique_id=str(item["model_unique_id"]),
+        sequence_number=int(item["sequence_number"]),
+        invocation_id=None,
+        record_count=None,
+        hashed_columns=None,
+        content_hash=None,
+        previous_hash=None,
+        chain_hash=str(item["chain_hash"]),
+        sealed_at=None,
+    )
 
 
 def first_order(chain_names: Sequence[str]) -> dict[str, int]:

@@ -22,9 +22,11 @@ from sluice.audit.chain import (
     check_links,
     check_records,
     compare_with_copy,
+    kept_seal,
     sort_findings,
     trail_head,
 )
+from sluice.audit.heads import RecordedHead, check_recorded, head_json
 from sluice.audit.store import Trail, open_trail
 from sluice.errors import InputError
 from sluice.project import ProjectFlags, load_project
@@ -58,9 +60,13 @@ class Verification:
         return not self.findings and not self.unnamed
 
 
-def verify_trail(trail: Trail, copy: Sequence[Seal] = ()) -> Verification:
+def verify_trail(
+    trail: Trail, copy: Sequence[Seal] = (), recorded: RecordedHead | None = None
+) -> Verification:
     """Walk every chain: its seals and links, the records each seal covers, the rows no seal
-    covers; then, when a copy of earlier seals is given, that none of them changed."""
+    covers; then, when a copy of earlier seals is given, that none of them changed, and when a
+    head recorded outside the warehouse is given (:mod:`sluice.audit.heads`), that no chain is
+    shorter than it or rewritten since."""
     seals = trail.seals()
     digests = trail.digests()
     known = {c.name for c in CHAINS}
@@ -131,6 +137,8 @@ def verify_trail(trail: Trail, copy: Sequence[Seal] = ()) -> Verification:
             unnamed_pending += total - len(unsealed)
     table_of = {c.name: trail.tables.audited[c.name] for c in CHAINS}
     findings += compare_with_copy(seals, copy, table_of)
+    if recorded is not None:
+        findings += check_recorded(seals, recorded, table_of)
     description = trail.description
     if unchecked:
         description += (
@@ -207,28 +215,6 @@ def seal_json(seal: Seal, table: str) -> dict[str, Any]:
     }
 
 
-def head_json(head: TrailHead | None) -> dict[str, Any]:
-    if head is None:
-        return {"kind": "head", "digest": None, "chains": 0, "seals": 0, "records": 0, "tips": []}
-    return {
-        "kind": "head",
-        "digest": head.digest,
-        "chains": head.chains,
-        "seals": head.seals,
-        "records": head.records,
-        "last_sealed_at": _json_value(head.last_sealed_at),
-        "tips": [
-            {
-                "chain_name": s.chain_name,
-                "model_unique_id": s.model_unique_id,
-                "sequence_number": s.sequence_number,
-                "chain_hash": s.chain_hash,
-            }
-            for s in head.tips
-        ],
-    }
-
-
 def export_trail(trail: Trail, output: Path) -> ExportSummary:
     """Write the trail as JSON lines: every seal (``kind: seal``), every sealed record once with
     the row of its table that holds the content it sealed (``kind: record``; ``row`` is null
@@ -298,18 +284,7 @@ def read_copy(path: Path) -> list[Seal]:
             kind = obj.get("kind")
             items = [obj] if kind == "seal" else obj.get("tips", []) if kind == "head" else []
             for item in items:
-                seal = Seal(
-                    chain_name=str(item["chain_name"]),
-                    model_unique_id=str(item["model_unique_id"]),
-                    sequence_number=int(item["sequence_number"]),
-                    invocation_id=None,
-                    record_count=None,
-                    hashed_columns=None,
-                    content_hash=None,
-                    previous_hash=None,
-                    chain_hash=str(item["chain_hash"]),
-                    sealed_at=None,
-                )
+                seal = kept_seal(item)
                 seals[(seal.chain_name, seal.model_unique_id, seal.sequence_number)] = seal
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise InputError(

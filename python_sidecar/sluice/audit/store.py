@@ -139,10 +139,12 @@ class Trail:
     def _md5(self, expr: str) -> str:
         return md5_sql(expr)
 
-    def _key(self, spec: ChainSpec, alias: str) -> str:
+    def key_sql(self, spec: ChainSpec, alias: str) -> str:
+        """The record's key of a row of the chain's table, as text."""
         return key_sql(spec, alias, self.dialect)
 
-    def _scope(self, spec: ChainSpec, alias: str) -> str:
+    def scope_sql(self, spec: ChainSpec, alias: str) -> str:
+        """The chain id (``model_unique_id``) of a row of the chain's table."""
         return scope_sql(spec, alias, self.dialect)
 
     def _records_of_chain(self, spec: ChainSpec) -> str:
@@ -199,7 +201,7 @@ class Trail:
             return []
         table = self.tables.audited[spec.name]
         chain = self.relation(self.tables.chain)
-        key, scope = self._key(spec, "t"), self._scope(spec, "t")
+        key, scope = self.key_sql(spec, "t"), self.scope_sql(spec, "t")
         sealed = (
             # a key rewritten by sluice and sealed again: only its latest seal is expected
             "select r.model_unique_id as m, r.record_key as k, r.record_hash as h, "
@@ -210,21 +212,29 @@ class Trail:
             "where c.hashed_columns = %s and r.latest "
             "group by r.model_unique_id, r.record_key, r.record_hash"
         )
+        # a record paired by key alone (a decision sealed by the model that refused it, naming
+        # another): its row is found whatever model it names
+        same_model = "" if spec.paired_by_key else f"s.m = {scope} and "
         if self.exists(table):
             present = (
-                "select x.m, x.k, x.h, count(*) as n "
+                "select min(x.m) as m, x.k, x.h, count(*) as n "
                 f"from (select {scope} as m, {key} as k, {self.row_hash_sql(columns, 't')} as h "
                 f"from {self.relation(table)} as t "
-                f"where exists (select 1 from s where s.m = {scope} and s.k = {key})) as x "
-                "group by x.m, x.k, x.h"
+                f"where exists (select 1 from s where {same_model}s.k = {key})) as x "
+                f"group by {'' if spec.paired_by_key else 'x.m, '}x.k, x.h"
             )
         else:  # the whole table is gone: every sealed record is missing
             present = "select m, k, h, n from s where 1 = 0"
+        pair = (
+            "s.k = t.k and s.h = t.h"
+            if spec.paired_by_key
+            else "s.m = t.m and s.k = t.k and s.h = t.h"
+        )
         rows = self.query(
             f"with s as ({sealed}), t as ({present}) "
             "select coalesce(s.m, t.m), coalesce(s.k, t.k), coalesce(s.h, t.h), s.seq, "
             "coalesce(s.n, 0), coalesce(t.n, 0) "
-            "from s full outer join t on s.m = t.m and s.k = t.k and s.h = t.h "
+            f"from s full outer join t on {pair} "
             "where coalesce(s.n, 0) <> coalesce(t.n, 0) "
             "order by 1, 2",
             (spec.name, hashed_columns),
@@ -246,12 +256,13 @@ class Trail:
         table = self.tables.audited[spec.name]
         if not self.exists(table):
             return 0, []
-        key, scope = self._key(spec, "t"), self._scope(spec, "t")
+        key, scope = self.key_sql(spec, "t"), self.scope_sql(spec, "t")
         covered = ""
         if self.exists(self.tables.records):
             covered = (
                 f"where not exists (select 1 from {self.relation(self.tables.records)} as r "
-                f"where r.chain_name = %s and r.model_unique_id = {scope} "
+                f"where r.chain_name = %s "
+                f"{'' if spec.paired_by_key else f'and r.model_unique_id = {scope} '}"
                 f"and r.record_key = {key})"
             )
         rows = self.query(
@@ -311,6 +322,8 @@ class Trail:
         each left-joined to a row that holds its content: the n-th record of a (model, key,
         content hash) to the n-th such row of the table, so that no row is paired twice."""
         m, k, h, n = _PAIRING
+        by_model = "" if spec.paired_by_key else f"{m}, "
+        same_model = "" if spec.paired_by_key else f"and p.{m} = s.model_unique_id "
         return (
             # a key rewritten by sluice and sealed again: its latest seal's records hold the rows
             "with sealed as ("
@@ -321,15 +334,16 @@ class Trail:
             "numbered as (select s.*, row_number() over (partition by s.model_unique_id, "
             "s.record_key, s.record_hash, s.latest order by s.sequence_number) as pair_number "
             "from sealed as s), "
-            f"hashed as (select {self._scope(spec, 't')} as {m}, {self._key(spec, 't')} as {k}, "
+            f"hashed as (select {self.scope_sql(spec, 't')} as {m}, "
+            f"{self.key_sql(spec, 't')} as {k}, "
             f"{self.row_hash_sql(columns, 't')} as {h}, t.* "
             f"from {self.relation(self.tables.audited[spec.name])} as t), "
             # the rows of one (model, key, hash) are interchangeable: any order pairs them
-            f"present as (select row_number() over (partition by {m}, {k}, {h} order by {h}) "
-            f"as {n}, hashed.* from hashed) "
+            f"present as (select row_number() over (partition by {by_model}{k}, {h} "
+            f"order by {h}) as {n}, hashed.* from hashed) "
             "select s.chain_name, s.model_unique_id, s.sequence_number, s.record_key, "
             "s.record_hash, p.* from numbered as s left join present as p on s.latest "
-            f"and p.{m} = s.model_unique_id and p.{k} = s.record_key "
+            f"{same_model}and p.{k} = s.record_key "
             f"and p.{h} = s.record_hash and p.{n} = s.pair_number"
         )
 

@@ -97,8 +97,12 @@ def write_final_view(target_dir: Path, attempt_folders: Sequence[Path]) -> Path 
             shutil.copyfile(folder / "manifest.json", final / "manifest.json")
             break
     for extra in ("sources.json", "catalog.json"):
-        if (target_dir / extra).exists():
-            shutil.copyfile(target_dir / extra, final / extra)
+        source = target_dir / extra
+        if source.exists():
+            shutil.copyfile(source, final / extra)
+        elif source.is_symlink():  # a link to nothing: kept as it is, for the reader to refuse
+            (final / extra).unlink(missing_ok=True)
+            (final / extra).symlink_to(source.parent / source.readlink())
     return final
 
 
@@ -108,13 +112,18 @@ def _atomic_write(path: Path, data: bytes) -> None:
     tmp.replace(path)
 
 
-def _keep_fresh(target_dir: Path, running: Running) -> tuple[Path, list[str]]:
-    """Keep what dbt wrote in the running attempt; the folder and the names it wrote."""
-    fresh = [
+def _fresh(target_dir: Path, running: Running) -> list[str]:
+    """The names of the artifacts dbt wrote in the running attempt."""
+    return [
         name
         for name in ARTIFACTS
         if (now := stamp(target_dir / name)).exists and now != running.before[name]
     ]
+
+
+def _keep_fresh(target_dir: Path, running: Running) -> tuple[Path, list[str]]:
+    """Keep what dbt wrote in the running attempt; the folder and the names it wrote."""
+    fresh = _fresh(target_dir, running)
     return keep_attempt(target_dir, running.number, fresh), fresh
 
 
@@ -210,7 +219,11 @@ def collect_interrupted(progress: Progress) -> None:
     if running is None:
         return
     progress.running = None
-    folder, fresh = _keep_fresh(progress.target_dir, running)
+    fresh = _fresh(progress.target_dir, running)
+    try:
+        folder = keep_attempt(progress.target_dir, running.number, fresh)
+    except OSError:  # a full disk: the attempt is still recorded, read where dbt wrote it
+        folder = progress.target_dir
     failures: tuple[Failure, ...] = ()
     dbt_invocation = None
     if "run_results.json" in fresh:

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sluice.artifacts import Artifacts, Manifest, RunResults, load_sources
+from sluice.artifacts import Artifacts, Manifest, RunResults, load_sources_if_present
 from sluice.build.alerts import alert, escalations_of
 from sluice.build.artifacts import final_view
 from sluice.build.progress import Context, Progress
@@ -30,7 +30,9 @@ from sluice.build.report_step import (
     run_report,
 )
 from sluice.build.result import EXIT_OK, BuildResult, ReportStep, decide_exit_code
+from sluice.build.trail import keep_head_after_build
 from sluice.classify.model import Failure
+from sluice.errors import InputError
 from sluice.escalate.core import Escalation
 from sluice.escalate.webhook import Delivery
 from sluice.impact import quarantine_counts
@@ -63,12 +65,12 @@ def _inputs(
         return None, "report skipped: dbt ran no node"
     if not (outputs.report or outputs.warehouse):
         return None, DISABLED
-    sources_path = final_dir / "sources.json"
+    try:  # as `sluice report` reads it: a link to nothing, or a broken file, is refused
+        sources = load_sources_if_present(final_dir / "sources.json")
+    except InputError as exc:
+        return None, f"report refused: {exc}"
     artifacts = Artifacts(
-        manifest=manifest,
-        run_results=final_results,
-        sources=load_sources(sources_path) if sources_path.exists() else None,
-        target_path=final_dir,
+        manifest=manifest, run_results=final_results, sources=sources, target_path=final_dir
     )
     return report_inputs(shared, artifacts, warehouse=outputs.warehouse)
 
@@ -171,6 +173,9 @@ def finish(context: Context, progress: Progress, stopped: str, outputs: Outputs)
         if outputs.warehouse:
             rows = warehouse_rows(progress.invocation_id, progress.attempts, escalations, delivery)
             note = record_in_warehouse(shared, rows)
+            if note:
+                notes.append(note)
+            note = keep_head_after_build(shared, progress.invocation_id)
             if note:
                 notes.append(note)
     if step.note:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sluice.artifacts import Manifest
 from sluice.artifacts.models import Metadata
@@ -88,6 +88,9 @@ class Progress:
     lock: BuildLock | None = None
     """The target folder's lock, held from before the previous run's outputs are removed until
     this run's record is written."""
+    record_in_warehouse: Callable[[Any], str | None] | None = None
+    """Appends this run's rows to the warehouse's build record (a note when it fails); None
+    with ``--no-warehouse``. Used when a file cannot be written: the warehouse may still be."""
 
     def release(self) -> None:
         if self.lock is not None:

@@ -27,6 +27,7 @@ from sluice.build.layout import sluice_dir, write_json
 from sluice.build.locate import find_project, locate, new_progress
 from sluice.build.lock import acquire
 from sluice.build.progress import EMPTY_MANIFEST, Progress
+from sluice.build.record_warehouse import warehouse_rows
 from sluice.build.report_step import build_statuses
 from sluice.build.result import (
     EXIT_FAILED,
@@ -331,6 +332,21 @@ def _interrupted_state(
     return final_failures, escalations, delivery, statuses, manifest
 
 
+def _rows_in_warehouse(
+    progress: Progress, escalations: Sequence[Escalation], delivery: Delivery
+) -> None:
+    """A file could not be written, the warehouse may still be: this run's attempts and alerts
+    go there as after a finished build (written once per run: a second try adds nothing)."""
+    assert progress.record_in_warehouse is not None
+    try:
+        rows = warehouse_rows(progress.invocation_id, progress.attempts, escalations, delivery)
+        note = progress.record_in_warehouse(rows)
+    except Exception as problem:  # the record must still be written
+        note = f"build record not written to the warehouse: {type(problem).__name__}: {problem}"
+    if note:
+        progress.notes.append(note)
+
+
 def record_interrupted(progress: Progress, exc: BaseException) -> Path | None:
     """Write this run's record after an interruption: the attempts so far (the one dbt was
     running included, with what it wrote before it stopped), what failed, the escalations
@@ -349,6 +365,8 @@ def record_interrupted(progress: Progress, exc: BaseException) -> Path | None:
         delivery = Delivery(False, False, None, NOT_SENT_INTERRUPTED)
         progress.notes.append(f"the interrupted run could not be summarised fully: {problem}")
     write_failed = isinstance(exc, OSError)
+    if write_failed and progress.record_in_warehouse is not None:
+        _rows_in_warehouse(progress, escalations, delivery)
     result = unfinished(
         progress,
         outcome="write_failed" if write_failed else "interrupted",

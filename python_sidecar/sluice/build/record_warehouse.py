@@ -10,8 +10,9 @@ hold the record).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from sluice.build.report_step import WarehouseAfterDbt
@@ -90,3 +91,16 @@ def record_in_warehouse(shared: WarehouseAfterDbt, rows: Any) -> str | None:
         shared.recover()
         return f"build record not written to the warehouse: {type(exc).__name__}: {exc}"
     return None
+
+
+def warehouse_recorder(
+    project: Path, dbt_args: Sequence[str], environ: Mapping[str, str]
+) -> Callable[[Any], str | None]:
+    """:func:`record_in_warehouse` over a connection of its own, for a build that stops before
+    its steps after dbt (a file that cannot be written)."""
+
+    def record(rows: Any) -> str | None:
+        with WarehouseAfterDbt(project, dbt_args, environ) as shared:
+            return record_in_warehouse(shared, rows)
+
+    return record

@@ -22,6 +22,7 @@ from sluice.classify.model import Failure
 from sluice.classify.patterns import builtin_patterns
 from sluice.classify.startup import INVOCATION_TYPE
 from sluice.destinations import REPORT_FILES
+from sluice.errors import FileNotWritten
 from sluice.project import Project, ProjectFlags, load_project
 
 
@@ -141,6 +142,9 @@ def run_report(
             warehouse=warehouse,
             connection=shared.connection() if warehouse else None,
         )
+    except FileNotWritten as exc:  # a full disk: the build stops as for its own files
+        shared.recover()
+        raise exc.error from None
     except Exception as exc:  # the report must not change the build's outcome
         shared.recover()
         return ReportStep(False, f"report failed: {type(exc).__name__}: {exc}")

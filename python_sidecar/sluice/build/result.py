@@ -59,6 +59,18 @@ class WriteFailed(Exception):
         self.recorded = recorded
 
 
+EXIT_TRAIL_CHANGED = 6
+"""The audit trail lost sealed history: the build refused to seal over it."""
+
+
+class TrailChanged(Exception):
+    """The audit trail lost sealed history (a chain shorter than, or different from, the head
+    recorded in ``target/sluice/audit_heads.jsonl``, or deleted under rows it sealed): the
+    build refused before dbt ran, nothing of it written (exit code 6)."""
+
+    exit_code = EXIT_TRAIL_CHANGED
+
+
 class BuildBusy(Exception):
     """Another ``sluice build`` holds the target folder (or a killed build's dbt still runs
     there) and the wait for it ran out: nothing was run, the holder's record is untouched

@@ -32,6 +32,7 @@ from sluice.build.record import (
     record_usage_error_of,
     write_running,
 )
+from sluice.build.record_warehouse import warehouse_recorder
 from sluice.build.report_step import preload, report_files
 from sluice.build.result import (
     EXIT_USAGE,
@@ -39,8 +40,10 @@ from sluice.build.result import (
     BuildError,
     BuildResult,
     Interrupted,
+    TrailChanged,
     WriteFailed,
 )
+from sluice.build.trail import check_before_build
 from sluice.destinations import REPORT_FORMATS, check_writable
 from sluice.errors import InputError
 from sluice.escalate.webhook import validate_url
@@ -158,8 +161,8 @@ def _build(
     # the target folder is held until it is written.
     try:
         result = _started(progress, passthrough, given_project, env, request, timing)
-    except BuildBusy:
-        raise  # another build's: nothing of this run is written
+    except (BuildBusy, TrailChanged):
+        raise  # another build's, or a trail that lost history: nothing of this run is written
     except BuildError as exc:
         if exc.result is None:
             exc.result = record_usage_error_of(progress, str(exc))
@@ -212,6 +215,8 @@ def _started(
         started=progress.started,
     )
     outputs = Outputs(request.report, request.report_formats, output_dir, request.warehouse, env)
+    if request.warehouse:
+        progress.record_in_warehouse = warehouse_recorder(context.project, context.passthrough, env)
     return _run(context, progress, outputs)
 
 
@@ -241,6 +246,10 @@ def _prepare(
         started_at=progress.started_at,
         notify=lambda message: _notice(progress, request, message),
     )
+    if request.warehouse:  # before anything of this run is written
+        note = check_before_build(progress.project, dbt_args, environ, progress.target_dir)
+        if note:
+            progress.notes.append(note)
     progress.clear_previous_run()
     write_running(progress)
     return output_dir

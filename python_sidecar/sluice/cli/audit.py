@@ -1,7 +1,8 @@
 """`sluice audit verify|export`: check the tamper-evident audit trail, or write it out.
 
 Exit codes: 0 the trail is intact (verify) or written (export); 1 a record or seal was edited,
-removed or inserted (verify names the first); 2 a usage, connection or input error.
+removed or inserted, or a chain is shorter than (or differs from) the head recorded outside the
+warehouse (verify names the first); 2 a usage, connection or input error.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from sluice.cli.flags import add_project_flags, project_flags
-from sluice.errors import SluiceError
+from sluice.errors import InputError, SluiceError
 
 EXIT_OK = 0
 EXIT_CHANGED = 1
@@ -54,11 +55,23 @@ def register(subparsers: Any) -> None:
         help="an earlier `sluice audit export` (or its last line) kept elsewhere: every seal "
         "in it must still be in the trail, unchanged",
     )
+    verify.add_argument(
+        "--heads",
+        default=None,
+        metavar="FILE",
+        help="the heads sluice recorded outside the warehouse (default: "
+        "<target-path>/sluice/audit_heads.jsonl, when it is there): no chain may be shorter "
+        "than the latest one, or rewritten since",
+    )
+    verify.add_argument(
+        "--no-heads", action="store_true", help="do not check against the recorded heads"
+    )
     export.add_argument("--output", required=True, metavar="FILE", help="the JSON lines file")
 
 
 def run(args: argparse.Namespace) -> int:
     from sluice.audit import export_trail, open_trail, read_copy, verify_trail
+    from sluice.audit.heads import heads_path, latest_head
     from sluice.project import load_project
 
     try:
@@ -73,8 +86,14 @@ def run(args: argparse.Namespace) -> int:
             _print_head(summary.head)
             return EXIT_OK
         copy = read_copy(Path(args.against)) if args.against else ()
+        recorded = None
+        if not args.no_heads:
+            path = Path(args.heads) if args.heads else heads_path(project.target_path)
+            recorded = latest_head(path)
+            if recorded is None and args.heads:
+                raise InputError(f"{path}: no recorded head in it")
         with open_trail(project) as trail:
-            result = verify_trail(trail, copy)
+            result = verify_trail(trail, copy, recorded)
     except SluiceError as exc:
         print(f"sluice audit {args.audit_action}: {exc}", file=sys.stderr)
         return exc.exit_code
@@ -106,6 +125,11 @@ def run(args: argparse.Namespace) -> int:
             print(
                 f"  {pending.table} {pending.record.record_key} ({pending.record.model_unique_id})"
             )
+    if recorded is not None:
+        print(
+            f"checked against the head recorded in {recorded.path} "
+            f"(line {recorded.line}, {recorded.recorded_at}, by {recorded.recorded_by})"
+        )
     _print_head(result.head)
     return EXIT_OK if result.intact else EXIT_CHANGED
 

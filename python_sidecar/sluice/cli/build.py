@@ -171,6 +171,7 @@ def run(args: argparse.Namespace) -> int:
         BuildBusy,
         BuildError,
         Interrupted,
+        TrailChanged,
         WriteFailed,
         build,
         summary,
@@ -216,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
         )
         print(redact(f"sluice build: stopped: {exc}; {told}"), file=sys.stderr)
         return exc.exit_code
-    except BuildBusy as exc:
+    except (BuildBusy, TrailChanged) as exc:
         print(redact(f"sluice build: refused: {exc}"), file=sys.stderr)
         return exc.exit_code
     except BuildError as exc:

@@ -90,4 +90,6 @@ def run(args: argparse.Namespace) -> int:
         print(f"  {fmt}: {path}")
     for table in result.warehouse_tables:
         print(f"  table: {table}")
+    if result.head_note:
+        print(f"sluice report: warning: {result.head_note}", file=sys.stderr)
     return EXIT_PROBLEMS if result.has_problems else EXIT_HEALTHY

@@ -33,7 +33,7 @@ from sluice.artifacts.history import (
     state_lock,
 )
 from sluice.destinations import check_writable
-from sluice.errors import InputError
+from sluice.errors import FileNotWritten, InputError
 from sluice.freshness.sources import as_utc
 from sluice.impact import ExposureImpact, ExposureStatus, Impact, ModelQuarantine, analyze
 from sluice.incidents import IncidentChange, assemble, patterns, track
@@ -69,6 +69,9 @@ class ReportResult:
     """The state file holding each node's latest known result."""
     incident_changes: tuple[IncidentChange, ...] = ()
     """The incident changes this report recorded (empty without the warehouse)."""
+    head_note: str | None = None
+    """Why the audit trail's head could not be recorded outside the warehouse (None: recorded,
+    or nothing to record)."""
 
     @property
     def exposures(self) -> tuple[ExposureImpact, ...]:
@@ -123,6 +126,7 @@ def _stage(files: Mapping[Path, str | bytes]) -> list[tuple[Path, Path]]:
     """Write every file to a temporary name beside it (nothing replaced yet): (temporary, final)
     pairs. On failure no temporary file is left and the error names the file."""
     staged: list[tuple[Path, Path]] = []
+    final = Path()
     try:
         for final, content in files.items():
             final.parent.mkdir(parents=True, exist_ok=True)
@@ -134,7 +138,8 @@ def _stage(files: Mapping[Path, str | bytes]) -> list[tuple[Path, Path]]:
             Path(staging_name).chmod(0o644)  # mkstemp's 0600 would hide the report from others
     except OSError as exc:
         _discard(staged)
-        raise InputError(f"cannot write the report: {exc}") from None
+        named = OSError(exc.errno, exc.strerror or str(exc), str(final))
+        raise FileNotWritten(f"cannot write the report: {exc}", named) from None
     except BaseException:
         _discard(staged)
         raise
@@ -427,6 +432,11 @@ def _write_report(
             _discard(staged)
             raise
         _commit(staged)
+    head_note = None
+    if wh is not None:
+        from sluice.audit.heads import keep_head
+
+        head_note = keep_head(wh, by="sluice report", invocation_id=artifacts.invocation_id)
     by_format = {fmt: out_dir / FILE_NAMES[fmt] for fmt in chosen}
     return ReportResult(
         invocation_id=artifacts.invocation_id,
@@ -436,4 +446,5 @@ def _write_report(
         quarantine_source=inputs.quarantine_source,
         state_path=inputs.state_path,
         incident_changes=changes,
+        head_note=head_note,
     )
