@@ -116,7 +116,7 @@
     {%- do audit.append(sluice._sluice_create_scratch_sql(repeats, sluice._sluice_repeats_sql(batch, spec))) -%}
   {%- endif -%}
   {%- do audit.append(sluice._sluice_create_scratch_sql(interesting, sluice._sluice_interesting_sql(batch, spec, repeats, quarantine, with_rejected))) -%}
-  {%- do audit.append(sluice._sluice_create_scratch_sql(exc_rel, sluice._sluice_exceptions_sql(spec, interesting, before, quarantine if (probed[2] | int) > 0 or with_legacy else none))) -%}
+  {%- do audit.append(sluice._sluice_create_scratch_sql(exc_rel, sluice._sluice_exceptions_sql(spec, interesting))) -%}
   {#- The exceptions go into the quarantine before the gate is decided: held or published, they
       are recorded. The counts below read the same either way (the upsert touches neither
       released nor rejected exceptions, nor those about to close). -#}
@@ -146,7 +146,7 @@
       {#- what counts toward the gate: undecided exceptions (a released or rejected record is
           decided), and in an incremental build only those new to this batch; per rule, then
           per severity as distinct rows (a row breaking two rules of one severity is one row) -#}
-      {%- set undecided = "coalesce(e._sluice_status, 'open') not in ('released', 'rejected')" ~ (" and not e._sluice_was_open" if incremental else "") -%}
+      {%- set undecided = "coalesce(q.status, 'open') not in ('released', 'rejected')" ~ (" and b.exception_id is null" if incremental else "") -%}
       {%- for name in rule_lits %},
       coalesce(sum(case when e.rule_name = {{ name }} and {{ undecided }} then 1 else 0 end), 0)
       {%- endfor %}
@@ -168,6 +168,8 @@
         on x.record_key = d._sluice_record and x.record_copy = d._sluice_copy
     ) as r
     left join {{ exc_rel }} as e on 1 = 1
+    left join {{ before }} as b on b.exception_id = e.exception_id and b.status in ('open', 'dead_letter')
+    left join {{ quarantine }} as q on q.exception_id = e.exception_id
   {%- endset -%}
   {%- do audit.append(count_sql) -%}
   {%- set counts = sluice.run_together('sluice_audit_counts', audit, fetch=true).rows[0] -%}

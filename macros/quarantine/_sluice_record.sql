@@ -46,7 +46,7 @@
     insert into {{ quarantine }} ({{ cols | join(', ') }})
     select {% for c in cols %}{{ "(case when n.route not in ('flag', 'deduplicate') and " ~ sluice._sluice_per_rule(spec, 'max_attempts') ~ " <= 1 then 'dead_letter' else 'open' end)" if c == 'status' else 'n.' ~ c }}{{ ", " if not loop.last }}{% endfor %}
     from {{ exc_rel }} as n
-    where n._sluice_status is null
+    where not exists (select 1 from {{ quarantine }} as q where q.exception_id = n.exception_id)
   {%- endset -%}
   {{ return([_sql0, _sql1]) }}
 {% endmacro %}
@@ -180,9 +180,7 @@
 
 
 {#- The history, appended once per fact (keyed ids, so reruns never duplicate):
-    - `status`: every status change of this build's exceptions, by sluice, at build time (every
-      statement that changes a status names this invocation in status_invocation_id, so only
-      those rows are compared with the statuses the build began with, not the whole quarantine);
+    - `status`: every status change of this build's exceptions, by sluice, at build time;
     - `published`: the first passing build that publishes a released record's row.
     A reviewer's `decided` event is written where the decision is applied
     (sluice._sluice_apply_decisions_sql). -#}
@@ -200,7 +198,6 @@
     from {{ quarantine }} as q
     left join {{ before }} as b on b.exception_id = q.exception_id
     where q.model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
-      and q.status_invocation_id = {{ inv }}
       and (b.exception_id is null or b.status <> q.status)
       and not exists (select 1 from {{ events }} as e where e.event_id = {{ status_id }})
     {%- if published %}
