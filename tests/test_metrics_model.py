@@ -65,6 +65,8 @@ def _age(project) -> None:
         project.execute(f"update {{schema}}.{table} set {sets}")
 
 
+SETTLED = ("recovered", "released", "rejected", "withdrawn")
+
 # Before each of the ten builds (after the first): what changes at the source or in review.
 STEPS = [
     [],
@@ -229,6 +231,49 @@ def test_ten_builds_counted_as_the_history_says(make_project, engine: str) -> No
             want["oldest_open_seconds"],
         )
 
+    # recovery completion of an incident that opened at the third build
+    _check_recovery_completion(project, by_build[2][0])
+
     # counted all at once, the relation is the same
     project.dbt("run", "-s", "sluice_metrics", "--full-refresh")
     assert _metrics(project) == metrics
+
+
+def _check_recovery_completion(project, opened_at: datetime) -> None:
+    project.dbt("run", "-s", "+sluice_incident_recovery_completion")
+    at = f"cast('{opened_at.isoformat(sep=' ')}' as timestamp)"
+    project.execute(
+        "insert into {schema}.sluice_incidents (change_id, incident_id, change_type, "
+        "exposure_unique_id, exposure_name, status, opened_at, changed_at, invocation_id) values "
+        f"('c1', 'inc_1', 'opened', 'exposure.sluice_test.sales', 'sales', 'degraded', {at}, {at}, 'i1')"
+    )
+    project.execute(
+        "insert into {schema}.sluice_incident_causes (change_id, incident_id, exposure_unique_id, "
+        "invocation_id, changed_at, root_cause_id, kind, node_unique_id, node_name, resource_type) "
+        f"values ('c1', 'inc_1', 'exposure.sluice_test.sales', 'i1', {at}, "
+        "'rows_held:model.sluice_test.orders', 'rows_held', 'model.sluice_test.orders', 'orders', 'model')"
+    )
+    history: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    for exc, to_status, event_at in project.query(
+        "select exception_id, to_status, event_at from {schema}.sluice_exception_events "
+        "where coalesce(event_type, 'status') = 'status' order by event_at"
+    ):
+        history[exc].append((event_at, to_status))
+    held, settled = 0, []
+    for changes in history.values():
+        before = [s for when, s in changes if when <= opened_at]
+        if not before or before[-1] not in ("open", "dead_letter"):
+            continue
+        held += 1
+        after = [when for when, s in changes if when > opened_at and s in SETTLED]
+        settled.append(after[0] if after else None)
+    assert held >= 4 and None in settled  # some rows still wait
+    ((exceptions_held, exceptions_settled, completed_at),) = project.query(
+        "select exceptions_held, exceptions_settled, completed_at "
+        "from {schema}.sluice_incident_recovery_completion"
+    )
+    assert (exceptions_held, exceptions_settled, completed_at) == (
+        held,
+        sum(1 for s in settled if s is not None),
+        None,
+    )
