@@ -7,10 +7,16 @@ relation is the same."""
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from collections import Counter, defaultdict
-from datetime import date, datetime
+from datetime import UTC, date, datetime
+from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sluice.build import build
+from sluice.cli import main
 
 from tests import scenario
 from tests.test_lifecycle import _decide
@@ -42,6 +48,7 @@ COLUMNS = (
     "open_at_end",
     "dead_letter_at_end",
     "oldest_open_seconds",
+    "oldest_opened_at",
     "severity",
     "owner",
     "source_system",
@@ -100,7 +107,17 @@ def _drive(project) -> None:
                 _decide(project, *change[1:])
             else:
                 project.execute(change)
-        project.dbt("run", "-s", "orders")
+        if number == len(STEPS):  # the last build through sluice build, which writes the textfile
+            build(
+                project.root,
+                ["--profiles-dir", str(project.root), "--select", "orders"],
+                sleeper=lambda _: None,
+                report=False,
+                max_attempts=1,
+                log_dbt_output=True,
+            )
+        else:
+            project.dbt("run", "-s", "orders")
         if number == 5:  # counted incrementally: the first five builds, then the rest
             project.dbt("run", "-s", "sluice_metrics")
         _age(project)
@@ -234,6 +251,41 @@ def test_ten_builds_counted_as_the_history_says(make_project, engine: str) -> No
     # recovery completion of an incident that opened at the third build
     _check_recovery_completion(project, by_build[2][0])
 
+    # the Prometheus textfile: the one sluice build wrote, and `sluice metrics --prom`
+    built = _parse_textfile(project.root / "target" / "sluice" / "sluice_metrics.prom")
+    path = project.root / "metrics.prom"
+    before = datetime.now(UTC).replace(tzinfo=None)
+    code = main(
+        [
+            "metrics",
+            "--prom",
+            str(path),
+            "--project-dir",
+            str(project.root),
+            "--profiles-dir",
+            str(project.root),
+        ]
+    )
+    after = datetime.now(UTC).replace(tzinfo=None)
+    assert code == 0
+    now = _parse_textfile(path)
+    _check_textfile(now, expected, by_build, metrics)
+    # the same but for the times: the history has aged a day since the build wrote its file
+    timeless = ("age_seconds", "timestamp_seconds")
+    assert {k: v for k, v in built.items() if not k[0].endswith(timeless)} == {
+        k: v for k, v in now.items() if not k[0].endswith(timeless)
+    }
+    (stamp,) = [v for k, v in now.items() if k[0] == "sluice_model_last_build_timestamp_seconds"]
+    assert stamp == by_build[-1][0].replace(tzinfo=UTC).timestamp()
+    ages = {k[1]: v for k, v in now.items() if k[0] == "sluice_exceptions_oldest_open_age_seconds"}
+    last = by_build[-1][1]
+    for rule, opened in ((r, v["oldest_opened_at"]) for (i, r), v in metrics.items() if i == last):
+        if opened is None:
+            assert rule not in {dict(labels)["rule"] for labels in ages}
+            continue
+        (age,) = [v for labels, v in ages.items() if dict(labels)["rule"] == rule]
+        assert (before - opened).total_seconds() - 1 <= age <= (after - opened).total_seconds() + 1
+
     # counted all at once, the relation is the same
     project.dbt("run", "-s", "sluice_metrics", "--full-refresh")
     assert _metrics(project) == metrics
@@ -276,4 +328,64 @@ def _check_recovery_completion(project, opened_at: datetime) -> None:
         held,
         sum(1 for s in settled if s is not None),
         None,
+    )
+
+
+LABELS = {"model", "rule", "severity", "owner", "system"}
+
+
+def _parse_textfile(path: Path) -> dict[tuple[str, frozenset], float]:
+    """The samples of a textfile, checked as Prometheus checks them: promtool when it is
+    installed, and the text parser of prometheus_client; names and labels as the conventions
+    want them (counters end in _total, ages in _seconds; bounded labels only)."""
+    text = path.read_text()
+    assert len(text.encode()) < 1_000_000
+    promtool = shutil.which("promtool")
+    if promtool:
+        check = subprocess.run(
+            [promtool, "check", "metrics"], input=text, capture_output=True, text=True
+        )
+        assert check.returncode == 0, check.stdout + check.stderr
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        assert family.name.startswith("sluice_") and family.documentation
+        assert family.type in ("counter", "gauge"), family.name
+        for sample in family.samples:
+            if family.type == "counter":
+                assert sample.name == family.name + "_total"
+            assert set(sample.labels) <= LABELS and set(sample.labels) >= {"model", "system"}
+            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return samples
+
+
+def _check_textfile(samples, expected, by_build, metrics) -> None:
+    last = by_build[-1][1]
+    per_rule: dict[tuple[str, str], float] = {}
+    for (name, labels), value in samples.items():
+        labels = dict(labels)
+        if "rule" in labels:
+            assert (labels["model"], labels["system"]) == ("orders", "erp")
+            assert (labels["severity"], labels["owner"]) == (
+                metrics[(last, labels["rule"])]["severity"],
+                metrics[(last, labels["rule"])]["owner"],
+            )
+            per_rule[(name, labels["rule"])] = value
+    rules = {r for (_, r) in per_rule}
+    assert rules and rules <= {r for (_, r) in expected}
+    for rule in rules:
+        want = expected[(last, rule)]
+        assert per_rule[("sluice_exceptions_open", rule)] == want["open_at_end"]
+        assert per_rule[("sluice_exceptions_dead_letter", rule)] == want["dead_letter_at_end"]
+        for column in COUNTS:
+            name = "new" if column == "new_exceptions" else column
+            total = sum(v[column] for (i, r), v in expected.items() if r == rule)
+            assert per_rule[(f"sluice_exceptions_{name}_total", rule)] == total, (rule, column)
+    model = {name: value for (name, labels), value in samples.items() if "rule" not in dict(labels)}
+    runs = [v for (i, r), v in expected.items() if r == "sluice_record_key"]
+    assert model["sluice_model_builds_total"] == len(runs) == 10
+    for column in ("in", "published", "held", "set_aside", "flagged"):
+        assert model[f"sluice_model_rows_{column}_total"] == sum(v[f"rows_{column}"] for v in runs)
+    assert (
+        model["sluice_model_rows_held_last_build"]
+        == expected[(last, "sluice_record_key")]["rows_held"]
     )

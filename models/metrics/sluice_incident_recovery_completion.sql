@@ -15,14 +15,7 @@ held_models as (
 ),
 
 statuses as (
-    select
-        e.exception_id,
-        e.model_unique_id,
-        e.to_status,
-        e.event_at as started_at,
-        lead(e.event_at) over (partition by e.exception_id order by e.event_at) as ended_at
-    from {{ events }} as e
-    where coalesce(e.event_type, 'status') = 'status'
+    {{ sluice._sluice_status_spells_sql(events) }}
 ),
 
 held as (

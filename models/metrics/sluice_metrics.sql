@@ -102,17 +102,8 @@ grid as (
 
 -- each exception's spells in `open`: from the status event that opened it to its next one
 spells as (
-    select model_unique_id, rule_name, to_status, opened_at, ended_at
-    from (
-        select
-            e.model_unique_id,
-            e.rule_name,
-            e.to_status,
-            e.event_at as opened_at,
-            lead(e.event_at) over (partition by e.exception_id order by e.event_at) as ended_at
-        from {{ events }} as e
-        where coalesce(e.event_type, 'status') = 'status'
-    ) as spell
+    select model_unique_id, rule_name, started_at as opened_at, ended_at
+    from ({{ sluice._sluice_status_spells_sql(events) }}) as spell
     where to_status = 'open'
 ),
 

@@ -19,6 +19,7 @@ from typing import Any
 from sluice.artifacts import Artifacts, Manifest, RunResults, load_sources
 from sluice.build.alerts import alert, escalations_of
 from sluice.build.artifacts import final_view
+from sluice.build.metrics_step import write_operational_metrics
 from sluice.build.progress import Context, Progress
 from sluice.build.record import write_record
 from sluice.build.record_warehouse import record_in_warehouse, warehouse_rows
@@ -171,6 +172,9 @@ def finish(context: Context, progress: Progress, stopped: str, outputs: Outputs)
         if outputs.warehouse:
             rows = warehouse_rows(progress.invocation_id, progress.attempts, escalations, delivery)
             note = record_in_warehouse(shared, rows)
+            if note:
+                notes.append(note)
+            note = write_operational_metrics(shared, manifest, context.target_dir)
             if note:
                 notes.append(note)
     if step.note:
