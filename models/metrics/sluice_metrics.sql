@@ -102,20 +102,69 @@ grid as (
 
 -- each exception's spells in `open`: from the status event that opened it to its next one
 spells as (
-    select model_unique_id, rule_name, started_at as opened_at, ended_at
+    select
+        model_unique_id,
+        rule_name,
+        exception_id,
+        started_at as opened_at,
+        coalesce(ended_at, cast('9999-12-31 00:00:00' as {{ dbt.type_timestamp() }})) as ended_at
     from ({{ sluice._sluice_status_spells_sql(events) }}) as spell
     where to_status = 'open'
 ),
 
+-- the oldest open exception changes only when it ends: in the order they opened, each spell is
+-- the oldest from its opening (or the latest end of those opened before it, if later) to its
+-- own end; these spans never overlap, so each build falls in one at most, found by carrying the
+-- latest span start forward over the builds (no range join)
+spans as (
+    select model_unique_id, rule_name, opened_at, span_from, ended_at as span_to
+    from (
+        select
+            ordered.*,
+            case when prior_end is null or prior_end < opened_at then opened_at else prior_end end as span_from
+        from (
+            select
+                s.*,
+                max(s.ended_at) over (
+                    partition by s.model_unique_id, s.rule_name
+                    order by s.opened_at, s.exception_id
+                    rows between unbounded preceding and 1 preceding
+                ) as prior_end
+            from spells as s
+        ) as ordered
+    ) as spanned
+    where span_from < ended_at
+),
+
+marks as (
+    select
+        model_unique_id, rule_name, invocation_id, built_at as mark_at, 1 as _sluice_kind,
+        cast(null as {{ dbt.type_timestamp() }}) as span_from
+    from grid
+    union all
+    select
+        model_unique_id, rule_name, cast(null as {{ s }}), span_from, 0, span_from
+    from spans
+),
+
 oldest as (
-    select g.invocation_id, g.model_unique_id, g.rule_name, min(s.opened_at) as oldest_opened_at
-    from grid as g
-    inner join spells as s
-        on s.model_unique_id = g.model_unique_id
-        and s.rule_name = g.rule_name
-        and s.opened_at <= g.built_at
-        and (s.ended_at is null or s.ended_at > g.built_at)
-    group by g.invocation_id, g.model_unique_id, g.rule_name
+    select c.invocation_id, c.model_unique_id, c.rule_name, sp.opened_at as oldest_opened_at
+    from (
+        select
+            marks.*,
+            max(span_from) over (
+                partition by model_unique_id, rule_name
+                order by mark_at, _sluice_kind
+                rows between unbounded preceding and current row
+            ) as current_span
+        from marks
+    ) as c
+    inner join spans as sp
+        on sp.model_unique_id = c.model_unique_id
+        and sp.rule_name = c.rule_name
+        and sp.span_from = c.current_span
+        and sp.span_to > c.mark_at
+    where c._sluice_kind = 1
 ),
 
 counted as (

@@ -1,11 +1,11 @@
 """The operational metrics as a Prometheus textfile: per sluice model and rule, the queue
-(open and dead-lettered exceptions, the oldest open one's age) and what the builds did to the
-exceptions; per model, the rows the builds read, published and held.
+depth; per model, dead letters, the oldest open exception's age, what the builds did to the
+exceptions and the rows they read, published and held.
 
 The counters (``*_total``) add up the whole history (``sluice_runs``, ``sluice_exception_events``
 are append-only), so they only grow from one file to the next. Labels are bounded and stable:
-model, rule, severity, owner, system (the model's ``source_system``); never a record's key or
-values.
+model, rule, severity, owner on the queue depth per rule, model and system (the model's
+``source_system``) on everything else; never a record's key or values.
 """
 
 from __future__ import annotations
@@ -72,41 +72,47 @@ class OperationalMetrics:
 def _rule_labels(r: RuleMetrics) -> str:
     return (
         f'model="{label(r.model)}",rule="{label(r.rule)}",severity="{label(r.severity)}",'
-        f'owner="{label(r.owner)}",system="{label(r.system)}"'
+        f'owner="{label(r.owner)}"'
     )
 
 
-def _model_labels(m: ModelMetrics) -> str:
-    return f'model="{label(m.model)}",system="{label(m.system)}"'
-
-
 def render_operational(metrics: OperationalMetrics) -> str:
+    """The queue depth per rule (model, rule, severity, owner); everything else per model
+    (model, system), so the file stays small (under 1 MB for 500 models of 8 rules)."""
     rules = sorted(metrics.rules, key=lambda r: (r.model, r.rule))
-    models = sorted(metrics.models, key=lambda m: m.model)
-    per_rule = [_rule_labels(r) for r in rules]
-    per_model = [_model_labels(m) for m in models]
+    by_model: dict[str, list[RuleMetrics]] = {}
+    for r in rules:
+        by_model.setdefault(r.model, []).append(r)
+    runs = {m.model: m for m in metrics.models}
+    names = sorted(set(by_model) | set(runs))
+    systems = {n: runs[n].system if n in runs else by_model[n][0].system for n in names}
+    per_model = [f'model="{label(n)}",system="{label(systems[n])}"' for n in names]
+    of = [by_model.get(n, []) for n in names]
+    ages = [[r.oldest_open_seconds for r in rs if r.oldest_open_seconds is not None] for rs in of]
+    built = [runs.get(n) for n in names]
     # (name, type, help, labels, values): one family each, in this order
     families: list[tuple[str, str, str, list[str], Sequence[float | None]]] = [
-        ("sluice_exceptions_open", "gauge", "Open exceptions of the rule (the queue depth).",
-         per_rule, [r.open for r in rules]),
-        ("sluice_exceptions_dead_letter", "gauge", "Exceptions of the rule in dead_letter.",
-         per_rule, [r.dead_letter for r in rules]),
+        ("sluice_exceptions_open", "gauge",
+         "Open exceptions of the rule (the queue depth).",
+         [_rule_labels(r) for r in rules], [r.open for r in rules]),
+        ("sluice_exceptions_dead_letter", "gauge", "Exceptions of the model in dead_letter.",
+         per_model, [sum(r.dead_letter for r in rs) for rs in of]),
         ("sluice_exceptions_oldest_open_age_seconds", "gauge",
-         "Age of the rule's oldest open exception (since its latest move to open).",
-         per_rule, [r.oldest_open_seconds for r in rules]),
+         "Age of the model's oldest open exception (since its latest move to open).",
+         per_model, [max(a) if a else None for a in ages]),
         *((f"sluice_exceptions_{name}_total", "counter", help_text,
-           per_rule, [r.counts.get(name, 0) for r in rules])
+           per_model, [sum(r.counts.get(name, 0) for r in rs) for rs in of])
           for name, help_text in EXCEPTION_COUNTERS),
         ("sluice_model_builds_total", "counter", "Recorded builds of the sluice model.",
-         per_model, [m.builds for m in models]),
+         per_model, [m.builds if m else 0 for m in built]),
         *((f"sluice_model_rows_{name}_total", "counter", help_text,
-           per_model, [m.rows.get(name, 0) for m in models])
+           per_model, [m.rows.get(name, 0) if m else 0 for m in built])
           for name, help_text in ROW_COUNTERS),
         ("sluice_model_rows_held_last_build", "gauge", "Rows the model's latest build held back.",
-         per_model, [m.rows_held_last_build for m in models]),
+         per_model, [m.rows_held_last_build if m else None for m in built]),
         ("sluice_model_last_build_timestamp_seconds", "gauge",
          "When the model's latest build recorded its run (Unix time).",
-         per_model, [m.last_build_timestamp for m in models]),
+         per_model, [m.last_build_timestamp if m else None for m in built]),
     ]  # fmt: skip
     lines: list[str] = []
     for name, kind, help_text, labels, values in families:
