@@ -4,8 +4,9 @@ exceptions and the rows they read, published and held.
 
 The counters (``*_total``) add up the whole history (``sluice_runs``, ``sluice_exception_events``
 are append-only), so they only grow from one file to the next. Labels are bounded and stable:
-model, rule, severity, owner on the queue depth per rule, model and system (the model's
-``source_system``) on everything else; never a record's key or values.
+model, rule, severity, owner on the queue depth per rule, model on everything else, and the
+model's system (``source_system``) once per model in ``sluice_model_info``; never a record's
+key or values.
 """
 
 from __future__ import annotations
@@ -78,7 +79,8 @@ def _rule_labels(r: RuleMetrics) -> str:
 
 def render_operational(metrics: OperationalMetrics) -> str:
     """The queue depth per rule (model, rule, severity, owner); everything else per model
-    (model, system), so the file stays small (under 1 MB for 500 models of 8 rules)."""
+    (model), the model's system once in ``sluice_model_info``: the file stays small (under 1 MB
+    for 500 models of 8 rules)."""
     rules = sorted(metrics.rules, key=lambda r: (r.model, r.rule))
     by_model: dict[str, list[RuleMetrics]] = {}
     for r in rules:
@@ -86,12 +88,15 @@ def render_operational(metrics: OperationalMetrics) -> str:
     runs = {m.model: m for m in metrics.models}
     names = sorted(set(by_model) | set(runs))
     systems = {n: runs[n].system if n in runs else by_model[n][0].system for n in names}
-    per_model = [f'model="{label(n)}",system="{label(systems[n])}"' for n in names]
+    per_model = [f'model="{label(n)}"' for n in names]
     of = [by_model.get(n, []) for n in names]
     ages = [[r.oldest_open_seconds for r in rs if r.oldest_open_seconds is not None] for rs in of]
     built = [runs.get(n) for n in names]
     # (name, type, help, labels, values): one family each, in this order
     families: list[tuple[str, str, str, list[str], Sequence[float | None]]] = [
+        ("sluice_model_info", "gauge",
+         "The sluice model's source system (always 1; join on model).",
+         [f'model="{label(n)}",system="{label(systems[n])}"' for n in names], [1] * len(names)),
         ("sluice_exceptions_open", "gauge",
          "Open exceptions of the rule (the queue depth).",
          [_rule_labels(r) for r in rules], [r.open for r in rules]),
