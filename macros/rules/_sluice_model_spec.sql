@@ -238,16 +238,25 @@
 
 {% macro default__validate_models() %}
   {%- if not execute or flags.WHICH not in ('build', 'run', 'retry') -%}{{ return('') }}{%- endif -%}
+  {%- do sluice._sluice_model_specs() -%}
+  {{ return('') }}
+{% endmacro %}
+
+
+{#- Every sluice model of the graph with its spec, by unique id: (node, spec) pairs. The graph's
+    tests are indexed once for all models. -#}
+{% macro _sluice_model_specs() %}
   {%- set tests_of = {} -%}
   {%- for node in graph.nodes.values() if node.resource_type == 'test' and node.attached_node -%}
     {%- do tests_of.setdefault(node.attached_node, []).append(node) -%}
   {%- endfor -%}
+  {%- set out = [] -%}
   {%- for node in graph.nodes.values() | sort(attribute='unique_id') -%}
     {%- if node.resource_type == 'model' and node.config.materialized == 'sluice' -%}
-      {%- do sluice._sluice_model_spec(node, tests_of.get(node.unique_id, [])) -%}
+      {%- do out.append((node, sluice._sluice_model_spec(node, tests_of.get(node.unique_id, [])))) -%}
     {%- endif -%}
   {%- endfor -%}
-  {{ return('') }}
+  {{ return(out) }}
 {% endmacro %}
 
 

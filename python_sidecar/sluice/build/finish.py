@@ -19,6 +19,7 @@ from typing import Any
 from sluice.artifacts import Artifacts, Manifest, RunResults, load_sources_if_present
 from sluice.build.alerts import alert, escalations_of
 from sluice.build.artifacts import final_view
+from sluice.build.metrics_step import write_operational_metrics
 from sluice.build.progress import Context, Progress
 from sluice.build.record import write_record
 from sluice.build.record_warehouse import record_in_warehouse, warehouse_rows
@@ -176,6 +177,9 @@ def finish(context: Context, progress: Progress, stopped: str, outputs: Outputs)
             if note:
                 notes.append(note)
             note = keep_head_after_build(shared, progress.invocation_id)
+            if note:
+                notes.append(note)
+            note = write_operational_metrics(shared, manifest, context.target_dir)
             if note:
                 notes.append(note)
     if step.note:

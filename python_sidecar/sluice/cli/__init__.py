@@ -39,6 +39,7 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("review", "sluice.cli.review"),
     ("audit", "sluice.cli.audit"),
     ("load-state", "sluice.cli.load_state"),
+    ("metrics", "sluice.cli.metrics"),
 )
 
 

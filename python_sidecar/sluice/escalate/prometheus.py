@@ -39,32 +39,33 @@ class BuildMetrics:
     """``finished``, ``interrupted`` or ``usage_error``."""
 
 
-def _label(value: str) -> str:
+def label(value: str) -> str:
+    """A label value escaped as the text format wants it."""
     return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def _family(lines: list[str], name: str, kind: str, help_text: str) -> None:
+def family_header(lines: list[str], name: str, kind: str, help_text: str) -> None:
     lines.append(f"# HELP {name} {help_text}")
     lines.append(f"# TYPE {name} {kind}")
 
 
-def _num(value: float) -> str:
+def number(value: float) -> str:
     return str(int(value)) if float(value).is_integer() else repr(float(value))
 
 
 def render(metrics: BuildMetrics) -> str:
     lines: list[str] = []
-    _family(
+    family_header(
         lines,
         "sluice_build_info",
         "gauge",
         "The build these metrics describe: its invocation id and how it ended (always 1).",
     )
     lines.append(
-        f'sluice_build_info{{invocation_id="{_label(metrics.invocation_id)}",'
-        f'status="{_label(metrics.status)}"}} 1'
+        f'sluice_build_info{{invocation_id="{label(metrics.invocation_id)}",'
+        f'status="{label(metrics.status)}"}} 1'
     )
-    _family(
+    family_header(
         lines,
         "sluice_build_failures",
         "gauge",
@@ -75,7 +76,7 @@ def render(metrics: BuildMetrics) -> str:
             f'sluice_build_failures{{class="{cls.value}"}} '
             f"{metrics.failures_by_class.get(cls.value, 0)}"
         )
-    _family(
+    family_header(
         lines,
         "sluice_build_failures_seen",
         "gauge",
@@ -86,11 +87,11 @@ def render(metrics: BuildMetrics) -> str:
             f'sluice_build_failures_seen{{class="{cls.value}"}} '
             f"{metrics.failures_seen_by_class.get(cls.value, 0)}"
         )
-    _family(lines, "sluice_build_retries", "gauge", "Retries run by the last build.")
+    family_header(lines, "sluice_build_retries", "gauge", "Retries run by the last build.")
     lines.append(f"sluice_build_retries {metrics.retries}")
-    _family(lines, "sluice_build_attempts", "gauge", "dbt invocations of the build.")
+    family_header(lines, "sluice_build_attempts", "gauge", "dbt invocations of the build.")
     lines.append(f"sluice_build_attempts {metrics.attempts}")
-    _family(
+    family_header(
         lines,
         "sluice_build_exit_code",
         "gauge",
@@ -98,18 +99,18 @@ def render(metrics: BuildMetrics) -> str:
         "130/143 interrupted (SIGINT/SIGTERM).",
     )
     lines.append(f"sluice_build_exit_code {metrics.exit_code}")
-    _family(lines, "sluice_build_duration_seconds", "gauge", "Wall time of the build.")
-    lines.append(f"sluice_build_duration_seconds {_num(round(metrics.duration_seconds, 3))}")
-    _family(
+    family_header(lines, "sluice_build_duration_seconds", "gauge", "Wall time of the build.")
+    lines.append(f"sluice_build_duration_seconds {number(round(metrics.duration_seconds, 3))}")
+    family_header(
         lines,
         "sluice_build_last_run_timestamp_seconds",
         "gauge",
         "When the build finished (Unix time).",
     )
-    lines.append(f"sluice_build_last_run_timestamp_seconds {_num(round(metrics.finished_at, 3))}")
-    _family(lines, "sluice_gates_held", "gauge", "sluice models whose gate held publication.")
+    lines.append(f"sluice_build_last_run_timestamp_seconds {number(round(metrics.finished_at, 3))}")
+    family_header(lines, "sluice_gates_held", "gauge", "sluice models whose gate held publication.")
     lines.append(f"sluice_gates_held {metrics.gates_held}")
-    _family(
+    family_header(
         lines,
         "sluice_rows_quarantined",
         "gauge",
@@ -117,26 +118,26 @@ def render(metrics: BuildMetrics) -> str:
     )
     for (error_class, severity), rows in sorted(metrics.rows_quarantined.items()):
         lines.append(
-            f'sluice_rows_quarantined{{class="{_label(error_class)}",'
-            f'severity="{_label(severity)}"}} {rows}'
+            f'sluice_rows_quarantined{{class="{label(error_class)}",'
+            f'severity="{label(severity)}"}} {rows}'
         )
-    _family(
+    family_header(
         lines,
         "sluice_rows_held",
         "gauge",
         "Rows held back (quarantined) by sluice models whose gate passed, by model.",
     )
     for model, rows in sorted(metrics.rows_held_by_model.items()):
-        lines.append(f'sluice_rows_held{{model="{_label(model)}"}} {rows}')
-    _family(lines, "sluice_exposures", "gauge", "Exposures by status after the build.")
+        lines.append(f'sluice_rows_held{{model="{label(model)}"}} {rows}')
+    family_header(lines, "sluice_exposures", "gauge", "Exposures by status after the build.")
     for status in EXPOSURE_STATUSES:
         lines.append(
             f'sluice_exposures{{status="{status}"}} {metrics.exposures_by_status.get(status, 0)}'
         )
-    _family(lines, "sluice_alerts", "gauge", "Escalations at or above the alert threshold.")
+    family_header(lines, "sluice_alerts", "gauge", "Escalations at or above the alert threshold.")
     for level, count in sorted(metrics.alerts_by_priority.items()):
-        lines.append(f'sluice_alerts{{priority="{_label(level)}"}} {count}')
-    _family(
+        lines.append(f'sluice_alerts{{priority="{label(level)}"}} {count}')
+    family_header(
         lines,
         "sluice_alert_delivery_failures",
         "gauge",
@@ -147,12 +148,16 @@ def render(metrics: BuildMetrics) -> str:
 
 
 def write_textfile(path: Path, metrics: BuildMetrics) -> None:
+    write_text_atomic(path, render(metrics))
+
+
+def write_text_atomic(path: Path, text: str) -> None:
     """Write atomically, so the collector never reads half a file; a failed write (a full
     disk) leaves no temporary file behind."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     try:
-        tmp.write_text(render(metrics), "utf-8")
+        tmp.write_text(text, "utf-8")
         tmp.replace(path)
     except BaseException:
         with contextlib.suppress(OSError):

@@ -1,0 +1,232 @@
+{#- Operational metrics, one row per build of a sluice model and rule: the model's rows (in,
+    published, held, set aside, flagged; the model's figures, the same on each of its rules'
+    rows), what the build did to the rule's exceptions (new, recovered, released, rejected,
+    dead-lettered, retried, withdrawn), the queue left behind (open and dead-lettered exceptions,
+    the age of the oldest open one) and who and what the rule is about. Computed from the
+    package's own history (sluice_runs, sluice_exception_events), never from a quarantine's
+    current state, so a build counted late is counted as it was. Incremental: each run adds the
+    builds not yet counted, carrying the queue forward from the latest row of each model and
+    rule; --full-refresh recomputes it all from the history, which is never wiped. -#}
+{{ config(materialized='incremental', unique_key='metric_id') }}
+{%- set runs = sluice._sluice_bookkeeping_relation('runs_table') -%}
+{%- set events = sluice._sluice_bookkeeping_relation('events_table') -%}
+{%- set s = dbt.type_string() -%}
+{%- set bi = dbt.type_bigint() -%}
+with builds as (
+    select
+        r.invocation_id,
+        r.model_unique_id,
+        r.model_name,
+        r.run_started_at,
+        coalesce(r.finished_at, r.run_started_at) as built_at,
+        r.gate_status,
+        r.rows_in,
+        r.rows_published,
+        r.rows_held,
+        r.rows_set_aside,
+        r.rows_flagged,
+        r.rows_held_open
+    from {{ runs }} as r
+    {%- if is_incremental() %}
+    where not exists (
+        select 1 from {{ this }} as m
+        where m.invocation_id = r.invocation_id and m.model_unique_id = r.model_unique_id
+    )
+    {%- endif %}
+),
+
+rules as (
+    {{ sluice._sluice_metrics_rules_sql() | indent(4) }}
+),
+
+-- what each build did, per model and rule: the builds' status changes, and the retries the
+-- reviewers decided and the build applied
+changes as (
+    select
+        e.invocation_id,
+        e.model_unique_id,
+        e.rule_name,
+        {%- set status_event = "coalesce(e.event_type, 'status') = 'status'" %}
+        sum(case when {{ status_event }} and e.from_status is null then 1 else 0 end) as new_exceptions,
+        {%- for to_status, column in [('recovered', 'recovered'), ('released', 'released'), ('rejected', 'rejected'), ('dead_letter', 'dead_lettered'), ('withdrawn', 'withdrawn')] %}
+        sum(case when {{ status_event }} and e.to_status = '{{ to_status }}' then 1 else 0 end) as {{ column }},
+        {%- endfor %}
+        sum(case when e.event_type = 'decided' and e.to_status = 'open' then 1 else 0 end) as retried,
+        {%- for status in ['open', 'dead_letter'] %}
+        sum(case when {{ status_event }} and e.to_status = '{{ status }}' then 1 else 0 end)
+            - sum(case when {{ status_event }} and e.from_status = '{{ status }}' then 1 else 0 end) as {{ status }}_change,
+        {%- endfor %}
+        max(e.severity) as severity,
+        max(e.owner) as owner
+    from {{ events }} as e
+    inner join builds as b
+        on b.invocation_id = e.invocation_id and b.model_unique_id = e.model_unique_id
+    group by e.invocation_id, e.model_unique_id, e.rule_name
+),
+
+{%- if is_incremental() %}
+
+-- the queue each model and rule had at its latest counted build
+carried as (
+    select model_unique_id, rule_name, open_at_end, dead_letter_at_end
+    from (
+        select
+            m.model_unique_id,
+            m.rule_name,
+            m.open_at_end,
+            m.dead_letter_at_end,
+            row_number() over (
+                partition by m.model_unique_id, m.rule_name order by m.built_at desc, m.invocation_id desc
+            ) as _sluice_rn
+        from {{ this }} as m
+    ) as latest
+    where _sluice_rn = 1
+),
+{%- endif %}
+
+keys as (
+    select model_unique_id, rule_name from rules
+    union
+    select model_unique_id, rule_name from changes
+    {%- if is_incremental() %}
+    union
+    select model_unique_id, rule_name from carried
+    {%- endif %}
+),
+
+grid as (
+    select b.*, k.rule_name
+    from builds as b
+    inner join keys as k on k.model_unique_id = b.model_unique_id
+),
+
+-- each exception's spells in `open`: from the status event that opened it to its next one
+spells as (
+    select
+        model_unique_id,
+        rule_name,
+        exception_id,
+        started_at as opened_at,
+        coalesce(ended_at, cast('9999-12-31 00:00:00' as {{ dbt.type_timestamp() }})) as ended_at
+    from ({{ sluice._sluice_status_spells_sql(events) }}) as spell
+    where to_status = 'open'
+),
+
+-- the oldest open exception changes only when it ends: in the order they opened, each spell is
+-- the oldest from its opening (or the latest end of those opened before it, if later) to its
+-- own end; these spans never overlap, so each build falls in one at most, found by carrying the
+-- latest span start forward over the builds (no range join)
+spans as (
+    select model_unique_id, rule_name, opened_at, span_from, ended_at as span_to
+    from (
+        select
+            ordered.*,
+            case when prior_end is null or prior_end < opened_at then opened_at else prior_end end as span_from
+        from (
+            select
+                s.*,
+                max(s.ended_at) over (
+                    partition by s.model_unique_id, s.rule_name
+                    order by s.opened_at, s.exception_id
+                    rows between unbounded preceding and 1 preceding
+                ) as prior_end
+            from spells as s
+        ) as ordered
+    ) as spanned
+    where span_from < ended_at
+),
+
+marks as (
+    select
+        model_unique_id, rule_name, invocation_id, built_at as mark_at, 1 as _sluice_kind,
+        cast(null as {{ dbt.type_timestamp() }}) as span_from
+    from grid
+    union all
+    select
+        model_unique_id, rule_name, cast(null as {{ s }}), span_from, 0, span_from
+    from spans
+),
+
+oldest as (
+    select c.invocation_id, c.model_unique_id, c.rule_name, sp.opened_at as oldest_opened_at
+    from (
+        select
+            marks.*,
+            max(span_from) over (
+                partition by model_unique_id, rule_name
+                order by mark_at, _sluice_kind
+                rows between unbounded preceding and current row
+            ) as current_span
+        from marks
+    ) as c
+    inner join spans as sp
+        on sp.model_unique_id = c.model_unique_id
+        and sp.rule_name = c.rule_name
+        and sp.span_from = c.current_span
+        and sp.span_to > c.mark_at
+    where c._sluice_kind = 1
+),
+
+counted as (
+    select
+        g.*,
+        {%- for column in ['new_exceptions', 'recovered', 'released', 'rejected', 'dead_lettered', 'retried', 'withdrawn'] %}
+        cast(coalesce(c.{{ column }}, 0) as {{ bi }}) as {{ column }},
+        {%- endfor %}
+        {%- for status in ['open', 'dead_letter'] %}
+        cast({% if is_incremental() %}coalesce(q.{{ status }}_at_end, 0) + {% endif %}sum(coalesce(c.{{ status }}_change, 0)) over (
+            partition by g.model_unique_id, g.rule_name
+            order by g.built_at, g.invocation_id
+            rows between unbounded preceding and current row
+        ) as {{ bi }}) as {{ status }}_at_end,
+        {%- endfor %}
+        o.oldest_opened_at,
+        c.severity as _sluice_event_severity,
+        c.owner as _sluice_event_owner
+    from grid as g
+    left join changes as c
+        on c.invocation_id = g.invocation_id
+        and c.model_unique_id = g.model_unique_id
+        and c.rule_name = g.rule_name
+    left join oldest as o
+        on o.invocation_id = g.invocation_id
+        and o.model_unique_id = g.model_unique_id
+        and o.rule_name = g.rule_name
+    {%- if is_incremental() %}
+    left join carried as q on q.model_unique_id = g.model_unique_id and q.rule_name = g.rule_name
+    {%- endif %}
+)
+
+select
+    {{ dbt.hash(dbt.concat(['n.invocation_id', "'|'", 'n.model_unique_id', "'|'", 'n.rule_name'])) }} as metric_id,
+    n.invocation_id,
+    n.model_unique_id,
+    n.model_name,
+    n.rule_name,
+    n.run_started_at,
+    n.built_at,
+    n.gate_status,
+    n.rows_in,
+    n.rows_published,
+    n.rows_held,
+    n.rows_set_aside,
+    n.rows_flagged,
+    n.rows_held_open,
+    n.new_exceptions,
+    n.recovered,
+    n.released,
+    n.rejected,
+    n.dead_lettered,
+    n.retried,
+    n.withdrawn,
+    n.open_at_end,
+    n.dead_letter_at_end,
+    n.oldest_opened_at,
+    cast({{ dbt.datediff('n.oldest_opened_at', 'n.built_at', 'second') }} as {{ bi }}) as oldest_open_seconds,
+    coalesce(r.severity, n._sluice_event_severity) as severity,
+    coalesce(r.owner, n._sluice_event_owner) as owner,
+    r.source_system,
+    r.target_system,
+    r.domain
+from counted as n
+left join rules as r on r.model_unique_id = n.model_unique_id and r.rule_name = n.rule_name

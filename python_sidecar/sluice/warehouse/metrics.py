@@ -1,0 +1,158 @@
+"""The operational metrics read from the package's history: ``sluice_exception_events`` (var
+``sluice_events_table``) per model and rule, ``sluice_runs`` (var ``sluice_runs_table``) per
+model, both in ``sluice_schema`` (else the target schema).
+
+Each figure is one aggregate over the append-only history, so the counters only grow: the
+queue is the status changes into ``open`` less those out of it (the same rule as the package's
+``sluice_metrics``), and the oldest open exception is the earliest of the exceptions whose
+latest status change was into ``open``. Plain SQL for DuckDB, PostgreSQL and Snowflake. No table
+yet (no sluice build) reads as no metrics.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any, Final
+
+from sluice.errors import InputError, SluiceError
+from sluice.escalate.metrics import ModelMetrics, OperationalMetrics, RuleMetrics
+from sluice.warehouse import Warehouse
+from sluice.warehouse.connection import describe_error
+
+_STATUS: Final = "coalesce(e.event_type, 'status') = 'status'"
+_TO: Final = (
+    ("recovered", "recovered"),
+    ("released", "released"),
+    ("rejected", "rejected"),
+    ("dead_letter", "dead_lettered"),
+    ("withdrawn", "withdrawn"),
+)
+
+
+def _rules_sql(events: str) -> str:
+    moved = "".join(
+        f"sum(case when {_STATUS} and e.to_status = '{s}' then 1 else 0 end) as {name},\n"
+        for s, name in _TO
+    )
+    queue = ",\n".join(
+        f"sum(case when {_STATUS} and e.to_status = '{s}' then 1 else 0 end)"
+        f" - sum(case when {_STATUS} and e.from_status = '{s}' then 1 else 0 end) as {s}_now"
+        for s in ("open", "dead_letter")
+    )
+    return f"""
+        select e.model_unique_id, max(e.model_name), e.rule_name, max(e.severity), max(e.owner),
+            sum(case when {_STATUS} and e.from_status is null then 1 else 0 end) as new,
+            {moved}
+            sum(case when e.event_type = 'decided' and e.to_status = 'open' then 1 else 0 end)
+                as retried,
+            {queue}
+        from {events} as e
+        group by e.model_unique_id, e.rule_name
+    """
+
+
+def _oldest_sql(events: str) -> str:
+    return f"""
+        select e.model_unique_id, e.rule_name, min(e.event_at)
+        from (
+            select e.exception_id, max(e.event_at) as last_at
+            from {events} as e
+            where {_STATUS}
+            group by e.exception_id
+        ) as x
+        inner join {events} as e
+            on e.exception_id = x.exception_id and e.event_at = x.last_at
+        where {_STATUS} and e.to_status = 'open'
+        group by e.model_unique_id, e.rule_name
+    """
+
+
+def _models_sql(runs: str) -> str:
+    return f"""
+        select model_unique_id, max(model_name), count(*), sum(rows_in), sum(rows_published),
+            sum(rows_held), sum(rows_set_aside), sum(rows_flagged), max(built_at),
+            max(case when sluice_rn = 1 then rows_held end)
+        from (
+            select r.*, coalesce(r.finished_at, r.run_started_at) as built_at,
+                row_number() over (
+                    partition by r.model_unique_id
+                    order by coalesce(r.finished_at, r.run_started_at) desc, r.invocation_id desc
+                ) as sluice_rn
+            from {runs} as r
+        ) as r
+        group by model_unique_id
+    """
+
+
+def _utc(value: Any) -> datetime:
+    moment = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def read_operational_metrics(
+    wh: Warehouse, systems: Mapping[str, str] | None = None, *, now: datetime | None = None
+) -> OperationalMetrics:
+    """Every sluice model's and rule's metrics. ``systems``: model unique id -> its
+    ``source_system`` (from the manifest); ``now`` (aware, default the current time) dates the
+    oldest open exceptions."""
+    project = wh.project
+    schema = project.sluice_schema()
+    systems = systems or {}
+    when = now or datetime.now(UTC)
+    events_table, runs_table = project.settings.events_table, project.settings.runs_table
+    try:
+        rules: list[RuleMetrics] = []
+        if wh.table_exists(schema, events_table):
+            events = wh.relation(schema, events_table)
+            oldest = {(m, r): at for m, r, at in wh.query(_oldest_sql(events))}
+            for row in wh.query(_rules_sql(events)):
+                model_id, model, rule, severity, owner = row[:5]
+                new, *moved, retried, open_now, dead_now = (int(v or 0) for v in row[5:])
+                counts = dict(zip([n for _, n in _TO], moved, strict=True))
+                counts.update(new=new, retried=retried)
+                opened = oldest.get((model_id, rule))
+                rules.append(
+                    RuleMetrics(
+                        model=str(model),
+                        rule=str(rule),
+                        severity=str(severity or ""),
+                        owner=str(owner or ""),
+                        system=systems.get(model_id, ""),
+                        counts=counts,
+                        open=open_now,
+                        dead_letter=dead_now,
+                        oldest_open_seconds=(
+                            max(0.0, (when - _utc(opened)).total_seconds())
+                            if opened is not None and open_now > 0
+                            else None
+                        ),
+                    )
+                )
+        models: list[ModelMetrics] = []
+        if wh.table_exists(schema, runs_table):
+            for row in wh.query(_models_sql(wh.relation(schema, runs_table))):
+                model_id, model, builds, *rows, last_at, held_last = row
+                models.append(
+                    ModelMetrics(
+                        model=str(model),
+                        system=systems.get(model_id, ""),
+                        builds=int(builds),
+                        rows=dict(
+                            zip(
+                                ("in", "published", "held", "set_aside", "flagged"),
+                                (int(v or 0) for v in rows),
+                                strict=True,
+                            )
+                        ),
+                        last_build_timestamp=_utc(last_at).timestamp() if last_at else 0.0,
+                        rows_held_last_build=int(held_last or 0),
+                    )
+                )
+    except SluiceError:
+        raise
+    except Exception as exc:
+        raise InputError(
+            f"{wh.description}: cannot read the sluice history in {schema}: {describe_error(exc)}"
+        ) from None
+    return OperationalMetrics(rules=tuple(rules), models=tuple(models))

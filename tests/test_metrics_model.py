@@ -1,0 +1,395 @@
+"""sluice_metrics and its daily rollup on DuckDB and PostgreSQL: a model driven through ten
+builds a day apart (breaks, fixes, releases, rejections, retries, dead letters, a withdrawn
+record, a record that breaks again), each figure checked against the same figures replayed
+independently, exception by exception, from the raw history, and the queue of the last build
+against the quarantine itself. Counted incrementally build by build and all at once, the
+relation is the same."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections import Counter, defaultdict
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sluice.build import build
+from sluice.cli import main
+
+from tests import scenario
+from tests.test_lifecycle import _decide
+
+COUNTS = (
+    "new_exceptions",
+    "recovered",
+    "released",
+    "rejected",
+    "dead_lettered",
+    "retried",
+    "withdrawn",
+)
+ROWS = (
+    "rows_in",
+    "rows_published",
+    "rows_held",
+    "rows_set_aside",
+    "rows_flagged",
+    "rows_held_open",
+)
+COLUMNS = (
+    "invocation_id",
+    "rule_name",
+    "built_at",
+    "gate_status",
+    *ROWS,
+    *COUNTS,
+    "open_at_end",
+    "dead_letter_at_end",
+    "oldest_open_seconds",
+    "oldest_opened_at",
+    "severity",
+    "owner",
+    "source_system",
+    "target_system",
+    "domain",
+)
+
+
+def _age(project) -> None:
+    """Everything recorded so far happened a day earlier: the next build is a day later."""
+    for table, columns in (
+        ("sluice_exception_events", ("event_at",)),
+        ("sluice_runs", ("run_started_at", "finished_at")),
+        ("sluice_decisions", ("decided_at",)),
+        ("orders__quarantine", ("first_seen_at", "last_seen_at", "status_changed_at")),
+        ("sluice_metrics", ("run_started_at", "built_at", "oldest_opened_at")),
+    ):
+        if not project.relation_exists(table):
+            continue
+        sets = ", ".join(f"{c} = {c} - interval '1 day'" for c in columns)
+        project.execute(f"update {{schema}}.{table} set {sets}")
+
+
+SETTLED = ("recovered", "released", "rejected", "withdrawn")
+
+# Before each of the ten builds (after the first): what changes at the source or in review.
+STEPS = [
+    [],
+    [
+        "update {schema}.raw_orders set status = 'paid' where order_id = 3",
+        "insert into {schema}.raw_orders values (9, 'C1', 'lost', 5, '2024-01-09', '2024-01-01 10:00:00')",
+    ],
+    [
+        ("decide", 4, "orders_customer_exists", "release"),
+        ("decide", 9, "orders_status_known", "reject"),
+    ],
+    [],
+    [("decide", 2, "orders_customer_required", "retry")],
+    [("decide", 9, "orders_status_known", "retry")],
+    ["delete from {schema}.raw_orders where order_id = 7"],
+    ["update {schema}.raw_orders set customer_id = 'C1' where order_id = 2"],
+    ["update {schema}.raw_orders set status = 'void' where order_id = 3"],
+    [],
+]
+
+
+def _drive(project) -> None:
+    scenario.setup(
+        project,
+        extra_meta="max_attempts: 3\n                  attempt_interval: 0\n                domain: sales",
+    )
+    project.dbt("seed")
+    for number, step in enumerate(STEPS, start=1):
+        for change in step:
+            if isinstance(change, tuple):
+                _decide(project, *change[1:])
+            else:
+                project.execute(change)
+        if number == len(STEPS):  # the last build through sluice build, which writes the textfile
+            build(
+                project.root,
+                ["--profiles-dir", str(project.root), "--select", "orders"],
+                sleeper=lambda _: None,
+                report=False,
+                max_attempts=1,
+                log_dbt_output=True,
+            )
+        else:
+            project.dbt("run", "-s", "orders")
+        if number == 5:  # counted incrementally: the first five builds, then the rest
+            project.dbt("run", "-s", "sluice_metrics")
+        _age(project)
+
+
+def _seconds(start: datetime, end: datetime) -> int:
+    """Whole seconds from start to end, counted as dbt's datediff counts them: the second
+    boundaries crossed."""
+    return int((end.replace(microsecond=0) - start.replace(microsecond=0)).total_seconds())
+
+
+def _expected(project) -> dict[tuple[str, str], dict]:
+    """Each build's figures per rule, replayed from the raw history one exception at a time."""
+    builds = project.query(
+        "select invocation_id, finished_at, gate_status, "
+        + ", ".join(ROWS)
+        + " from {schema}.sluice_runs order by finished_at"
+    )
+    events = project.query(
+        "select exception_id, rule_name, from_status, to_status, invocation_id, event_at, "
+        "coalesce(event_type, 'status') from {schema}.sluice_exception_events order by event_at"
+    )
+    rules = {e[1] for e in events} | {"sluice_record_key", "orders_amount_positive"}
+    status: dict[str, tuple[str, str, datetime]] = {}  # exception -> rule, status, since
+    expected = {}
+    for invocation, built_at, gate, *rows in builds:
+        mine = [e for e in events if e[4] == invocation]
+        counts: dict[str, Counter] = defaultdict(Counter)
+        for exc, rule, from_s, to_s, _inv, at, kind in mine:
+            if kind == "decided" and to_s == "open":
+                counts[rule]["retried"] += 1
+            if kind != "status":
+                continue
+            if from_s is None:
+                counts[rule]["new_exceptions"] += 1
+            name = {"dead_letter": "dead_lettered"}.get(to_s, to_s)
+            counts[rule][name] += 1
+            status[exc] = (rule, to_s, at)
+        for rule in rules:
+            queue = [since for r, s, since in status.values() if r == rule and s == "open"]
+            expected[(invocation, rule)] = {
+                "built_at": built_at,
+                "gate_status": gate,
+                **dict(zip(ROWS, rows, strict=True)),
+                **{c: counts[rule][c] for c in COUNTS},
+                "open_at_end": len(queue),
+                "dead_letter_at_end": sum(
+                    1 for r, s, _ in status.values() if r == rule and s == "dead_letter"
+                ),
+                "oldest_open_seconds": _seconds(min(queue), built_at) if queue else None,
+            }
+    return expected
+
+
+def _metrics(project) -> dict[tuple[str, str], dict]:
+    rows = project.query(f"select {', '.join(COLUMNS)} from {{schema}}.sluice_metrics")
+    return {(r[0], r[1]): dict(zip(COLUMNS[2:], r[2:], strict=True)) for r in rows}
+
+
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_ten_builds_counted_as_the_history_says(make_project, engine: str) -> None:
+    project = make_project(engine)
+    _drive(project)
+    project.dbt("run", "-s", "sluice_metrics", "sluice_metrics_daily")
+    expected = _expected(project)
+    metrics = _metrics(project)
+    assert len({inv for inv, _ in metrics}) == 10
+    assert metrics.keys() == expected.keys()
+    for key, want in expected.items():
+        got = {k: metrics[key][k] for k in want}
+        assert got == want, key
+
+    # the history is not vacuous: the builds did what the steps meant
+    by_build = sorted({(v["built_at"], inv) for (inv, _), v in expected.items()})
+
+    def total(column: str) -> list[int]:
+        return [
+            sum(metrics[(inv, r)][column] for (i, r) in metrics if i == inv) for _, inv in by_build
+        ]
+
+    assert total("new_exceptions")[:2] == [6, 1]
+    assert sum(total("recovered")) >= 2 and sum(total("released")) == 1
+    assert sum(total("rejected")) == 1 and sum(total("retried")) == 2
+    assert sum(total("withdrawn")) == 1 and sum(total("dead_lettered")) >= 2
+    assert any(
+        v["oldest_open_seconds"] and v["oldest_open_seconds"] >= 3 * 86400
+        for v in expected.values()
+    )
+
+    # the last build's queue is the quarantine's
+    last = by_build[-1][1]
+    quarantine = dict(
+        project.query(
+            "select rule_name, count(*) from {schema}.orders__quarantine where status = 'open' group by 1"
+        )
+    )
+    assert {
+        r: v["open_at_end"] for (i, r), v in metrics.items() if i == last and v["open_at_end"]
+    } == quarantine
+
+    # who and what each rule is about
+    row = metrics[(last, "orders_customer_required")]
+    assert (
+        row["severity"],
+        row["owner"],
+        row["source_system"],
+        row["target_system"],
+        row["domain"],
+    ) == ("high", "crm-team", "erp", "finance_dw", "sales")
+    assert metrics[(last, "orders_status_known")]["owner"] == "erp-team"
+
+    # the daily rollup: one day per build here, the sums and the day's last queue
+    daily = project.query(
+        "select rule_name, build_date, builds, rows_in, recovered, open_at_end, oldest_open_seconds "
+        "from {schema}.sluice_metrics_daily"
+    )
+    assert len(daily) == len(expected)
+    for rule, day, builds, rows_in, recovered, open_at_end, oldest in daily:
+        (inv,) = [
+            i for (t, i) in by_build if t.date() == (day if isinstance(day, date) else day.date())
+        ]
+        want = expected[(inv, rule)]
+        assert (builds, rows_in, recovered, open_at_end, oldest) == (
+            1,
+            want["rows_in"],
+            want["recovered"],
+            want["open_at_end"],
+            want["oldest_open_seconds"],
+        )
+
+    # recovery completion of an incident that opened at the third build
+    _check_recovery_completion(project, by_build[2][0])
+
+    # the Prometheus textfile: the one sluice build wrote, and `sluice metrics --prom`
+    built = _parse_textfile(project.root / "target" / "sluice" / "sluice_metrics.prom")
+    path = project.root / "metrics.prom"
+    before = datetime.now(UTC).replace(tzinfo=None)
+    code = main(
+        [
+            "metrics",
+            "--prom",
+            str(path),
+            "--project-dir",
+            str(project.root),
+            "--profiles-dir",
+            str(project.root),
+        ]
+    )
+    after = datetime.now(UTC).replace(tzinfo=None)
+    assert code == 0
+    now = _parse_textfile(path)
+    _check_textfile(now, expected, by_build, metrics)
+    # the same but for the times: the history has aged a day since the build wrote its file
+    timeless = ("age_seconds", "timestamp_seconds")
+    assert {k: v for k, v in built.items() if not k[0].endswith(timeless)} == {
+        k: v for k, v in now.items() if not k[0].endswith(timeless)
+    }
+    (stamp,) = [v for k, v in now.items() if k[0] == "sluice_model_last_build_timestamp_seconds"]
+    assert stamp == by_build[-1][0].replace(tzinfo=UTC).timestamp()
+    ((age,),) = [[v] for k, v in now.items() if k[0] == "sluice_exceptions_oldest_open_age_seconds"]
+    opened = min(
+        v["oldest_opened_at"]
+        for (i, _), v in metrics.items()
+        if i == last and v["oldest_opened_at"]
+    )
+    assert (before - opened).total_seconds() - 1 <= age <= (after - opened).total_seconds() + 1
+
+    # counted all at once, the relation is the same
+    project.dbt("run", "-s", "sluice_metrics", "--full-refresh")
+    assert _metrics(project) == metrics
+
+
+def _check_recovery_completion(project, opened_at: datetime) -> None:
+    project.dbt("run", "-s", "+sluice_incident_recovery_completion")
+    at = f"cast('{opened_at.isoformat(sep=' ')}' as timestamp)"
+    project.execute(
+        "insert into {schema}.sluice_incidents (change_id, incident_id, change_type, "
+        "exposure_unique_id, exposure_name, status, opened_at, changed_at, invocation_id) values "
+        f"('c1', 'inc_1', 'opened', 'exposure.sluice_test.sales', 'sales', 'degraded', {at}, {at}, 'i1')"
+    )
+    project.execute(
+        "insert into {schema}.sluice_incident_causes (change_id, incident_id, exposure_unique_id, "
+        "invocation_id, changed_at, root_cause_id, kind, node_unique_id, node_name, resource_type) "
+        f"values ('c1', 'inc_1', 'exposure.sluice_test.sales', 'i1', {at}, "
+        "'rows_held:model.sluice_test.orders', 'rows_held', 'model.sluice_test.orders', 'orders', 'model')"
+    )
+    history: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
+    for exc, to_status, event_at in project.query(
+        "select exception_id, to_status, event_at from {schema}.sluice_exception_events "
+        "where coalesce(event_type, 'status') = 'status' order by event_at"
+    ):
+        history[exc].append((event_at, to_status))
+    held, settled = 0, []
+    for changes in history.values():
+        before = [s for when, s in changes if when <= opened_at]
+        if not before or before[-1] not in ("open", "dead_letter"):
+            continue
+        held += 1
+        after = [when for when, s in changes if when > opened_at and s in SETTLED]
+        settled.append(after[0] if after else None)
+    assert held >= 4 and None in settled  # some rows still wait
+    ((exceptions_held, exceptions_settled, completed_at),) = project.query(
+        "select exceptions_held, exceptions_settled, completed_at "
+        "from {schema}.sluice_incident_recovery_completion"
+    )
+    assert (exceptions_held, exceptions_settled, completed_at) == (
+        held,
+        sum(1 for s in settled if s is not None),
+        None,
+    )
+
+
+def _parse_textfile(path: Path) -> dict[tuple[str, frozenset], float]:
+    """The samples of a textfile, checked as Prometheus checks them: promtool when it is
+    installed, and the text parser of prometheus_client; names and labels as the conventions
+    want them (counters end in _total, ages in _seconds; bounded labels only)."""
+    text = path.read_text()
+    assert len(text.encode()) < 1_000_000
+    promtool = shutil.which("promtool")
+    if promtool:
+        check = subprocess.run(
+            [promtool, "check", "metrics"], input=text, capture_output=True, text=True
+        )
+        assert check.returncode == 0, check.stdout + check.stderr
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        assert family.name.startswith("sluice_") and family.documentation
+        assert family.type in ("counter", "gauge"), family.name
+        for sample in family.samples:
+            if family.type == "counter":
+                assert sample.name == family.name + "_total"
+            assert set(sample.labels) in (
+                {"model"},
+                {"model", "system"},
+                {"model", "rule", "severity", "owner"},
+            )
+            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return samples
+
+
+def _check_textfile(samples, expected, by_build, metrics) -> None:
+    last = by_build[-1][1]
+    open_by_rule, model = {}, {}
+    for (name, labels), value in samples.items():
+        labels = dict(labels)
+        if "rule" in labels:
+            assert name == "sluice_exceptions_open" and labels["model"] == "orders"
+            assert (labels["severity"], labels["owner"]) == (
+                metrics[(last, labels["rule"])]["severity"],
+                metrics[(last, labels["rule"])]["owner"],
+            )
+            open_by_rule[labels["rule"]] = value
+        else:
+            assert labels == (
+                {"model": "orders", "system": "erp"}
+                if name == "sluice_model_info"
+                else {"model": "orders"}
+            )
+            model[name] = value
+    ruled = {r for (_, r), v in expected.items() if v["new_exceptions"]}  # rules with history
+    assert open_by_rule == {r: expected[(last, r)]["open_at_end"] for r in ruled}
+    final = [v for (i, r), v in expected.items() if i == last]
+    assert model["sluice_exceptions_dead_letter"] == sum(v["dead_letter_at_end"] for v in final)
+    for column in COUNTS:
+        name = "new" if column == "new_exceptions" else column
+        total = sum(v[column] for v in expected.values())
+        assert model[f"sluice_exceptions_{name}_total"] == total, column
+    runs = [v for (i, r), v in expected.items() if r == "sluice_record_key"]
+    assert model["sluice_model_builds_total"] == len(runs) == 10
+    for column in ("in", "published", "held", "set_aside", "flagged"):
+        assert model[f"sluice_model_rows_{column}_total"] == sum(v[f"rows_{column}"] for v in runs)
+    assert (
+        model["sluice_model_rows_held_last_build"]
+        == expected[(last, "sluice_record_key")]["rows_held"]
+    )
