@@ -7,6 +7,8 @@ import json
 
 import pytest
 from sluice.cli import main
+from sluice.errors import InputError
+from sluice.review.conflicts import ConflictField, conflict_fields, parse_takes, taken_sides
 
 from tests.dbt_harness import SNOWFLAKE_TOO
 
@@ -324,3 +326,95 @@ def test_conflicts_drive_the_gate_and_the_counts_agree(make_project, engine, cap
     assert (model["gate_status"], model["rows_in"], model["rows_held"]) == ("held", 11, 6)
     reported = {c["rule_name"]: c["rows"] for c in model["rule_counts"]}
     assert reported["crm_vs_erp"] == stored["crm_vs_erp"]
+
+
+def _sluice(project, capsys, *args):
+    dirs = ["--project-dir", str(project.root), "--profiles-dir", str(project.root)]
+    code = main([*args, *dirs])
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_review_shows_a_conflict_side_by_side_and_records_the_side_taken(make_project, capsys):
+    project = make_project("duckdb")
+    _sluice_model(project)
+    project.dbt("build")
+    code, out, err = _sluice(project, capsys, "review", "list", "--format", "json")
+    assert code == 0, err
+    ids = {json.loads(r["record_key"])[0]: r["exception_id"] for r in json.loads(out)}
+    assert set(ids) == set(EXPECTED)
+
+    code, out, err = _sluice(project, capsys, "review", "show", ids[8])
+    assert code == 0, err
+    lines = out.splitlines()
+    at = lines.index("conflict (2 fields; decide with --take source|target)")
+    assert lines[at + 1].split() == ["field", "source", "(crm)", "target", "(erp)"]
+    assert lines[at + 2].split() == ["status", "'active'", "'closed'"]
+    assert lines[at + 3].split() == ["amount", "'10.00'", "'12.00'"]
+    code, out, err = _sluice(project, capsys, "review", "show", ids[8], "--format", "json")
+    assert json.loads(out)["conflict"] == [
+        {"field": "status", "source": "active", "target": "closed"},
+        {"field": "amount", "source": "10.00", "target": "12.00"},
+    ]
+
+    decide = ["review", "release", "--by", "ana", "--reason", "ERP is right"]
+    # refused, nothing recorded: a field the conflict does not have, a field without a side
+    code, _, err = _sluice(project, capsys, *decide, ids[8], "--take", "name=source")
+    assert code == 2 and "not a conflicting field" in err and "status, amount" in err
+    code, _, err = _sluice(project, capsys, *decide, ids[8], "--take", "status=target")
+    assert code == 2 and "no side for field amount" in err
+    code, _, err = _sluice(project, capsys, *decide, ids[8], "--take", "erp")
+    assert code == 2 and "expected source, target" in err
+    assert project.query("select count(*) from {schema}.sluice_decisions") == [(0,)]
+
+    take = ["--take", "status=target", "--take", "amount=source"]
+    code, out, err = _sluice(project, capsys, *decide, ids[8], *take)
+    assert code == 0, err
+    reason = "ERP is right [take status=target, amount=source]"
+    assert project.query("select decision, reason from {schema}.sluice_decisions") == [
+        ("release", reason)
+    ]
+    # the next build applies the release (the row is published as it is) and seals the side taken
+    project.dbt("build")
+    assert 8 in {r[0] for r in project.query("select customer_id from {schema}.crm_customers")}
+    assert project.query(
+        "select actor, reason from {schema}.sluice_exception_events where event_type = 'decided'"
+    ) == [("ana", reason)]
+    code, out, err = _sluice(project, capsys, "audit", "verify")
+    assert code == 0, out + err
+
+
+@pytest.mark.parametrize(
+    ("error_class", "failed_value", "fields"),
+    [
+        (
+            "conflicting_record",
+            '{"status": {"source": "active", "target": "closed"}, "amount": {"source": null, "target": "1"}}',
+            (ConflictField("status", "active", "closed"), ConflictField("amount", None, "1")),
+        ),
+        ("conflicting_record", "not json", ()),
+        ("conflicting_record", '["a"]', ()),
+        ("conflicting_record", '{"status": "active"}', ()),
+        ("invalid_value", '{"status": {"source": "a", "target": "b"}}', ()),
+        ("conflicting_record", None, ()),
+    ],
+)
+def test_conflict_fields_read_the_evidence(error_class, failed_value, fields):
+    assert conflict_fields(error_class, failed_value) == fields
+
+
+def test_takes_name_a_side_per_field_or_for_all():
+    fields = (ConflictField("status", "a", "b"), ConflictField("amount", "1", "2"))
+    assert taken_sides("x", fields, parse_takes(["target"])) == (
+        ("status", "target"),
+        ("amount", "target"),
+    )
+    assert taken_sides("x", fields, parse_takes(["source", "status=target"])) == (
+        ("status", "target"),
+        ("amount", "source"),
+    )
+    for bad in (["both"], ["=target"], ["status=left"], ["status=source", "status=target"]):
+        with pytest.raises(InputError):
+            parse_takes(bad)
+    with pytest.raises(InputError, match="is not one"):
+        taken_sides("x", (), parse_takes(["source"]))
