@@ -4,10 +4,12 @@ system's relation, as a plain dbt test and as a rule of a sluice model."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 
 import pytest
 from sluice.cli import main
 from sluice.errors import InputError
+from sluice.incidents import ConflictGroup, conflict_patterns
 from sluice.review.conflicts import ConflictField, conflict_fields, parse_takes, taken_sides
 
 from tests.dbt_harness import SNOWFLAKE_TOO
@@ -316,7 +318,7 @@ def test_conflicts_drive_the_gate_and_the_counts_agree(make_project, engine, cap
     assert stored["crm_vs_erp"] == len(EXPECTED)
 
     dirs = ["--project-dir", str(project.root), "--profiles-dir", str(project.root)]
-    code = main(["report", "--format", "json", *dirs])
+    code = main(["report", "--format", "json,md", *dirs])
     capsys.readouterr()
     assert code in (0, 1)
     impact = json.loads((project.root / "target" / "sluice" / "impact.json").read_text())
@@ -326,6 +328,19 @@ def test_conflicts_drive_the_gate_and_the_counts_agree(make_project, engine, cap
     assert (model["gate_status"], model["rows_in"], model["rows_held"]) == ("held", 11, 6)
     reported = {c["rule_name"]: c["rows"] for c in model["rule_counts"]}
     assert reported["crm_vs_erp"] == stored["crm_vs_erp"]
+    # the report's patterns: conflicts by system pair and field, as many as the quarantine holds
+    by_field = [
+        (c["source_system"], c["target_system"], c["field"], c["records"], c["models"])
+        for c in impact["patterns"]["conflicts"]
+    ]
+    assert by_field == [
+        ("crm", "erp", "amount", 3, ["crm_customers"]),
+        ("crm", "erp", "status", 3, ["crm_customers"]),
+        ("crm", "erp", "name", 1, ["crm_customers"]),
+        ("crm", "erp", "updated_at", 1, ["crm_customers"]),
+    ]
+    md = (project.root / "target" / "sluice" / "summary.md").read_text()
+    assert "| crm vs erp | status | 3 |" in md
 
 
 def _sluice(project, capsys, *args):
@@ -418,3 +433,22 @@ def test_takes_name_a_side_per_field_or_for_all():
             parse_takes(bad)
     with pytest.raises(InputError, match="is not one"):
         taken_sides("x", (), parse_takes(["source"]))
+
+
+def test_conflict_patterns_count_records_per_system_pair_and_field():
+    at = datetime(2026, 12, 1, tzinfo=UTC)
+    later = datetime(2026, 12, 3, tzinfo=UTC)
+    groups = [
+        ConflictGroup("a", "crm", "erp", ("status",), 300, later),
+        ConflictGroup("a", "crm", "erp", ("status", "amount"), 12, at),
+        ConflictGroup("b", "crm", "erp", ("status",), 1, later),
+        ConflictGroup("c", "shop", "billing", ("amount",), 5, later),
+    ]
+    assert [
+        (c.source_system, c.target_system, c.field, c.records, c.since, c.models)
+        for c in conflict_patterns(groups)
+    ] == [
+        ("crm", "erp", "status", 313, at, ("a", "b")),
+        ("crm", "erp", "amount", 12, at, ("a",)),
+        ("shop", "billing", "amount", 5, later, ("c",)),
+    ]
