@@ -452,3 +452,29 @@ def test_conflict_patterns_count_records_per_system_pair_and_field():
         ("crm", "erp", "amount", 12, at, ("a",)),
         ("shop", "billing", "amount", 5, later, ("c",)),
     ]
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            "with: ref('erp_customers'), match_on: {customer_id: erp_customer_id}",
+            "rule 'crm_vs_erp', key 'compare': a conflict rule needs `compare`",
+        ),
+        (
+            ARGS.replace("tolerance: 0.01", "tolerance: lots"),
+            "key 'compare.amount.tolerance': expected a duration like '1 hour'",
+        ),
+        (
+            ARGS.replace("match_on: {customer_id: erp_customer_id}, ", ""),
+            "key 'match_on': a conflict rule needs `match_on`",
+        ),
+    ],
+)
+def test_a_bad_conflict_rule_is_a_clear_compile_error(make_project, args, expected):
+    project = make_project("duckdb")
+    _sluice_model(project, args=args)
+    result = project.dbt("build", expect=None)
+    assert result.returncode != 0
+    assert "sluice: model 'crm_customers'" in result.output, result.output[-3000:]
+    assert expected in result.output, result.output[-3000:]
