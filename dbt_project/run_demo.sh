@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The demo: two days of builds on DuckDB, showing every lifecycle of a quarantined row.
 #   day 1  dbt build: rows quarantined, one gate held (invoices, a critical missing amount)
-#   then   a reviewer releases order O-1017 (manual review); the ERP team fixes O-1009 at the source
+#   then   master data reads a conflict between the ERP and the CRM side by side and records
+#          which side is right; a reviewer releases order O-1017 (manual review); the ERP team
+#          fixes O-1009 at the source
 #   day 2  dbt build on the sources as they now are: O-1009 recovers, O-1017 is published,
 #          the supplier cost `n/a` reaches dead letter (max_attempts: 2)
 # Finally: the summary, the exception lifecycles, the impact report, and the audit trail verified.
@@ -31,6 +33,16 @@ for i in incidents['open']:
 echo
 echo "== the reviewers' queue: open exceptions routed to manual review =="
 "$BIN/sluice" review list --route manual_review --project-dir . --profiles-dir . --target demo
+
+echo
+echo "== the ERP and the CRM disagree on Grace Hopper's segment: both sides, field by field =="
+conflict=$("$BIN/sluice" review list --model customer_matches --rule customer_matches_agree_with_crm \
+  --format json --project-dir . --profiles-dir . --target demo \
+  | "$BIN/python" -c "import json, sys; print(next(r['exception_id'] for r in json.load(sys.stdin) if r['record_key'] == '[\"E-5002\"]'))")
+"$BIN/sluice" review show "$conflict" --project-dir . --profiles-dir . --target demo | sed -n '/^conflict/,/^row/p' | sed '$d'
+echo "-- master data: the CRM is right; publish the ERP row, the ERP team fixes the segment"
+"$BIN/sluice" review release "$conflict" --take target --project-dir . --profiles-dir . --target demo \
+  --by "mo@masterdata.example" --reason "segment changed in the CRM after the upgrade"
 
 echo
 echo "== a reviewer releases O-1017 (customer C099 was onboarded after the CRM extract) =="

@@ -28,6 +28,8 @@ CLASSES = (
     "duplicate_event",
     "reference_mismatch",
     "business_rule_violation",
+    "conflicting_record",
+    "conflicting_identifier",
 )
 # the staging view each sluice model reads all of its rows from
 STAGING = {
@@ -36,6 +38,7 @@ STAGING = {
     "invoices": "stg_billing_invoices",
     "supplier_prices": "stg_supplier_feed",
     "events": "stg_order_events",
+    "customer_matches": "stg_erp_customers",
 }
 MODEL_LINE = re.compile(
     r"^  (\w+)\s+(passed|HELD)\s+(table|incremental)\s+(\d+)\s+(\d+)\s+(\d+)\s+(\d+)$"
@@ -131,6 +134,7 @@ def test_the_demo_build_holds_only_invoices(built: Build) -> None:
     for name in (
         "orders",
         "customers",
+        "customer_matches",
         "events",
         "supplier_prices",
         "fct_orders",

@@ -14,6 +14,8 @@
       'reference_mismatch': {'severity': 'medium', 'route': 'manual_review'},
       'business_rule_violation': {'severity': 'medium', 'route': 'quarantine'},
       'dependency_held': {'severity': 'low', 'route': 'quarantine'},
+      'conflicting_record': {'severity': 'medium', 'route': 'manual_review'},
+      'conflicting_identifier': {'severity': 'medium', 'route': 'manual_review'},
     },
     'gate': {'critical': 0, 'high': '10%', 'medium': '50%', 'low': none},
     'dbt_severity': {'critical': 'error', 'high': 'error', 'medium': 'warn', 'low': 'warn'},

@@ -99,6 +99,8 @@
     where {% for c in rule.columns %}{{ c }} is not null{{ " and " if not loop.last }}{% endfor %}
     group by {{ rule.columns | join(', ') }}
     having count(*) > 1
+  {%- elif rule.kind in ('conflict', 'identity_conflict') -%}
+    {{ sluice._sluice_conflict_scan(rule, model) }}
   {%- elif rule.kind == 'relationship' -%}
     select s.*
     from (select * from {{ model }}) as s

@@ -46,6 +46,9 @@
       {%- do out.append("_sluice_held" ~ r.index ~ " as (" ~ sluice._sluice_held_parent_sql(r) ~ ")") -%}
     {%- endif -%}
   {%- endfor -%}
+  {%- for r in spec.rules if r.kind in ('conflict', 'identity_conflict') -%}
+    {%- do out.extend(sluice._sluice_conflict_ctes(r, batch, spec.cols)) -%}
+  {%- endfor -%}
   {{ return(out) }}
 {%- endmacro %}
 
@@ -57,6 +60,9 @@
   left join _sluice_held{{ r.index }} as _sluice_h{{ r.index }}
     on _sluice_h{{ r.index }}._sluice_held_key = {{ alias }}.{{ spec.cols[r.column] }}
     {%- endif -%}
+  {%- endfor -%}
+  {%- for r in spec.rules if r.kind in ('conflict', 'identity_conflict') %}
+  {{ sluice._sluice_conflict_joins(r, alias, spec.cols) }}
   {%- endfor -%}
 {%- endmacro %}
 
@@ -101,6 +107,8 @@
     {%- set pred = '(_sluice_r' ~ r.index ~ '._sluice_ref_miss is not null)' -%}
   {%- elif r.kind == 'dependency' -%}
     {%- set pred = '(_sluice_h' ~ r.relationship_index ~ '._sluice_held_key is not null)' -%}
+  {%- elif r.kind in ('conflict', 'identity_conflict') -%}
+    {%- set pred = sluice._sluice_conflict_fails(r, alias, spec.cols) -%}
   {%- else -%}
     {%- set pred = sluice._sluice_failure_predicate(r, alias, spec.cols) -%}
   {%- endif -%}
@@ -176,6 +184,11 @@
           {{ sluice._sluice_rule_fails(spec, r, 's') }} as _sluice_f{{ r.index }}
           {%- if r.kind == 'dependency' %},
           _sluice_h{{ r.relationship_index }}._sluice_held_exc as _sluice_parent{{ r.index }}
+          {%- elif r.kind in ('conflict', 'identity_conflict') %}
+          {%- set evidence = sluice._sluice_conflict_evidence(r, 's', spec.cols, sluice._sluice_conflict_systems(r, spec.model_name, spec.source_system, spec.target_system)) %},
+          {{ evidence[0] }} as _sluice_cfields{{ r.index }},
+          {{ evidence[1] }} as _sluice_cvalues{{ r.index }},
+          {{ evidence[2] }} as _sluice_cmessage{{ r.index }}
           {%- endif %}
           {%- endfor %}
           {%- if d is not none %},
@@ -243,6 +256,15 @@
     {{ sluice._sluice_lit(r.severity, s) }} as severity,
     {{ sluice._sluice_lit(r.route, s) }} as route,
     {{ sluice._sluice_lit(r.owner, s) }} as owner,
+    {%- if r.kind in ('conflict', 'identity_conflict') %}
+    {#- a conflict's systems, and its evidence: the fields in conflict, with both values -#}
+    {%- set systems = sluice._sluice_conflict_systems(r, spec.model_name, spec.source_system, spec.target_system) %}
+    {{ sluice._sluice_lit(systems[0], s) }} as source_system,
+    {{ sluice._sluice_lit(systems[1], s) }} as target_system,
+    i._sluice_cmessage{{ r.index }} as message,
+    i._sluice_cfields{{ r.index }} as failed_column,
+    i._sluice_cvalues{{ r.index }} as failed_value,
+    {%- else %}
     {{ source_system }} as source_system,
     {{ target_system }} as target_system,
     {%- if r.kind == 'dependency' %}
@@ -257,6 +279,7 @@
     {{ sluice._sluice_record_key_expr(r.key_columns, 'i') }} as failed_value,
     {%- else %}
     cast(null as {{ s }}) as failed_value,
+    {%- endif %}
     {%- endif %}
     {{ inv }} as invocation_id,
     {{ inv }} as first_invocation_id,

@@ -10,6 +10,8 @@
     'sluice_unique': 'unique',
     'sluice_relationship': 'relationship',
     'sluice_expression': 'expression',
+    'sluice_conflict': 'conflict',
+    'sluice_identity_conflict': 'identity_conflict',
   }) }}
 {% endmacro %}
 
@@ -160,14 +162,15 @@
       {%- do not_adopted.append(node.name ~ " (" ~ ((tm.namespace ~ '.') if tm.namespace else '') ~ tm.name ~ " is not a row rule sluice knows)") -%}
     {%- endif -%}
     {%- if kind is not none -%}
-      {%- if kind == 'relationship' -%}
+      {%- if kind in ('relationship', 'conflict') -%}
+        {%- set reads = 'to' if kind == 'relationship' else 'with' -%}
         {%- set others = node.depends_on.nodes | reject('equalto', current.unique_id) | list -%}
         {%- set target_id = others[0] if others | length > 0 else current.unique_id -%}
         {%- set target_node = graph.nodes.get(target_id) or graph.sources.get(target_id) -%}
         {%- if target_id == current.unique_id -%}
-          {%- do args.update({'to': this.render() if node is none else current.relation_name}) -%}
+          {%- do args.update({reads: this.render() if node is none else current.relation_name}) -%}
         {%- elif target_node is not none and target_node.relation_name -%}
-          {%- do args.update({'to': target_node.relation_name}) -%}
+          {%- do args.update({reads: target_node.relation_name}) -%}
         {%- endif -%}
         {%- if target_id in graph.nodes and target_id != current.unique_id -%}
           {%- do sluice._sluice_check_reads_upstream(current, node.name, graph.nodes[target_id]) -%}

@@ -10,6 +10,8 @@
     'unique': 'duplicate_event',
     'relationship': 'reference_mismatch',
     'expression': 'business_rule_violation',
+    'conflict': 'conflicting_record',
+    'identity_conflict': 'conflicting_identifier',
   }) }}
 {% endmacro %}
 
@@ -57,6 +59,16 @@
 
   {%- set columns = args.get('columns') or ([args.get('column_name')] if args.get('column_name') else []) -%}
   {%- if columns is string -%}{%- set columns = [columns] -%}{%- endif -%}
+  {%- set conflict = none -%}
+  {%- if kind == 'conflict' -%}
+    {%- set conflict = sluice._sluice_conflict_args(model_name, rule_name, args) -%}
+    {%- set columns = conflict.columns -%}
+  {%- endif -%}
+  {%- set identity = none -%}
+  {%- if kind == 'identity_conflict' -%}
+    {%- set identity = sluice._sluice_identity_conflict_args(model_name, rule_name, args) -%}
+    {%- set columns = identity.columns -%}
+  {%- endif -%}
   {%- if kind in ('not_null', 'accepted_values', 'range', 'castable', 'relationship', 'unique') and columns | length == 0 -%}
     {{ sluice._sluice_config_error(model_name, rule_name, 'column_name', "this rule needs a column (declare it under a column, or pass `columns`)") }}
   {%- endif -%}
@@ -99,7 +111,7 @@
     'quote': args.get('quote', true),
     'data_type': args.get('data_type'),
     'pattern': args.get('pattern'),
-    'to': args.get('to'),
+    'to': args.get('with') if kind == 'conflict' else args.get('to'),
     'field': args.get('field'),
     'expression': args.get('expression'),
     'min_value': args.get('min_value'),
@@ -115,6 +127,10 @@
     'max_attempts': max_attempts,
     'attempt_interval': args.get('attempt_interval'),
     'dead_letter_after': args.get('dead_letter_after'),
+    'conflict': conflict,
+    'identity': identity,
+    'source_system': args.get('source_system'),
+    'target_system': args.get('target_system'),
   }) }}
 {% endmacro %}
 

@@ -77,6 +77,16 @@ def register(subparsers: Any) -> None:
             help="exception ids (see `sluice review list`); or use the filters",
         )
         _add_filters(sub, f"{_STATUS_HELP} (required without ids)")
+        if name in ("release", "reject"):
+            sub.add_argument(
+                "--take",
+                action="append",
+                default=[],
+                metavar="[FIELD=]SIDE",
+                help="for a conflict between two systems: the side that is right, source or "
+                "target, for every field or per field (repeat: --take status=target); recorded "
+                "and sealed with the decision, the row itself is not changed",
+            )
         sub.add_argument("--by", default=None, help="who decides (required)")
         sub.add_argument("--reason", default=None, help="why (required)")
         sub.set_defaults(run=run)
@@ -103,6 +113,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from sluice.project import load_project
     from sluice.review import core, render
+    from sluice.review.conflicts import parse_takes
     from sluice.review.store import open_store
 
     action: str = args.review_action
@@ -119,6 +130,7 @@ def run(args: argparse.Namespace) -> int:
             core.check_author(args.by, args.reason)
         elif action != "show":
             core.check_author(args.by, args.reason)
+            takes = parse_takes(getattr(args, "take", []))
             bulk = core.check_request(
                 action,
                 args.exception_ids,
@@ -163,7 +175,14 @@ def run(args: argparse.Namespace) -> int:
                 else:
                     targets = store.exceptions(bulk)
                     asked = bulk.describe()
-                decisions = core.plan_decisions(action, targets, args.by, args.reason, asked=asked)
+                decisions = core.plan_decisions(
+                    action,
+                    targets,
+                    args.by,
+                    args.reason,
+                    asked=asked,
+                    takes=takes,
+                )
                 store.record(decisions)
                 output = render.decided_text(decisions, {r.exception_id: r for r in targets})
     except SluiceError as exc:

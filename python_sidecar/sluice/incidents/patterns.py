@@ -73,6 +73,32 @@ class HeldSeries:
 
 
 @dataclass(frozen=True, slots=True)
+class ConflictGroup:
+    """Open conflicts between two systems (class ``conflicting_record``) of one sluice model
+    that share their conflicting fields: as the quarantine counts them."""
+
+    model_name: str
+    source_system: str | None
+    target_system: str | None
+    fields: tuple[str, ...]
+    records: int
+    first_seen_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ConflictPattern:
+    """One field on which two systems disagree: on how many records, since when, in which
+    models ("crm vs erp: status differs on 312 records since Tuesday")."""
+
+    source_system: str
+    target_system: str
+    field: str
+    records: int
+    since: datetime
+    models: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Patterns:
     since: datetime
     until: datetime
@@ -80,6 +106,7 @@ class Patterns:
     recovery_by_exposure: tuple[Recovery, ...]
     recovery_by_owner: tuple[Recovery, ...]
     held_rows: tuple[HeldSeries, ...]
+    conflicts: tuple[ConflictPattern, ...] = ()
 
     @property
     def window_days(self) -> float:
@@ -218,12 +245,34 @@ def held_rows(runs: Iterable[HeldRun], since: datetime) -> tuple[HeldSeries, ...
     return tuple(sorted(kept, key=lambda s: (-max(d.max_rows_held for d in s.days), s.model_name)))
 
 
+def conflict_patterns(groups: Iterable[ConflictGroup]) -> tuple[ConflictPattern, ...]:
+    """Open conflicts per system pair and field: the records (a record conflicting on two
+    fields counts for each), the earliest first seen, the models; most records first."""
+    found: dict[tuple[str, str, str], tuple[int, datetime, set[str]]] = {}
+    for g in groups:
+        pair = (g.source_system or "source", g.target_system or "target")
+        for field_name in g.fields:
+            key = (*pair, field_name)
+            records, since, models = found.get(key, (0, g.first_seen_at, set()))
+            found[key] = (records + g.records, min(since, g.first_seen_at), models | {g.model_name})
+    return tuple(
+        sorted(
+            (
+                ConflictPattern(src, tgt, name, records, since, tuple(sorted(models)))
+                for (src, tgt, name), (records, since, models) in found.items()
+            ),
+            key=lambda c: (-c.records, c.source_system, c.target_system, c.field),
+        )
+    )
+
+
 def patterns(
     incidents: Iterable[Incident],
     runs: Iterable[HeldRun],
     *,
     until: datetime,
     window: timedelta,
+    conflicts: Iterable[ConflictGroup] = (),
 ) -> Patterns:
     items = tuple(incidents)
     since = until - window
@@ -235,4 +284,5 @@ def patterns(
         recovery_by_exposure=by_exposure,
         recovery_by_owner=by_owner,
         held_rows=held_rows(runs, since),
+        conflicts=conflict_patterns(conflicts),
     )

@@ -405,6 +405,7 @@ def _write_report(
                 history.held_runs,
                 until=generated_at,
                 window=inputs.pattern_window,
+                conflicts=history.conflicts,
             ),
             held_records=history.held_records,
         )

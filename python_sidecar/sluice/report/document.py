@@ -335,6 +335,17 @@ def _patterns(found: Patterns | None) -> Document | None:
             }
             for h in found.held_rows
         ],
+        "conflicts": [
+            {
+                "source_system": c.source_system,
+                "target_system": c.target_system,
+                "field": c.field,
+                "records": c.records,
+                "since": iso(c.since),
+                "models": list(c.models),
+            }
+            for c in found.conflicts
+        ],
     }
 
 

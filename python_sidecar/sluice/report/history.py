@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from sluice.impact import ModelQuarantine
-from sluice.incidents import HeldRun, IncidentChange
+from sluice.incidents import ConflictGroup, HeldRun, IncidentChange
 from sluice.warehouse import Warehouse, query_relation, relation_exists, runs_table
 from sluice.warehouse.incidents import read_incident_history
 from sluice.warehouse.records import utc
@@ -41,6 +41,8 @@ class History:
     held_records: Mapping[str, tuple[HeldRecord, ...]]
     """Per sluice model that holds rows: up to :data:`HELD_RECORDS_SHOWN` open exceptions,
     the most severe first."""
+    conflicts: tuple[ConflictGroup, ...] = ()
+    """Open conflicts between two systems, per model, system pair and conflicting fields."""
 
 
 def read_held_runs(wh: Warehouse, since: datetime) -> tuple[HeldRun, ...]:
@@ -103,6 +105,44 @@ def read_held_records(
     return found
 
 
+def read_conflicts(
+    wh: Warehouse, quarantine: Iterable[ModelQuarantine]
+) -> tuple[ConflictGroup, ...]:
+    """The open conflicts between two systems (``conflicting_record``) of each sluice model
+    that holds undecided rows, counted per system pair and conflicting fields (the rule writes
+    the fields, in its order, to ``failed_column``)."""
+    found: list[ConflictGroup] = []
+    for model in quarantine:
+        relation = model.quarantine_relation
+        if not relation or model.rows_undecided <= 0 or not relation_exists(wh, relation):
+            continue
+        rows = query_relation(
+            wh,
+            relation,
+            "select source_system, target_system, failed_column, count(distinct record_key), "
+            "min(first_seen_at) from {relation} where status = 'open' "
+            "and error_class = 'conflicting_record' and model_unique_id = %s "
+            "group by source_system, target_system, failed_column",
+            (model.model_unique_id,),
+        )
+        name = model.model_unique_id.rsplit(".", 1)[-1]
+        for source, target, fields, records, first_seen in rows:
+            when = utc(first_seen)
+            if when is None or not fields:
+                continue
+            found.append(
+                ConflictGroup(
+                    model_name=name,
+                    source_system=None if source is None else str(source),
+                    target_system=None if target is None else str(target),
+                    fields=tuple(f.strip() for f in str(fields).split(",") if f.strip()),
+                    records=int(records or 0),
+                    first_seen_at=when,
+                )
+            )
+    return tuple(found)
+
+
 def _record(row: tuple[Any, ...]) -> HeldRecord:
     return HeldRecord(
         exception_id=str(row[0]),
@@ -121,8 +161,10 @@ def read_history(
     invocation_id: str,
     quarantine: Iterable[ModelQuarantine],
 ) -> History:
+    models = tuple(quarantine)
     return History(
         incidents=tuple(read_incident_history(wh, since=since, invocation_id=invocation_id)),
         held_runs=read_held_runs(wh, since),
-        held_records=read_held_records(wh, quarantine),
+        held_records=read_held_records(wh, models),
+        conflicts=read_conflicts(wh, models),
     )

@@ -7,12 +7,13 @@ line renders (:mod:`sluice.review.render`).
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Final
 
 from sluice.errors import InputError
+from sluice.review.conflicts import conflict_fields, taken_sides, with_takes
 
 # The exception statuses the package writes (macros/config/sluice_settings.sql), in lifecycle
 # order, and its routes.
@@ -292,10 +293,12 @@ def plan_decisions(
     *,
     asked: str,
     now: datetime | None = None,
+    takes: Mapping[str | None, str] | None = None,
 ) -> tuple[Decision, ...]:
     """One decision per exception in ``found``, all or nothing: an InputError when nothing was
     found or when any exception's status does not fit the decision (naming them). ``asked``
-    describes the request, for the messages."""
+    describes the request, for the messages. ``takes`` (release and reject of conflicts between
+    two systems): the side that is right per field, recorded in each decision's reason."""
     if action not in ACTIONS:
         raise InputError(f"unknown decision {action!r} (expected one of {', '.join(ACTIONS)})")
     author, why = check_author(by, reason)
@@ -315,6 +318,13 @@ def plan_decisions(
             f"{action} refused, nothing recorded: {len(unfit)} of the {len(unique)} "
             f"exception(s) matching {asked} do not fit ({rule}): {named}{more}"
         )
+    reasons = {row.exception_id: why for row in unique}
+    if takes:
+        if action not in ("release", "reject"):
+            raise InputError(f"--take goes with release or reject, not {action}; nothing recorded")
+        for row in unique:
+            fields = conflict_fields(row.error_class, row.failed_value)
+            reasons[row.exception_id] = with_takes(why, taken_sides(row.label, fields, takes))
     at = now or datetime.now(UTC)
     return tuple(
         Decision(
@@ -323,7 +333,7 @@ def plan_decisions(
             model_unique_id=row.model_unique_id,
             decision=action,
             decided_by=author,
-            reason=why,
+            reason=reasons[row.exception_id],
             decided_at=at,
         )
         for row in unique

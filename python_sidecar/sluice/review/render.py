@@ -13,6 +13,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
+from sluice.review.conflicts import conflict_fields
 from sluice.review.core import (
     Decision,
     Event,
@@ -109,6 +110,23 @@ def _event_text(e: Event) -> str:
     return text
 
 
+def _conflict_text(r: ExceptionRow) -> list[str]:
+    """A conflict's fields side by side: field, this system's value, the other's."""
+    fields = conflict_fields(r.error_class, r.failed_value)
+    if not fields:
+        return []
+    source = f"source ({_plain(r.source_system)})"
+    target = f"target ({_plain(r.target_system)})"
+    width = max(len("field"), *(len(f.field) for f in fields))
+    left = max(len(source), *(len(quoted(f.source)) for f in fields))
+    lines = [f"conflict ({_plural(len(fields), 'field')}; decide with --take source|target)"]
+    lines.append(f"  {'field':<{width}}  {source:<{left}}  {target}")
+    lines += [
+        f"  {f.field:<{width}}  {quoted(f.source):<{left}}  {quoted(f.target)}" for f in fields
+    ]
+    return lines
+
+
 def show_text(detail: ExceptionDetail) -> str:
     r = detail.exception
     lines = [
@@ -126,6 +144,7 @@ def show_text(detail: ExceptionDetail) -> str:
         "evidence",
         f"  failed_column   {_plain(r.failed_column)}",
         f"  failed_value    {quoted(r.failed_value)}",
+        *_conflict_text(r),
         "row",
         *_row_text(detail.row_json),
         f"history ({_plural(len(detail.events), 'event')})",
@@ -145,6 +164,12 @@ def show_json(detail: ExceptionDetail) -> str:
     return json.dumps(
         {
             "exception": exception_json(detail.exception),
+            "conflict": [
+                asdict(f)
+                for f in conflict_fields(
+                    detail.exception.error_class, detail.exception.failed_value
+                )
+            ],
             "row": _row_value(detail.row_json),
             "events": [_event_json(e) for e in detail.events],
             "pending_decisions": [_pending_json(p) for p in detail.pending],

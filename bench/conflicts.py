@@ -1,0 +1,159 @@
+"""Benchmark: a sluice model with a field-conflict rule against a plain table model plus the
+plain conflict check as a dbt test with store_failures, both through `dbt build` on DuckDB.
+
+    python bench/conflicts.py [--rows 5000000] [--counterpart 1000000] [--repeat 3]
+
+Input: a CRM table of `rows` customers and an ERP table of `counterpart` customers (the first
+ids of the CRM's); one in a thousand of the matched customers has another status in the ERP.
+Plain side: `select *` as a table, and a singular test `select a.* from crm a join erp b on
+a.customer_id = b.erp_customer_id where a.status <> b.status` with store_failures (severity warn,
+so both sides exit 0). Sluice side: the same `select *` materialized sluice, with
+`sluice.sluice_conflict` comparing `status` (route manual_review: the conflicts are held). Every
+timed build must exit 0 and leave the expected rows (bench/_dbt.py: `compare`); sides swap order
+each round.
+
+The last line printed is one JSON object: name, rows, counterpart rows, ratio (sluice / plain
+wall clock, medians), the load average before and after, and the raw timings.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from pathlib import Path
+
+import duckdb
+from _dbt import REPO, Side, compare, duckdb_counts, make_duckdb_project, run_dbt, write
+
+WORK = REPO / "bench" / ".work" / "conflicts"
+CONFLICT = "i % 1000 = 7"
+
+
+def make_project(root: Path, database: Path) -> None:
+    make_duckdb_project(root, "bench_conflicts", database, threads=2)
+    write(
+        root / "models" / "sources.yml",
+        """
+        version: 2
+        sources:
+          - name: raw
+            schema: main
+            tables: [{name: crm}, {name: erp}]
+        models:
+          - name: crm_sluice
+            config:
+              materialized: sluice
+              meta: {sluice: {key: customer_id, source_system: crm, target_system: erp}}
+            data_tests:
+              - sluice.sluice_conflict:
+                  name: crm_vs_erp
+                  arguments:
+                    with: source('raw', 'erp')
+                    match_on: {customer_id: erp_customer_id}
+                    compare: [status]
+        """,
+    )
+    write(
+        root / "models" / "crm_plain.sql",
+        "{{ config(materialized='table') }}\nselect * from {{ source('raw', 'crm') }}\n",
+    )
+    write(root / "models" / "crm_sluice.sql", "select * from {{ source('raw', 'crm') }}\n")
+    write(
+        root / "tests" / "crm_plain_status_conflict.sql",
+        """
+        {{ config(store_failures=true, severity='warn') }}
+        select a.*
+        from {{ ref('crm_plain') }} as a
+        join {{ source('raw', 'erp') }} as b on a.customer_id = b.erp_customer_id
+        where a.status <> b.status
+        """,
+    )
+
+
+def generate(database: Path, rows: int, counterpart: int) -> None:
+    with duckdb.connect(str(database)) as conn:
+        conn.execute(
+            f"""
+            create or replace table crm as
+            select i as customer_id, case when i % 3 = 0 then 'active' else 'closed' end as status,
+              cast(i % 1000 as decimal(12, 2)) as amount
+            from range({rows}) as t(i)
+            """
+        )
+        conn.execute(
+            f"""
+            create or replace table erp as
+            select i as erp_customer_id,
+              case when {CONFLICT} then 'other' when i % 3 = 0 then 'active' else 'closed' end
+                as status
+            from range({counterpart}) as t(i)
+            """
+        )
+
+
+def _load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--counterpart", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    root = WORK / "project"
+    database = WORK / "bench.duckdb"
+    WORK.mkdir(parents=True, exist_ok=True)
+    make_project(root, database)
+    run = run_dbt(root, "deps")
+    if run.exit_code != 0:
+        raise SystemExit(run.output)
+    generate(database, args.rows, args.counterpart)
+    conflicts = sum(1 for i in range(min(args.rows, args.counterpart)) if i % 1000 == 7)
+    sides = {
+        "sluice": Side(
+            run=lambda: run_dbt(root, "build", "-s", "crm_sluice+"),
+            exit_code=0,
+            rows=lambda _: duckdb_counts(
+                database,
+                {
+                    "published": "select count(*) from crm_sluice",
+                    "held": "select count(*) from crm_sluice__quarantine where status = 'open'",
+                },
+            ),
+            expect_rows={"published": args.rows - conflicts, "held": conflicts},
+        ),
+        "plain": Side(
+            run=lambda: run_dbt(root, "build", "-s", "crm_plain+"),
+            exit_code=0,
+            rows=lambda _: duckdb_counts(
+                database,
+                {
+                    "published": "select count(*) from crm_plain",
+                    "failures": "select count(*) from main_dbt_test__audit.crm_plain_status_conflict",
+                },
+            ),
+            expect_rows={"published": args.rows, "failures": conflicts},
+        ),
+    }
+    load_before = _load()
+    result = compare(sides, args.repeat)
+    print(
+        json.dumps(
+            {
+                "name": "conflicts",
+                "rows": args.rows,
+                "counterpart_rows": args.counterpart,
+                "ratio": round(result.ratio("sluice", "plain"), 3),
+                "load_average_before": load_before,
+                "load_average_after": _load(),
+                **result.summary(),
+            }
+        )
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
