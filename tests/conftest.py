@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.dbt_harness import DbtProject, Fakesnow, chromium_available, postgres_available
-from tests.snowflake_sql import check_all, record_statements
+from tests.snowflake_sql import Sent, check_all, record_statements
 
 REQUIREMENTS: dict[str, Callable[[], str | None]] = {
     "postgres": postgres_available,
@@ -101,7 +101,7 @@ def snowflake_statements_checked() -> Iterator[None]:
     sidecar or the test itself, or in-process under `fakesnow.patch`) is checked against what
     Snowflake documents as unsupported (tests/snowflake_sql.py); the test that sent one fails.
     Statements sent while a module's fixtures were set up count for the module's first test."""
-    sent: list[str] = []
+    sent: list[Sent] = []
     undo = record_statements(sent.append)
     try:
         yield

@@ -18,7 +18,9 @@ import contextlib
 import fcntl
 import json
 import os
+import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -31,8 +33,8 @@ from typing import Any
 
 import pytest
 
-from tests.dbt_launcher import run_dbt
-from tests.snowflake_sql import record_statements
+from tests.dbt_launcher import DBT, run_dbt
+from tests.snowflake_sql import Sent, record_statements
 
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES_YML = f"packages:\n  - local: {REPO}\n"  # a test project's, unless the test changes it
@@ -159,10 +161,30 @@ class Fakesnow:
 
     @property
     def statement_log(self) -> Path:
-        """Every statement the server ran, one JSON string a line (`_serve_fakesnow`)."""
+        """Every statement the server was sent, one JSON line each: [session, statement]
+        (`_serve_fakesnow`)."""
         return self.data_dir / "statements.jsonl"
 
-    def statements_since_last_check(self) -> list[str]:
+    @property
+    def kill_order(self) -> Path:
+        return self.data_dir / "kill.json"
+
+    def kill_at(self, pattern: str, process_group: int) -> None:
+        """Kill (SIGKILL) the process group when the server is sent the first statement that
+        matches `pattern` (a regular expression, case-insensitive), before it runs it: the
+        build is killed right after the statement before it. The killed session's open
+        transaction is rolled back there and then: Snowflake leaves it detached and aborts it
+        once it blocks another transaction's lock for 5 minutes, or on SYSTEM$ABORT_TRANSACTION
+        (docs.snowflake.com/en/sql-reference/transactions, "Aborting transactions")."""
+        order = self.kill_order.with_suffix(".tmp")
+        order.write_text(json.dumps({"pattern": pattern, "pgid": process_group}))
+        order.replace(self.kill_order)
+
+    def killed(self) -> bool:
+        """Whether the last `kill_at` order was carried out."""
+        return not self.kill_order.exists()
+
+    def statements_since_last_check(self) -> list[Sent]:
         """The statements the server ran since the previous call (tests/conftest.py checks
         them against what Snowflake documents as supported: tests/snowflake_sql.py)."""
         if not self.statement_log.exists():
@@ -172,7 +194,7 @@ class Fakesnow:
             data = log.read()
         complete = data[: data.rfind(b"\n") + 1]
         self.checked_to += len(complete)
-        return [json.loads(line) for line in complete.decode("utf-8").splitlines() if line]
+        return [Sent(*json.loads(line)) for line in complete.decode("utf-8").splitlines() if line]
 
     @classmethod
     def start(cls, data_dir: Path) -> Fakesnow:
@@ -251,7 +273,10 @@ def _serve_fakesnow(data_dir: str) -> None:
     fakesnow.server.shared_fs = FakeSnow(db_path=data_dir)
     log = Path(data_dir) / "server.log"
     statements = (Path(data_dir) / "statements.jsonl").open("a", encoding="utf-8")
-    record_statements(lambda sql: (statements.write(json.dumps(sql) + "\n"), statements.flush()))
+    _emulate_snowflake_ddl(Path(data_dir) / "kill.json")
+    record_statements(
+        lambda sent: (statements.write(json.dumps(list(sent)) + "\n"), statements.flush())
+    )
 
     async def query_request(request: Request) -> Response:
         # fakesnow answers a statement it cannot handle with HTTP 500, which the Snowflake
@@ -289,6 +314,62 @@ def _serve_fakesnow(data_dir: str) -> None:
 
     threading.Thread(target=stop_when_the_parent_is_gone, daemon=True).start()
     server.run(sockets=[sock])
+
+
+# ALTER TABLE <a> SWAP WITH <b>, with the query comment dbt puts before or after it
+_SWAP = re.compile(
+    r"^\s*(?:/\*.*?\*/\s*)?alter\s+table\s+(\S+)\s+swap\s+with\s+(\S+)\s*(?:/\*.*?\*/)?\s*;?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+
+
+def _emulate_snowflake_ddl(kill_order: Path) -> None:
+    """What the fakesnow server does beyond fakesnow 0.12.1 (in the server process only):
+
+    - `ALTER TABLE a SWAP WITH b`, which fakesnow cannot run, as Snowflake documents it
+      (docs.snowflake.com/en/sql-reference/sql/alter-table: "Swaps all content and metadata
+      between two specified tables ... The two tables are essentially renamed in a single
+      transaction"): three renames in one DuckDB transaction, so that no reader ever finds
+      either name missing;
+    - a test's order to kill dbt at a chosen statement (`Fakesnow.kill_at`)."""
+    from fakesnow.cursor import FakeSnowflakeCursor
+
+    fakesnow_execute = FakeSnowflakeCursor.execute
+
+    def execute(self: Any, command: str, *args: Any, **kwargs: Any) -> Any:
+        _carry_out_kill_order(self, command, kill_order)
+        swap = _SWAP.match(command)
+        if swap is None:
+            return fakesnow_execute(self, command, *args, **kwargs)
+        a, b = swap.group(1), swap.group(2)
+        parked = a[:-1] + '__SLUICE_SWAP"' if a.endswith('"') else a + "__SLUICE_SWAP"
+        fakesnow_execute(self, "begin transaction")
+        try:
+            fakesnow_execute(self, f"alter table {a} rename to {parked}")
+            fakesnow_execute(self, f"alter table {b} rename to {a}")
+            fakesnow_execute(self, f"alter table {parked} rename to {b}")
+        except Exception:
+            fakesnow_execute(self, "rollback")
+            raise
+        return fakesnow_execute(self, "commit")
+
+    FakeSnowflakeCursor.execute = execute  # type: ignore[method-assign]
+
+
+def _carry_out_kill_order(cursor: Any, command: str, kill_order: Path) -> None:
+    if not kill_order.exists():
+        return
+    order = json.loads(kill_order.read_text())
+    if not re.search(order["pattern"], command, re.IGNORECASE | re.DOTALL):
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(order["pgid"], signal.SIGKILL)
+    kill_order.unlink()
+    # the killed session's transaction, aborted as Snowflake aborts a detached one
+    with contextlib.suppress(Exception):
+        cursor._duck_conn.rollback()
+    cursor._conn._in_transaction = False
+    raise RuntimeError(f"killed before this statement: {command[:200]}")
 
 
 @dataclass
@@ -387,6 +468,30 @@ class DbtProject:
                 f"dbt {' '.join(args)} exited {result.returncode}, expected {expect}:\n{result.output[-6000:]}"
             )
         return result
+
+    def start_dbt(self, *args: str) -> subprocess.Popen[str]:
+        """dbt as a process of its own session (its pid is its process group: a test can kill
+        all of it), output discarded, held before dbt starts until `go(process)`: the test can
+        first arrange what is to happen to it (Fakesnow.kill_at)."""
+        if not self._deps_done:
+            self.install_package()
+        dbt = [DBT, *args, "--profiles-dir", str(self.root), "--project-dir", str(self.root)]
+        return subprocess.Popen(
+            ["sh", "-c", 'read -r _ && exec "$@"', "sh", *dbt],
+            cwd=self.root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            start_new_session=True,
+        )
+
+    @staticmethod
+    def go(process: subprocess.Popen[str]) -> None:
+        """Let a process from `start_dbt` start dbt."""
+        assert process.stdin is not None
+        process.stdin.write("go\n")
+        process.stdin.close()
 
     def install_package(self) -> None:
         """Install sluice as `dbt deps` installs a `local:` package: a link in dbt_packages/ to

@@ -20,6 +20,15 @@ with the page of Snowflake's SQL reference it enforces:
   resolved in upper case, quoted ones exactly as written, so `create schema "analytics"` makes a
   second schema beside the ANALYTICS that every unquoted `analytics` names.
 
+- `ddl-in-transaction`: a DDL statement (CREATE, including CREATE TABLE AS SELECT and
+  temporary tables, ALTER, DROP, UNDROP, COMMENT, GRANT, REVOKE) sent by a session between its
+  BEGIN and its COMMIT or ROLLBACK. "Transactions"
+  (docs.snowflake.com/en/sql-reference/transactions): "Each DDL statement executes as its own
+  transaction": it commits the open transaction first, so the statements before it are
+  committed, whatever follows, and the ones after it run outside any transaction. fakesnow
+  does not model this for an autocommit session's explicit transaction, so the tests check each
+  session's sequence of statements instead (a text holding several statements is one sequence).
+
 Correlation is read from qualified column references (`alias.column`, `db.schema.table.column`)
 that name no table, alias or common table of the subquery itself; an unqualified column is taken
 to belong to the subquery. A statement sqlglot cannot parse is reported as `unparsed`, so that a
@@ -34,13 +43,26 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
-RULES = ("or-subquery", "subquery-outside-where", "quoted-lowercase-ddl", "unparsed")
+RULES = (
+    "or-subquery",
+    "subquery-outside-where",
+    "quoted-lowercase-ddl",
+    "ddl-in-transaction",
+    "unparsed",
+)
+
+
+class Sent(NamedTuple):
+    """A statement as a session sent it (`session`: any key that tells sessions apart)."""
+
+    session: str
+    sql: str
 
 
 @dataclass(frozen=True)
@@ -72,6 +94,7 @@ def unsupported(sql: str) -> list[Problem]:
     for statement in statements:
         problems.extend(_subquery_problems(statement, sql))
         problems.extend(_ddl_problems(statement, sql))
+    problems.extend(_transaction_problems([(_kind(s), sql) for s in statements]))
     return problems
 
 
@@ -96,11 +119,18 @@ def _quiet_sqlglot() -> Iterator[None]:
         logger.setLevel(level)
 
 
-def check_all(statements: Iterable[str]) -> list[Problem]:
-    """The problems of every statement, each distinct statement checked once."""
+def check_all(statements: Iterable[Sent]) -> list[Problem]:
+    """The problems of every statement, each distinct statement checked once, and of each
+    session's sequence of statements (`ddl-in-transaction`)."""
+    sent = list(statements)
     problems: list[Problem] = []
-    for sql in dict.fromkeys(statements):
+    for sql in dict.fromkeys(s.sql for s in sent):
         problems.extend(unsupported(sql))
+    sessions: dict[str, list[tuple[str | None, str]]] = {}
+    for s in sent:
+        sessions.setdefault(s.session, []).extend((kind, s.sql) for kind in _kinds(s.sql))
+    for sequence in sessions.values():
+        problems.extend(_transaction_problems(sequence))
     return problems
 
 
@@ -203,19 +233,77 @@ def _ddl_problems(statement: exp.Expression, sql: str) -> list[Problem]:
     return problems
 
 
+# --- DDL inside an explicit transaction --------------------------------------------------------
+
+_DDL = (exp.Create, exp.Drop, exp.Alter, exp.Undrop, exp.Comment, exp.Grant, exp.Revoke)
+_DDL_COMMANDS = ("CREATE", "ALTER", "DROP", "UNDROP", "COMMENT", "GRANT", "REVOKE")
+
+
+def _kind(statement: exp.Expression) -> str | None:
+    """`begin`, `end` (COMMIT, ROLLBACK), `ddl`, or None for anything else."""
+    if isinstance(statement, exp.Transaction):
+        return "begin"
+    if isinstance(statement, (exp.Commit, exp.Rollback)):
+        return "end"
+    if (
+        isinstance(statement, exp.Alter)
+        and all(isinstance(a, exp.AlterSession) for a in statement.args.get("actions") or [])
+        and statement.args.get("actions")
+    ):
+        return None  # session parameters, not an object
+    if isinstance(statement, _DDL):
+        return "ddl"
+    if isinstance(statement, exp.Command) and str(statement.this).upper() in _DDL_COMMANDS:
+        return "ddl"
+    return None
+
+
+@functools.lru_cache(maxsize=4096)
+def _kinds(sql: str) -> tuple[str | None, ...]:
+    """The kind of each statement in `sql` (an unparsable text counts as one plain statement:
+    `unparsed` reports it)."""
+    try:
+        return tuple(_kind(s) for s in _parse(_PYFORMAT.sub("?", sql)))
+    except SqlglotError:
+        return (None,)
+
+
+def _transaction_problems(sequence: list[tuple[str | None, str]]) -> list[Problem]:
+    """DDL between a BEGIN and its COMMIT or ROLLBACK, in one session's (kind, text) sequence."""
+    problems: list[Problem] = []
+    open_transaction = False
+    for kind, sql in sequence:
+        if kind == "begin":
+            open_transaction = True
+        elif kind == "end":
+            open_transaction = False
+        elif kind == "ddl" and open_transaction:
+            problems.append(
+                Problem(
+                    "ddl-in-transaction",
+                    "DDL inside an explicit transaction: Snowflake commits the transaction "
+                    "before it, and what follows runs outside any transaction",
+                    sql,
+                )
+            )
+            open_transaction = False
+    return problems
+
+
 # --- collecting what is sent -------------------------------------------------------------------
 
 
-def record_statements(sink: Callable[[str], object]) -> Callable[[], None]:
+def record_statements(sink: Callable[[Sent], object]) -> Callable[[], None]:
     """Hands every statement fakesnow executes (through its server or in-process, as the
-    Snowflake connector sends it) to `sink`, before it runs. Returns the function that undoes it."""
+    Snowflake connector sends it) to `sink`, with its session, before it runs. Returns the
+    function that undoes it."""
     from fakesnow.cursor import FakeSnowflakeCursor
 
     original = FakeSnowflakeCursor.execute
 
     @functools.wraps(original)
     def execute(self: Any, command: str, *args: Any, **kwargs: Any) -> Any:
-        sink(command)
+        sink(Sent(str(id(self._conn)), command))
         return original(self, command, *args, **kwargs)
 
     FakeSnowflakeCursor.execute = execute  # type: ignore[method-assign]

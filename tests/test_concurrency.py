@@ -165,3 +165,38 @@ def test_a_first_build_killed_at_a_write_leaves_nothing_and_the_rerun_completes(
     ) == [(0,)]
     project.dbt("run", "-s", "big")
     _check_integrity(project)
+
+
+def test_two_first_builds_of_one_model_at_once_both_succeed(make_project):
+    """Two first builds of a model, started together: the second one waits for the first one's
+    lock and then finds the relation the first one created, rather than failing with
+    `relation "big" already exists`. The test holds the model's lock itself until both builds
+    wait on it, so that they start from the same state (neither has seen the relation)."""
+    project = make_project("postgres")
+    _setup(project, incremental=False)
+    project.dbt("run", "-s", "src")
+    holder = _connect()
+    holder.autocommit = True
+    cur = holder.cursor()
+    cur.execute("select pg_advisory_lock(hashtext('sluice:model.sluice_test.big'))")
+    builds = [_start(project, name, "run", "-s", "big") for name in ("a", "b")]
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            for build in builds:
+                assert build.poll() is None, build.stdout.read() if build.stdout else ""
+            assert time.monotonic() < deadline, "the builds never both waited for the lock"
+            cur.execute(
+                "select count(*) from pg_locks where locktype = 'advisory' and not granted "
+                "and objid::bigint = (hashtext('sluice:model.sluice_test.big')::bigint & 4294967295)"
+            )
+            if cur.fetchone()[0] == 2:
+                break
+            time.sleep(0.05)  # polling the server for both waiting builds, bounded above
+    finally:
+        cur.execute("select pg_advisory_unlock(hashtext('sluice:model.sluice_test.big'))")
+        holder.close()
+    outputs = [p.communicate(timeout=600)[0] for p in builds]
+    assert [p.returncode for p in builds] == [0, 0], outputs
+    _check_integrity(project)
+    assert project.query("select count(*) from {schema}.sluice_runs") == [(2,)]

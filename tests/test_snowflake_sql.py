@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.dbt_harness import DbtProject
-from tests.snowflake_sql import check_all, unsupported
+from tests.snowflake_sql import Sent, check_all, unsupported
 
 CONTROLS = Path(__file__).parent / "fixtures" / "snowflake_sql"
 
@@ -29,7 +29,12 @@ def test_the_sql_sent_before_the_rewrite_is_rejected(path: Path) -> None:
 
 def test_every_rule_has_a_positive_control() -> None:
     rules = {p.stem.split("__")[0] for p in _controls()}
-    assert rules == {"or-subquery", "subquery-outside-where", "quoted-lowercase-ddl"}
+    assert rules == {
+        "or-subquery",
+        "subquery-outside-where",
+        "quoted-lowercase-ddl",
+        "ddl-in-transaction",
+    }
 
 
 REJECTED = [
@@ -59,6 +64,12 @@ REJECTED = [
     ('create table if not exists db."audit".runs (a int)', "quoted-lowercase-ddl"),
     ('create or replace transient table db.s."Orders" as select 1 as a', "quoted-lowercase-ddl"),
     ('alter table db.s.a rename to db.s."b"', "quoted-lowercase-ddl"),
+    ("begin transaction; create temporary table t (a int); commit", "ddl-in-transaction"),
+    ("begin; insert into t select 1; alter table a swap with b; commit", "ddl-in-transaction"),
+    (
+        "begin transaction; delete from t; create or replace table u as select 1 as a",
+        "ddl-in-transaction",
+    ),
 ]
 
 
@@ -85,6 +96,11 @@ ACCEPTED = [
     "create table if not exists db.audit.sluice_runs (a int)",
     "alter table db.s.orders rename to db.s.orders__dbt_backup",
     "show terse objects in db.s",
+    # DML only between BEGIN and COMMIT; DDL before and after
+    "create table t (a int); begin transaction; update l set x = 1 where k = 'm'; insert into t "
+    "select 1; commit; drop table if exists u; alter table a swap with b",
+    "begin; delete from t where a = 1; insert into t select 2; rollback; drop table u",
+    "alter session set timezone = 'UTC'; begin; insert into t select 1; commit",
 ]
 
 
@@ -96,6 +112,21 @@ def test_supported_forms_pass(sql: str) -> None:
 def test_the_connectors_parameters_are_read_as_placeholders() -> None:
     sql = "select a from t where t.at >= %s or t.id in (select u.id from u where u.x = %(x)s)"
     assert [p.rule for p in unsupported(sql)] == ["or-subquery"]
+
+
+def test_ddl_in_a_transaction_is_found_per_session() -> None:
+    """Each session's statements are one sequence: another session's DDL, or this session's
+    after its COMMIT, is not inside its transaction."""
+    sent = [
+        Sent("a", "begin transaction"),
+        Sent("b", "create table u (a int)"),
+        Sent("a", "insert into t select 1"),
+        Sent("a", "commit"),
+        Sent("a", "drop table if exists u"),
+    ]
+    assert check_all(sent) == []
+    inside = [*sent[:3], Sent("a", "create temporary table v (a int)"), sent[3]]
+    assert [p.rule for p in check_all(inside)] == ["ddl-in-transaction"]
 
 
 def test_the_checker_sees_what_the_fakesnow_server_ran(make_project, fakesnow_server) -> None:

@@ -27,6 +27,7 @@
     'load_states_table': 'sluice_load_states',
     'audit_chain_table': 'sluice_audit_chain',
     'audit_records_table': 'sluice_audit_records',
+    'locks_table': 'sluice_locks',
     'max_attempts': 5,
     'attempt_interval': '1 hour',
     'dead_letter_after': none,

@@ -1,7 +1,11 @@
-{#- Serializes builds of one model: taken at the start of the model's transaction, released when
-    it ends. PostgreSQL: a transaction-scoped advisory lock keyed on the model. DuckDB needs none
-    (a database file has one writing process). Engines without such a lock rely on their own
-    table locks; see the README's Engines section. -#}
+{#- Serializes builds of one model. Called at the start of the model's transaction.
+    PostgreSQL: a transaction-scoped advisory lock keyed on the model, released when the
+    transaction ends. DuckDB needs none (a database file has one writing process).
+    Snowflake: DDL commits any open transaction and dbt-snowflake's begin/commit send nothing,
+    so no lock can be held for the whole build. Here the model's row of the lock table
+    (var sluice_locks_table) is made sure to exist, with autocommitted statements; the lock
+    itself is taken on that row by the first statement of the recording transaction
+    (sluice.run_atomically), which Snowflake holds until COMMIT. -#}
 {% macro lock_model(key) %}
   {{ return(adapter.dispatch('lock_model', 'sluice')(key)) }}
 {% endmacro %}
@@ -12,5 +16,15 @@
 {% macro postgres__lock_model(key) %}
   {% call statement('sluice_lock') -%}
     select pg_advisory_xact_lock(hashtext({{ sluice._sluice_lit('sluice:' ~ key) }}))
+  {%- endcall %}
+{% endmacro %}
+
+{% macro snowflake__lock_model(key) %}
+  {%- set locks = sluice._sluice_bookkeeping_relation('locks_table') -%}
+  {%- do sluice._sluice_ensure_table(locks, sluice._sluice_locks_columns()) -%}
+  {% call statement('sluice_lock_row') -%}
+    insert into {{ locks }} (model_unique_id, invocation_id, locked_at)
+    select {{ sluice._sluice_lit(key) }}, cast(null as {{ dbt.type_string() }}), cast(null as {{ dbt.type_timestamp() }})
+    where not exists (select 1 from {{ locks }} where model_unique_id = {{ sluice._sluice_lit(key) }})
   {%- endcall %}
 {% endmacro %}

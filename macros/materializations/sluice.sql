@@ -14,13 +14,20 @@
     On engines with transactions all of it is one transaction, serialized per model
     (sluice.lock_model): a build killed at any statement leaves nothing behind. DuckDB commits a
     table build's batch first, on its own (sluice.settle_batch): a killed build may leave that
-    unpublished scratch table, which the next build drops. -#}
+    unpublished scratch table, which the next build drops.
+
+    Snowflake commits every DDL statement on its own. There, everything that creates or alters
+    a table (the batch, the scratch tables, the package's tables) comes first; then the record
+    (quarantine, events, run row, load state, seals; an incremental build's delete and insert)
+    is one explicit transaction of DML that also takes the model's lock
+    (sluice.run_atomically); then a table build is published by one atomic statement
+    (sluice.publish_table: ALTER TABLE ... SWAP WITH). A build killed anywhere leaves the
+    published table as it was or as audited, and its exceptions recorded with their history,
+    or not at all (the rerun records them). Scratch names carry the invocation there
+    (sluice.scratch_suffix), so two builds never write to each other's scratch tables. -#}
 {% materialization sluice, default %}
   {%- set spec = sluice._sluice_model_spec() -%}
   {%- set target_relation = this.incorporate(type='table') -%}
-  {%- set existing_relation = load_cached_relation(this) -%}
-  {%- set incremental = spec.incremental and existing_relation is not none and existing_relation.is_table and not should_full_refresh() -%}
-  {%- set mode = 'incremental' if incremental else 'table' -%}
   {%- set quarantine = sluice._sluice_quarantine_relation() -%}
   {%- set runs = sluice._sluice_runs_relation() -%}
   {%- set events = sluice._sluice_bookkeeping_relation('events_table') -%}
@@ -34,17 +41,21 @@
     {%- do exceptions.warn("sluice: model '" ~ spec.model_name ~ "' adopts " ~ namespace ~ "'s tests as rules, but dbt does not dispatch the '" ~ namespace ~ "' test macros through sluice: those tests scan the published model again and pass on what sluice held. Add to dbt_project.yml: dispatch: [{macro_namespace: " ~ namespace ~ ", search_order: ['" ~ project_name ~ "', 'sluice', '" ~ namespace ~ "']}] (README: dbt's own tests as rules)") -%}
   {%- endfor -%}
 
-  {%- set intermediate_relation = make_intermediate_relation(target_relation) -%}
+  {{ run_hooks(pre_hooks, inside_transaction=False) }}
+  {#- The model's transaction begins with the lock; nothing commits until the end. -#}
+  {%- do sluice.lock_model(model.unique_id) -%}
+  {#- What is published now, read under the lock: a build that waited for another one of the
+      model sees what that one published, not what dbt's cache saw when the run began. -#}
+  {%- set existing_relation = sluice._sluice_published_relation(target_relation) -%}
+  {%- set incremental = spec.incremental and existing_relation is not none and existing_relation.is_table and not should_full_refresh() -%}
+  {%- set mode = 'incremental' if incremental else 'table' -%}
+  {%- set intermediate_relation = make_intermediate_relation(target_relation, suffix=sluice.scratch_suffix('__dbt_tmp')) -%}
   {%- set backup_relation = make_backup_relation(target_relation, 'table' if existing_relation is none else existing_relation.type) -%}
   {%- set batch = sluice._sluice_scratch_relation('__sluice_batch') if incremental else intermediate_relation -%}
   {%- set repeats = sluice._sluice_scratch_relation('__sluice_rep') -%}
   {%- set interesting = sluice._sluice_scratch_relation('__sluice_rows') -%}
   {%- set exc_rel = sluice._sluice_scratch_relation('__sluice_exc') -%}
   {%- set before = sluice._sluice_scratch_relation('__sluice_before') -%}
-
-  {{ run_hooks(pre_hooks, inside_transaction=False) }}
-  {#- The model's transaction begins with the lock; nothing commits until the end. -#}
-  {%- do sluice.lock_model(model.unique_id) -%}
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
   {%- for rel, columns in [(quarantine, sluice._sluice_quarantine_columns()), (runs, sluice._sluice_runs_columns()), (events, sluice._sluice_events_columns()), (decisions, sluice._sluice_decisions_columns()), (sluice._sluice_bookkeeping_relation('load_states_table'), sluice._sluice_load_states_columns())] -%}
     {%- do sluice._sluice_ensure_table(rel, columns) -%}
@@ -122,10 +133,11 @@
   {%- endif -%}
   {%- do audit.append(sluice._sluice_create_scratch_sql(interesting, sluice._sluice_interesting_sql(batch, spec, repeats, quarantine, with_rejected))) -%}
   {%- do audit.append(sluice._sluice_create_scratch_sql(exc_rel, sluice._sluice_exceptions_sql(spec, interesting))) -%}
-  {#- The exceptions go into the quarantine before the gate is decided: held or published, they
-      are recorded. The counts below read the same either way (the upsert touches neither
-      released nor rejected exceptions, nor those about to close). -#}
-  {%- do audit.extend(sluice._sluice_upsert_exceptions_sql(spec, quarantine, exc_rel)) -%}
+  {#- The exceptions go into the quarantine with the rest of the record, held or published
+      (sluice.run_atomically). The counts below and the take-out read the same before as after
+      that upsert (it touches neither released nor rejected exceptions, nor those about to
+      close, and sets the others open or dead-lettered). -#}
+  {%- set upsert = sluice._sluice_upsert_exceptions_sql(spec, quarantine, exc_rel) -%}
 
   {#- the counts, in one statement: rows in, held, set aside, flagged; exceptions about to close;
       held rows not decided yet; failures per rule (for an incremental build, also those new to
@@ -200,11 +212,12 @@
   {%- if breaches | length > 0 -%}
     {%- set gate_message = sluice._sluice_gate_message(spec, breaches, gate_counts, stats.rows_in) -%}
     {%- do stats.update({'rows_published': 0}) -%}
-    {%- do sluice.run_together('sluice_record_held', [
+    {%- set seal = sluice._sluice_seal_sql() -%}
+    {%- do sluice.run_atomically('sluice_record_held', upsert + [
       sluice._sluice_record_events_sql(spec, quarantine, before, events),
       sluice._sluice_log_run_sql(spec, runs, quarantine, mode, stats, 'held', gate_message, rule_counts),
       sluice._sluice_record_load_sql('held', gate_message, inputs, stats),
-    ] + sluice._sluice_seal_sql() + sluice._sluice_drop_scratch_sql(([repeats] if spec.dedupe is not none else []) + [interesting, exc_rel, before, batch])) -%}
+    ] + seal, after=sluice._sluice_drop_scratch_sql(([repeats] if spec.dedupe is not none else []) + [interesting, exc_rel, before, batch])) -%}
     {{ adapter.commit() }}
     {%- do sluice._sluice_raise_gate(gate_message ~ "\n" ~ sluice._sluice_counts_payload(spec, stats, 'held', rule_counts)) -%}
   {%- endif -%}
@@ -235,28 +248,27 @@
       alter table {{ batch }} add column {{ adapter.quote(spec.batch_id_column) }} {{ dbt.type_string() }} default '{{ sluice.escape_string(invocation_id) }}'
     {%- endcall %}
   {%- endif -%}
-  {%- if incremental -%}
-    {% call statement('main') -%}
-      {{ get_delete_insert_merge_sql(target_relation, batch, spec.key_sql, dest_columns, none) }}
-    {%- endcall %}
-  {%- else -%}
+  {%- if not incremental -%}
     {%- for c in spec.raw_columns -%}
       {% call statement('sluice_drop_raw_' ~ loop.index) -%}
         alter table {{ batch }} drop column {{ adapter.quote(c.name) }}
       {%- endcall %}
     {%- endfor -%}
-    {%- if existing_relation is not none -%}
-      {{ adapter.rename_relation(existing_relation, backup_relation) }}
-    {%- endif -%}
-    {{ adapter.rename_relation(intermediate_relation, target_relation) }}
   {%- endif -%}
+  {#- The record, with an incremental build's delete and insert; then a table build's batch
+      takes the published relation's place. Recovery reads the batch: what is published. -#}
   {%- set load = sluice._sluice_published_load(spec, stats, rule_counts, closing, inputs) -%}
-  {%- set recover = sluice._sluice_recover_exceptions_sql(spec, quarantine, exc_rel, batch if incremental else target_relation, incremental) if closing > 0 else [] -%}
-  {%- do sluice.run_together('sluice_record_passed', recover + [
+  {%- set recover = sluice._sluice_recover_exceptions_sql(spec, quarantine, exc_rel, batch, incremental) if closing > 0 else [] -%}
+  {%- set seal = sluice._sluice_seal_sql() -%}
+  {%- do sluice.run_atomically('sluice_record_passed',
+    ([sluice.merge_batch_sql(target_relation, batch, spec.key_sql, dest_columns)] if incremental else []) + upsert + recover + [
     sluice._sluice_record_events_sql(spec, quarantine, before, events, published=true),
     sluice._sluice_log_run_sql(spec, runs, quarantine, mode, stats, 'passed', none, rule_counts),
     sluice._sluice_record_load_sql(load[0], load[1], inputs, stats),
-  ] + sluice._sluice_seal_sql() + sluice._sluice_drop_scratch_sql(([repeats] if spec.dedupe is not none else []) + [interesting, exc_rel, before] + ([batch] if incremental else []))) -%}
+  ] + seal, after=sluice._sluice_drop_scratch_sql(([repeats] if spec.dedupe is not none else []) + [interesting, exc_rel, before] + ([batch] if incremental else []))) -%}
+  {%- if not incremental -%}
+    {%- do sluice.publish_table(intermediate_relation, target_relation, existing_relation, backup_relation) -%}
+  {%- endif -%}
   {{ run_hooks(post_hooks, inside_transaction=True) }}
   {% do apply_grants(target_relation, config.get('grants'), should_revoke=should_revoke(existing_relation, full_refresh_mode=(not incremental))) %}
   {% do persist_docs(target_relation, model) %}

@@ -303,7 +303,7 @@
     that no reviewer released, or a reviewer's rejection. -#}
 {% macro _sluice_held_sql(spec, exc_rel, quarantine) %}
   select e.record_key, e.record_copy, max(case when e._sluice_set_aside then 0 else 1 end) as _sluice_held,
-    max(case when not e._sluice_set_aside and coalesce(q.status, 'open') in ('open', 'dead_letter') then 1 else 0 end) as _sluice_undecided
+    max(case when not e._sluice_set_aside and coalesce(q.status, 'open') not in ('released', 'rejected') then 1 else 0 end) as _sluice_undecided
   from {{ exc_rel }} as e
   left join {{ quarantine }} as q on q.exception_id = e.exception_id
   where e._sluice_blocking and coalesce(q.status, 'open') <> 'released'

@@ -51,6 +51,15 @@
 {% endmacro %}
 
 
+{#- Where builds of a model on Snowflake take their lock (sluice.lock_model): one row per model. -#}
+{% macro _sluice_locks_columns() %}
+  {{ return([
+    ('model_unique_id', dbt.type_string()), ('invocation_id', dbt.type_string()),
+    ('locked_at', dbt.type_timestamp()),
+  ]) }}
+{% endmacro %}
+
+
 {#- The quarantine relation of a model node: `<alias>__quarantine` beside it, or the identifier
     in config.meta.sluice.quarantine. -#}
 {% macro _sluice_quarantine_relation(node=none) %}
@@ -95,10 +104,27 @@
     (default: the session's temporary tables) or `transient` (a table beside the model, for
     engines that need it; on Snowflake a transient table). Always dropped at the end. -#}
 {% macro _sluice_scratch_relation(suffix) %}
+  {%- set suffix = sluice.scratch_suffix(suffix) -%}
   {%- if sluice.get_setting('scratch_relation_type') == 'temporary' -%}
     {{ return(make_temp_relation(this, suffix)) }}
   {%- endif -%}
   {{ return(api.Relation.create(database=this.database, schema=this.schema, identifier=this.identifier ~ suffix, type='table')) }}
+{% endmacro %}
+
+
+{#- The model's published relation as the warehouse has it now. dbt's cache is read at the start
+    of the run; when it has none, the schema is listed again (a build of the same model that
+    held the lock before this one may have created it since). -#}
+{% macro _sluice_published_relation(target) %}
+  {%- set cached = load_cached_relation(target) -%}
+  {%- if cached is not none or not execute -%}{{ return(cached) }}{%- endif -%}
+  {%- set listed = list_relations_without_caching(target.without_identifier()) -%}
+  {%- for row in listed if (row['name'] | lower) == (target.identifier | lower) -%}
+    {%- set found = target.incorporate(type='table') -%}
+    {%- do adapter.cache_added(found) -%}
+    {{ return(found) }}
+  {%- endfor -%}
+  {{ return(none) }}
 {% endmacro %}
 
 
