@@ -1,5 +1,6 @@
 {#- Creates the shared bookkeeping tables (sluice_runs, sluice_exception_events,
-    sluice_decisions, sluice_load_states, the audit trail's sluice_audit_chain and sluice_audit_records) once per
+    sluice_decisions, sluice_load_states, the audit trail's sluice_audit_chain and
+    sluice_audit_records, and on Snowflake sluice_locks) once per
     invocation, before any model runs, from the package's on-run-start hook. Sluice models
     building in parallel then never race to create them (DuckDB refuses a second concurrent
     CREATE with a write-write conflict). -#}
@@ -17,6 +18,11 @@
     ('audit_chain_table', sluice._sluice_audit_chain_columns()),
     ('audit_records_table', sluice._sluice_audit_records_columns()),
   ] -%}
+  {#- Snowflake's lock table (sluice.lock_model): created here too, so parallel models never race
+      to create it -#}
+  {%- if target.type == 'snowflake' -%}
+    {%- do tables.append(('locks_table', sluice._sluice_locks_columns())) -%}
+  {%- endif -%}
   {%- set statements = [] -%}
   {%- for setting, columns in tables -%}
     {%- set relation = sluice._sluice_bookkeeping_relation(setting) -%}

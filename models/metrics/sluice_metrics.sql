@@ -7,7 +7,11 @@
     current state, so a build counted late is counted as it was. Incremental: each run adds the
     builds not yet counted, carrying the queue forward from the latest row of each model and
     rule; --full-refresh recomputes it all from the history, which is never wiped. -#}
-{{ config(materialized='incremental', unique_key='metric_id') }}
+{#- delete+insert, the strategy every engine's dbt adapter has; its temporary relation is of the
+    package's scratch kind: with sluice_scratch_relation_type `transient`, a transient table
+    (dbt-snowflake's tmp_relation_type), for engines or emulators without temporary tables -#}
+{{ config(materialized='incremental', unique_key='metric_id', incremental_strategy='delete+insert',
+          tmp_relation_type=('transient' if sluice.get_setting('scratch_relation_type') == 'transient' else none)) }}
 {%- set runs = sluice._sluice_bookkeeping_relation('runs_table') -%}
 {%- set events = sluice._sluice_bookkeeping_relation('events_table') -%}
 {%- set s = dbt.type_string() -%}
