@@ -65,7 +65,10 @@ def make_project(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator:
         if engine == "postgres" and request.node.get_closest_marker("postgres") is None:
             pytest.fail("a test that builds on PostgreSQL needs @pytest.mark.postgres")
         fakesnow = request.getfixturevalue("fakesnow_server") if engine == "snowflake" else None
-        project = DbtProject(tmp_path / name, engine=engine, fakesnow=fakesnow)
+        package_models = request.node.get_closest_marker("package_models") is not None
+        project = DbtProject(
+            tmp_path / name, engine=engine, fakesnow=fakesnow, package_models=package_models
+        )
         made.append(project)
         return project
 

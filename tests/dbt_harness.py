@@ -404,6 +404,9 @@ class DbtProject:
     engine: str = "duckdb"
     schema: str = field(default_factory=lambda: "t_" + uuid.uuid4().hex[:10])
     fakesnow: Fakesnow | None = None
+    # the package's own models (models/history, models/metrics): built only for the tests that
+    # read them (`@pytest.mark.package_models`), as each build of them adds about a second
+    package_models: bool = False
 
     def __post_init__(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -427,6 +430,12 @@ class DbtProject:
             # are transient there (legitimate Snowflake SQL too)
             with (self.root / "dbt_project.yml").open("a", encoding="utf-8") as f:
                 f.write("vars:\n  sluice_scratch_relation_type: transient\n")
+        if not self.package_models:
+            with (self.root / "dbt_project.yml").open("a", encoding="utf-8") as f:
+                f.write(
+                    "models:\n  sluice:\n    history:\n      +enabled: false\n"
+                    "    metrics:\n      +enabled: false\n"
+                )
         self.write("packages.yml", PACKAGES_YML)
         if self.engine == "duckdb":
             output = f"type: duckdb\n      path: {self.root / 'test.duckdb'}\n      threads: 2"

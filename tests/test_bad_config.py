@@ -158,3 +158,33 @@ def test_a_broken_sluice_model_outside_the_selection_stops_the_build(make_projec
     ), result.output[-3000:]
     _assert_nothing_ran(project, result)
     assert not project.relation_exists("orders")
+
+
+def test_the_package_disabled_as_a_whole_is_named_not_raced(make_project):
+    """`models: sluice: +enabled: false` disables the package's on-run-start hooks with its
+    models (dbt applies it to the package's hook nodes too): the settings are then never checked
+    and parallel models race to create the shared tables. A sluice model refuses to build and
+    says which setting to use instead; disabling the package's folders keeps the hooks."""
+    project = make_project("duckdb")
+    scenario.setup(project)
+    path = project.root / "dbt_project.yml"
+    folders = path.read_text()
+    assert "    history:\n      +enabled: false" in folders  # how the harness leaves them out
+    path.write_text(
+        folders.replace(
+            "models:\n  sluice:\n    history:\n      +enabled: false\n"
+            "    metrics:\n      +enabled: false\n",
+            "models:\n  sluice:\n    +enabled: false\n",
+        )
+    )
+    result = project.dbt("build", expect=1)
+    message = " ".join(result.output.split())
+    assert "the sluice package's on-run-start hooks are disabled" in message, message[-3000:]
+    assert "models: sluice: history: +enabled: false" in message
+    assert result.status("orders") == "error"
+    assert not project.relation_exists("orders")
+
+    path.write_text(folders)
+    result = project.dbt("build", expect=None)
+    assert result.status("orders") == "success", result.output[-3000:]
+    assert not project.relation_exists("sluice_load_state")  # the package's own views left out

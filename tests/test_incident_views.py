@@ -17,6 +17,8 @@ from sluice.warehouse.incidents import CAUSE_COLUMNS, INCIDENT_COLUMNS, append_i
 
 from tests.incident_cases import ERP, INVOICES, ORDERS, exposure, run
 
+pytestmark = pytest.mark.package_models
+
 REPO = Path(__file__).resolve().parents[1]
 VIEWS = (
     "sluice_incident_history",

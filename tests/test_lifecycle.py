@@ -135,6 +135,7 @@ def test_reviewers_release_and_reject(make_project, engine):
     assert _status(project, "3", "orders_status_known")[0] == "rejected"
 
 
+@pytest.mark.package_models
 def test_unchanged_builds_change_only_attempts_and_last_seen(make_project, engine):
     project = make_project(engine)
     scenario.setup(project, extra_meta="attempt_interval: 0")
@@ -369,6 +370,7 @@ def test_a_release_while_the_gate_holds_is_decided_then_held_then_published(make
     assert 4 in {r[0] for r in scenario.published(project)}
 
 
+@pytest.mark.package_models
 def test_the_summary_shows_the_status_a_decision_ended_in_not_the_one_it_set(make_project, engine):
     project = make_project(engine)
     scenario.setup(project, extra_meta="max_attempts: 1\n                  attempt_interval: 0")

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
+import pytest
 from sluice.cli import main
 
 from tests.dbt_harness import SNOWFLAKE_TOO, DbtProject
@@ -171,6 +172,7 @@ def held_items(project: DbtProject) -> dict[str, tuple]:
 
 
 @SNOWFLAKE_TOO
+@pytest.mark.package_models
 def test_a_held_product_holds_its_items_and_the_mart_waits(make_project, engine, capsys):
     project = make_project(engine)
     make_shop(project, bad=False)

@@ -21,6 +21,8 @@ from sluice.cli import main
 from tests import scenario
 from tests.test_lifecycle import _decide
 
+pytestmark = pytest.mark.package_models
+
 COUNTS = (
     "new_exceptions",
     "recovered",

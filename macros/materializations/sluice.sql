@@ -26,6 +26,7 @@
     or not at all (the rerun records them). Scratch names carry the invocation there
     (sluice.scratch_suffix), so two builds never write to each other's scratch tables. -#}
 {% materialization sluice, default %}
+  {%- do sluice._sluice_require_hooks() -%}
   {%- set spec = sluice._sluice_model_spec() -%}
   {%- set target_relation = this.incorporate(type='table') -%}
   {%- set quarantine = sluice._sluice_quarantine_relation() -%}
