@@ -13,10 +13,14 @@ Measured, each the median of REPEAT rounds after a warm-up, sides in a different
 round, each result written to a temporary table (its row count checked against the warm-up's):
 - `group_by`: the plain count of the events per model, rule, invocation and status;
 - `sluice_metrics`: the compiled model's SELECT (every build of every model and rule);
-- `textfile`: the two queries `sluice metrics --prom` runs (per rule, the oldest open).
+- `textfile`: the two queries `sluice metrics --prom` runs (per rule, the oldest open);
+- `sluice_metrics_incremental`: after `dbt run -s sluice_metrics` has counted the history and one
+  more build of every model has been recorded (a new exception per model and rule opened, the
+  open ones of the latest builds recovered), the model's SELECT as an incremental run compiles it
+  (the rows of the new build only; the delete+insert that follows is not timed).
 Then the textfile rendered for PROM_MODELS models of 8 rules each: its size.
 The last line printed is one JSON object with every figure. Targets: sluice_metrics at most 2x
-group_by; the textfile under 1 MB for 500 models.
+group_by (the incremental SELECT is given as a ratio too); the textfile under 1 MB for 500 models.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import duckdb
 from _dbt import REPO, dbt_command, make_duckdb_project, run_dbt
@@ -47,7 +52,10 @@ STATUSES = ("open", "dead_letter", "open", "recovered")
 def _load(
     db: duckdb.DuckDBPyConnection, exceptions: int, per: int, models: int, builds: int
 ) -> None:
-    db.execute("drop table if exists sluice_runs; drop table if exists sluice_exception_events")
+    db.execute(
+        "drop table if exists sluice_runs; drop table if exists sluice_exception_events; "
+        "drop table if exists sluice_metrics"
+    )
     db.execute(
         f"""
         create table sluice_runs as
@@ -84,6 +92,61 @@ def _load(
         from ex, range({per}) as t2(k)
         """
     )
+
+
+def _add_build(db: duckdb.DuckDBPyConnection, build: int, models: int) -> None:
+    """One more build of every model: a new open exception per model and rule, and the
+    exceptions whose latest event is into `open` recovered."""
+    at = f"timestamp '2026-01-01' + to_hours({build}::bigint) + to_seconds(m::bigint)"
+    db.execute(
+        f"""
+        insert into sluice_runs
+        select 'inv' || {build}, 'model.bench.m' || m, 'm' || m, 'r', 'q', 'table',
+            timestamp '2026-01-01' + to_hours({build}::bigint), {at},
+            1000, 990, 10, 0, 0, 'passed', null, '[]', 10
+        from range({models}) as t(m)
+        """
+    )
+    db.execute(
+        f"""
+        insert into sluice_exception_events
+        with latest as (
+            select exception_id, arg_max(to_status, event_at) as status,
+                any_value(model_unique_id) as model_unique_id, any_value(rule_name) as rule_name
+            from sluice_exception_events group by exception_id
+        ), moved as (
+            select exception_id, model_unique_id, rule_name, 'open' as from_status,
+                'recovered' as to_status
+            from latest where status = 'open'
+            union all
+            select 'new' || m || '_' || r, 'model.bench.m' || m, 'rule_' || r, null, 'open'
+            from range({models}) as t1(m), range(8) as t2(r)
+        )
+        select md5(exception_id || '|{build}'), exception_id,
+            substr(model_unique_id, 13), model_unique_id, '[]', 1, rule_name, 'invalid_value',
+            'medium', 'quarantine', 'team', from_status, to_status, 1, 'inv{build}',
+            timestamp '2026-01-01' + to_hours({build}::bigint)
+                + to_seconds(cast(substr(model_unique_id, 14) as bigint)),
+            'sluice', null, 'status'
+        from moved
+        """
+    )
+
+
+def _incremental_sql(root: Path, database: Path, builds: int, models: int) -> str | None:
+    """The history counted by `dbt run`, one more build recorded, and the SELECT the next
+    incremental run of sluice_metrics compiles to."""
+    run = run_dbt(root, "run", "-s", "sluice_metrics")
+    if run.exit_code != 0:
+        print(run.output, file=sys.stderr)
+        return None
+    with duckdb.connect(str(database)) as db:
+        _add_build(db, builds, models)
+    run = run_dbt(root, "compile", "-s", "sluice_metrics")
+    if run.exit_code != 0:
+        print(run.output, file=sys.stderr)
+        return None
+    return next((root / "target" / "compiled").rglob("sluice_metrics.sql")).read_text()
 
 
 def _time(db: duckdb.DuckDBPyConnection, sql: str) -> tuple[float, int]:
@@ -124,6 +187,10 @@ def main() -> int:
         "textfile": f"select * from ({_rules_sql('sluice_exception_events')}) as r "
         f"left join ({_oldest_sql('sluice_exception_events')}) as o using (model_unique_id, rule_name)",
     }
+    incremental = _incremental_sql(root, database, args.builds, args.models)
+    if incremental is None:
+        return 1
+    sides["sluice_metrics_incremental"] = incremental
     times: dict[str, list[float]] = {name: [] for name in sides}
     with duckdb.connect(str(database)) as db:
         db.execute("set threads = 2")
@@ -170,6 +237,9 @@ def main() -> int:
         "rows": rows,
         "ratio_sluice_metrics": round(medians["sluice_metrics"] / medians["group_by"], 3),
         "ratio_textfile": round(medians["textfile"] / medians["group_by"], 3),
+        "ratio_sluice_metrics_incremental": round(
+            medians["sluice_metrics_incremental"] / medians["group_by"], 3
+        ),
         "textfile_bytes": size,
         "prom_models": args.prom_models,
         "load": os.getloadavg(),

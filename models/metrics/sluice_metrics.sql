@@ -6,7 +6,11 @@
     package's own history (sluice_runs, sluice_exception_events), never from a quarantine's
     current state, so a build counted late is counted as it was. Incremental: each run adds the
     builds not yet counted, carrying the queue forward from the latest row of each model and
-    rule; --full-refresh recomputes it all from the history, which is never wiped. -#}
+    rule, and reads only the new builds' events and, for the oldest open exception, the moves
+    into and out of `open` since the oldest exception still open at that row (else since that
+    build); --full-refresh recomputes it all from the history, which is never wiped. No window
+    runs over the events: they are counted by hash aggregates and one join of the moves into
+    `open` with those out of it, and the windows run over builds and ended spells only. -#}
 {#- delete+insert, the strategy every engine's dbt adapter has; its temporary relation is of the
     package's scratch kind: with sluice_scratch_relation_type `transient`, a transient table
     (dbt-snowflake's tmp_relation_type), for engines or emulators without temporary tables -#}
@@ -43,42 +47,26 @@ rules as (
     {{ sluice._sluice_metrics_rules_sql() | indent(4) }}
 ),
 
--- what each build did, per model and rule: the builds' status changes, and the retries the
--- reviewers decided and the build applied
-changes as (
-    select
-        e.invocation_id,
-        e.model_unique_id,
-        e.rule_name,
-        {%- set status_event = "coalesce(e.event_type, 'status') = 'status'" %}
-        sum(case when {{ status_event }} and e.from_status is null then 1 else 0 end) as new_exceptions,
-        {%- for to_status, column in [('recovered', 'recovered'), ('released', 'released'), ('rejected', 'rejected'), ('dead_letter', 'dead_lettered'), ('withdrawn', 'withdrawn')] %}
-        sum(case when {{ status_event }} and e.to_status = '{{ to_status }}' then 1 else 0 end) as {{ column }},
-        {%- endfor %}
-        sum(case when e.event_type = 'decided' and e.to_status = 'open' then 1 else 0 end) as retried,
-        {%- for status in ['open', 'dead_letter'] %}
-        sum(case when {{ status_event }} and e.to_status = '{{ status }}' then 1 else 0 end)
-            - sum(case when {{ status_event }} and e.from_status = '{{ status }}' then 1 else 0 end) as {{ status }}_change,
-        {%- endfor %}
-        max(e.severity) as severity,
-        max(e.owner) as owner
-    from {{ events }} as e
-    inner join builds as b
-        on b.invocation_id = e.invocation_id and b.model_unique_id = e.model_unique_id
-    group by e.invocation_id, e.model_unique_id, e.rule_name
-),
-
 {%- if is_incremental() %}
 
--- the queue each model and rule had at its latest counted build
+-- the queue each model and rule had at its latest counted build, and from when its history is
+-- read again: every exception still open then opened at or after the oldest of them, so the
+-- events before it (or, with nothing open, before that build) cannot reach a new build
 carried as (
-    select model_unique_id, rule_name, open_at_end, dead_letter_at_end
+    select
+        model_unique_id,
+        rule_name,
+        open_at_end,
+        dead_letter_at_end,
+        case when open_at_end > 0 and oldest_opened_at is not null then oldest_opened_at else built_at end as read_from
     from (
         select
             m.model_unique_id,
             m.rule_name,
             m.open_at_end,
             m.dead_letter_at_end,
+            m.oldest_opened_at,
+            m.built_at,
             row_number() over (
                 partition by m.model_unique_id, m.rule_name order by m.built_at desc, m.invocation_id desc
             ) as _sluice_rn
@@ -87,6 +75,51 @@ carried as (
     where _sluice_rn = 1
 ),
 {%- endif %}
+
+-- the events counted once, by build, model, rule and move (a few rows per build and rule);
+-- an incremental run reads only the new builds' events
+moves as (
+    select
+        e.invocation_id,
+        e.model_unique_id,
+        e.rule_name,
+        coalesce(e.event_type, 'status') as event_type,
+        e.from_status,
+        e.to_status,
+        max(e.severity) as severity,
+        max(e.owner) as owner,
+        count(*) as events
+    from {{ events }} as e
+    {%- if is_incremental() %}
+    where e.invocation_id in (select invocation_id from builds)
+    {%- endif %}
+    group by e.invocation_id, e.model_unique_id, e.rule_name, coalesce(e.event_type, 'status'), e.from_status, e.to_status
+),
+
+-- what each build did, per model and rule: the builds' status changes, and the retries the
+-- reviewers decided and the build applied
+changes as (
+    select
+        m.invocation_id,
+        m.model_unique_id,
+        m.rule_name,
+        {%- set status_event = "m.event_type = 'status'" %}
+        sum(case when {{ status_event }} and m.from_status is null then m.events else 0 end) as new_exceptions,
+        {%- for to_status, column in [('recovered', 'recovered'), ('released', 'released'), ('rejected', 'rejected'), ('dead_letter', 'dead_lettered'), ('withdrawn', 'withdrawn')] %}
+        sum(case when {{ status_event }} and m.to_status = '{{ to_status }}' then m.events else 0 end) as {{ column }},
+        {%- endfor %}
+        sum(case when m.event_type = 'decided' and m.to_status = 'open' then m.events else 0 end) as retried,
+        {%- for status in ['open', 'dead_letter'] %}
+        sum(case when {{ status_event }} and m.to_status = '{{ status }}' then m.events else 0 end)
+            - sum(case when {{ status_event }} and m.from_status = '{{ status }}' then m.events else 0 end) as {{ status }}_change,
+        {%- endfor %}
+        max(m.severity) as severity,
+        max(m.owner) as owner
+    from moves as m
+    inner join builds as b
+        on b.invocation_id = m.invocation_id and b.model_unique_id = m.model_unique_id
+    group by m.invocation_id, m.model_unique_id, m.rule_name
+),
 
 keys as (
     select model_unique_id, rule_name from rules
@@ -104,16 +137,58 @@ grid as (
     inner join keys as k on k.model_unique_id = b.model_unique_id
 ),
 
--- each exception's spells in `open`: from the status event that opened it to its next one
-spells as (
+-- the status events into and out of `open` (each status event moves an exception from the
+-- status of its previous one, so an open spell ends at the next event out of `open`)
+open_moves as (
+    select e.exception_id, e.model_unique_id, e.rule_name, e.from_status, e.to_status, e.event_at
+    from {{ events }} as e
+    {%- if is_incremental() %}
+    left join carried as w on w.model_unique_id = e.model_unique_id and w.rule_name = e.rule_name
+    {%- endif %}
+    where coalesce(e.event_type, 'status') = 'status'
+        and (e.to_status = 'open' or e.from_status = 'open')
+        {%- if is_incremental() %}
+        and (w.read_from is null or e.event_at >= w.read_from)
+        {%- endif %}
+),
+
+-- each ended open spell: a move out of `open`, and the exception's latest move into it before
+ended as (
+    select c.model_unique_id, c.rule_name, c.exception_id, c.event_at as ended_at, max(o.event_at) as opened_at
+    from open_moves as c
+    inner join open_moves as o
+        on o.exception_id = c.exception_id and o.to_status = 'open' and o.event_at < c.event_at
+    where c.from_status = 'open'
+    group by c.model_unique_id, c.rule_name, c.exception_id, c.event_at
+),
+
+-- each exception's latest moves into and out of `open`: it is open still if the move in is the later
+last_moves as (
     select
         model_unique_id,
         rule_name,
         exception_id,
-        started_at as opened_at,
-        coalesce(ended_at, cast('9999-12-31 00:00:00' as {{ dbt.type_timestamp() }})) as ended_at
-    from ({{ sluice._sluice_status_spells_sql(events) }}) as spell
-    where to_status = 'open'
+        max(case when to_status = 'open' then event_at end) as opened_at,
+        max(case when from_status = 'open' then event_at end) as ended_at
+    from open_moves
+    group by model_unique_id, rule_name, exception_id
+),
+
+-- the open spells per model and rule, those that end together as one (the earliest opened of
+-- them is open whenever any of them is)
+spells as (
+    select model_unique_id, rule_name, ended_at, min(opened_at) as opened_at
+    from ended
+    group by model_unique_id, rule_name, ended_at
+    union all
+    select
+        model_unique_id,
+        rule_name,
+        cast('9999-12-31 00:00:00' as {{ dbt.type_timestamp() }}) as ended_at,
+        min(opened_at) as opened_at
+    from last_moves
+    where opened_at is not null and (ended_at is null or ended_at < opened_at)
+    group by model_unique_id, rule_name
 ),
 
 -- the oldest open exception changes only when it ends: in the order they opened, each spell is
@@ -131,7 +206,7 @@ spans as (
                 s.*,
                 max(s.ended_at) over (
                     partition by s.model_unique_id, s.rule_name
-                    order by s.opened_at, s.exception_id
+                    order by s.opened_at, s.ended_at
                     rows between unbounded preceding and 1 preceding
                 ) as prior_end
             from spells as s
