@@ -47,6 +47,8 @@
   {{ return([
     ('decision_id', s), ('exception_id', s), ('model_unique_id', s), ('decision', s),
     ('decided_by', s), ('decided_at', dbt.type_timestamp()), ('reason', s),
+    ('authenticated_user', s), ('authenticated_role', s), ('identity_source', s),
+    ('identity_check', s),
   ]) }}
 {% endmacro %}
 

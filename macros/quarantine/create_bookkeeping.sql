@@ -42,7 +42,7 @@
     {%- do statements.append(ddl) -%}
     {#- columns added since 0.1.0 (no introspection here: it would open a transaction that
         the hook never commits) -#}
-    {%- set added = {'runs_table': [('rows_set_aside', dbt.type_bigint()), ('rows_held_open', dbt.type_bigint())], 'events_table': [('event_type', dbt.type_string())]} -%}
+    {%- set added = {'runs_table': [('rows_set_aside', dbt.type_bigint()), ('rows_held_open', dbt.type_bigint())], 'events_table': [('event_type', dbt.type_string())], 'decisions_table': [('authenticated_user', dbt.type_string()), ('authenticated_role', dbt.type_string()), ('identity_source', dbt.type_string()), ('identity_check', dbt.type_string())]} -%}
     {%- for name, data_type in added.get(setting, []) -%}
       {%- do statements.append('alter table ' ~ relation ~ ' add column if not exists ' ~ name ~ ' ' ~ data_type) -%}
     {%- endfor -%}

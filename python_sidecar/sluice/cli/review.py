@@ -151,7 +151,9 @@ def run(args: argparse.Namespace) -> int:
                 )
             elif action == "accept-load":
                 loads = [store.load(m, args.invocation) for m in dict.fromkeys(args.models)]
-                decisions = core.plan_load_acceptances(loads, args.by, args.reason)
+                decisions = core.plan_load_acceptances(
+                    loads, args.by, args.reason, identity=store.identity()
+                )
                 store.record(decisions)
                 output = render.accepted_loads_text(decisions, loads)
             elif action == "show":
@@ -181,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
                     args.by,
                     args.reason,
                     asked=asked,
+                    identity=store.identity(),
                     takes=takes,
                 )
                 store.record(decisions)

@@ -24,6 +24,7 @@ from sluice.review.core import (
     Selection,
     format_time,
 )
+from sluice.warehouse.identity import DIFFERS, Identity
 
 
 def _plain(value: str | int | None) -> str:
@@ -152,12 +153,30 @@ def show_text(detail: ExceptionDetail) -> str:
     ]
     if detail.pending:
         lines.append("pending decisions (the latest takes effect at the next build of the model)")
-        lines += [
-            f"  {format_time(p.decided_at)}  {p.decision} by {_plain(p.decided_by)}  "
-            f"reason: {_plain(p.reason)}"
-            for p in detail.pending
-        ]
+        lines += [_decision_text(p) for p in detail.pending]
+    if detail.decisions:
+        lines.append(
+            f"decisions ({_plural(len(detail.decisions), 'decision')}, "
+            "with the identity the warehouse authenticated)"
+        )
+        lines += [_decision_text(d) + f"  [{d.decision_id}]" for d in detail.decisions]
     return "\n".join(lines)
+
+
+def _decision_text(d: PendingDecision) -> str:
+    return (
+        f"  {format_time(d.decided_at)}  {d.decision} by {_plain(d.decided_by)}  "
+        f"reason: {_plain(d.reason)}  {identity_text(d.identity, d.identity_check)}"
+    )
+
+
+def identity_text(identity: Identity | None, check: str | None) -> str:
+    """``authenticated: <user>[, role <role>]`` and what it says of ``--by``."""
+    if identity is None:
+        return "authenticated: not recorded"
+    if check == DIFFERS:
+        return f"authenticated: {identity.describe()} (differs from --by)"
+    return f"authenticated: {identity.describe()}"
 
 
 def show_json(detail: ExceptionDetail) -> str:
@@ -173,6 +192,7 @@ def show_json(detail: ExceptionDetail) -> str:
             "row": _row_value(detail.row_json),
             "events": [_event_json(e) for e in detail.events],
             "pending_decisions": [_pending_json(p) for p in detail.pending],
+            "decisions": [_pending_json(d) for d in detail.decisions],
         },
         indent=2,
         ensure_ascii=False,
@@ -183,7 +203,8 @@ def decided_text(decisions: Sequence[Decision], rows: dict[str, ExceptionRow]) -
     first = decisions[0]
     lines = [
         f"decided: {first.decision} of {_plural(len(decisions), 'exception')} "
-        f"by {first.decided_by} (reason: {first.reason})"
+        f"by {first.decided_by} (reason: {first.reason})",
+        f"  {identity_text(first.identity, first.identity_check)}",
     ]
     lines += [
         f"  {rows[d.exception_id].label if d.exception_id in rows else d.exception_id}"
@@ -201,7 +222,8 @@ def accepted_loads_text(decisions: Sequence[Decision], loads: Sequence[Load]) ->
     """What ``sluice review accept-load`` recorded, and what it changes."""
     first = decisions[0]
     lines = [
-        f"accepted: {_plural(len(loads), 'load')} by {first.decided_by} (reason: {first.reason})"
+        f"accepted: {_plural(len(loads), 'load')} by {first.decided_by} (reason: {first.reason})",
+        f"  {identity_text(first.identity, first.identity_check)}",
     ]
     lines += [
         f"  {load.model_name} (invocation {load.invocation_id}): {load.state}"

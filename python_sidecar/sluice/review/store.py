@@ -23,6 +23,7 @@ from sluice.review.core import (
 )
 from sluice.warehouse import Warehouse
 from sluice.warehouse.connection import describe_error
+from sluice.warehouse.identity import Identity, authenticated_identity
 from sluice.warehouse.records import utc
 from sluice.warehouse.sluice_tables import quarantine_relations, query_relation, runs_table
 
@@ -49,7 +50,13 @@ _DECISION_COLUMNS: Final = (
     ("decided_by", "text"),
     ("decided_at", "timestamp"),
     ("reason", "text"),
+    ("authenticated_user", "text"),
+    ("authenticated_role", "text"),
+    ("identity_source", "text"),
+    ("identity_check", "text"),
 )
+# the columns of the identity, added after the first release: NULL in older rows and tables
+_IDENTITY_COLUMNS: Final = tuple(name for name, _ in _DECISION_COLUMNS[7:])
 # the order of events that share a time: the decision, its effect, the publication
 _EVENT_ORDER: Final = {"refused": 0, "decided": 0, "status": 1, "published": 2}
 
@@ -136,11 +143,13 @@ class ReviewStore:
             )
             if rows:
                 exception = _row(rows[0])
+                decisions = self._decisions(exception_id)
                 return ExceptionDetail(
                     exception=exception,
                     row_json=None if rows[0][-1] is None else str(rows[0][-1]),
                     events=self._events(exception_id),
-                    pending=self._pending(exception),
+                    pending=_pending(exception, decisions),
+                    decisions=decisions,
                 )
         return None
 
@@ -185,34 +194,39 @@ class ReviewStore:
             )
         )
 
-    def _pending(self, exception: ExceptionRow) -> tuple[PendingDecision, ...]:
+    def identity(self) -> Identity:
+        """Who the warehouse authenticated on this connection (recorded with each decision)."""
+        return authenticated_identity(self.wh)
+
+    def _decisions(self, exception_id: str) -> tuple[PendingDecision, ...]:
         schema, table = self.project.sluice_schema(), self.project.settings.decisions_table
         if not self.wh.table_exists(schema, table):
             return ()
+        present = set(self.wh.columns(schema, table))
+        identity = ", ".join(c if c in present else f"null as {c}" for c in _IDENTITY_COLUMNS)
         rows = self._query(
             self.decisions_relation,
-            "select decision_id, decision, decided_by, decided_at, reason from {relation} "
-            "where exception_id = %s",
-            (exception.exception_id,),
+            f"select decision_id, decision, decided_by, decided_at, reason, {identity} "
+            "from {relation} where exception_id = %s",
+            (exception_id,),
         )
-        changed = exception.status_changed_at
-        pending = [
+        decisions = [
             PendingDecision(
                 decision_id=str(r[0]),
                 decision=str(r[1]),
                 decided_by=_text(r[2]),
                 decided_at=utc(r[3]),
                 reason=_text(r[4]),
+                identity=None
+                if r[7] is None
+                else Identity(user=_text(r[5]), role=_text(r[6]), source=str(r[7])),
+                identity_check=_text(r[8]),
             )
             for r in rows
         ]
         return tuple(
             sorted(
-                (
-                    p
-                    for p in pending
-                    if p.decided_at is not None and (changed is None or p.decided_at > changed)
-                ),
+                decisions,
                 key=lambda p: (p.decided_at.isoformat() if p.decided_at else "", p.decision_id),
             )
         )
@@ -265,6 +279,10 @@ class ReviewStore:
                 d.decided_by,
                 d.decided_at.astimezone(UTC).replace(tzinfo=None),
                 d.reason,
+                d.identity.user,
+                d.identity.role,
+                d.identity.source,
+                d.identity_check,
             )
             for d in decisions
         ]
@@ -279,6 +297,18 @@ class ReviewStore:
                 f"{self.wh.description}: recording the decisions failed, nothing written: "
                 f"{describe_error(exc)}"
             ) from None
+
+
+def _pending(
+    exception: ExceptionRow, decisions: Sequence[PendingDecision]
+) -> tuple[PendingDecision, ...]:
+    """The decisions recorded after the exception's last status change (in time order)."""
+    changed = exception.status_changed_at
+    return tuple(
+        d
+        for d in decisions
+        if d.decided_at is not None and (changed is None or d.decided_at > changed)
+    )
 
 
 def _text(value: Any) -> str | None:
