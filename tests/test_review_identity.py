@@ -7,13 +7,13 @@ from __future__ import annotations
 
 import getpass
 import json
-import uuid
 
 import pytest
 from sluice.cli import main
 
 from tests import scenario
-from tests.dbt_harness import PG_DBNAME, PG_HOST, PG_PORT, PG_USER, SNOWFLAKE_TOO
+from tests.dbt_harness import PG_USER, SNOWFLAKE_TOO
+from tests.pg_roles import grant_review, login_roles
 
 
 def _sluice(project, capsys, *args, target=None):
@@ -99,65 +99,31 @@ def test_a_decision_records_the_authenticated_identity_and_seals_it(make_project
     assert _sluice(project, capsys, "audit", "verify")[0] == 0
 
 
-@pytest.fixture
-def reviewer_role():
-    """A real PostgreSQL login role, dropped afterwards with everything granted to it."""
-    import psycopg2
-
-    from tests.dbt_harness import PG_PASSWORD
-
-    name = "sluice_reviewer_" + uuid.uuid4().hex[:8]
-
-    def run(sql):
-        conn = psycopg2.connect(
-            host=PG_HOST, port=PG_PORT, user=PG_USER, password=PG_PASSWORD, dbname=PG_DBNAME
-        )
-        conn.autocommit = True
-        try:
-            with conn.cursor() as cur:
-                cur.execute(sql)
-        finally:
-            conn.close()
-
-    run(f"create role {name} login password 'reviewer-pw'")
-    yield name, run
-    run(f"drop owned by {name}")
-    run(f"drop role {name}")
-
-
 @pytest.mark.postgres
-def test_a_reviewer_logging_in_as_their_own_role_is_recorded_as_that_role(
-    make_project, reviewer_role, capsys
-):
-    role, run = reviewer_role
+def test_a_reviewer_logging_in_as_their_own_role_is_recorded_as_that_role(make_project, capsys):
     project = make_project("postgres")
     scenario.setup(project)
     project.dbt("build")
-    run(f'grant usage on schema "{project.schema}" to {role}')
-    run(f'grant select, insert on all tables in schema "{project.schema}" to {role}')
-    with (project.root / "profiles.yml").open("a", encoding="utf-8") as f:
-        f.write(
-            f"    reviewer:\n      type: postgres\n      host: {PG_HOST}\n      port: {PG_PORT}\n"
-            f"      user: {role}\n      password: reviewer-pw\n      dbname: {PG_DBNAME}\n"
-            f"      schema: {project.schema}\n      threads: 1\n"
-        )
-    exception_id = _open_exception(project)
+    with login_roles(project, "reviewer") as roles:
+        role = roles["reviewer"]
+        grant_review(project, role)
+        exception_id = _open_exception(project)
 
-    code, out = _sluice(
-        project, capsys, "review", "release", exception_id, "--by", role,
-        "--reason", "checked with finance", target="reviewer",
-    )  # fmt: skip
-    assert code == 0, out
-    assert "differs" not in out
-    assert _identity_of(project, role) == [(role, role, "warehouse", "matches")]
+        code, out = _sluice(
+            project, capsys, "review", "release", exception_id, "--by", role,
+            "--reason", "checked with finance", target="reviewer",
+        )  # fmt: skip
+        assert code == 0, out
+        assert "differs" not in out
+        assert _identity_of(project, role) == [(role, role, "warehouse", "matches")]
 
-    # the admin claiming to be the reviewer is recorded as the admin, differing from --by
-    code, out = _sluice(
-        project, capsys, "review", "reject", exception_id, "--by", role + "-x",
-        "--reason", "changed my mind",
-    )  # fmt: skip
-    assert code == 0, out
-    assert _identity_of(project, role + "-x") == [(PG_USER, PG_USER, "warehouse", "differs")]
+        # the admin claiming to be the reviewer is recorded as the admin, differing from --by
+        code, out = _sluice(
+            project, capsys, "review", "reject", exception_id, "--by", role + "-x",
+            "--reason", "changed my mind",
+        )  # fmt: skip
+        assert code == 0, out
+        assert _identity_of(project, role + "-x") == [(PG_USER, PG_USER, "warehouse", "differs")]
 
 
 def test_a_decisions_table_from_before_identities_gains_the_columns(make_project, capsys):
@@ -183,6 +149,8 @@ def test_a_decisions_table_from_before_identities_gains_the_columns(make_project
         "authenticated_role",
         "identity_source",
         "identity_check",
+        "policy",
+        "required_approvers",
     ]
     code, out = _sluice(
         project, capsys, "review", "release", _open_exception(project), "--by", "ana",

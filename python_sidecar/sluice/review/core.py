@@ -153,6 +153,9 @@ class Decision:
     """Aware UTC; stored as naive UTC."""
     identity: Identity
     """Who the warehouse authenticated when the decision was recorded."""
+    policy: str | None = None
+    """The approval policy's entry that covered the exception when it was requested."""
+    required_approvers: int = 1
 
     @property
     def identity_check(self) -> str:
@@ -407,3 +410,51 @@ def plan_load_acceptances(
         )
         for load in loads
     )
+
+
+@dataclass(frozen=True)
+class Approval:
+    """An approval or a withdrawal of a decision (``sluice_decision_approvals``)."""
+
+    approval_id: str
+    decision_id: str
+    model_unique_id: str
+    action: str
+    """``approve`` or ``withdraw``."""
+    approved_by: str
+    approved_at: datetime
+    reason: str
+    identity: Identity
+
+
+@dataclass(frozen=True)
+class Requested:
+    """A recorded decision with its approvals, as ``review approve|withdraw|pending`` read it."""
+
+    decision_id: str
+    exception_id: str
+    model_unique_id: str
+    decision: str
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str | None
+    requester: str | None
+    """The identity the warehouse authenticated for the request (None: not recorded)."""
+    approvals: tuple[Approval, ...]
+
+    @property
+    def withdrawn(self) -> bool:
+        return any(a.action == "withdraw" for a in self.approvals)
+
+    @property
+    def approvers(self) -> tuple[str, ...]:
+        """The distinct identities other than the requester's that approved it."""
+        return tuple(
+            dict.fromkeys(
+                a.identity.user
+                for a in self.approvals
+                if a.action == "approve"
+                and a.identity.user is not None
+                and a.identity.user != (self.requester or "")
+            )
+        )
