@@ -10,6 +10,9 @@ from datetime import UTC, datetime
 import pytest
 from sluice.errors import InputError
 from sluice.review import core, render
+from sluice.warehouse.identity import Identity
+
+ANA = Identity("ana", None, "warehouse")
 
 ROW = core.ExceptionRow(
     exception_id="e1",
@@ -111,23 +114,25 @@ def test_requests_accepted():
 def test_decisions_are_all_or_nothing():
     released = replace(ROW, exception_id="e2", record_copy=2, status="released")
     with pytest.raises(InputError) as refused:
-        core.plan_decisions("release", [ROW, released], "ana", "r", asked="the ids given")
+        core.plan_decisions(
+            "release", [ROW, released], "ana", "r", asked="the ids given", identity=ANA
+        )
     assert str(refused.value) == (
         "release refused, nothing recorded: 1 of the 2 exception(s) matching the ids given do not "
         "fit (only open exceptions can be released): e2 (orders, record [4] copy 2, "
         "orders_customer_exists) is released, not open"
     )
     with pytest.raises(InputError, match="no exception matches status open"):
-        core.plan_decisions("reject", [], "ana", "r", asked="status open")
+        core.plan_decisions("reject", [], "ana", "r", asked="status open", identity=ANA)
     with pytest.raises(InputError, match="needs its author"):
-        core.plan_decisions("reject", [ROW], " ", "r", asked="x")
+        core.plan_decisions("reject", [ROW], " ", "r", asked="x", identity=ANA)
     many = [replace(ROW, exception_id=f"e{i}", status="open") for i in range(12)]
     with pytest.raises(InputError, match=r"12 of the 12 .* and 2 more"):
-        core.plan_decisions("retry", many, "ana", "r", asked="x")
+        core.plan_decisions("retry", many, "ana", "r", asked="x", identity=ANA)
 
     at = datetime(2024, 5, 2, tzinfo=UTC)
     decisions = core.plan_decisions(
-        "retry", [released, released], " bo ", " why ", asked="x", now=at
+        "retry", [released, released], " bo ", " why ", asked="x", identity=ANA, now=at
     )
     assert [
         (d.exception_id, d.decision, d.decided_by, d.reason, d.decided_at) for d in decisions
@@ -146,3 +151,23 @@ def test_nulls_are_shown_as_null_and_data_is_quoted():
     detail = core.ExceptionDetail(exception=ROW, row_json=None, events=(), pending=())
     shown = render.show_text(detail)
     assert "row\n  NULL" in shown and "history (0 events)" in shown and "None" not in shown
+
+
+@pytest.mark.parametrize(
+    ("identity", "by", "check", "shown"),
+    [
+        (Identity("ana", "reviewer", "warehouse"), "ana", "matches", "ana, role reviewer"),
+        # Snowflake upper-cases unquoted user names
+        (Identity("ANA", "ANA", "warehouse"), " ana ", "matches", "ANA"),
+        (Identity("ana", "ana", "warehouse"), "bo", "differs", "ana (differs from --by)"),
+        (Identity("root", None, "os"), "root", "matches", "root (operating-system user)"),
+        (Identity(None, None, "unknown"), "ana", "unverified", "not authenticated"),
+    ],
+)
+def test_a_decision_records_who_the_warehouse_authenticated(identity, by, check, shown):
+    (decision,) = core.plan_decisions(
+        "release", [ROW], by, "r", asked="the ids given", identity=identity
+    )
+    assert decision.identity == identity and decision.identity_check == check
+    assert shown in render.identity_text(decision.identity, decision.identity_check)
+    assert render.identity_text(None, None) == "authenticated: not recorded"

@@ -9,6 +9,7 @@ import pytest
 from sluice.cli import main
 from sluice.errors import InputError
 from sluice.review.core import ExceptionRow, plan_decisions
+from sluice.warehouse.identity import Identity
 
 from tests import scenario
 
@@ -48,7 +49,14 @@ def _row(status: str) -> ExceptionRow:
 )
 def test_a_refusal_names_the_decision_in_the_past_tense(decision, status, rule):
     with pytest.raises(InputError) as refused:
-        plan_decisions(decision, [_row(status)], "ana", "checked", asked="the ids given")
+        plan_decisions(
+            decision,
+            [_row(status)],
+            "ana",
+            "checked",
+            asked="the ids given",
+            identity=Identity("ana", None, "warehouse"),
+        )
     assert f"({rule}):" in str(refused.value)
 
 

@@ -40,5 +40,6 @@
     {'name': 'exception_events', 'setting': 'events_table', 'key': 'event_id', 'columns': sluice._sluice_events_columns(), 'per_invocation': true, 'paired_by_key': false},
     {'name': 'runs', 'setting': 'runs_table', 'key': 'invocation_id', 'columns': sluice._sluice_runs_columns(), 'per_invocation': true, 'paired_by_key': false},
     {'name': 'decisions', 'setting': 'decisions_table', 'key': 'decision_id', 'columns': sluice._sluice_decisions_columns(), 'per_invocation': false, 'paired_by_key': true},
+    {'name': 'decision_approvals', 'setting': 'approvals_table', 'key': 'approval_id', 'columns': sluice._sluice_approvals_columns(), 'per_invocation': false, 'paired_by_key': false},
   ]) }}
 {% endmacro %}

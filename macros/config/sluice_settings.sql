@@ -24,6 +24,8 @@
     'runs_table': 'sluice_runs',
     'events_table': 'sluice_exception_events',
     'decisions_table': 'sluice_decisions',
+    'approvals_table': 'sluice_decision_approvals',
+    'approval_policy': [],
     'load_states_table': 'sluice_load_states',
     'audit_chain_table': 'sluice_audit_chain',
     'audit_records_table': 'sluice_audit_records',

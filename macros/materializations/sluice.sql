@@ -58,7 +58,7 @@
   {%- set exc_rel = sluice._sluice_scratch_relation('__sluice_exc') -%}
   {%- set before = sluice._sluice_scratch_relation('__sluice_before') -%}
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
-  {%- for rel, columns in [(quarantine, sluice._sluice_quarantine_columns()), (runs, sluice._sluice_runs_columns()), (events, sluice._sluice_events_columns()), (decisions, sluice._sluice_decisions_columns()), (sluice._sluice_bookkeeping_relation('load_states_table'), sluice._sluice_load_states_columns())] -%}
+  {%- for rel, columns in [(quarantine, sluice._sluice_quarantine_columns()), (runs, sluice._sluice_runs_columns()), (events, sluice._sluice_events_columns()), (decisions, sluice._sluice_decisions_columns()), (sluice._sluice_bookkeeping_relation('approvals_table'), sluice._sluice_approvals_columns()), (sluice._sluice_bookkeeping_relation('load_states_table'), sluice._sluice_load_states_columns())] -%}
     {%- do sluice._sluice_ensure_table(rel, columns) -%}
   {%- endfor -%}
   {#- The loads of the sluice models it reads: a model that does not accept one of them waits,

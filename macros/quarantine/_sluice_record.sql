@@ -52,16 +52,29 @@
 {% endmacro %}
 
 
-{#- The latest decision per exception that names its author and its reason; others are refused. -#}
+{#- The latest decision per exception that names its author and its reason and was not
+    withdrawn; others are refused. `approvers`: how many distinct identities other than the
+    requester's approved it (sluice review approve), for the approval policy to judge. -#}
 {% macro _sluice_latest_decisions_sql(decisions) %}
-  select exception_id, model_unique_id, decision, decided_by, decided_at, reason
+  {%- set approvals = sluice._sluice_bookkeeping_relation('approvals_table') -%}
+  select exception_id, model_unique_id, decision, decided_by, decided_at, reason, approvers
   from (
-    select d.*, row_number() over (partition by d.exception_id order by d.decided_at desc, d.decision_id desc) as _sluice_rn
+    select d.*, coalesce(a.approvers, 0) as approvers,
+      row_number() over (partition by d.exception_id order by d.decided_at desc, d.decision_id desc) as _sluice_rn
     from {{ decisions }} as d
+    left join (
+      select a.decision_id,
+        count(distinct case when a.action = 'approve' and a.authenticated_user <> coalesce(r.authenticated_user, '') then a.authenticated_user end) as approvers,
+        sum(case when a.action = 'withdraw' then 1 else 0 end) as withdrawals
+      from {{ approvals }} as a
+      join {{ decisions }} as r on r.decision_id = a.decision_id
+      group by a.decision_id
+    ) as a on a.decision_id = d.decision_id
     where d.decision in ('release', 'reject', 'retry')
       and coalesce(trim(d.decided_by), '') <> ''
       and coalesce(trim(d.reason), '') <> ''
       and d.decided_at is not null
+      and coalesce(a.withdrawals, 0) = 0
   ) as x
   where _sluice_rn = 1
 {% endmacro %}
@@ -86,6 +99,7 @@
       and d.decided_at > q.status_changed_at
       and ((d.decision in ('release', 'reject') and q.status = 'open')
         or (d.decision = 'retry' and q.status in ('dead_letter', 'rejected', 'released')))
+      and {{ sluice._sluice_policy_accepts_sql('q', 'd') }}
   {%- endset -%}
   {%- set decided_id = dbt.hash(dbt.concat(["q.exception_id", "'|decided|'", "cast(d.decided_at as " ~ dbt.type_string() ~ ")", "'|'", "d.decision"])) -%}
   {%- set _sql0 -%}

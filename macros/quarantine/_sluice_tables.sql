@@ -47,6 +47,20 @@
   {{ return([
     ('decision_id', s), ('exception_id', s), ('model_unique_id', s), ('decision', s),
     ('decided_by', s), ('decided_at', dbt.type_timestamp()), ('reason', s),
+    ('authenticated_user', s), ('authenticated_role', s), ('identity_source', s),
+    ('identity_check', s), ('policy', s), ('required_approvers', dbt.type_bigint()),
+  ]) }}
+{% endmacro %}
+
+
+{#- Approvals and withdrawals of decisions (sluice review approve|withdraw): one row each,
+    appended, never updated. -#}
+{% macro _sluice_approvals_columns() %}
+  {%- set s = dbt.type_string() -%}
+  {{ return([
+    ('approval_id', s), ('decision_id', s), ('model_unique_id', s), ('action', s),
+    ('approved_by', s), ('approved_at', dbt.type_timestamp()), ('reason', s),
+    ('authenticated_user', s), ('authenticated_role', s), ('identity_source', s),
   ]) }}
 {% endmacro %}
 

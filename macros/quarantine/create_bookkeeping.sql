@@ -10,10 +10,13 @@
 
 {% macro default__create_bookkeeping() %}
   {%- if not execute or flags.WHICH not in ('build', 'run', 'retry') -%}{{ return('') }}{%- endif -%}
+  {#- a bad approval policy stops the run before any model, naming the var and the key -#}
+  {%- do sluice._sluice_approval_policy() -%}
   {%- set tables = [
     ('runs_table', sluice._sluice_runs_columns()),
     ('events_table', sluice._sluice_events_columns()),
     ('decisions_table', sluice._sluice_decisions_columns()),
+    ('approvals_table', sluice._sluice_approvals_columns()),
     ('load_states_table', sluice._sluice_load_states_columns()),
     ('audit_chain_table', sluice._sluice_audit_chain_columns()),
     ('audit_records_table', sluice._sluice_audit_records_columns()),
@@ -42,7 +45,7 @@
     {%- do statements.append(ddl) -%}
     {#- columns added since 0.1.0 (no introspection here: it would open a transaction that
         the hook never commits) -#}
-    {%- set added = {'runs_table': [('rows_set_aside', dbt.type_bigint()), ('rows_held_open', dbt.type_bigint())], 'events_table': [('event_type', dbt.type_string())]} -%}
+    {%- set added = {'runs_table': [('rows_set_aside', dbt.type_bigint()), ('rows_held_open', dbt.type_bigint())], 'events_table': [('event_type', dbt.type_string())], 'decisions_table': [('authenticated_user', dbt.type_string()), ('authenticated_role', dbt.type_string()), ('identity_source', dbt.type_string()), ('identity_check', dbt.type_string()), ('policy', dbt.type_string()), ('required_approvers', dbt.type_bigint())]} -%}
     {%- for name, data_type in added.get(setting, []) -%}
       {%- do statements.append('alter table ' ~ relation ~ ' add column if not exists ' ~ name ~ ' ' ~ data_type) -%}
     {%- endfor -%}

@@ -100,6 +100,15 @@ CHAINS: Final = (
         sealed_per_invocation=False,
         paired_by_key=True,
     ),
+    # approvals and withdrawals of decisions (sluice review approve|withdraw), sealed by the
+    # next build of the decision's model
+    ChainSpec(
+        "decision_approvals",
+        "sluice_approvals_table",
+        "sluice_decision_approvals",
+        "approval_id",
+        sealed_per_invocation=False,
+    ),
     # Sealed by `sluice report` (sluice.warehouse.seal), one chain per exposure.
     ChainSpec(
         "incidents",

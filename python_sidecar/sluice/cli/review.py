@@ -1,5 +1,5 @@
-"""`sluice review list|show|release|reject|retry|accept-load`: what is quarantined, and reviewers'
-decisions."""
+"""`sluice review list|show|release|reject|retry|approve|withdraw|pending|accept-load`: what is
+quarantined, reviewers' decisions and their approvals."""
 
 from __future__ import annotations
 
@@ -91,6 +91,28 @@ def register(subparsers: Any) -> None:
         sub.add_argument("--reason", default=None, help="why (required)")
         sub.set_defaults(run=run)
 
+    for name, text in (
+        ("approve", "approve a pending decision (counted once per authenticated identity)"),
+        ("withdraw", "withdraw a decision that was not applied yet: it never applies"),
+    ):
+        sub = actions.add_parser(
+            name,
+            help=text,
+            description=f"{text}. Recorded with the identity the warehouse authenticated, "
+            "sealed at the next build of the decision's model (docs/approvals.md).",
+        )
+        add_project_flags(sub)
+        sub.add_argument("decision_id", help="the decision's id (see `sluice review pending`)")
+        sub.add_argument("--by", default=None, help="who (required)")
+        sub.add_argument("--reason", default=None, help="why (required)")
+        sub.set_defaults(run=run)
+
+    text = "decisions waiting for approvers under the approval policy, and for whom"
+    sub = actions.add_parser("pending", help=text, description=text)
+    add_project_flags(sub)
+    sub.add_argument("--format", choices=("text", "json"), default="text")
+    sub.set_defaults(run=run)
+
     text = "let consumers build once from a partial load of a model"
     sub = actions.add_parser(
         "accept-load",
@@ -112,7 +134,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from sluice.project import load_project
-    from sluice.review import core, render
+    from sluice.review import core, policy, render
     from sluice.review.conflicts import parse_takes
     from sluice.review.store import open_store
 
@@ -126,9 +148,9 @@ def run(args: argparse.Namespace) -> int:
                 route=args.route,
                 since=args.since,
             )
-        elif action == "accept-load":
+        elif action in ("accept-load", "approve", "withdraw"):
             core.check_author(args.by, args.reason)
-        elif action != "show":
+        elif action not in ("show", "pending"):
             core.check_author(args.by, args.reason)
             takes = parse_takes(getattr(args, "take", []))
             bulk = core.check_request(
@@ -141,6 +163,7 @@ def run(args: argparse.Namespace) -> int:
                 since=args.since,
             )
         project = load_project(project_flags(args))
+        entries = policy.parse_policy(project.var(policy.VAR, None))
         with open_store(project=project) as store:
             if action == "list":
                 rows = store.exceptions(selection)
@@ -151,9 +174,33 @@ def run(args: argparse.Namespace) -> int:
                 )
             elif action == "accept-load":
                 loads = [store.load(m, args.invocation) for m in dict.fromkeys(args.models)]
-                decisions = core.plan_load_acceptances(loads, args.by, args.reason)
+                decisions = core.plan_load_acceptances(
+                    loads, args.by, args.reason, identity=store.identity()
+                )
                 store.record(decisions)
                 output = render.accepted_loads_text(decisions, loads)
+            elif action in ("approve", "withdraw"):
+                by, why = core.check_author(args.by, args.reason)
+                requested = store.requests([args.decision_id])
+                if not requested:
+                    raise InputError(
+                        f"{action} refused, nothing recorded: no decision {args.decision_id!r}"
+                    )
+                found = store.find([requested[0].exception_id])
+                row = found.get(requested[0].exception_id)
+                entry = policy.DEFAULT if row is None else policy.policy_for(entries, row)
+                approval = policy.plan_approval(
+                    action, requested[0], entry, by, why, store.identity()
+                )
+                store.record_approval(approval)
+                output = render.approval_text(approval, requested[0], entry)
+            elif action == "pending":
+                waiting = policy.waiting(entries, store.requests(), store.find)
+                output = (
+                    render.pending_json(waiting)
+                    if args.format == "json"
+                    else render.pending_text(waiting)
+                )
             elif action == "show":
                 detail = store.detail(args.exception_id)
                 if detail is None:
@@ -181,7 +228,11 @@ def run(args: argparse.Namespace) -> int:
                     args.by,
                     args.reason,
                     asked=asked,
+                    identity=store.identity(),
                     takes=takes,
+                )
+                decisions = policy.under_policy(
+                    entries, decisions, {r.exception_id: r for r in targets}
                 )
                 store.record(decisions)
                 output = render.decided_text(decisions, {r.exception_id: r for r in targets})

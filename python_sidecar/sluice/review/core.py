@@ -14,6 +14,7 @@ from typing import Final
 
 from sluice.errors import InputError
 from sluice.review.conflicts import conflict_fields, taken_sides, with_takes
+from sluice.warehouse.identity import Identity
 
 # The exception statuses the package writes (macros/config/sluice_settings.sql), in lifecycle
 # order, and its routes.
@@ -94,13 +95,18 @@ class Event:
 @dataclass(frozen=True)
 class PendingDecision:
     """A decision recorded after the exception's last status change: the next build of the
-    model applies the latest one, if it still fits the exception's status."""
+    model applies the latest one, if it still fits the exception's status. ``identity``: who
+    the warehouse authenticated when it was recorded, and ``identity_check`` what that says of
+    ``decided_by`` (``matches``, ``differs``, ``unverified``; None for a decision recorded
+    before identities were)."""
 
     decision_id: str
     decision: str
     decided_by: str | None
     decided_at: datetime | None
     reason: str | None
+    identity: Identity | None = None
+    identity_check: str | None = None
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,8 @@ class ExceptionDetail:
     row_json: str | None
     events: tuple[Event, ...]
     pending: tuple[PendingDecision, ...]
+    decisions: tuple[PendingDecision, ...] = ()
+    """Every decision recorded on the exception, applied or not, with its identity."""
 
 
 @dataclass(frozen=True)
@@ -143,6 +151,16 @@ class Decision:
     reason: str
     decided_at: datetime
     """Aware UTC; stored as naive UTC."""
+    identity: Identity
+    """Who the warehouse authenticated when the decision was recorded."""
+    policy: str | None = None
+    """The approval policy's entry that covered the exception when it was requested."""
+    required_approvers: int = 1
+
+    @property
+    def identity_check(self) -> str:
+        """``matches``, ``differs`` or ``unverified``: ``decided_by`` against the identity."""
+        return self.identity.check(self.decided_by)
 
 
 def format_time(value: datetime | None) -> str:
@@ -292,6 +310,7 @@ def plan_decisions(
     reason: str | None,
     *,
     asked: str,
+    identity: Identity,
     now: datetime | None = None,
     takes: Mapping[str | None, str] | None = None,
 ) -> tuple[Decision, ...]:
@@ -335,6 +354,7 @@ def plan_decisions(
             decided_by=author,
             reason=reasons[row.exception_id],
             decided_at=at,
+            identity=identity,
         )
         for row in unique
     )
@@ -357,7 +377,12 @@ class Load:
 
 
 def plan_load_acceptances(
-    loads: Sequence[Load], by: str | None, reason: str | None, *, now: datetime | None = None
+    loads: Sequence[Load],
+    by: str | None,
+    reason: str | None,
+    *,
+    identity: Identity,
+    now: datetime | None = None,
 ) -> tuple[Decision, ...]:
     """One ``accept_load`` decision per load, all or nothing: refused (InputError, naming the
     load) when a load is complete or recovered, since there is nothing to accept."""
@@ -381,6 +406,55 @@ def plan_load_acceptances(
             decided_by=author,
             reason=why,
             decided_at=at,
+            identity=identity,
         )
         for load in loads
     )
+
+
+@dataclass(frozen=True)
+class Approval:
+    """An approval or a withdrawal of a decision (``sluice_decision_approvals``)."""
+
+    approval_id: str
+    decision_id: str
+    model_unique_id: str
+    action: str
+    """``approve`` or ``withdraw``."""
+    approved_by: str
+    approved_at: datetime
+    reason: str
+    identity: Identity
+
+
+@dataclass(frozen=True)
+class Requested:
+    """A recorded decision with its approvals, as ``review approve|withdraw|pending`` read it."""
+
+    decision_id: str
+    exception_id: str
+    model_unique_id: str
+    decision: str
+    decided_by: str | None
+    decided_at: datetime | None
+    reason: str | None
+    requester: str | None
+    """The identity the warehouse authenticated for the request (None: not recorded)."""
+    approvals: tuple[Approval, ...]
+
+    @property
+    def withdrawn(self) -> bool:
+        return any(a.action == "withdraw" for a in self.approvals)
+
+    @property
+    def approvers(self) -> tuple[str, ...]:
+        """The distinct identities other than the requester's that approved it."""
+        return tuple(
+            dict.fromkeys(
+                a.identity.user
+                for a in self.approvals
+                if a.action == "approve"
+                and a.identity.user is not None
+                and a.identity.user != (self.requester or "")
+            )
+        )

@@ -15,15 +15,19 @@ from typing import Any
 
 from sluice.review.conflicts import conflict_fields
 from sluice.review.core import (
+    Approval,
     Decision,
     Event,
     ExceptionDetail,
     ExceptionRow,
     Load,
     PendingDecision,
+    Requested,
     Selection,
     format_time,
 )
+from sluice.review.policy import PolicyEntry, Waiting, waiting_for
+from sluice.warehouse.identity import DIFFERS, Identity
 
 
 def _plain(value: str | int | None) -> str:
@@ -152,12 +156,30 @@ def show_text(detail: ExceptionDetail) -> str:
     ]
     if detail.pending:
         lines.append("pending decisions (the latest takes effect at the next build of the model)")
-        lines += [
-            f"  {format_time(p.decided_at)}  {p.decision} by {_plain(p.decided_by)}  "
-            f"reason: {_plain(p.reason)}"
-            for p in detail.pending
-        ]
+        lines += [_decision_text(p) for p in detail.pending]
+    if detail.decisions:
+        lines.append(
+            f"decisions ({_plural(len(detail.decisions), 'decision')}, "
+            "with the identity the warehouse authenticated)"
+        )
+        lines += [_decision_text(d) + f"  [{d.decision_id}]" for d in detail.decisions]
     return "\n".join(lines)
+
+
+def _decision_text(d: PendingDecision) -> str:
+    return (
+        f"  {format_time(d.decided_at)}  {d.decision} by {_plain(d.decided_by)}  "
+        f"reason: {_plain(d.reason)}  {identity_text(d.identity, d.identity_check)}"
+    )
+
+
+def identity_text(identity: Identity | None, check: str | None) -> str:
+    """``authenticated: <user>[, role <role>]`` and what it says of ``--by``."""
+    if identity is None:
+        return "authenticated: not recorded"
+    if check == DIFFERS:
+        return f"authenticated: {identity.describe()} (differs from --by)"
+    return f"authenticated: {identity.describe()}"
 
 
 def show_json(detail: ExceptionDetail) -> str:
@@ -173,6 +195,7 @@ def show_json(detail: ExceptionDetail) -> str:
             "row": _row_value(detail.row_json),
             "events": [_event_json(e) for e in detail.events],
             "pending_decisions": [_pending_json(p) for p in detail.pending],
+            "decisions": [_pending_json(d) for d in detail.decisions],
         },
         indent=2,
         ensure_ascii=False,
@@ -183,8 +206,16 @@ def decided_text(decisions: Sequence[Decision], rows: dict[str, ExceptionRow]) -
     first = decisions[0]
     lines = [
         f"decided: {first.decision} of {_plural(len(decisions), 'exception')} "
-        f"by {first.decided_by} (reason: {first.reason})"
+        f"by {first.decided_by} (reason: {first.reason})",
+        f"  {identity_text(first.identity, first.identity_check)}",
     ]
+    needs = [d for d in decisions if d.required_approvers > 1]
+    if needs:
+        lines.append(
+            f"  pending: {_plural(len(needs), 'decision')} under policy "
+            f"{', '.join(sorted({d.policy or '' for d in needs}))} need more approvers "
+            "(sluice review pending; sluice review approve DECISION_ID)"
+        )
     lines += [
         f"  {rows[d.exception_id].label if d.exception_id in rows else d.exception_id}"
         for d in decisions
@@ -201,7 +232,8 @@ def accepted_loads_text(decisions: Sequence[Decision], loads: Sequence[Load]) ->
     """What ``sluice review accept-load`` recorded, and what it changes."""
     first = decisions[0]
     lines = [
-        f"accepted: {_plural(len(loads), 'load')} by {first.decided_by} (reason: {first.reason})"
+        f"accepted: {_plural(len(loads), 'load')} by {first.decided_by} (reason: {first.reason})",
+        f"  {identity_text(first.identity, first.identity_check)}",
     ]
     lines += [
         f"  {load.model_name} (invocation {load.invocation_id}): {load.state}"
@@ -220,3 +252,75 @@ def accepted_loads_text(decisions: Sequence[Decision], loads: Sequence[Load]) ->
         + " is a new load, to be accepted again if it is partial."
     )
     return "\n".join(lines)
+
+
+def _approvers_text(entry: PolicyEntry) -> str:
+    own = "" if entry.self_approval else ", the requester not counted"
+    return f"policy {entry.name}: {_plural(entry.approvers, 'approver')}{own}"
+
+
+def approval_text(approval: Approval, requested: Requested, entry: PolicyEntry) -> str:
+    """What ``sluice review approve|withdraw`` recorded."""
+    done = "approved" if approval.action == "approve" else "withdrawn"
+    lines = [
+        f"{done}: decision {requested.decision_id} ({requested.decision} of exception "
+        f"{requested.exception_id}) by {approval.approved_by} (reason: {approval.reason})",
+        f"  {identity_text(approval.identity, approval.identity.check(approval.approved_by))}",
+    ]
+    if approval.action == "approve":
+        counted = len(requested.approvers) + 1
+        needed = waiting_for(entry, counted)
+        lines.append(
+            f"  {_approvers_text(entry)}; "
+            + (
+                "accepted: it takes effect at the next build of the model"
+                if needed == 0
+                else f"waiting for {_plural(needed, 'more approver')}"
+            )
+        )
+    else:
+        lines.append("  it will not be applied")
+    return "\n".join(lines)
+
+
+def pending_text(waiting: Sequence[Waiting]) -> str:
+    """``sluice review pending``: each decision not applied yet, and what it waits for."""
+    lines = [f"{_plural(len(waiting), 'pending decision')}"]
+    for w in waiting:
+        r = w.requested
+        approvers = ", ".join(r.approvers) or "none yet"
+        state = (
+            "accepted, applies at the next build"
+            if w.needed == 0
+            else f"waiting for {_plural(w.needed, 'more approver')}"
+        )
+        lines.append(
+            f"  {r.decision_id}  {r.decision} {w.exception.label}  by {_plain(r.decided_by)} "
+            f"(authenticated: {_plain(r.requester)}) at {format_time(r.decided_at)}"
+        )
+        lines.append(f"      {_approvers_text(w.entry)}; approved by {approvers}; {state}")
+    return "\n".join(lines)
+
+
+def pending_json(waiting: Sequence[Waiting]) -> str:
+    return json.dumps(
+        [
+            {
+                "decision_id": w.requested.decision_id,
+                "decision": w.requested.decision,
+                "exception_id": w.requested.exception_id,
+                "model_name": w.exception.model_name,
+                "decided_by": w.requested.decided_by,
+                "requester": w.requested.requester,
+                "decided_at": _json_value(w.requested.decided_at),
+                "policy": w.entry.name,
+                "required_approvers": w.entry.approvers,
+                "self_approval": w.entry.self_approval,
+                "approvers": list(w.requested.approvers),
+                "waiting_for": w.needed,
+            }
+            for w in waiting
+        ],
+        indent=2,
+        ensure_ascii=False,
+    )

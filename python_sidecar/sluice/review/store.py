@@ -13,16 +13,19 @@ from typing import Any, Final
 from sluice.errors import InputError, SluiceError
 from sluice.project import Project, ProjectFlags, load_project
 from sluice.review.core import (
+    Approval,
     Decision,
     Event,
     ExceptionDetail,
     ExceptionRow,
     Load,
     PendingDecision,
+    Requested,
     Selection,
 )
 from sluice.warehouse import Warehouse
 from sluice.warehouse.connection import describe_error
+from sluice.warehouse.identity import Identity, authenticated_identity
 from sluice.warehouse.records import utc
 from sluice.warehouse.sluice_tables import quarantine_relations, query_relation, runs_table
 
@@ -49,6 +52,26 @@ _DECISION_COLUMNS: Final = (
     ("decided_by", "text"),
     ("decided_at", "timestamp"),
     ("reason", "text"),
+    ("authenticated_user", "text"),
+    ("authenticated_role", "text"),
+    ("identity_source", "text"),
+    ("identity_check", "text"),
+    ("policy", "text"),
+    ("required_approvers", "bigint"),
+)
+# the columns of the identity, added after the first release: NULL in older rows and tables
+_IDENTITY_COLUMNS: Final = tuple(name for name, _ in _DECISION_COLUMNS[7:11])
+_APPROVAL_COLUMNS: Final = (
+    ("approval_id", "text"),
+    ("decision_id", "text"),
+    ("model_unique_id", "text"),
+    ("action", "text"),
+    ("approved_by", "text"),
+    ("approved_at", "timestamp"),
+    ("reason", "text"),
+    ("authenticated_user", "text"),
+    ("authenticated_role", "text"),
+    ("identity_source", "text"),
 )
 # the order of events that share a time: the decision, its effect, the publication
 _EVENT_ORDER: Final = {"refused": 0, "decided": 0, "status": 1, "published": 2}
@@ -136,11 +159,13 @@ class ReviewStore:
             )
             if rows:
                 exception = _row(rows[0])
+                decisions = self._decisions(exception_id)
                 return ExceptionDetail(
                     exception=exception,
                     row_json=None if rows[0][-1] is None else str(rows[0][-1]),
                     events=self._events(exception_id),
-                    pending=self._pending(exception),
+                    pending=_pending(exception, decisions),
+                    decisions=decisions,
                 )
         return None
 
@@ -185,34 +210,129 @@ class ReviewStore:
             )
         )
 
-    def _pending(self, exception: ExceptionRow) -> tuple[PendingDecision, ...]:
+    @property
+    def approvals_relation(self) -> str:
+        return self.wh.relation(self.project.sluice_schema(), self._approvals_table)
+
+    @property
+    def _approvals_table(self) -> str:
+        return self.project.table_name("sluice_approvals_table", "sluice_decision_approvals")
+
+    def requests(self, decision_ids: Sequence[str] | None = None) -> list[Requested]:
+        """Recorded decisions on exceptions (all, or these ids) with their approvals, in time
+        order."""
+        schema, table = self.project.sluice_schema(), self.project.settings.decisions_table
+        if not self.wh.table_exists(schema, table):
+            return []
+        present = set(self.wh.columns(schema, table))
+        user = "authenticated_user" if "authenticated_user" in present else "null"
+        sql = (
+            "select decision_id, exception_id, model_unique_id, decision, decided_by, "
+            f"decided_at, reason, {user} from {{relation}} "
+            "where decision in ('release', 'reject', 'retry')"
+        )
+        params: list[Any] = []
+        if decision_ids is not None:
+            if not decision_ids:
+                return []
+            sql += f" and decision_id in ({', '.join(['%s'] * len(decision_ids))})"
+            params += list(decision_ids)
+        rows = self._query(self.decisions_relation, sql, params)
+        approvals: dict[str, list[Approval]] = {}
+        if self.wh.table_exists(schema, self._approvals_table):
+            names = ", ".join(c for c, _ in _APPROVAL_COLUMNS)
+            for r in self._query(self.approvals_relation, f"select {names} from {{relation}}"):
+                approvals.setdefault(str(r[1]), []).append(
+                    Approval(
+                        approval_id=str(r[0]),
+                        decision_id=str(r[1]),
+                        model_unique_id=str(r[2]),
+                        action=str(r[3]),
+                        approved_by=str(r[4]),
+                        approved_at=utc(r[5]) or datetime.min.replace(tzinfo=UTC),
+                        reason=str(r[6]),
+                        identity=Identity(_text(r[7]), _text(r[8]), str(r[9] or "unknown")),
+                    )
+                )
+        found = [
+            Requested(
+                decision_id=str(r[0]),
+                exception_id=str(r[1]),
+                model_unique_id=str(r[2]),
+                decision=str(r[3]),
+                decided_by=_text(r[4]),
+                decided_at=utc(r[5]),
+                reason=_text(r[6]),
+                requester=_text(r[7]),
+                approvals=tuple(sorted(approvals.get(str(r[0]), []), key=lambda a: a.approved_at)),
+            )
+            for r in rows
+        ]
+        return sorted(
+            found, key=lambda q: (q.decided_at.isoformat() if q.decided_at else "", q.decision_id)
+        )
+
+    def record_approval(self, approval: Approval) -> None:
+        """Append an approval or a withdrawal (the table is created if missing)."""
+        row = (
+            approval.approval_id,
+            approval.decision_id,
+            approval.model_unique_id,
+            approval.action,
+            approval.approved_by,
+            approval.approved_at.astimezone(UTC).replace(tzinfo=None),
+            approval.reason,
+            approval.identity.user,
+            approval.identity.role,
+            approval.identity.source,
+        )
+        try:
+            with self.wh.transaction():
+                self.wh.ensure_table(
+                    self.project.sluice_schema(), self._approvals_table, _APPROVAL_COLUMNS
+                )
+                self.wh.insert(self.approvals_relation, [c for c, _ in _APPROVAL_COLUMNS], [row])
+        except SluiceError:
+            raise
+        except Exception as exc:
+            raise InputError(
+                f"{self.wh.description}: recording the {approval.action} failed, nothing "
+                f"written: {describe_error(exc)}"
+            ) from None
+
+    def identity(self) -> Identity:
+        """Who the warehouse authenticated on this connection (recorded with each decision)."""
+        return authenticated_identity(self.wh)
+
+    def _decisions(self, exception_id: str) -> tuple[PendingDecision, ...]:
         schema, table = self.project.sluice_schema(), self.project.settings.decisions_table
         if not self.wh.table_exists(schema, table):
             return ()
+        present = set(self.wh.columns(schema, table))
+        identity = ", ".join(c if c in present else f"null as {c}" for c in _IDENTITY_COLUMNS)
         rows = self._query(
             self.decisions_relation,
-            "select decision_id, decision, decided_by, decided_at, reason from {relation} "
-            "where exception_id = %s",
-            (exception.exception_id,),
+            f"select decision_id, decision, decided_by, decided_at, reason, {identity} "
+            "from {relation} where exception_id = %s",
+            (exception_id,),
         )
-        changed = exception.status_changed_at
-        pending = [
+        decisions = [
             PendingDecision(
                 decision_id=str(r[0]),
                 decision=str(r[1]),
                 decided_by=_text(r[2]),
                 decided_at=utc(r[3]),
                 reason=_text(r[4]),
+                identity=None
+                if r[7] is None
+                else Identity(user=_text(r[5]), role=_text(r[6]), source=str(r[7])),
+                identity_check=_text(r[8]),
             )
             for r in rows
         ]
         return tuple(
             sorted(
-                (
-                    p
-                    for p in pending
-                    if p.decided_at is not None and (changed is None or p.decided_at > changed)
-                ),
+                decisions,
                 key=lambda p: (p.decided_at.isoformat() if p.decided_at else "", p.decision_id),
             )
         )
@@ -265,6 +385,12 @@ class ReviewStore:
                 d.decided_by,
                 d.decided_at.astimezone(UTC).replace(tzinfo=None),
                 d.reason,
+                d.identity.user,
+                d.identity.role,
+                d.identity.source,
+                d.identity_check,
+                d.policy,
+                d.required_approvers,
             )
             for d in decisions
         ]
@@ -279,6 +405,18 @@ class ReviewStore:
                 f"{self.wh.description}: recording the decisions failed, nothing written: "
                 f"{describe_error(exc)}"
             ) from None
+
+
+def _pending(
+    exception: ExceptionRow, decisions: Sequence[PendingDecision]
+) -> tuple[PendingDecision, ...]:
+    """The decisions recorded after the exception's last status change (in time order)."""
+    changed = exception.status_changed_at
+    return tuple(
+        d
+        for d in decisions
+        if d.decided_at is not None and (changed is None or d.decided_at > changed)
+    )
 
 
 def _text(value: Any) -> str | None:
