@@ -79,6 +79,9 @@ class ChainSpec:
     """True when a record's key is unique in the table whatever model a row names (decision
     ids): a record is paired with its row by key alone. A decision is sealed in the chain of
     the model that applied or refused it, which need not be the model the row names."""
+    evidence: tuple[str, ...] = ()
+    """The columns that may be redacted, sealed by their digest (``evidence`` of the package's
+    ``_sluice_audit_chains``): redaction replaces a value by its marker and keeps the seal."""
 
 
 CHAINS: Final = (
@@ -88,6 +91,7 @@ CHAINS: Final = (
         "sluice_exception_events",
         "event_id",
         sealed_per_invocation=True,
+        evidence=("record_key", "reason"),
     ),
     ChainSpec(
         "runs", "sluice_runs_table", "sluice_runs", "invocation_id", sealed_per_invocation=True
@@ -99,6 +103,7 @@ CHAINS: Final = (
         "decision_id",
         sealed_per_invocation=False,
         paired_by_key=True,
+        evidence=("reason",),
     ),
     # Sealed by `sluice report` (sluice.warehouse.seal), one chain per exposure.
     ChainSpec(
@@ -162,6 +167,8 @@ CHAINS: Final = (
 class HashedColumn:
     name: str
     timestamp: bool = False
+    digest: bool = False
+    """An evidence column, sealed by the digest of its value (:func:`evidence_digest`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -303,17 +310,40 @@ def chain_hash(seal: Seal) -> str | None:
 
 
 def parse_hashed_columns(text: str | None) -> tuple[HashedColumn, ...] | None:
-    """The columns a seal hashed (``name`` or ``name:timestamp``, comma-separated); None when
-    the text is not such a list."""
+    """The columns a seal hashed (``name``, ``name:timestamp`` or ``name:digest``,
+    comma-separated); None when the text is not such a list. Seals made before evidence was
+    sealed by its digest have no ``:digest``: each seal is checked with its own list."""
     if not text:
         return None
     columns = []
     for item in text.split(","):
         name, _, kind = item.partition(":")
-        if not _NAME.fullmatch(name) or kind not in ("", "timestamp"):
+        if not _NAME.fullmatch(name) or kind not in ("", "timestamp", "digest"):
             return None
-        columns.append(HashedColumn(name, timestamp=kind == "timestamp"))
+        columns.append(HashedColumn(name, timestamp=kind == "timestamp", digest=kind == "digest"))
     return tuple(columns)
+
+
+REDACTED_PREFIX: Final = "sluice:redacted:"
+"""The text that starts a redacted evidence value; the digest of the value it replaced follows
+(``sluice._sluice_redaction_prefix``)."""
+
+
+def evidence_digest(value: str | None) -> str | None:
+    """What the trail seals of an evidence value (``sluice._sluice_audit_evidence_digest``):
+    None stays None, a redaction marker gives the digest it keeps, any other value its md5."""
+    if value is None:
+        return None
+    if value[: len(REDACTED_PREFIX)] == REDACTED_PREFIX:
+        return value[len(REDACTED_PREFIX) : len(REDACTED_PREFIX) + 32]
+    return md5_hex(value)
+
+
+def redaction_marker(value: str | None) -> str | None:
+    """The marker that replaces a redacted evidence value: it keeps the value's digest, so the
+    row's sealed hash still holds, and says nothing else of the value. A marker is kept as is."""
+    digest = evidence_digest(value)
+    return None if digest is None else REDACTED_PREFIX + digest
 
 
 # ---------------------------------------------------------------------------------------------
