@@ -4,35 +4,18 @@ evidence was sealed by digest keeps verifying after the upgrade."""
 
 from __future__ import annotations
 
-import io
 import shutil
-import subprocess
-import tarfile
 import uuid
-from pathlib import Path
 
 from sluice.audit.chain import REDACTED_PREFIX, evidence_digest, md5_hex, redaction_marker
 from sluice.cli import main
 
 from tests import scenario
-from tests.dbt_harness import PACKAGES_YML, REPO, SNOWFLAKE_TOO, DbtProject
+from tests.dbt_harness import PACKAGES_YML, SNOWFLAKE_TOO, DbtProject
+from tests.test_record_identity import _package_at
 
 # The last release that sealed evidence in clear (hashed_columns without `:digest`).
 CLEAR_EVIDENCE_RELEASE = "ab63924c2fc15569cef4ca355ab35e8e564aec2e"
-
-
-def _package_at(commit: str, root: Path) -> Path:
-    """The package as it was at `commit`, unpacked under root (from this repository's history)."""
-    archive = subprocess.run(
-        ["git", "-C", str(REPO), "archive", commit, "dbt_project.yml", "macros", "models"],
-        check=True,
-        capture_output=True,
-    ).stdout
-    target = root / f"sluice-{commit}"
-    target.mkdir()
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(target, filter="data")
-    return target
 
 
 def _verify(project: DbtProject, capsys) -> tuple[int, str]:
