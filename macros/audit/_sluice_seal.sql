@@ -13,6 +13,8 @@
        sealed, a chain that starts (again) takes only this invocation's rows: a chain deleted in
        the warehouse is never sealed afresh over the rows it covered, which stay outside every
        seal for `sluice audit verify` to name (and `sluice build` refuses to start over them).
+       A chain marked `sealed_later` also takes its rows without an invocation id: events the
+       sidecar wrote between builds (an erasure by `sluice review forget`).
     2. each chain that got records gets one seal in sluice_audit_chain: the records' count, the
        hash of their hashes in order (content_hash), the previous seal's chain_hash and the new
        chain_hash = hash(previous_hash || content_hash || the seal's own fields).
@@ -50,7 +52,8 @@
     where t.model_unique_id = {{ mid }}
       and t.{{ c.key }} is not null
       {%- if c.per_invocation %}
-      and (t.invocation_id = {{ inv }} or (h.next_sequence = 1 and m.sealed_before = 0))
+      and (t.invocation_id = {{ inv }} or (h.next_sequence = 1 and m.sealed_before = 0)
+        {%- if c.get('sealed_later') %} or t.invocation_id is null{% endif %})
       {%- endif %}
       and not exists (
         select 1 from {{ records_rel }} as r

@@ -79,6 +79,10 @@ class ChainSpec:
     """True when a record's key is unique in the table whatever model a row names (decision
     ids): a record is paired with its row by key alone. A decision is sealed in the chain of
     the model that applied or refused it, which need not be the model the row names."""
+    sealed_later_without: str | None = None
+    """A column whose NULL marks a row the sidecar wrote between builds (an erasure's events,
+    ``invocation_id``): the model's next build seals it, and until then it waits for its seal
+    as a decision does (``sealed_later`` of the package's ``_sluice_audit_chains``)."""
     evidence: tuple[str, ...] = ()
     """The columns that may be redacted, sealed by their digest (``evidence`` of the package's
     ``_sluice_audit_chains``): redaction replaces a value by its marker and keeps the seal."""
@@ -91,6 +95,7 @@ CHAINS: Final = (
         "sluice_exception_events",
         "event_id",
         sealed_per_invocation=True,
+        sealed_later_without="invocation_id",
         evidence=("record_key", "reason"),
     ),
     ChainSpec(
@@ -221,6 +226,9 @@ class UnsealedRecord:
 
     model_unique_id: str | None
     record_key: str | None
+    later: bool = False
+    """Written between builds, for the model's next build to seal
+    (:attr:`ChainSpec.sealed_later_without`)."""
 
 
 class FindingKind(StrEnum):
@@ -456,7 +464,7 @@ def check_records(
         found.append(Finding(kind, spec.name, table, model, seq, key, spec.key, detail))
     pending: list[UnsealedRecord] = []
     for row in unsealed:
-        if not spec.sealed_per_invocation and row.model_unique_id is not None:
+        if (not spec.sealed_per_invocation or row.later) and row.model_unique_id is not None:
             pending.append(row)
             continue
         detail = (

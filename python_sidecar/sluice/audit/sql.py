@@ -100,6 +100,17 @@ def evidence_digest_sql(expr: str) -> str:
     )
 
 
+def redaction_sql(expr: str) -> str:
+    """An evidence value replaced by its redaction marker, in the warehouse
+    (:func:`sluice.audit.chain.redaction_marker`): NULL and markers stay as they are."""
+    text = f"cast({expr} as varchar)"
+    n = len(REDACTED_PREFIX)
+    return (
+        f"(case when {text} is null or substring({text}, 1, {n}) = {literal(REDACTED_PREFIX)} "
+        f"then {text} else {literal(REDACTED_PREFIX)} || {md5_sql(text)} end)"
+    )
+
+
 def row_hash_sql(dialect: str, columns: Sequence[HashedColumn], alias: str) -> str:
     """``sluice._sluice_audit_row_hash`` over the columns, of the row ``alias``."""
     parts = []
