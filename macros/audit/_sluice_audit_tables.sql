@@ -34,12 +34,15 @@
     within a model, its columns (all of them are hashed), whether a build seals only the rows
     it wrote itself (those of this invocation) or every row of the model not sealed yet, and
     whether a record's key is unique across models (paired_by_key: a decision is sealed once,
-    in the chain of the model that applied or refused it, whatever model the row names). -#}
+    in the chain of the model that applied or refused it, whatever model the row names), and
+    `evidence`: the columns that may be redacted (sealed by their digest; no key: none), and
+    `sealed_later`: rows without an invocation id (written by the sidecar between builds, an
+    erasure's events) are sealed by the model's next build (no key: false). -#}
 {% macro _sluice_audit_chains() %}
   {{ return([
-    {'name': 'exception_events', 'setting': 'events_table', 'key': 'event_id', 'columns': sluice._sluice_events_columns(), 'per_invocation': true, 'paired_by_key': false},
+    {'name': 'exception_events', 'setting': 'events_table', 'key': 'event_id', 'columns': sluice._sluice_events_columns(), 'per_invocation': true, 'paired_by_key': false, 'evidence': ['record_key', 'reason'], 'sealed_later': true},
     {'name': 'runs', 'setting': 'runs_table', 'key': 'invocation_id', 'columns': sluice._sluice_runs_columns(), 'per_invocation': true, 'paired_by_key': false},
-    {'name': 'decisions', 'setting': 'decisions_table', 'key': 'decision_id', 'columns': sluice._sluice_decisions_columns(), 'per_invocation': false, 'paired_by_key': true},
-    {'name': 'decision_approvals', 'setting': 'approvals_table', 'key': 'approval_id', 'columns': sluice._sluice_approvals_columns(), 'per_invocation': false, 'paired_by_key': false},
+    {'name': 'decisions', 'setting': 'decisions_table', 'key': 'decision_id', 'columns': sluice._sluice_decisions_columns(), 'per_invocation': false, 'paired_by_key': true, 'evidence': ['reason']},
+    {'name': 'decision_approvals', 'setting': 'approvals_table', 'key': 'approval_id', 'columns': sluice._sluice_approvals_columns(), 'per_invocation': false, 'paired_by_key': false, 'evidence': ['reason']},
   ]) }}
 {% endmacro %}

@@ -13,6 +13,8 @@
        sealed, a chain that starts (again) takes only this invocation's rows: a chain deleted in
        the warehouse is never sealed afresh over the rows it covered, which stay outside every
        seal for `sluice audit verify` to name (and `sluice build` refuses to start over them).
+       A chain marked `sealed_later` also takes its rows without an invocation id: events the
+       sidecar wrote between builds (an erasure by `sluice review forget`).
     2. each chain that got records gets one seal in sluice_audit_chain: the records' count, the
        hash of their hashes in order (content_hash), the previous seal's chain_hash and the new
        chain_hash = hash(previous_hash || content_hash || the seal's own fields).
@@ -35,7 +37,7 @@
     insert into {{ records_rel }} ({{ sluice._sluice_audit_records_columns() | map(attribute=0) | join(', ') }})
     {%- for c in chains %}
     {%- set name = sluice._sluice_lit(c.name) %}
-    select {{ name }}, {{ mid }}, h.next_sequence, cast(t.{{ c.key }} as {{ s }}), {{ sluice._sluice_audit_row_hash(c.columns, 't') }}
+    select {{ name }}, {{ mid }}, h.next_sequence, cast(t.{{ c.key }} as {{ s }}), {{ sluice._sluice_audit_row_hash(c.columns, 't', c.get('evidence', [])) }}
     from {{ sluice._sluice_bookkeeping_relation(c.setting) }} as t
     cross join (
       select cast(coalesce(max(sequence_number), 0) + 1 as {{ bi }}) as next_sequence
@@ -50,7 +52,8 @@
     where t.model_unique_id = {{ mid }}
       and t.{{ c.key }} is not null
       {%- if c.per_invocation %}
-      and (t.invocation_id = {{ inv }} or (h.next_sequence = 1 and m.sealed_before = 0))
+      and (t.invocation_id = {{ inv }} or (h.next_sequence = 1 and m.sealed_before = 0)
+        {%- if c.get('sealed_later') %} or t.invocation_id is null{% endif %})
       {%- endif %}
       and not exists (
         select 1 from {{ records_rel }} as r
@@ -62,7 +65,7 @@
     {#- the decisions this build refused (about its exceptions, naming another model or none):
         sealed in this model's chain, with the refused event that names them -#}
     union all
-    select {{ name }}, {{ mid }}, h.next_sequence, cast(t.{{ c.key }} as {{ s }}), {{ sluice._sluice_audit_row_hash(c.columns, 't') }}
+    select {{ name }}, {{ mid }}, h.next_sequence, cast(t.{{ c.key }} as {{ s }}), {{ sluice._sluice_audit_row_hash(c.columns, 't', c.get('evidence', [])) }}
     from {{ sluice._sluice_bookkeeping_relation(c.setting) }} as t
     join {{ sluice._sluice_bookkeeping_relation('events_table') }} as e
       on e.event_id = {{ dbt.hash(dbt.concat(["t.exception_id", "'|refused|'", "t.decision_id"])) }}
@@ -99,7 +102,7 @@
         coalesce(p.chain_hash, {{ sluice._sluice_lit(sluice._sluice_audit_genesis()) }}) as previous_hash,
         (case b.chain_name
           {%- for c in chains %}
-          when {{ sluice._sluice_lit(c.name) }} then {{ sluice._sluice_lit(sluice._sluice_audit_hashed_columns(c.columns)) }}
+          when {{ sluice._sluice_lit(c.name) }} then {{ sluice._sluice_lit(sluice._sluice_audit_hashed_columns(c.columns, c.get('evidence', []))) }}
           {%- endfor %}
         end) as hashed_columns
       from (
@@ -140,9 +143,11 @@
 
 
 {#- The content hash of a row of `alias`: every column in order, as unambiguous text (timestamps
-    in one fixed format, see timestamp_text), hashed. The verifier (`sluice audit verify`) builds
-    the same expression from the seal's hashed_columns. -#}
-{% macro _sluice_audit_row_hash(columns, alias) %}
+    in one fixed format, see timestamp_text), hashed. An evidence column (a chain's `evidence`
+    list: values that may be redacted) is hashed by its digest (_sluice_audit_evidence_digest),
+    so a value replaced by its redaction marker keeps the row's hash. The verifier (`sluice audit
+    verify`) builds the same expression from the seal's hashed_columns. -#}
+{% macro _sluice_audit_row_hash(columns, alias, evidence=[]) %}
   {%- set ts = dbt.type_timestamp() -%}
   {%- set s = dbt.type_string() -%}
   {#- the encoding of one value, built once with a marker where each column's text goes -#}
@@ -151,7 +156,9 @@
   {%- set parts = [] -%}
   {%- for name, data_type in columns -%}
     {%- set col = alias ~ '.' ~ name -%}
-    {%- if data_type == ts -%}
+    {%- if name in evidence -%}
+      {%- set text = sluice._sluice_audit_evidence_digest(col) -%}
+    {%- elif data_type == ts -%}
       {%- set text = sluice.timestamp_text('cast(' ~ col ~ ' as ' ~ ts ~ ')') -%}
     {%- else -%}
       {%- set text = 'cast(' ~ col ~ ' as ' ~ s ~ ')' -%}
@@ -162,13 +169,29 @@
 {% endmacro %}
 
 
+{#- What the trail seals of an evidence value: NULL stays NULL, a redaction marker
+    (`sluice:redacted:` and the digest of the value it replaced) gives the digest it keeps, any
+    other value its md5. -#}
+{% macro _sluice_audit_evidence_digest(expr) %}
+  {%- set prefix = sluice._sluice_redaction_prefix() -%}
+  {%- set text = 'cast(' ~ expr ~ ' as ' ~ dbt.type_string() ~ ')' -%}
+  {{ return("(case when substring(" ~ text ~ ", 1, " ~ (prefix | length) ~ ") = '" ~ prefix ~ "' then substring(" ~ text ~ ", " ~ ((prefix | length) + 1) ~ ", 32) else " ~ dbt.hash(text) ~ " end)") }}
+{% endmacro %}
+
+
+{#- The text that starts a redacted evidence value; the value's digest follows it. -#}
+{% macro _sluice_redaction_prefix() %}
+  {{ return('sluice:redacted:') }}
+{% endmacro %}
+
+
 {#- The column list a seal records (hashed_columns): names in order, `:timestamp` after those
-    hashed as timestamps. -#}
-{% macro _sluice_audit_hashed_columns(columns) %}
+    hashed as timestamps, `:digest` after the evidence columns hashed by their digest. -#}
+{% macro _sluice_audit_hashed_columns(columns, evidence=[]) %}
   {%- set ts = dbt.type_timestamp() -%}
   {%- set names = [] -%}
   {%- for name, data_type in columns -%}
-    {%- do names.append(name ~ (':timestamp' if data_type == ts else '')) -%}
+    {%- do names.append(name ~ (':digest' if name in evidence else ':timestamp' if data_type == ts else '')) -%}
   {%- endfor -%}
   {{ return(names | join(',')) }}
 {% endmacro %}

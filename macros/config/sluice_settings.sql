@@ -35,6 +35,7 @@
     'dead_letter_after': none,
     'full_refresh_quarantine': false,
     'scratch_relation_type': 'temporary',
+    'mask': [],
   }) }}
 {% endmacro %}
 

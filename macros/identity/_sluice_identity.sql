@@ -32,7 +32,10 @@
 {#- One value as text, NULL when it is NULL, in a form that depends on the value only: never on
     its SQL type within its kind, nor on the session's formats or time zone. -#}
 {% macro _sluice_value_text(expr, kind) -%}
-  {%- if kind == 'number' -%}
+  {%- if kind.startswith('masked_') -%}
+  {#- a masked column (sluice._sluice_masked_kind): its text as for its kind, keyed-hashed -#}
+  {{ sluice._sluice_mask_sql(sluice._sluice_value_text(expr, kind[7:]), sluice._sluice_mask_key()) }}
+  {%- elif kind == 'number' -%}
   {#- the number's own text, exact at any precision and width; a fraction without its trailing
       zeros, then without a trailing point (2, 2.0 and 2.00 are all 2); an exponent form (a
       float's) as the engine writes it -#}

@@ -10,6 +10,33 @@
   {%- if spec.batch_id_column and (spec.batch_id_column | lower) in by_lower -%}
     {{ sluice._sluice_config_error(spec.model_name, none, 'meta.sluice.batch_id_column', "column '" ~ spec.batch_id_column ~ "' is already a column of the model: sluice adds it to the published rows, the model's SQL must not select it") }}
   {%- endif -%}
+  {#- masked columns: their evidence and key text is a keyed hash (macros/privacy) -#}
+  {%- set masked = [] -%}
+  {%- for name in spec.mask -%}
+    {%- if name in by_lower -%}
+      {%- do masked.append(name) -%}
+    {%- elif spec.mask_on_model -%}
+      {{ sluice._sluice_config_error(spec.model_name, none, 'meta.sluice.mask', "column '" ~ name ~ "' is not a column of the model (columns: " ~ (names | join(', ')) ~ ")") }}
+    {%- endif -%}
+  {%- endfor -%}
+  {#- a column read through sluice.cast keeps its raw text beside it: masked with it -#}
+  {%- for c in columns if (c.name | lower).endswith('__sluice_raw') and (c.name | lower)[:-12] in masked -%}
+    {%- do masked.append(c.name | lower) -%}
+  {%- endfor -%}
+  {%- if masked -%}{%- do sluice._sluice_mask_key(spec) -%}{%- endif -%}
+  {#- a conflict rule's evidence shows the compared values of both systems: not on masked columns -#}
+  {%- for r in spec.rules if masked and r.kind in ('conflict', 'identity_conflict') -%}
+    {%- set conflict = r.get('conflict') or {} -%}
+    {%- set read = (r.columns or []) + ((conflict.get('fields') or []) | map(attribute='column') | list) + ((conflict.get('on') or []) | map('first') | list) -%}
+    {%- for c in read if (c | lower) in masked -%}
+      {{ sluice._sluice_config_error(spec.model_name, r.name, 'meta.sluice.mask', "column '" ~ c ~ "' is masked, and a conflict rule's evidence shows the values it compares: mask another column, or leave this rule out of the model") }}
+    {%- endfor -%}
+  {%- endfor -%}
+  {%- set kind_of = {} -%}
+  {%- for c in columns -%}
+    {%- set kind = sluice._sluice_key_kind(c.data_type) -%}
+    {%- do kind_of.update({c.name | lower: sluice._sluice_masked_kind(kind) if (c.name | lower) in masked else kind}) -%}
+  {%- endfor -%}
   {%- set cols = {} -%}
   {%- set keys = [] -%}
   {%- for k in spec.key -%}
@@ -17,7 +44,7 @@
       {{ sluice._sluice_config_error(spec.model_name, none, 'meta.sluice.key', "column '" ~ k ~ "' is not a column of the model (columns: " ~ (names | join(', ')) ~ ")") }}
     {%- endif -%}
     {%- set c = by_lower[k | lower] -%}
-    {%- do keys.append((adapter.quote(c.name), sluice._sluice_key_kind(c.data_type), c.data_type)) -%}
+    {%- do keys.append((adapter.quote(c.name), kind_of[c.name | lower], c.data_type)) -%}
     {%- do cols.update({k: adapter.quote(c.name)}) -%}
   {%- endfor -%}
   {%- for r in spec.rules -%}
@@ -29,7 +56,7 @@
       {%- endif -%}
       {%- set col = by_lower[c | lower] -%}
       {%- do cols.update({c: adapter.quote(col.name)}) -%}
-      {%- do rule_keys.append((adapter.quote(col.name), sluice._sluice_key_kind(col.data_type))) -%}
+      {%- do rule_keys.append((adapter.quote(col.name), kind_of[col.name | lower])) -%}
       {%- do column_types.append(col.data_type) -%}
     {%- endfor -%}
     {%- do r.update({'key_columns': rule_keys, 'column_types': column_types}) -%}
@@ -57,11 +84,17 @@
       'dead_letter_after_s': key_rule.dead_letter_after_s,
     }) -%}
     {%- do cols.update({raw.name: adapter.quote(raw.name)}) -%}
-    {%- do rule.update({'key_columns': [(adapter.quote(raw.name), 'text')]}) -%}
+    {%- do rule.update({'key_columns': [(adapter.quote(raw.name), sluice._sluice_masked_kind('text') if (raw.name | lower) in masked else 'text')]}) -%}
     {%- do spec.rules.append(rule) -%}
   {%- endfor -%}
   {%- set value_columns = [] -%}
-  {%- for c in columns -%}{%- do value_columns.append((adapter.quote(c.name), sluice._sluice_key_kind(c.data_type), c.name)) -%}{%- endfor -%}
+  {%- set masked_values = {} -%}
+  {%- for c in columns -%}
+    {%- do value_columns.append((adapter.quote(c.name), kind_of[c.name | lower], c.name)) -%}
+    {%- if (c.name | lower) in masked -%}
+      {%- do masked_values.update({c.name: kind_of[c.name | lower]}) -%}
+    {%- endif -%}
+  {%- endfor -%}
   {%- do spec.update({
     'raw_columns': raw_columns | map(attribute=0) | list,
     'columns': names,
@@ -70,6 +103,7 @@
     'key_sql': keys | map(attribute=0) | list,
     'key_parts': sluice._sluice_pairs(keys),
     'key_types': keys,
+    'masked': masked_values,
   }) -%}
 {% endmacro %}
 

@@ -75,6 +75,7 @@
     union
     select {{ legacy_parts | join(', ') }} from {{ q }}
     where model_unique_id = {{ mid }} and status in ('open', 'dead_letter') and record_key not like '[%'
+      and record_key not like '{{ sluice._sluice_redaction_prefix() }}%'
   {%- endset -%}
   {{ return({'key': key, 'sql': sql}) }}
 {% endmacro %}

@@ -83,7 +83,7 @@
   {%- set probe -%}
     select
       coalesce(sum(case when status = 'rejected' then 1 else 0 end), 0),
-      coalesce(sum(case when record_key not like '[%' then 1 else 0 end), 0),
+      coalesce(sum(case when record_key not like '[%' and record_key not like '{{ sluice._sluice_redaction_prefix() }}%' then 1 else 0 end), 0),
       (select count(*) from {{ decisions }} where model_unique_id = {{ mid }})
         {#- and decisions about its exceptions naming another model, which the build refuses -#}
         + (select count(*) from {{ decisions }} as d join {{ quarantine }} as o on o.exception_id = d.exception_id

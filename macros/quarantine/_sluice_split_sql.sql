@@ -179,7 +179,7 @@
           {%- if sluice.row_id('s', spec.columns) %}
           {{ sluice.row_id('s', spec.columns) }} as _sluice_row_id,
           {%- endif %}
-          {{ sluice.row_to_json(spec.columns, 's') }} as _sluice_row_json
+          {{ sluice.row_to_json(spec.columns, 's', sluice._sluice_masked_values(spec, 's')) }} as _sluice_row_json
           {%- for r in row_rules %},
           {{ sluice._sluice_rule_fails(spec, r, 's') }} as _sluice_f{{ r.index }}
           {%- if r.kind == 'dependency' %},
@@ -273,7 +273,9 @@
     {{ sluice._sluice_lit(sluice._sluice_rule_message(r), s) }} as message,
     {%- endif %}
     {{ sluice._sluice_lit(r.columns | join(', ') if r.columns else none, s) }} as failed_column,
-    {%- if r.columns | length == 1 %}
+    {%- if r.columns | length == 1 and r.key_columns[0][1].startswith('masked_') %}
+    {{ sluice._sluice_value_text('i.' ~ spec.cols[r.columns[0]], r.key_columns[0][1]) }} as failed_value,
+    {%- elif r.columns | length == 1 %}
     cast(i.{{ spec.cols[r.columns[0]] }} as {{ s }}) as failed_value,
     {%- elif r.columns | length > 1 %}
     {{ sluice._sluice_record_key_expr(r.key_columns, 'i') }} as failed_value,

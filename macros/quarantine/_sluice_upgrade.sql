@@ -24,7 +24,8 @@
   {%- set mid = sluice._sluice_lit(model.unique_id) -%}
   {%- set n = spec.key_parts | length -%}
   {%- set upgrade = sluice._sluice_scratch_relation('__sluice_upg') -%}
-  {%- set legacy = "q.model_unique_id = " ~ mid ~ " and q.record_key not like '[%'" -%}
+  {#- a key redacted by `sluice review forget` is not a legacy key -#}
+  {%- set legacy = "q.model_unique_id = " ~ mid ~ " and q.record_key not like '[%' and q.record_key not like '" ~ sluice._sluice_redaction_prefix() ~ "%'" -%}
   {%- set plain = sluice._sluice_legacy_plain_sql(spec, 'q.record_key') -%}
   {%- set evidence_rows = run_query("select q.exception_id, q.record_key, q.row_json from " ~ quarantine ~ " as q where " ~ legacy ~ " and not " ~ plain).rows if execute else [] -%}
   {%- set decoded = [] -%}

@@ -111,7 +111,7 @@
   {%- set meta = sluice._sluice_model_meta(node) -%}
   {%- set current = node if node is not none else model -%}
   {%- set model_name = current.name -%}
-  {%- set known = ['key', 'source_system', 'target_system', 'owner', 'incremental', 'quarantine', 'gate', 'description', 'max_attempts', 'adopt_tests', 'deduplicate', 'attempt_interval', 'dead_letter_after', 'accepts', 'batch_id_column'] -%}
+  {%- set known = ['key', 'source_system', 'target_system', 'owner', 'incremental', 'quarantine', 'gate', 'description', 'max_attempts', 'adopt_tests', 'deduplicate', 'attempt_interval', 'dead_letter_after', 'accepts', 'batch_id_column', 'mask'] -%}
   {%- for k in meta.keys() if k not in known -%}
     {{ sluice._sluice_config_error(model_name, none, 'meta.sluice.' ~ k, "unknown setting (expected one of " ~ (known | join(', ')) ~ ")") }}
   {%- endfor -%}
@@ -208,6 +208,12 @@
   {%- if batch_id_column is not none and (batch_id_column is not string or not modules.re.match('^[A-Za-z_][A-Za-z0-9_]*$', batch_id_column)) -%}
     {{ sluice._sluice_config_error(model_name, none, 'meta.sluice.batch_id_column', "expected a column name (letters, digits, underscores), got '" ~ batch_id_column ~ "'") }}
   {%- endif -%}
+  {%- set mask = sluice.get_setting('mask', meta) -%}
+  {%- if mask is string -%}{%- set mask = [mask] -%}{%- endif -%}
+  {%- if mask is none -%}{%- set mask = [] -%}{%- endif -%}
+  {%- if mask is mapping or mask is not iterable or (mask | reject('string') | list | length) > 0 -%}
+    {{ sluice._sluice_config_error(model_name, none, 'meta.sluice.mask', "expected a list of column names, got '" ~ mask ~ "'") }}
+  {%- endif -%}
   {%- set gate = sluice._sluice_parse_gate(model_name, sluice.get_setting('gate', meta)) -%}
   {%- set incremental = meta.get('incremental', false) -%}
   {%- if incremental not in (true, false) -%}
@@ -222,6 +228,8 @@
     'gate': gate,
     'incremental': incremental,
     'batch_id_column': meta.get('batch_id_column'),
+    'mask': mask | map('lower') | list,
+    'mask_on_model': 'mask' in meta,
     'source_system': meta.get('source_system'),
     'target_system': meta.get('target_system'),
     'owner': meta.get('owner'),

@@ -79,6 +79,13 @@ class ChainSpec:
     """True when a record's key is unique in the table whatever model a row names (decision
     ids): a record is paired with its row by key alone. A decision is sealed in the chain of
     the model that applied or refused it, which need not be the model the row names."""
+    sealed_later_without: str | None = None
+    """A column whose NULL marks a row the sidecar wrote between builds (an erasure's events,
+    ``invocation_id``): the model's next build seals it, and until then it waits for its seal
+    as a decision does (``sealed_later`` of the package's ``_sluice_audit_chains``)."""
+    evidence: tuple[str, ...] = ()
+    """The columns that may be redacted, sealed by their digest (``evidence`` of the package's
+    ``_sluice_audit_chains``): redaction replaces a value by its marker and keeps the seal."""
 
 
 CHAINS: Final = (
@@ -88,6 +95,8 @@ CHAINS: Final = (
         "sluice_exception_events",
         "event_id",
         sealed_per_invocation=True,
+        sealed_later_without="invocation_id",
+        evidence=("record_key", "reason"),
     ),
     ChainSpec(
         "runs", "sluice_runs_table", "sluice_runs", "invocation_id", sealed_per_invocation=True
@@ -99,6 +108,7 @@ CHAINS: Final = (
         "decision_id",
         sealed_per_invocation=False,
         paired_by_key=True,
+        evidence=("reason",),
     ),
     # approvals and withdrawals of decisions (sluice review approve|withdraw), sealed by the
     # next build of the decision's model
@@ -108,6 +118,7 @@ CHAINS: Final = (
         "sluice_decision_approvals",
         "approval_id",
         sealed_per_invocation=False,
+        evidence=("reason",),
     ),
     # Sealed by `sluice report` (sluice.warehouse.seal), one chain per exposure.
     ChainSpec(
@@ -171,6 +182,8 @@ CHAINS: Final = (
 class HashedColumn:
     name: str
     timestamp: bool = False
+    digest: bool = False
+    """An evidence column, sealed by the digest of its value (:func:`evidence_digest`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +236,9 @@ class UnsealedRecord:
 
     model_unique_id: str | None
     record_key: str | None
+    later: bool = False
+    """Written between builds, for the model's next build to seal
+    (:attr:`ChainSpec.sealed_later_without`)."""
 
 
 class FindingKind(StrEnum):
@@ -312,17 +328,40 @@ def chain_hash(seal: Seal) -> str | None:
 
 
 def parse_hashed_columns(text: str | None) -> tuple[HashedColumn, ...] | None:
-    """The columns a seal hashed (``name`` or ``name:timestamp``, comma-separated); None when
-    the text is not such a list."""
+    """The columns a seal hashed (``name``, ``name:timestamp`` or ``name:digest``,
+    comma-separated); None when the text is not such a list. Seals made before evidence was
+    sealed by its digest have no ``:digest``: each seal is checked with its own list."""
     if not text:
         return None
     columns = []
     for item in text.split(","):
         name, _, kind = item.partition(":")
-        if not _NAME.fullmatch(name) or kind not in ("", "timestamp"):
+        if not _NAME.fullmatch(name) or kind not in ("", "timestamp", "digest"):
             return None
-        columns.append(HashedColumn(name, timestamp=kind == "timestamp"))
+        columns.append(HashedColumn(name, timestamp=kind == "timestamp", digest=kind == "digest"))
     return tuple(columns)
+
+
+REDACTED_PREFIX: Final = "sluice:redacted:"
+"""The text that starts a redacted evidence value; the digest of the value it replaced follows
+(``sluice._sluice_redaction_prefix``)."""
+
+
+def evidence_digest(value: str | None) -> str | None:
+    """What the trail seals of an evidence value (``sluice._sluice_audit_evidence_digest``):
+    None stays None, a redaction marker gives the digest it keeps, any other value its md5."""
+    if value is None:
+        return None
+    if value[: len(REDACTED_PREFIX)] == REDACTED_PREFIX:
+        return value[len(REDACTED_PREFIX) : len(REDACTED_PREFIX) + 32]
+    return md5_hex(value)
+
+
+def redaction_marker(value: str | None) -> str | None:
+    """The marker that replaces a redacted evidence value: it keeps the value's digest, so the
+    row's sealed hash still holds, and says nothing else of the value. A marker is kept as is."""
+    digest = evidence_digest(value)
+    return None if digest is None else REDACTED_PREFIX + digest
 
 
 # ---------------------------------------------------------------------------------------------
@@ -435,7 +474,7 @@ def check_records(
         found.append(Finding(kind, spec.name, table, model, seq, key, spec.key, detail))
     pending: list[UnsealedRecord] = []
     for row in unsealed:
-        if not spec.sealed_per_invocation and row.model_unique_id is not None:
+        if (not spec.sealed_per_invocation or row.later) and row.model_unique_id is not None:
             pending.append(row)
             continue
         detail = (

@@ -23,7 +23,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Final
 
-from sluice.audit.chain import ChainSpec, HashedColumn
+from sluice.audit.chain import REDACTED_PREFIX, ChainSpec, HashedColumn
 
 DIALECTS: Final = frozenset({"duckdb", "postgres"})
 """The engines on which the sidecar seals the rows it writes itself (:mod:`sluice.warehouse.seal`:
@@ -89,16 +89,39 @@ def timestamp_text_sql(dialect: str, expr: str) -> str:
     return f"to_char({expr}, 'YYYY-MM-DD HH24:MI:SS.US')"
 
 
+def evidence_digest_sql(expr: str) -> str:
+    """``sluice._sluice_audit_evidence_digest``: NULL, the digest a redaction marker keeps, or
+    the value's md5."""
+    text = f"cast({expr} as varchar)"
+    n = len(REDACTED_PREFIX)
+    return (
+        f"(case when substring({text}, 1, {n}) = {literal(REDACTED_PREFIX)} "
+        f"then substring({text}, {n + 1}, 32) else {md5_sql(text)} end)"
+    )
+
+
+def redaction_sql(expr: str) -> str:
+    """An evidence value replaced by its redaction marker, in the warehouse
+    (:func:`sluice.audit.chain.redaction_marker`): NULL and markers stay as they are."""
+    text = f"cast({expr} as varchar)"
+    n = len(REDACTED_PREFIX)
+    return (
+        f"(case when {text} is null or substring({text}, 1, {n}) = {literal(REDACTED_PREFIX)} "
+        f"then {text} else {literal(REDACTED_PREFIX)} || {md5_sql(text)} end)"
+    )
+
+
 def row_hash_sql(dialect: str, columns: Sequence[HashedColumn], alias: str) -> str:
     """``sluice._sluice_audit_row_hash`` over the columns, of the row ``alias``."""
     parts = []
     for column in columns:
         col = f"{alias}.{identifier(dialect, column.name)}"
-        text = (
-            timestamp_text_sql(dialect, f"cast({col} as timestamp)")
-            if column.timestamp
-            else f"cast({col} as varchar)"
-        )
+        if column.digest:
+            text = evidence_digest_sql(col)
+        elif column.timestamp:
+            text = timestamp_text_sql(dialect, f"cast({col} as timestamp)")
+        else:
+            text = f"cast({col} as varchar)"
         parts.append(text_sql(text))
     return md5_sql(" || ".join(parts))
 

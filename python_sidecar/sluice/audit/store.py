@@ -265,16 +265,21 @@ class Trail:
                 f"{'' if spec.paired_by_key else f'and r.model_unique_id = {scope} '}"
                 f"and r.record_key = {key})"
             )
+        later = "false"
+        if spec.sealed_later_without is not None:
+            later = f"t.{identifier(self.dialect, spec.sealed_later_without)} is null"
         rows = self.query(
-            f"select {scope}, {key}, count(*) over () "
+            f"select {scope}, {key}, count(*) over (), {later} "
             f"from {self.relation(table)} as t {covered} "
             f"order by 1, 2 limit {UNSEALED_SAMPLE}",
             (spec.name,) if covered else (),
         )
         total = int(rows[0][2]) if rows else 0
         return total, [
-            UnsealedRecord(None if m is None else str(m), None if k is None else str(k))
-            for m, k, _ in rows
+            UnsealedRecord(
+                None if m is None else str(m), None if k is None else str(k), later=bool(w)
+            )
+            for m, k, _, w in rows
         ]
 
     def export_records(

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import IO
 
 from sluice.build.result import BuildError
+from sluice.privacy.mask import dbt_environment
 
 DbtRunner = Callable[[Sequence[str], Path], int]
 """Runs dbt with the given arguments (after the executable), its output written to the log
@@ -132,6 +133,7 @@ def subprocess_runner(
             try:
                 process = subprocess.Popen(
                     _command(executable, args),
+                    env=dbt_environment(os.environ),
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,

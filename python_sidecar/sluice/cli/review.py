@@ -7,6 +7,7 @@ import argparse
 import sys
 from typing import Any
 
+from sluice.cli import review_forget
 from sluice.cli.flags import add_project_flags, project_flags
 from sluice.errors import InputError, SluiceError
 
@@ -130,6 +131,8 @@ def register(subparsers: Any) -> None:
     sub.add_argument("--by", default=None, help="who decides (required)")
     sub.add_argument("--reason", default=None, help="why (required)")
     sub.set_defaults(run=run)
+
+    review_forget.register(actions)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,1 @@
+"""Evidence privacy: the masking key's handling (:mod:`sluice.privacy.mask`)."""
