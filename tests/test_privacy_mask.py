@@ -92,6 +92,7 @@ def _files(root: Path) -> list[Path]:
 
 
 @SNOWFLAKE_TOO
+@pytest.mark.package_models
 def test_a_masked_email_is_in_clear_nowhere(make_project, engine, capsys, monkeypatch):
     monkeypatch.setenv("SLUICE_MASK_KEY", KEY)
     monkeypatch.delenv("DBT_ENV_SECRET_SLUICE_MASK_KEY", raising=False)
