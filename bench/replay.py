@@ -4,7 +4,9 @@
                            [--batch 20000] [--repeat 3]
 
 Defaults: DuckDB, 5M rows, 5k, 50k and 500k open exceptions; PostgreSQL (`--engine postgres`,
-the server of tests/pg.sh or the SLUICE_PG_* variables), 1M rows, 50k open.
+the server of tests/pg.sh or the SLUICE_PG_* variables), 1M rows, 50k open, in schemas named
+after the run (process id and start time: two runs on one server never share one), dropped
+at its end.
 
 Setup, for each number of open exceptions OPEN: an incremental sluice model with ROWS - OPEN
 published rows and OPEN open exceptions (rows failing a required-field rule), and a new batch
@@ -23,8 +25,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -50,9 +54,11 @@ COUNTS = {
     "published": "select count(*) from {s}events_inc",
     "open": "select count(*) from {s}events_inc__quarantine where status = 'open'",
 }
-PG_SOURCE = "bench_replay_src"  # the source table, never changed by a run
-PG_RUN = "bench_replay"  # the model's schema, restored from a copy before every run
-PG_COPIES = {"replay": "bench_replay_copy_replay", "empty": "bench_replay_copy_empty"}
+# PostgreSQL schemas, named per run (two runs on one server never share one) and dropped at its end
+PG_TAG = f"{os.getpid()}_{int(time.time())}"
+PG_SOURCE = f"bench_replay_{PG_TAG}_src"  # the source table, never changed by a run
+PG_RUN = f"bench_replay_{PG_TAG}"  # the model's schema, restored from a copy before every run
+PG_COPIES = {side: f"bench_replay_{PG_TAG}_copy_{side}" for side in ("replay", "empty")}
 DEFAULTS = {"duckdb": (5_000_000, "5000,50000,500000"), "postgres": (1_000_000, "50000")}
 
 
@@ -90,6 +96,16 @@ class Engine:
                   outputs:
                     dev: {{type: postgres, host: "{PG["host"]}", port: {PG["port"]}, user: "{PG["user"]}", password: "{PG["password"]}", dbname: "{PG["dbname"]}", schema: {PG_RUN}, threads: 1}}
                 """,
+            )
+
+    def drop_schemas(self) -> None:
+        """PostgreSQL: the run's schemas dropped (at its start and at its end)."""
+        if self.name == "postgres":
+            self.execute(
+                [
+                    f"drop schema if exists {s} cascade"
+                    for s in (PG_SOURCE, PG_RUN, *PG_COPIES.values())
+                ]
             )
 
     def execute(self, statements: list[str], autocommit: bool = False) -> None:
@@ -138,11 +154,8 @@ class Engine:
             series = f"generate_series(0, {rows - 1}) as t(i)"
             ts = "timestamp '2024-01-01' + i * interval '1 second'"
             table = f"{PG_SOURCE}.events"
-            drops = [
-                f"drop schema if exists {s} cascade"
-                for s in (PG_SOURCE, PG_RUN, *PG_COPIES.values())
-            ]
-            self.execute([*drops, f"create schema {PG_SOURCE}"])
+            self.drop_schemas()
+            self.execute([f"create schema {PG_SOURCE}"])
         self.execute(
             [
                 f"""
@@ -318,7 +331,10 @@ def main() -> int:
     depths = [int(n) for n in (args.open or DEFAULTS[args.engine][1]).split(",")]
 
     engine = Engine(args.engine)
-    figures = [depth(engine, rows, n, args.batch, args.repeat) for n in depths]
+    try:
+        figures = [depth(engine, rows, n, args.batch, args.repeat) for n in depths]
+    finally:
+        engine.drop_schemas()
     print(
         json.dumps(
             {

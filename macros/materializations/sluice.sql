@@ -100,6 +100,8 @@
   {%- set with_rejected = (probed[0] | int) > 0 or (probed[4] | int) > 0 -%}
   {%- set with_legacy = (probed[1] | int) > 0 -%}
   {%- set in_force = probed[3] | int -%}
+  {#- statuses that change before the audit reads them: decisions applied, records re-keyed -#}
+  {%- set changed_before_audit = (probed[2] | int) > 0 or with_legacy or (probed[5] | int) > 0 -%}
 
   {#- 1. write: the model's SQL, once -#}
   {% call statement('sluice_batch') -%}
@@ -117,6 +119,9 @@
       statements go in one round trip where the engine allows (sluice.run_together), the first
       beginning with the audit's session settings (sluice.audit_settings_sql) -#}
   {%- set audit = [sluice.audit_settings_sql() ~ "\n" ~ sluice._sluice_create_scratch_sql(before, "select exception_id, status from " ~ quarantine ~ " where model_unique_id = " ~ mid)] -%}
+  {#- each scratch table's statistics once it is written, where the planner needs them
+      (sluice.analyze_scratch_sql); an incremental batch is small, a table build's is not -#}
+  {%- do audit.append(sluice.analyze_scratch_sql([before] + ([batch] if incremental else []))) -%}
   {%- if (probed[2] | int) > 0 -%}
     {%- do audit.append(sluice._sluice_apply_decisions_sql(quarantine, decisions)) -%}
   {%- endif -%}
@@ -131,9 +136,12 @@
   {%- endif -%}
   {%- if spec.dedupe is not none -%}
     {%- do audit.append(sluice._sluice_create_scratch_sql(repeats, sluice._sluice_repeats_sql(batch, spec))) -%}
+    {%- do audit.append(sluice.analyze_scratch_sql([repeats])) -%}
   {%- endif -%}
   {%- do audit.append(sluice._sluice_create_scratch_sql(interesting, sluice._sluice_interesting_sql(batch, spec, repeats, quarantine, with_rejected))) -%}
-  {%- do audit.append(sluice._sluice_create_scratch_sql(exc_rel, sluice._sluice_exceptions_sql(spec, interesting))) -%}
+  {%- do audit.append(sluice.analyze_scratch_sql([interesting])) -%}
+  {%- do audit.append(sluice._sluice_create_scratch_sql(exc_rel, sluice._sluice_exceptions_sql(spec, interesting, before, quarantine if changed_before_audit else none))) -%}
+  {%- do audit.append(sluice.analyze_scratch_sql([exc_rel])) -%}
   {#- The exceptions go into the quarantine with the rest of the record, held or published
       (sluice.run_atomically). The counts below and the take-out read the same before as after
       that upsert (it touches neither released nor rejected exceptions, nor those about to
@@ -151,8 +159,10 @@
       max(r.rows_held) as rows_held,
       max(r.rows_set_aside) as rows_set_aside,
       max(r.rows_flagged) as rows_flagged,
-      (select count(*) from {{ quarantine }} as q
-         where q.model_unique_id = {{ mid }} and q.status in ('open', 'dead_letter')
+      {#- read from the model's narrow statuses, unless something changed them since -#}
+      (select count(*) from {{ quarantine if changed_before_audit else before }} as q
+         where q.status in ('open', 'dead_letter')
+           {%- if changed_before_audit %} and q.model_unique_id = {{ mid }}{% endif %}
            and not exists (select 1 from {{ exc_rel }} as e where e.exception_id = q.exception_id)) as closing,
       max(r.rows_held_open) as rows_held_open
       {%- set text_type = dbt.type_string() -%}
@@ -164,7 +174,7 @@
       {#- what counts toward the gate: undecided exceptions (a released or rejected record is
           decided), and in an incremental build only those new to this batch; per rule, then
           per severity as distinct rows (a row breaking two rules of one severity is one row) -#}
-      {%- set undecided = "coalesce(q.status, 'open') not in ('released', 'rejected')" ~ (" and b.exception_id is null" if incremental else "") -%}
+      {%- set undecided = "coalesce(e._sluice_status, 'open') not in ('released', 'rejected')" ~ (" and not e._sluice_was_open" if incremental else "") -%}
       {%- for name in rule_lits %},
       coalesce(sum(case when e.rule_name = {{ name }} and {{ undecided }} then 1 else 0 end), 0)
       {%- endfor %}
@@ -186,8 +196,6 @@
         on x.record_key = d._sluice_record and x.record_copy = d._sluice_copy
     ) as r
     left join {{ exc_rel }} as e on 1 = 1
-    left join {{ before }} as b on b.exception_id = e.exception_id and b.status in ('open', 'dead_letter')
-    left join {{ quarantine }} as q on q.exception_id = e.exception_id
   {%- endset -%}
   {%- do audit.append(count_sql) -%}
   {%- set counts = sluice.run_together('sluice_audit_counts', audit, fetch=true).rows[0] -%}

@@ -46,7 +46,7 @@
     insert into {{ quarantine }} ({{ cols | join(', ') }})
     select {% for c in cols %}{{ "(case when n.route not in ('flag', 'deduplicate') and " ~ sluice._sluice_per_rule(spec, 'max_attempts') ~ " <= 1 then 'dead_letter' else 'open' end)" if c == 'status' else 'n.' ~ c }}{{ ", " if not loop.last }}{% endfor %}
     from {{ exc_rel }} as n
-    where not exists (select 1 from {{ quarantine }} as q where q.exception_id = n.exception_id)
+    where n._sluice_status is null
   {%- endset -%}
   {{ return([_sql0, _sql1]) }}
 {% endmacro %}

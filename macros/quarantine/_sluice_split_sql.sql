@@ -231,8 +231,14 @@
 
 
 {#- One exception per (record, copy, rule), with every quarantine column, plus whether it keeps
-    its row out of the published relation. -#}
-{% macro _sluice_exceptions_sql(spec, interesting) %}
+    its row out of the published relation, and what the quarantine held for it when the audit
+    began, read here once so that later statements need not join the quarantine again:
+    `_sluice_status`, its status once reviewers' decisions were applied (NULL: a new exception),
+    and `_sluice_was_open`, whether it was open or dead-lettered before this build. `before` holds
+    the model's statuses when the build began; `quarantine` is given when this build changed
+    some before the audit (decisions applied, records upgraded or re-keyed), and is then read
+    for the status. -#}
+{% macro _sluice_exceptions_sql(spec, interesting, before, quarantine=none) %}
   {#- the literals every rule's branch shares, built once -#}
   {%- set s = dbt.type_string() -%}
   {%- set i_type = dbt.type_int() -%}
@@ -244,6 +250,9 @@
   {%- set source_system = sluice._sluice_lit(spec.source_system, s) -%}
   {%- set target_system = sluice._sluice_lit(spec.target_system, s) -%}
   {%- set open_status = sluice._sluice_lit('open', s) -%}
+  select n.*, {{ 'b' if quarantine is none else 'q' }}.status as _sluice_status,
+    (case when b.status in ('open', 'dead_letter') then true else false end) as _sluice_was_open
+  from (
   {%- for r in spec.rules %}
   select
     {{ dbt.hash(dbt.concat([model_id, "i._sluice_record", "'|'", "cast(i._sluice_copy as " ~ s ~ ")", sluice._sluice_lit('|' ~ r.name, s)])) }} as exception_id,
@@ -298,17 +307,23 @@
   where {{ sluice._sluice_flag(spec, r, 'i') }}
   {{ "union all" if not loop.last }}
   {%- endfor %}
+  ) as n
+  left join {{ before }} as b on b.exception_id = n.exception_id
+  {%- if quarantine is not none %}
+  left join {{ quarantine }} as q on q.exception_id = n.exception_id
+  {%- endif %}
 {% endmacro %}
 
 
 {#- The records (record_key, record_copy) kept out of the published relation: a blocking failure
-    that no reviewer released, or a reviewer's rejection. -#}
+    that no reviewer released, or a reviewer's rejection. An exception's status is the one the
+    exceptions carry (_sluice_status): the upsert changes neither a release nor a rejection, and
+    leaves every other exception of the batch open or dead-lettered. -#}
 {% macro _sluice_held_sql(spec, exc_rel, quarantine) %}
   select e.record_key, e.record_copy, max(case when e._sluice_set_aside then 0 else 1 end) as _sluice_held,
-    max(case when not e._sluice_set_aside and coalesce(q.status, 'open') not in ('released', 'rejected') then 1 else 0 end) as _sluice_undecided
+    max(case when not e._sluice_set_aside and coalesce(e._sluice_status, 'open') not in ('released', 'rejected') then 1 else 0 end) as _sluice_undecided
   from {{ exc_rel }} as e
-  left join {{ quarantine }} as q on q.exception_id = e.exception_id
-  where e._sluice_blocking and coalesce(q.status, 'open') <> 'released'
+  where e._sluice_blocking and coalesce(e._sluice_status, 'open') <> 'released'
   group by e.record_key, e.record_copy
   union all
   select q.record_key, q.record_copy, 1 as _sluice_held, 0 as _sluice_undecided
@@ -350,8 +365,7 @@
     from {{ interesting }} as r
     join {{ exc_rel }} as e
       on e.record_key = r._sluice_record and e.record_copy = r._sluice_copy
-        and e.rule_name = {{ sluice._sluice_lit(d.name) }}
-    join {{ quarantine }} as q on q.exception_id = e.exception_id and q.status = 'released'
+        and e.rule_name = {{ sluice._sluice_lit(d.name) }} and e._sluice_status = 'released'
     where r._sluice_dup > 1
     group by {% for c in d.columns %}r.{{ spec.cols[c] }}{{ ", " if not loop.last }}{% endfor %}
   ) as g
