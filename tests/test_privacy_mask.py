@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from sluice.cli import main
 
 from tests.dbt_harness import SNOWFLAKE_TOO, DbtProject
