@@ -115,19 +115,29 @@
   {#- 2. audit: every read below is of the batch or of the small tables made from it; the
       statements go in one round trip where the engine allows (sluice.run_together), the first
       beginning with the audit's session settings (sluice.audit_settings_sql) -#}
-  {%- set audit = [sluice.audit_settings_sql() ~ "\n" ~ sluice._sluice_create_scratch_sql(before, "select exception_id, status from " ~ quarantine ~ " where model_unique_id = " ~ mid)] -%}
+  {%- set snapshot = sluice.audit_settings_sql() ~ "\n" ~ sluice._sluice_create_scratch_sql(before, "select exception_id, status from " ~ quarantine ~ " where model_unique_id = " ~ mid) -%}
+  {#- Before the audit reads the quarantine: reviewers' decisions are applied, and a quarantine
+      written by 0.1.0 takes the JSON identity, history and all (decisions still to apply first,
+      under the old ids), then records of rows with a NULL key part, identified by their row's
+      JSON, take the identity by their values. Their scratch tables are created first; their
+      changes take effect together or not at all (sluice.run_atomically: on Snowflake, one
+      explicit transaction of DML). -#}
+  {%- set settle = {'ddl': [], 'dml': [], 'after': []} -%}
   {%- if (probed[2] | int) > 0 -%}
-    {%- do audit.append(sluice._sluice_apply_decisions_sql(quarantine, decisions)) -%}
+    {%- do settle.dml.extend(sluice._sluice_apply_decisions_sql(quarantine, decisions)) -%}
   {%- endif -%}
-  {#- A quarantine written by 0.1.0 takes the JSON identity, history and all, before anything
-      reads its record keys; decisions still to apply were applied above, under the old ids. -#}
-  {%- if with_legacy -%}
-    {%- do audit.append(sluice._sluice_upgrade_legacy_sql(spec, quarantine, events, before)) -%}
-  {%- endif -%}
-  {#- and records of rows with a NULL key part, identified by their row's JSON, by their values -#}
+  {%- set moves = [sluice._sluice_upgrade_legacy_sql(spec, quarantine, events, before)] if with_legacy else [] -%}
   {%- if with_legacy or (probed[5] | int) > 0 -%}
-    {%- do audit.append(sluice._sluice_rekey_null_keys_sql(spec, batch, quarantine, events, before, rewrite_events=with_legacy)) -%}
+    {%- do moves.append(sluice._sluice_rekey_null_keys_sql(spec, batch, quarantine, events, before, rewrite_events=with_legacy)) -%}
   {%- endif -%}
+  {%- for move in moves -%}
+    {%- for part in ['ddl', 'dml', 'after'] -%}{%- do settle[part].extend(move[part]) -%}{%- endfor -%}
+  {%- endfor -%}
+  {%- if settle.dml | length > 0 -%}
+    {%- do sluice.run_together('sluice_settle_scratch', [snapshot] + settle.ddl) -%}
+    {%- do sluice.run_atomically('sluice_settle', settle.dml, after=settle.after) -%}
+  {%- endif -%}
+  {%- set audit = [] if settle.dml | length > 0 else [snapshot] -%}
   {%- if spec.dedupe is not none -%}
     {%- do audit.append(sluice._sluice_create_scratch_sql(repeats, sluice._sluice_repeats_sql(batch, spec))) -%}
   {%- endif -%}
