@@ -20,7 +20,9 @@
     a table (the batch, the scratch tables, the package's tables) comes first; then the record
     (quarantine, events, run row, load state, seals; an incremental build's delete and insert)
     is one explicit transaction of DML that also takes the model's lock
-    (sluice.run_atomically); then a table build is published by one atomic statement
+    (sluice.run_atomically; before the audit, the reviewers' decisions it applies and the
+    stored records it moves to a new identity are another such transaction); then a table
+    build is published by one atomic statement
     (sluice.publish_table: ALTER TABLE ... SWAP WITH). A build killed anywhere leaves the
     published table as it was or as audited, and its exceptions recorded with their history,
     or not at all (the rerun records them). Scratch names carry the invocation there
