@@ -184,6 +184,19 @@ class Fakesnow:
         """Whether the last `kill_at` order was carried out."""
         return not self.kill_order.exists()
 
+    @property
+    def lock_wait_log(self) -> Path:
+        """One JSON line per statement that began to wait for a row another session's open
+        transaction had updated (`_emulate_snowflake_ddl`)."""
+        return self.data_dir / "lock_waits.jsonl"
+
+    def lock_waits(self, pattern: str) -> int:
+        """How many statements matching `pattern` (case-insensitive) have waited for a lock."""
+        if not self.lock_wait_log.exists():
+            return 0
+        sent = [json.loads(line) for line in self.lock_wait_log.read_text().splitlines() if line]
+        return sum(1 for command in sent if re.search(pattern, command, re.IGNORECASE | re.DOTALL))
+
     def statements_since_last_check(self) -> list[Sent]:
         """The statements the server ran since the previous call (tests/conftest.py checks
         them against what Snowflake documents as supported: tests/snowflake_sql.py)."""
@@ -323,6 +336,10 @@ _SWAP = re.compile(
 )
 
 
+_BEGIN = re.compile(r"^\s*(?:/\*.*?\*/\s*)?begin\b", re.IGNORECASE | re.DOTALL)
+_END = re.compile(r"^\s*(?:/\*.*?\*/\s*)?(?:commit|rollback)\b", re.IGNORECASE | re.DOTALL)
+
+
 def _emulate_snowflake_ddl(kill_order: Path) -> None:
     """What the fakesnow server does beyond fakesnow 0.12.1 (in the server process only):
 
@@ -331,16 +348,62 @@ def _emulate_snowflake_ddl(kill_order: Path) -> None:
       between two specified tables ... The two tables are essentially renamed in a single
       transaction"): three renames in one DuckDB transaction, so that no reader ever finds
       either name missing;
-    - a test's order to kill dbt at a chosen statement (`Fakesnow.kill_at`)."""
+    - a test's order to kill dbt at a chosen statement (`Fakesnow.kill_at`);
+    - waiting for a row lock. DuckDB answers an update of a row that another open transaction
+      has updated with a conflict error at once; Snowflake makes the statement wait until that
+      transaction ends (docs.snowflake.com/en/sql-reference/transactions, "Resource locking",
+      up to LOCK_TIMEOUT). When the conflicting statement is the first of an explicit
+      transaction (as the package's take of a model's lock row is), nothing of the transaction
+      is lost by starting it again: the server rolls it back, waits until another session's
+      transaction ends, and sends BEGIN and the statement again. Each wait is logged
+      (`Fakesnow.lock_waits`). A conflict elsewhere stays the error it is."""
+    import threading
+
     from fakesnow.cursor import FakeSnowflakeCursor
 
     fakesnow_execute = FakeSnowflakeCursor.execute
+    ended = threading.Condition()  # notified whenever a session's transaction ends
+    generation = [0]  # how many transactions have ended
+    waits = kill_order.with_name("lock_waits.jsonl")
+
+    def transaction_ended() -> None:
+        with ended:
+            generation[0] += 1
+            ended.notify_all()
+
+    def run_waiting_for_locks(self: Any, command: str, *args: Any, **kwargs: Any) -> Any:
+        first = getattr(self._conn, "_sluice_transaction_fresh", False)
+        self._conn._sluice_transaction_fresh = bool(_BEGIN.match(command))
+        while True:
+            with ended:
+                seen = generation[0]
+            try:
+                return fakesnow_execute(self, command, *args, **kwargs)
+            except Exception as exc:
+                if not first or "Conflict on update" not in str(exc):
+                    raise
+            fakesnow_execute(self, "rollback")
+            transaction_ended()
+            with waits.open("a", encoding="utf-8") as log:
+                log.write(json.dumps(command) + "\n")
+            with ended:
+                if not ended.wait_for(lambda: generation[0] != seen, timeout=600):
+                    raise RuntimeError(f"waited 600 s for a lock: {command[:200]}")
+            fakesnow_execute(self, "begin transaction")
 
     def execute(self: Any, command: str, *args: Any, **kwargs: Any) -> Any:
-        _carry_out_kill_order(self, command, kill_order)
+        try:
+            _carry_out_kill_order(self, command, kill_order)
+        except RuntimeError:
+            transaction_ended()
+            raise
         swap = _SWAP.match(command)
         if swap is None:
-            return fakesnow_execute(self, command, *args, **kwargs)
+            try:
+                return run_waiting_for_locks(self, command, *args, **kwargs)
+            finally:
+                if _END.match(command):
+                    transaction_ended()
         a, b = swap.group(1), swap.group(2)
         parked = a[:-1] + '__SLUICE_SWAP"' if a.endswith('"') else a + "__SLUICE_SWAP"
         fakesnow_execute(self, "begin transaction")

@@ -102,3 +102,52 @@ def test_the_emulator_still_refuses_the_default_temporary_scratch_kind(make_proj
         Exception, match='TEMPORARY table names can \\*only\\* use the "temp" catalog'
     ):
         project.execute(f"create temporary table {project.database}.{project.schema}.t (a int)")
+
+
+# the statement that applies reviewers' decisions to the quarantine (after their events)
+DECISIONS_APPLIED = r"^\s*(/\*.*?\*/\s*)?update\s+\S*orders__quarantine\s+as\s+q\s+set\s+status\s*="
+
+
+def test_a_snowflake_build_killed_while_it_applies_a_decision(make_project, fakesnow_server):
+    """The decisions a build applies (their `decided` events, then the quarantine's statuses)
+    take effect together or not at all: a kill between the two leaves neither, and the rerun
+    applies the decision once."""
+    project = make_project("snowflake")
+    scenario.setup(project, orders=SECOND)
+    project.dbt("build")
+    assert _orders(project) == [(1,), (5,), (6,), (9,)]
+    (exception_id,) = project.query(
+        "select exception_id from {schema}.orders__quarantine where record_key = '[7]'"
+    )[0]
+    project.execute(
+        "insert into {schema}.sluice_decisions (decision_id, exception_id, model_unique_id, "
+        f"decision, decided_by, decided_at, reason) values ('d1', '{exception_id}', "
+        "'model.sluice_test.orders', 'release', 'ana', "
+        "dateadd(second, 1, sysdate()), 'checked by hand')"
+    )
+
+    proc = project.start_dbt("run", "-s", "orders")
+    fakesnow_server.kill_at(DECISIONS_APPLIED, proc.pid)
+    project.go(proc)
+    proc.wait(timeout=600)
+    assert fakesnow_server.killed(), "dbt finished without applying the decision"
+    assert proc.returncode == -signal.SIGKILL
+
+    # neither the decision's event nor its effect stands
+    assert project.query(
+        "select status from {schema}.orders__quarantine where record_key = '[7]'"
+    ) == [("open",)]
+    assert project.query(
+        "select count(*) from {schema}.sluice_exception_events where event_type = 'decided'"
+    ) == [(0,)]
+
+    project.dbt("run", "-s", "orders")
+    assert _orders(project) == [(1,), (5,), (6,), (7,), (9,)]
+    assert project.query(
+        "select status from {schema}.orders__quarantine where record_key = '[7]'"
+    ) == [("released",)]
+    assert project.query(
+        "select event_type, from_status, to_status from {schema}.sluice_exception_events "
+        "where record_key = '[7]' and event_type <> 'published' "
+        "order by event_type, coalesce(from_status, '')"
+    ) == [("decided", "open", "released"), ("status", None, "open"), ("status", "open", "released")]

@@ -209,14 +209,13 @@
 {% endmacro %}
 
 
-{#- Records the held load of a model that waits, committed before the model ends in error. -#}
+{#- Records the held load of a model that waits, committed before the model ends in error (on
+    Snowflake in the package's transaction with the model's lock row: sluice.run_atomically). -#}
 {% macro _sluice_record_held_load(inputs, unaccepted) %}
   {%- set parts = [] -%}
   {%- for i in unaccepted -%}{%- do parts.append(sluice._sluice_input_text(i)) -%}{%- endfor -%}
   {%- do sluice._sluice_ensure_table(sluice._sluice_bookkeeping_relation('load_states_table'), sluice._sluice_load_states_columns()) -%}
-  {% call statement('sluice_record_held_load', auto_begin=True) -%}
-    {{ sluice._sluice_record_load_sql('held', "waiting for complete input: " ~ (parts | join('; ')), inputs) }}
-  {%- endcall %}
+  {%- do sluice.run_atomically('sluice_record_held_load', [sluice._sluice_record_load_sql('held', "waiting for complete input: " ~ (parts | join('; ')), inputs)]) -%}
   {% do adapter.commit() %}
 {% endmacro %}
 

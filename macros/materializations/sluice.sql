@@ -20,7 +20,9 @@
     a table (the batch, the scratch tables, the package's tables) comes first; then the record
     (quarantine, events, run row, load state, seals; an incremental build's delete and insert)
     is one explicit transaction of DML that also takes the model's lock
-    (sluice.run_atomically); then a table build is published by one atomic statement
+    (sluice.run_atomically; before the audit, the reviewers' decisions it applies and the
+    stored records it moves to a new identity are another such transaction); then a table
+    build is published by one atomic statement
     (sluice.publish_table: ALTER TABLE ... SWAP WITH). A build killed anywhere leaves the
     published table as it was or as audited, and its exceptions recorded with their history,
     or not at all (the rerun records them). Scratch names carry the invocation there
@@ -118,22 +120,32 @@
   {#- 2. audit: every read below is of the batch or of the small tables made from it; the
       statements go in one round trip where the engine allows (sluice.run_together), the first
       beginning with the audit's session settings (sluice.audit_settings_sql) -#}
-  {%- set audit = [sluice.audit_settings_sql() ~ "\n" ~ sluice._sluice_create_scratch_sql(before, "select exception_id, status from " ~ quarantine ~ " where model_unique_id = " ~ mid)] -%}
+  {%- set snapshot = sluice.audit_settings_sql() ~ "\n" ~ sluice._sluice_create_scratch_sql(before, "select exception_id, status from " ~ quarantine ~ " where model_unique_id = " ~ mid) -%}
+  {#- Before the audit reads the quarantine: reviewers' decisions are applied, and a quarantine
+      written by 0.1.0 takes the JSON identity, history and all (decisions still to apply first,
+      under the old ids), then records of rows with a NULL key part, identified by their row's
+      JSON, take the identity by their values. Their scratch tables are created first; their
+      changes take effect together or not at all (sluice.run_atomically: on Snowflake, one
+      explicit transaction of DML). -#}
+  {%- set settle = {'ddl': [], 'dml': [], 'after': []} -%}
+  {%- if (probed[2] | int) > 0 -%}
+    {%- do settle.dml.extend(sluice._sluice_apply_decisions_sql(quarantine, decisions)) -%}
+  {%- endif -%}
+  {%- set moves = [sluice._sluice_upgrade_legacy_sql(spec, quarantine, events, before)] if with_legacy else [] -%}
+  {%- if with_legacy or (probed[5] | int) > 0 -%}
+    {%- do moves.append(sluice._sluice_rekey_null_keys_sql(spec, batch, quarantine, events, before, rewrite_events=with_legacy)) -%}
+  {%- endif -%}
+  {%- for move in moves -%}
+    {%- for part in ['ddl', 'dml', 'after'] -%}{%- do settle[part].extend(move[part]) -%}{%- endfor -%}
+  {%- endfor -%}
+  {%- if settle.dml | length > 0 -%}
+    {%- do sluice.run_together('sluice_settle_scratch', [snapshot] + settle.ddl) -%}
+    {%- do sluice.run_atomically('sluice_settle', settle.dml, after=settle.after) -%}
+  {%- endif -%}
+  {%- set audit = [] if settle.dml | length > 0 else [snapshot] -%}
   {#- each scratch table's statistics once it is written, where the planner needs them
       (sluice.analyze_scratch_sql); an incremental batch is small, a table build's is not -#}
   {%- do audit.append(sluice.analyze_scratch_sql([before] + ([batch] if incremental else []))) -%}
-  {%- if (probed[2] | int) > 0 -%}
-    {%- do audit.append(sluice._sluice_apply_decisions_sql(quarantine, decisions)) -%}
-  {%- endif -%}
-  {#- A quarantine written by 0.1.0 takes the JSON identity, history and all, before anything
-      reads its record keys; decisions still to apply were applied above, under the old ids. -#}
-  {%- if with_legacy -%}
-    {%- do audit.append(sluice._sluice_upgrade_legacy_sql(spec, quarantine, events, before)) -%}
-  {%- endif -%}
-  {#- and records of rows with a NULL key part, identified by their row's JSON, by their values -#}
-  {%- if with_legacy or (probed[5] | int) > 0 -%}
-    {%- do audit.append(sluice._sluice_rekey_null_keys_sql(spec, batch, quarantine, events, before, rewrite_events=with_legacy)) -%}
-  {%- endif -%}
   {%- if spec.dedupe is not none -%}
     {%- do audit.append(sluice._sluice_create_scratch_sql(repeats, sluice._sluice_repeats_sql(batch, spec))) -%}
     {%- do audit.append(sluice.analyze_scratch_sql([repeats])) -%}

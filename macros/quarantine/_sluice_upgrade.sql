@@ -79,7 +79,11 @@
     table, `moved`, gives each exception to move (legacy_id) its new id and key, its status and
     when it changed. Several exceptions can come to one identity (among them one already there):
     one quarantine row stays, a rejection first, then the latest status change, the others are
-    removed, and every event goes to the one that stays. -#}
+    removed, and every event goes to the one that stays.
+
+    Returned as {ddl, dml, after}: the mapping's scratch table is created empty (`ddl`), filled
+    and applied by DML only (`dml`: on Snowflake inside the package's transaction, which DDL
+    would commit; sluice.run_atomically), and dropped (`after`). -#}
 {% macro _sluice_rekey_sql(upgrade, moved_sql, quarantine, events, before, rewrite_events=true) %}
   {%- set mid = sluice._sluice_lit(model.unique_id) -%}
   {%- set mapping -%}
@@ -97,7 +101,8 @@
       where q.model_unique_id = {{ mid }} and q.exception_id in (select new_id from moved)
     ) as c
   {%- endset -%}
-  {%- set out = [sluice._sluice_create_scratch_sql(upgrade, mapping)] -%}
+  {%- set ddl = [sluice._sluice_create_scratch_sql(upgrade, "select * from (" ~ mapping ~ ") as m where 1 = 0")] -%}
+  {%- set out = ["insert into " ~ upgrade ~ " select * from (" ~ mapping ~ ") as m"] -%}
   {%- if not rewrite_events -%}
     {%- do out.append(sluice._sluice_rekeyed_events_sql(upgrade, quarantine, events)) -%}
   {%- endif -%}
@@ -117,8 +122,7 @@
     {%- endset -%}
     {%- do out.append(update) -%}
   {%- endfor -%}
-  {%- do out.extend(sluice._sluice_drop_scratch_sql([upgrade])) -%}
-  {{ return(out) }}
+  {{ return({'ddl': ddl, 'dml': out, 'after': sluice._sluice_drop_scratch_sql([upgrade])}) }}
 {% endmacro %}
 
 
@@ -167,7 +171,7 @@
     batch as it was written: the key array, then `#` and the hash of the row's JSON as
     sluice.row_to_json wrote it (sluice._sluice_row_json_v1). -#}
 {% macro _sluice_rekey_null_keys_sql(spec, batch, quarantine, events, before, rewrite_events=false) %}
-  {%- set upgrade = sluice._sluice_scratch_relation('__sluice_upg') -%}
+  {%- set upgrade = sluice._sluice_scratch_relation('__sluice_upn') -%}
   {%- set old_key = dbt.concat([sluice._sluice_record_key_expr(spec.key_parts, 's'), "'#'", dbt.hash(sluice._sluice_row_json_v1(spec.columns, 's'))]) -%}
   {%- set new_key = sluice._sluice_record_key_expr(spec.key_parts, 's', sluice._sluice_row_values_sql(spec.value_columns, 's')) -%}
   {%- set new_id = dbt.hash(dbt.concat([sluice._sluice_lit(model.unique_id ~ '|'), 'r.new_key', "'|'", 'cast(q.record_copy as ' ~ dbt.type_string() ~ ')', "'|'", 'q.rule_name'])) -%}
