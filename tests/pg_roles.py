@@ -54,3 +54,18 @@ def grant_review(project: DbtProject, role: str) -> None:
     """What a reviewer needs: read the schema's tables, append decisions and approvals."""
     as_admin(f'grant usage on schema "{project.schema}" to {role}')
     as_admin(f'grant select, insert on all tables in schema "{project.schema}" to {role}')
+
+
+def as_role(role: str, sql: str) -> list[tuple[object, ...]]:
+    """One query as a login role made by login_roles (its errors raised as psycopg2 raises them)."""
+    import psycopg2
+
+    conn = psycopg2.connect(
+        host=PG_HOST, port=PG_PORT, user=role, password=PASSWORD, dbname=PG_DBNAME
+    )
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return [tuple(r) for r in cur.fetchall()]
+    finally:
+        conn.close()
