@@ -6,19 +6,24 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from tests.dbt_harness import PG_DBNAME, PG_HOST, PG_PASSWORD, PG_PORT, PG_USER, DbtProject
 
 PASSWORD = "reviewer-pw"
 
 
-def as_admin(sql: str) -> None:
-    """One statement as the server's admin user, committed."""
+def _connect(user: str, password: str) -> Any:
     import psycopg2
 
-    conn = psycopg2.connect(
-        host=PG_HOST, port=PG_PORT, user=PG_USER, password=PG_PASSWORD, dbname=PG_DBNAME
+    return psycopg2.connect(
+        host=PG_HOST, port=PG_PORT, user=user, password=password, dbname=PG_DBNAME
     )
+
+
+def as_admin(sql: str) -> None:
+    """One statement as the server's admin user, committed."""
+    conn = _connect(PG_USER, PG_PASSWORD)
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
@@ -58,11 +63,7 @@ def grant_review(project: DbtProject, role: str) -> None:
 
 def as_role(role: str, sql: str) -> list[tuple[object, ...]]:
     """One query as a login role made by login_roles (its errors raised as psycopg2 raises them)."""
-    import psycopg2
-
-    conn = psycopg2.connect(
-        host=PG_HOST, port=PG_PORT, user=role, password=PASSWORD, dbname=PG_DBNAME
-    )
+    conn = _connect(role, PASSWORD)
     try:
         with conn.cursor() as cur:
             cur.execute(sql)
