@@ -6,19 +6,24 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from tests.dbt_harness import PG_DBNAME, PG_HOST, PG_PASSWORD, PG_PORT, PG_USER, DbtProject
 
 PASSWORD = "reviewer-pw"
 
 
-def as_admin(sql: str) -> None:
-    """One statement as the server's admin user, committed."""
+def _connect(user: str, password: str) -> Any:
     import psycopg2
 
-    conn = psycopg2.connect(
-        host=PG_HOST, port=PG_PORT, user=PG_USER, password=PG_PASSWORD, dbname=PG_DBNAME
+    return psycopg2.connect(
+        host=PG_HOST, port=PG_PORT, user=user, password=password, dbname=PG_DBNAME
     )
+
+
+def as_admin(sql: str) -> None:
+    """One statement as the server's admin user, committed."""
+    conn = _connect(PG_USER, PG_PASSWORD)
     conn.autocommit = True
     try:
         with conn.cursor() as cur:
@@ -54,3 +59,14 @@ def grant_review(project: DbtProject, role: str) -> None:
     """What a reviewer needs: read the schema's tables, append decisions and approvals."""
     as_admin(f'grant usage on schema "{project.schema}" to {role}')
     as_admin(f'grant select, insert on all tables in schema "{project.schema}" to {role}')
+
+
+def as_role(role: str, sql: str) -> list[tuple[object, ...]]:
+    """One query as a login role made by login_roles (its errors raised as psycopg2 raises them)."""
+    conn = _connect(role, PASSWORD)
+    try:
+        with conn.cursor() as cur:
+            cur.execute(sql)
+            return [tuple(r) for r in cur.fetchall()]
+    finally:
+        conn.close()

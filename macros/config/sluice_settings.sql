@@ -26,6 +26,7 @@
     'decisions_table': 'sluice_decisions',
     'approvals_table': 'sluice_decision_approvals',
     'approval_policy': [],
+    'grants': none,
     'load_states_table': 'sluice_load_states',
     'audit_chain_table': 'sluice_audit_chain',
     'audit_records_table': 'sluice_audit_records',

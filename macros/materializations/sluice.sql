@@ -63,6 +63,8 @@
   {%- for rel, columns in [(quarantine, sluice._sluice_quarantine_columns()), (runs, sluice._sluice_runs_columns()), (events, sluice._sluice_events_columns()), (decisions, sluice._sluice_decisions_columns()), (sluice._sluice_bookkeeping_relation('approvals_table'), sluice._sluice_approvals_columns()), (sluice._sluice_bookkeeping_relation('load_states_table'), sluice._sluice_load_states_columns())] -%}
     {%- do sluice._sluice_ensure_table(rel, columns) -%}
   {%- endfor -%}
+  {#- who may read the quarantine (var sluice_grants) -#}
+  {%- do sluice._sluice_grant_quarantine(quarantine, sluice._sluice_model_meta()) -%}
   {#- The loads of the sluice models it reads: a model that does not accept one of them waits,
       its last good data in place (sluice._sluice_load_state.sql). -#}
   {%- set node = graph.nodes.get(model.unique_id) -%}

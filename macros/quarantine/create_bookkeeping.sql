@@ -50,5 +50,8 @@
       {%- do statements.append('alter table ' ~ relation ~ ' add column if not exists ' ~ name ~ ' ' ~ data_type) -%}
     {%- endfor -%}
   {%- endfor -%}
+  {#- who may write decisions and approvals (var sluice_grants) -#}
+  {%- set decided = [sluice._sluice_bookkeeping_relation('decisions_table'), sluice._sluice_bookkeeping_relation('approvals_table')] -%}
+  {%- do statements.extend(sluice._sluice_grant_decisions_sql(decided)) -%}
   {{ return(statements | join(';\n')) }}
 {% endmacro %}

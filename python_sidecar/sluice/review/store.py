@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,6 +29,9 @@ from sluice.warehouse.connection import describe_error
 from sluice.warehouse.identity import Identity, authenticated_identity
 from sluice.warehouse.records import utc
 from sluice.warehouse.sluice_tables import quarantine_relations, query_relation, runs_table
+
+# how PostgreSQL and Snowflake refuse a statement the connection's role has no privilege for
+_PRIVILEGE_DENIED: Final = re.compile(r"permission denied for|insufficient privileges", re.I)
 
 _COLUMNS: Final = (
     "exception_id, model_name, model_unique_id, record_key, record_copy, rule_name, error_class, "
@@ -295,9 +299,8 @@ class ReviewStore:
         except SluiceError:
             raise
         except Exception as exc:
-            raise InputError(
-                f"{self.wh.description}: recording the {approval.action} failed, nothing "
-                f"written: {describe_error(exc)}"
+            raise self._write_failed(
+                exc, f"the {approval.action}", self.approvals_relation
             ) from None
 
     def identity(self) -> Identity:
@@ -401,10 +404,20 @@ class ReviewStore:
         except SluiceError:
             raise
         except Exception as exc:
-            raise InputError(
-                f"{self.wh.description}: recording the decisions failed, nothing written: "
-                f"{describe_error(exc)}"
-            ) from None
+            raise self._write_failed(exc, "the decisions", self.decisions_relation) from None
+
+    def _write_failed(self, exc: Exception, what: str, relation: str) -> InputError:
+        """Why appending to ``relation`` failed; a missing privilege said as such."""
+        reason = describe_error(exc)
+        if _PRIVILEGE_DENIED.search(reason):
+            return InputError(
+                f"{self.wh.description}: refused, nothing written: this connection lacks the "
+                f"INSERT privilege on {relation}, needed to record {what} (var sluice_grants, "
+                f"key decisions.insert): {reason}"
+            )
+        return InputError(
+            f"{self.wh.description}: recording {what} failed, nothing written: {reason}"
+        )
 
 
 def _pending(
