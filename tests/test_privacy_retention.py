@@ -94,6 +94,13 @@ def test_retention_redacts_and_deletes_exactly_the_closed_exceptions_past_their_
         )
         == kept_before
     )
+    reasons = project.query(
+        "select reason from {schema}.sluice_exception_events where event_type = 'retained'"
+    )
+    assert {r[0] for r in reasons} == {
+        "retention deleted: closed for more than 365d",
+        "retention redacted: closed for more than 30d",
+    }
     # the history and decisions keep their rows, their evidence redacted
     assert project.query(
         "select count(*) from {schema}.sluice_exception_events "
@@ -149,4 +156,16 @@ def test_a_bad_retention_setting_is_refused_naming_the_key(make_project, capsys)
         *("retention", "apply", "--vars", "{sluice_retention: {delete_after: soon}}"),
     )
     assert code == 2 and "sluice_retention.delete_after" in out, out
+    assert _snapshot(project) == before
+
+
+def test_a_model_retention_setting_is_read_and_checked(make_project, capsys):
+    # a model's meta.sluice.retention is a setting the build accepts, read by the command
+    project = make_project("duckdb")
+    scenario.setup(project, extra_meta="retention: {redact: 30d}")
+    project.dbt("build")
+    before = _snapshot(project)
+    code, out = _sluice(project, capsys, "retention", "apply")
+    assert code == 2, out
+    assert "model.sluice_test.orders: meta.sluice.retention" in out and "'redact'" in out, out
     assert _snapshot(project) == before

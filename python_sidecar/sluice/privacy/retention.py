@@ -104,6 +104,14 @@ class Retention:
     """(model_unique_id, exception_id) of each exception deleted from its quarantine."""
 
 
+def _span(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
 def _redacted(value: Any) -> bool:
     return value is None or str(value).startswith(REDACTED_PREFIX)
 
@@ -129,14 +137,16 @@ def apply(
                 continue
             age = now - changed
             if policy.delete_after is not None and age > policy.delete_after:
-                work.append((relation, row, f"deleted: closed for more than {policy.delete_after}"))
+                work.append(
+                    (relation, row, f"deleted: closed for more than {_span(policy.delete_after)}")
+                )
             elif (
                 policy.redact_after is not None
                 and age > policy.redact_after
                 and not all(_redacted(v) for v in (row[11], row[13], row[14]))
             ):
                 work.append(
-                    (relation, row, f"redacted: closed for more than {policy.redact_after}")
+                    (relation, row, f"redacted: closed for more than {_span(policy.redact_after)}")
                 )
     result = Retention(
         tuple((str(r[2]), str(r[0])) for _, r, what in work if what.startswith("redacted")),
