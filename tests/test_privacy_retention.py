@@ -8,7 +8,7 @@ from sluice.audit.chain import REDACTED_PREFIX, redaction_marker
 from sluice.cli import main
 
 from tests import scenario
-from tests.dbt_harness import DbtProject
+from tests.dbt_harness import SNOWFLAKE_TOO, DbtProject
 from tests.test_privacy_chain import _decide
 
 POLICY = "{sluice_retention: {redact_after: 30d, delete_after: 365d}}"
@@ -41,6 +41,7 @@ def _snapshot(project: DbtProject) -> list[list[tuple[object, ...]]]:
     ]
 
 
+@SNOWFLAKE_TOO
 def test_retention_redacts_and_deletes_exactly_the_closed_exceptions_past_their_time(
     make_project, engine, capsys
 ):
