@@ -40,6 +40,7 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("audit", "sluice.cli.audit"),
     ("load-state", "sluice.cli.load_state"),
     ("metrics", "sluice.cli.metrics"),
+    ("retention", "sluice.cli.retention"),
 )
 
 

@@ -16,6 +16,7 @@ time UTC), which the model's next build seals. One transaction: all of it, or no
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
@@ -74,11 +75,9 @@ def forget(
     says. Refused, nothing written, when no quarantine holds the record, or when a seal that
     hashed evidence in clear (an earlier release's) covers one of its events or decisions."""
     wh = store.wh
-    project = store.project
     found: list[tuple[str, tuple[Any, ...]]] = []
     sql = (
-        "select exception_id, model_name, model_unique_id, record_copy, rule_name, error_class, "
-        "severity, route, owner, status, attempt_count from {relation} "
+        f"select {EXCEPTION_COLUMNS} from {{relation}} "
         "where (model_name = %s or model_unique_id = %s) and record_key = %s"
     )
     for relation in store.quarantines():
@@ -91,21 +90,49 @@ def forget(
             "any sluice quarantine (the key as `sluice review list` shows it)"
         )
     ids = sorted({str(r[0]) for _, r in found})
-    marks = ", ".join(["%s"] * len(ids))
-    schema = project.sluice_schema()
-    events = wh.relation(schema, project.settings.events_table)
-    decisions = store.decisions_relation
-    tables = trail_tables(project)
-    _refuse_clear_seals(store, ids, events, decisions, tables)
+    tables = trail_tables(store.project)
+    refuse_clear_seals(store, ids, tables)
     marker = redaction_marker(record_key) or ""
     stamp = now.astimezone(UTC).replace(tzinfo=None)
-    erased = [
+    erased = redaction_events([r for _, r in found], ERASED, by, reason, stamp)
+    try:
+        with store.wh.transaction():
+            counts = redact_evidence(store, sorted({rel for rel, _ in found}), ids, erased)
+    except SluiceError:
+        raise
+    except Exception as exc:
+        raise InputError(
+            f"{store.wh.description}: forget failed, nothing changed: {describe_error(exc)}"
+        ) from None
+    return Erasure(
+        str(found[0][1][2]),
+        record_key,
+        marker,
+        len(ids),
+        counts.events,
+        counts.decisions,
+    )
+
+
+EXCEPTION_COLUMNS: Final = (
+    "exception_id, model_name, model_unique_id, record_copy, rule_name, error_class, severity, "
+    "route, owner, status, attempt_count, record_key"
+)
+"""The quarantine's columns :func:`redaction_events` reads, in its order."""
+
+
+def redaction_events(
+    rows: Sequence[tuple[Any, ...]], event_type: str, by: str, reason: str, stamp: datetime
+) -> list[tuple[Any, ...]]:
+    """One event per exception (a row of :data:`EXCEPTION_COLUMNS`) saying its evidence was
+    redacted: the status unchanged, the record key as its marker."""
+    return [
         (
             uuid.uuid4().hex,
             str(r[0]),
             str(r[1]),
             str(r[2]),
-            marker,
+            redaction_marker(None if r[11] is None else str(r[11])),
             r[3],
             r[4],
             r[5],
@@ -119,55 +146,62 @@ def forget(
             stamp,
             by,
             reason,
-            ERASED,
+            event_type,
         )
-        for _, r in found
+        for r in rows
     ]
+
+
+@dataclass(frozen=True, slots=True)
+class Redacted:
+    events: int
+    decisions: int
+
+
+def redact_evidence(
+    store: ReviewStore,
+    quarantines: Sequence[str],
+    ids: Sequence[str],
+    new_events: Sequence[tuple[Any, ...]],
+) -> Redacted:
+    """Replace the evidence of the exceptions ``ids`` by redaction markers in ``quarantines``,
+    the history and the decisions, and append ``new_events``. The caller holds the transaction."""
+    wh = store.wh
+    project = store.project
+    schema = project.sluice_schema()
+    events = wh.relation(schema, project.settings.events_table)
     redactions: list[tuple[str, tuple[str, ...]]] = [
-        (rel, _QUARANTINE_EVIDENCE) for rel in sorted({rel for rel, _ in found})
+        (rel, _QUARANTINE_EVIDENCE) for rel in quarantines
     ]
     if wh.table_exists(schema, project.settings.events_table):
         redactions.append((events, _EVENT_EVIDENCE))
     if wh.table_exists(schema, project.settings.decisions_table):
-        redactions.append((decisions, _DECISION_EVIDENCE))
+        redactions.append((store.decisions_relation, _DECISION_EVIDENCE))
     counts = {relation: 0 for relation, _ in redactions}
-    try:
-        with wh.transaction():
-            for relation, columns in redactions:
-                counts[relation] = _count(store, relation, ids)
-                sets = ", ".join(f"{c} = {redaction_sql(c)}" for c in columns)
-                wh.execute(f"update {relation} set {sets} where exception_id in ({marks})", ids)
-            wh.insert(events, _EVENT_COLUMNS, erased)
-    except SluiceError:
-        raise
-    except Exception as exc:
-        raise InputError(
-            f"{wh.description}: forget failed, nothing changed: {describe_error(exc)}"
-        ) from None
-    return Erasure(
-        str(found[0][1][2]),
-        record_key,
-        marker,
-        len(ids),
-        counts.get(events, 0),
-        counts.get(decisions, 0),
-    )
+    marks = ", ".join(["%s"] * len(ids))
+    for relation, columns in redactions:
+        counts[relation] = _count(store, relation, ids)
+        sets = ", ".join(f"{c} = {redaction_sql(c)}" for c in columns)
+        wh.execute(f"update {relation} set {sets} where exception_id in ({marks})", list(ids))
+    if new_events:
+        wh.insert(events, _EVENT_COLUMNS, new_events)
+    return Redacted(counts.get(events, 0), counts.get(store.decisions_relation, 0))
 
 
-def _count(store: ReviewStore, relation: str, ids: list[str]) -> int:
+def _count(store: ReviewStore, relation: str, ids: Sequence[str]) -> int:
     marks = ", ".join(["%s"] * len(ids))
     rows = store.wh.query(f"select count(*) from {relation} where exception_id in ({marks})", ids)
     return int(rows[0][0])
 
 
-def _refuse_clear_seals(
-    store: ReviewStore, ids: list[str], events: str, decisions: str, tables: Any
-) -> None:
+def refuse_clear_seals(store: ReviewStore, ids: Sequence[str], tables: Any) -> None:
     """A seal made before evidence was sealed by its digest covers the clear text: redacting a
     row it covers would be reported as an edit. Refused, naming the seal."""
     wh = store.wh
-    if not wh.table_exists(tables.schema, tables.records):
+    if not ids or not wh.table_exists(tables.schema, tables.records):
         return
+    events = wh.relation(store.project.sluice_schema(), store.project.settings.events_table)
+    decisions = store.decisions_relation
     records = wh.relation(tables.schema, tables.records)
     chain = wh.relation(tables.schema, tables.chain)
     marks = ", ".join(["%s"] * len(ids))
@@ -191,7 +225,7 @@ def _refuse_clear_seals(
         if rows:
             model, seq = rows[0]
             raise InputError(
-                f"forget refused, nothing changed: {tables.audited[chain_name]} rows of this "
+                f"refused, nothing changed: {tables.audited[chain_name]} rows of this "
                 f"record are sealed by seal {seq} of {model}, made before evidence was sealed "
                 "by its digest: redacting them would break the audit trail"
             )

@@ -1,0 +1,172 @@
+"""`sluice retention apply`: the evidence of closed exceptions past redact_after is redacted,
+closed exceptions past delete_after are deleted, open ones are never touched, a second run
+changes nothing, and the audit trail still verifies (a hand edit of kept evidence reported)."""
+
+from __future__ import annotations
+
+from sluice.audit.chain import REDACTED_PREFIX, redaction_marker
+from sluice.cli import main
+
+from tests import scenario
+from tests.dbt_harness import SNOWFLAKE_TOO, DbtProject
+from tests.test_privacy_chain import _decide
+
+POLICY = "{sluice_retention: {redact_after: 30d, delete_after: 365d}}"
+
+
+def _sluice(project: DbtProject, capsys, *args: str) -> tuple[int, str]:
+    code = main([*args, "--project-dir", str(project.root), "--profiles-dir", str(project.root)])
+    out = capsys.readouterr()
+    return code, out.out + out.err
+
+
+def _age(project: DbtProject, key: str, days: int) -> list[str]:
+    project.execute(
+        "update {schema}.orders__quarantine set status_changed_at = "
+        f"cast(current_timestamp as timestamp) - interval '{days} days' "
+        f"where record_key = '[{key}]'"
+    )
+    return sorted(
+        r[0]
+        for r in project.query(
+            f"select exception_id from {{schema}}.orders__quarantine where record_key = '[{key}]'"
+        )
+    )
+
+
+def _snapshot(project: DbtProject) -> list[list[tuple[object, ...]]]:
+    return [
+        project.query(f"select * from {{schema}}.{table} order by 1")
+        for table in ("orders__quarantine", "sluice_exception_events", "sluice_decisions")
+    ]
+
+
+@SNOWFLAKE_TOO
+def test_retention_redacts_and_deletes_exactly_the_closed_exceptions_past_their_time(
+    make_project, engine, capsys
+):
+    project = make_project(engine)
+    scenario.setup(project)
+    project.dbt("build")
+    decisions = {key: _decide(project, key, f"reason for {key}") for key in ("2", "3", "4")}
+    project.dbt("run", "-s", "orders")
+    deleted = _age(project, "2", 400)  # closed, past delete_after
+    redacted = _age(project, "3", 60)  # closed, past redact_after only
+    kept = _age(project, "4", 10)  # closed, not yet due
+    open_ids = _age(project, "7", 400)  # open: never touched, however old
+    assert deleted and redacted and kept and open_ids
+    open_before = project.query(
+        "select * from {schema}.orders__quarantine where record_key = '[7]' order by 1"
+    )
+    kept_before = project.query(
+        "select * from {schema}.orders__quarantine where record_key = '[4]' order by 1"
+    )
+    before = _snapshot(project)
+
+    code, out = _sluice(project, capsys, "retention", "apply", "--dry-run", "--vars", POLICY)
+    assert code == 0, out
+    assert f"would redact the evidence of {len(redacted)}, would delete {len(deleted)}" in out
+    assert _snapshot(project) == before
+
+    code, out = _sluice(project, capsys, "retention", "apply", "--vars", POLICY)
+    assert code == 0, out
+    assert f"redacted the evidence of {len(redacted)}, deleted {len(deleted)}" in out
+    remaining = project.query(
+        "select exception_id, record_key, failed_value, row_json, status "
+        "from {schema}.orders__quarantine order by 1"
+    )
+    ids = {r[0] for r in remaining}
+    assert not ids & set(deleted)
+    assert set(redacted) | set(kept) | set(open_ids) <= ids
+    for exception_id, key, value, row, status in remaining:
+        if exception_id in redacted:
+            assert key == redaction_marker("[3]") and row.startswith(REDACTED_PREFIX)
+            assert value is None or value.startswith(REDACTED_PREFIX)
+            assert status == "rejected"
+    assert (
+        project.query(
+            "select * from {schema}.orders__quarantine where record_key = '[7]' order by 1"
+        )
+        == open_before
+    )
+    assert (
+        project.query(
+            "select * from {schema}.orders__quarantine where record_key = '[4]' order by 1"
+        )
+        == kept_before
+    )
+    reasons = project.query(
+        "select reason from {schema}.sluice_exception_events where event_type = 'retained'"
+    )
+    assert {r[0] for r in reasons} == {
+        "retention deleted: closed for more than 365d",
+        "retention redacted: closed for more than 30d",
+    }
+    # the history and decisions keep their rows, their evidence redacted
+    assert project.query(
+        "select count(*) from {schema}.sluice_exception_events "
+        "where record_key in ('[2]', '[3]') or reason in ('reason for 2', 'reason for 3')"
+    ) == [(0,)]
+    assert project.query(
+        "select count(*) from {schema}.sluice_exception_events where record_key = '[4]'"
+    ) != [(0,)]
+    for key, decision in decisions.items():
+        reason = f"reason for {key}"
+        expected = reason if key == "4" else redaction_marker(reason)
+        assert project.query(
+            f"select reason from {{schema}}.sluice_decisions where decision_id = '{decision}'"
+        ) == [(expected,)]
+    retained = project.query(
+        "select exception_id, actor, invocation_id from {schema}.sluice_exception_events "
+        "where event_type = 'retained' order by 1"
+    )
+    assert retained == [(i, "sluice retention", None) for i in sorted(deleted + redacted)]
+    code, out = _sluice(project, capsys, "audit", "verify")
+    assert code == 0, out
+
+    # a second run changes nothing
+    after = _snapshot(project)
+    code, out = _sluice(project, capsys, "retention", "apply", "--vars", POLICY)
+    assert code == 0 and "redacted the evidence of 0, deleted 0" in out, out
+    assert _snapshot(project) == after
+
+    # the next build seals the retention events; a hand edit of kept evidence is reported
+    project.dbt("run", "-s", "orders")
+    code, out = _sluice(project, capsys, "audit", "verify")
+    assert code == 0 and "waiting" not in out, out
+    project.execute(
+        "update {schema}.sluice_decisions set reason = 'edited' "
+        f"where decision_id = '{decisions['4']}'"
+    )
+    code, out = _sluice(project, capsys, "audit", "verify")
+    assert code == 1 and decisions["4"] in out, out
+
+
+def test_a_bad_retention_setting_is_refused_naming_the_key(make_project, capsys):
+    project = make_project("duckdb")
+    scenario.setup(project)
+    project.dbt("build")
+    before = _snapshot(project)
+    code, out = _sluice(
+        project, capsys, "retention", "apply", "--vars", "{sluice_retention: {redact: 30d}}"
+    )
+    assert code == 2 and "var sluice_retention" in out and "'redact'" in out, out
+    code, out = _sluice(
+        project,
+        capsys,
+        *("retention", "apply", "--vars", "{sluice_retention: {delete_after: soon}}"),
+    )
+    assert code == 2 and "sluice_retention.delete_after" in out, out
+    assert _snapshot(project) == before
+
+
+def test_a_model_retention_setting_is_read_and_checked(make_project, capsys):
+    # a model's meta.sluice.retention is a setting the build accepts, read by the command
+    project = make_project("duckdb")
+    scenario.setup(project, extra_meta="retention: {redact: 30d}")
+    project.dbt("build")
+    before = _snapshot(project)
+    code, out = _sluice(project, capsys, "retention", "apply")
+    assert code == 2, out
+    assert "model.sluice_test.orders: meta.sluice.retention" in out and "'redact'" in out, out
+    assert _snapshot(project) == before
