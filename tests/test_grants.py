@@ -99,3 +99,14 @@ def test_bad_grants_stop_the_build_naming_the_var_and_key(make_project, grants, 
         f.write(f"vars:\n  sluice_grants: {grants}\n")
     result = project.dbt("run", "-s", "orders", expect=2)
     assert "sluice_grants" in result.output and named in result.output, result.output[-3000:]
+
+
+def test_a_models_own_grants_are_a_known_setting(make_project):
+    """`meta.sluice.grants` (a model's own entry, replacing the var's) is accepted by the
+    package's settings check; on DuckDB, which has no grants, the model then builds as before."""
+    project = make_project("duckdb")
+    scenario.setup(project, extra_meta="grants: {quarantine: {select: [analyst]}}")
+    project.dbt("seed")
+    result = project.dbt("run", "-s", "orders", expect=None)
+    assert "unknown setting" not in result.output, result.output[-3000:]
+    assert result.status("orders") == "success", result.output[-3000:]

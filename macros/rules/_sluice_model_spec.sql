@@ -111,7 +111,7 @@
   {%- set meta = sluice._sluice_model_meta(node) -%}
   {%- set current = node if node is not none else model -%}
   {%- set model_name = current.name -%}
-  {%- set known = ['key', 'source_system', 'target_system', 'owner', 'incremental', 'quarantine', 'gate', 'description', 'max_attempts', 'adopt_tests', 'deduplicate', 'attempt_interval', 'dead_letter_after', 'accepts', 'batch_id_column', 'mask', 'retention'] -%}
+  {%- set known = ['key', 'source_system', 'target_system', 'owner', 'incremental', 'quarantine', 'gate', 'description', 'max_attempts', 'adopt_tests', 'deduplicate', 'attempt_interval', 'dead_letter_after', 'accepts', 'batch_id_column', 'mask', 'retention', 'grants'] -%}
   {%- for k in meta.keys() if k not in known -%}
     {{ sluice._sluice_config_error(model_name, none, 'meta.sluice.' ~ k, "unknown setting (expected one of " ~ (known | join(', ')) ~ ")") }}
   {%- endfor -%}
