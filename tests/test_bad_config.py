@@ -73,14 +73,14 @@ CASES = [
     ),
     (
         "unknown alert key",
-        r"key: order_id",
-        "key: order_id\n                  alerts: {error_rate: {above: '2%', for_bulids: 3}}",
+        r"( +)key: order_id",
+        r"\1key: order_id\n\1alerts: {error_rate: {above: '2%', for_bulids: 3}}",
         ["'orders'", "'meta.sluice.alerts.error_rate.for_bulids'", "unknown key"],
     ),
     (
         "alert duration that is not one",
-        r"key: order_id",
-        "key: order_id\n                  alerts: {queue_age: {above: 'soon'}}",
+        r"( +)key: order_id",
+        r"\1key: order_id\n\1alerts: {queue_age: {above: 'soon'}}",
         ["'orders'", "'meta.sluice.alerts.queue_age.above'", "'soon'"],
     ),
     (
