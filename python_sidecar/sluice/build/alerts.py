@@ -143,7 +143,8 @@ def trend_alerts(
     """Evaluate the models' trend alerts from the warehouse's ``sluice_runs`` and exception
     events, send the conditions that started to hold since the last build to the webhook, and
     keep the ones sent in ``target/sluice/trend_alerts.json`` so they are not sent again while
-    they hold. Returns a note when something went wrong; never changes the build's outcome."""
+    they hold. Returns a note when the alerts could not be read or sent (the build's outcome
+    stands); a state file that cannot be written fails as ``alerts.json`` does."""
     from sluice.warehouse.metrics import read_recent_builds
 
     state_file = sluice_dir(target_dir) / TREND_STATE_FILE
