@@ -72,6 +72,18 @@ CASES = [
         ["'orders'", "'gate.high'", "'2.5'"],
     ),
     (
+        "unknown alert key",
+        r"( +)key: order_id",
+        r"\1key: order_id\n\1alerts: {error_rate: {above: '2%', for_bulids: 3}}",
+        ["'orders'", "'meta.sluice.alerts.error_rate.for_bulids'", "unknown key"],
+    ),
+    (
+        "alert duration that is not one",
+        r"( +)key: order_id",
+        r"\1key: order_id\n\1alerts: {queue_age: {above: 'soon'}}",
+        ["'orders'", "'meta.sluice.alerts.queue_age.above'", "'soon'"],
+    ),
+    (
         "unknown gate severity",
         r"gate: \{critical: 0, high: 5, medium: 5\}",
         "gate: {critical: 0, urgent: 5}",

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sluice.artifacts import Artifacts, Manifest, RunResults, load_sources_if_present
-from sluice.build.alerts import alert, escalations_of
+from sluice.build.alerts import alert, escalations_of, trend_alerts
 from sluice.build.artifacts import final_view
 from sluice.build.metrics_step import write_operational_metrics
 from sluice.build.progress import Context, Progress
@@ -179,7 +179,16 @@ def finish(context: Context, progress: Progress, stopped: str, outputs: Outputs)
             note = keep_head_after_build(shared, progress.invocation_id)
             if note:
                 notes.append(note)
-            note = write_operational_metrics(shared, manifest, context.target_dir)
+            metrics, note = write_operational_metrics(shared, manifest, context.target_dir)
+            if metrics is not None:
+                note = trend_alerts(
+                    shared,
+                    manifest,
+                    metrics,
+                    context.settings,
+                    context.target_dir,
+                    project=manifest.metadata.project_name or context.project.name,
+                )
             if note:
                 notes.append(note)
     if step.note:

@@ -10,7 +10,7 @@ from pathlib import Path
 from sluice.artifacts import Manifest
 from sluice.build.layout import sluice_dir
 from sluice.build.report_step import WarehouseAfterDbt
-from sluice.escalate.metrics import render_operational, source_systems
+from sluice.escalate.metrics import OperationalMetrics, render_operational, source_systems
 from sluice.escalate.prometheus import write_text_atomic
 from sluice.warehouse.connection import describe_error
 
@@ -19,8 +19,9 @@ METRICS_FILE = "sluice_metrics.prom"
 
 def write_operational_metrics(
     shared: WarehouseAfterDbt, manifest: Manifest, target_dir: Path
-) -> str | None:
-    """Write the textfile; returns a note when it could not be."""
+) -> tuple[OperationalMetrics | None, str | None]:
+    """Write the textfile; returns the metrics read (for the trend alerts), or a note when they
+    could not be read or written."""
     from sluice.warehouse.metrics import read_operational_metrics
 
     try:
@@ -28,5 +29,5 @@ def write_operational_metrics(
         write_text_atomic(sluice_dir(target_dir) / METRICS_FILE, render_operational(metrics))
     except Exception as exc:  # the build's outcome stands whatever happens here
         shared.recover()
-        return f"operational metrics not written: {describe_error(exc)}"
-    return None
+        return None, f"operational metrics not written: {describe_error(exc)}"
+    return metrics, None

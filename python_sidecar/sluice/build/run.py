@@ -195,6 +195,7 @@ def _started(
     passthrough = _checked_args(passthrough, given_project, progress.project)
     _check_formats(request.report_formats)
     settings = _settings(progress.project, request.settings, env)
+    _check_alert_settings(progress.project, passthrough, env)
     progress.settings = settings
     run_dbt = request.runner or subprocess_runner(
         find_dbt(request.dbt_executable),
@@ -309,6 +310,25 @@ def _settings(project: Path, flags: dict[str, Any], environ: Mapping[str, str]) 
     except InputError as exc:
         raise BuildError(str(exc)) from None
     return settings
+
+
+def _check_alert_settings(
+    project: Path, dbt_args: Sequence[str], environ: Mapping[str, str]
+) -> None:
+    """The var ``sluice_alerts`` checked before dbt runs: a malformed one stops the build
+    (exit 2) naming the key; ``meta.sluice.alerts`` is checked when dbt compiles the model."""
+    from sluice.escalate.trends import AlertSettingError, project_rules
+    from sluice.project import ProjectFlags, load_project
+
+    try:
+        flags = ProjectFlags.from_dbt_args(dbt_args, project_dir=project)
+        value = load_project(flags, environ=environ).var("sluice_alerts", None)
+    except Exception:  # a project or var dbt cannot read either: dbt reports it
+        return
+    try:
+        project_rules(value)
+    except AlertSettingError as exc:
+        raise BuildError(str(exc)) from None
 
 
 def _run(context: Context, progress: Progress, outputs: Outputs) -> BuildResult:

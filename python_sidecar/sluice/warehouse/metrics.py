@@ -17,6 +17,7 @@ from typing import Any, Final
 
 from sluice.errors import InputError, SluiceError
 from sluice.escalate.metrics import ModelMetrics, OperationalMetrics, RuleMetrics
+from sluice.escalate.trends import BuildRate
 from sluice.warehouse import Warehouse
 from sluice.warehouse.connection import describe_error
 
@@ -156,3 +157,48 @@ def read_operational_metrics(
             f"{wh.description}: cannot read the sluice history in {schema}: {describe_error(exc)}"
         ) from None
     return OperationalMetrics(rules=tuple(rules), models=tuple(models))
+
+
+RECENT_BUILDS: Final = 1000
+"""How many of each model's latest builds the trend alerts read (``rising`` looks no further)."""
+
+
+def read_recent_builds(
+    wh: Warehouse, *, now: datetime | None = None, limit: int = RECENT_BUILDS
+) -> dict[str, tuple[BuildRate, ...]]:
+    """Each sluice model's latest builds in ``sluice_runs``, newest first: rows read, rows held
+    and how long ago the build finished (from ``now``, default the current time)."""
+    project = wh.project
+    schema, runs_table = project.sluice_schema(), project.settings.runs_table
+    when = now or datetime.now(UTC)
+    found: dict[str, list[BuildRate]] = {}
+    try:
+        if not wh.table_exists(schema, runs_table):
+            return {}
+        rows = wh.query(f"""
+            select model_unique_id, rows_in, rows_held, built_at
+            from (
+                select r.model_unique_id, r.rows_in, r.rows_held,
+                    coalesce(r.finished_at, r.run_started_at) as built_at,
+                    row_number() over (
+                        partition by r.model_unique_id
+                        order by coalesce(r.finished_at, r.run_started_at) desc,
+                            r.invocation_id desc
+                    ) as sluice_rn
+                from {wh.relation(schema, runs_table)} as r
+            ) as r
+            where sluice_rn <= {int(limit)}
+            order by model_unique_id, sluice_rn
+        """)
+    except SluiceError:
+        raise
+    except Exception as exc:
+        raise InputError(
+            f"{wh.description}: cannot read {runs_table} in {schema}: {describe_error(exc)}"
+        ) from None
+    for model_id, rows_in, rows_held, built_at in rows:
+        age = max(0.0, (when - _utc(built_at)).total_seconds()) if built_at else 0.0
+        found.setdefault(str(model_id), []).append(
+            BuildRate(int(rows_in or 0), int(rows_held or 0), age)
+        )
+    return {uid: tuple(builds) for uid, builds in found.items()}
