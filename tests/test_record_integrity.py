@@ -75,7 +75,7 @@ def test_composite_keys_whose_text_collides_are_two_records(make_project, engine
         'select exception_id from {schema}.pairs__quarantine where record_key = \'["x|y","z"]\''
     )[0][0]
     project.execute(
-        "insert into {schema}.sluice_decisions values "
+        "insert into {schema}.sluice_decisions (decision_id, exception_id, model_unique_id, decision, decided_by, decided_at, reason) values "
         f"('d1', '{exception_id}', 'model.sluice_test.pairs', 'release', 'ana', "
         f"cast('{(datetime.utcnow() + timedelta(seconds=1)).isoformat(sep=' ')}' as timestamp), 'checked')"
     )
@@ -133,7 +133,7 @@ def _reject(project: DbtProject, model: str, record_key: str) -> None:
     )[0][0]
     decided_at = (datetime.utcnow() + timedelta(seconds=1)).isoformat(sep=" ")
     project.execute(
-        "insert into {schema}.sluice_decisions values "
+        "insert into {schema}.sluice_decisions (decision_id, exception_id, model_unique_id, decision, decided_by, decided_at, reason) values "
         f"('d1', '{exception_id}', 'model.sluice_test.{model}', 'reject', 'ana', "
         f"cast('{decided_at}' as timestamp), 'not ours')"
     )
@@ -479,7 +479,7 @@ def test_a_0_1_0_quarantine_takes_the_new_identity_on_the_next_build(make_projec
     # and a reviewer released it after seeing that row
     _write_legacy_exception(project, "a = 'x|y'", "open", 2)
     project.execute(
-        "insert into {schema}.sluice_decisions select 'd1', "
+        "insert into {schema}.sluice_decisions (decision_id, exception_id, model_unique_id, decision, decided_by, decided_at, reason) select 'd1', "
         + LEGACY_ID.format(key="'x|y|z|1.00'")
         + ", 'model.sluice_test.things', 'release', 'ana', cast('2020-01-02 00:00:00' as timestamp), 'checked'"
     )

@@ -47,7 +47,14 @@
         the hook never commits) -#}
     {%- set added = {'runs_table': [('rows_set_aside', dbt.type_bigint()), ('rows_held_open', dbt.type_bigint())], 'events_table': [('event_type', dbt.type_string())], 'decisions_table': [('authenticated_user', dbt.type_string()), ('authenticated_role', dbt.type_string()), ('identity_source', dbt.type_string()), ('identity_check', dbt.type_string()), ('policy', dbt.type_string()), ('required_approvers', dbt.type_bigint())]} -%}
     {%- for name, data_type in added.get(setting, []) -%}
-      {%- do statements.append('alter table ' ~ relation ~ ' add column if not exists ' ~ name ~ ' ' ~ data_type) -%}
+      {%- set alter = 'alter table ' ~ relation ~ ' add column if not exists ' ~ name ~ ' ' ~ data_type -%}
+      {%- if target.type == 'postgres' -%}
+        {#- PostgreSQL runs the hook's statements as one transaction, and ALTER TABLE locks the
+            table even when the column is there: held to the hook's end, that lock deadlocked
+            with a build of the same tables already running. Altered only when missing. -#}
+        {%- set alter = "do $sluice$ begin if not exists (select 1 from information_schema.columns where table_schema = '" ~ relation.schema ~ "' and table_name = '" ~ relation.identifier ~ "' and column_name = '" ~ name ~ "') then " ~ alter ~ "; end if; end $sluice$" -%}
+      {%- endif -%}
+      {%- do statements.append(alter) -%}
     {%- endfor -%}
   {%- endfor -%}
   {#- who may write decisions and approvals (var sluice_grants) -#}
