@@ -48,7 +48,7 @@
     {%- set added = {'runs_table': [('rows_set_aside', dbt.type_bigint()), ('rows_held_open', dbt.type_bigint())], 'events_table': [('event_type', dbt.type_string())], 'decisions_table': [('authenticated_user', dbt.type_string()), ('authenticated_role', dbt.type_string()), ('identity_source', dbt.type_string()), ('identity_check', dbt.type_string()), ('policy', dbt.type_string()), ('required_approvers', dbt.type_bigint())]} -%}
     {%- for name, data_type in added.get(setting, []) -%}
       {%- set alter = 'alter table ' ~ relation ~ ' add column if not exists ' ~ name ~ ' ' ~ data_type -%}
-      {%- if target.type == 'postgres' -%}
+      {%- if target.type == 'postgres' and setting == 'decisions_table' -%}
         {#- PostgreSQL runs the hook's statements as one transaction, and ALTER TABLE locks the
             table even when the column is there: held to the hook's end, that lock deadlocked
             with a build of the same tables already running. Altered only when missing. -#}

@@ -214,7 +214,7 @@ def decided_text(decisions: Sequence[Decision], rows: dict[str, ExceptionRow]) -
         lines.append(
             f"  pending: {_plural(len(needs), 'decision')} under policy "
             f"{', '.join(sorted({d.policy or '' for d in needs}))} need more approvers "
-            "(sluice review pending lists them, each with its approvers)"
+            "(sluice review pending)"
         )
     lines += [
         f"  {rows[d.exception_id].label if d.exception_id in rows else d.exception_id}"
