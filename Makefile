@@ -21,7 +21,7 @@ demo: $(STAMP)
 
 test: $(STAMP)
 	@bash tests/pg.sh start || echo "PostgreSQL not started: the postgres tests are skipped (under CI=true they fail)"
-	$(BIN)/python -m pytest -q -n auto --dist loadfile
+	$(BIN)/python -m pytest -q -n auto --dist loadfile --durations=40
 
 # The import direction between the sidecar's rooms (docs/architecture.md) is ruff's banned-api,
 # configured per room (python_sidecar/sluice/impact/.ruff.toml) and run by `ruff check`. The last
