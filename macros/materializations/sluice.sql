@@ -147,15 +147,18 @@
   {%- set audit = [] if settle.dml | length > 0 else [snapshot] -%}
   {#- each scratch table's statistics once it is written, where the planner needs them
       (sluice.analyze_scratch_sql); an incremental batch is small, a table build's is not -#}
-  {%- do audit.append(sluice.analyze_scratch_sql([before] + ([batch] if incremental else []))) -%}
+  {%- do audit.append(sluice.analyze_scratch_sql([before])) -%}
+  {%- if incremental -%}{%- do audit.append(sluice.analyze_scratch_sql([batch], spec.key_sql)) -%}{%- endif -%}
   {%- if spec.dedupe is not none -%}
     {%- do audit.append(sluice._sluice_create_scratch_sql(repeats, sluice._sluice_repeats_sql(batch, spec))) -%}
     {%- do audit.append(sluice.analyze_scratch_sql([repeats])) -%}
   {%- endif -%}
   {%- do audit.append(sluice._sluice_create_scratch_sql(interesting, sluice._sluice_interesting_sql(batch, spec, repeats, quarantine, with_rejected))) -%}
-  {%- do audit.append(sluice.analyze_scratch_sql([interesting])) -%}
+  {%- set row_flags = [] -%}
+  {%- for r in spec.rules if r.kind != 'unique' -%}{%- do row_flags.append('_sluice_f' ~ r.index) -%}{%- endfor -%}
+  {%- do audit.append(sluice.analyze_scratch_sql([interesting], ['_sluice_record', '_sluice_copy'] + row_flags)) -%}
   {%- do audit.append(sluice._sluice_create_scratch_sql(exc_rel, sluice._sluice_exceptions_sql(spec, interesting, before, quarantine if changed_before_audit else none))) -%}
-  {%- do audit.append(sluice.analyze_scratch_sql([exc_rel])) -%}
+  {%- do audit.append(sluice.analyze_scratch_sql([exc_rel], ['exception_id', 'record_key', 'record_copy', 'rule_name', '_sluice_status', '_sluice_was_open', '_sluice_blocking', '_sluice_set_aside'])) -%}
   {#- The exceptions go into the quarantine with the rest of the record, held or published
       (sluice.run_atomically). The counts below and the take-out read the same before as after
       that upsert (it touches neither released nor rejected exceptions, nor those about to
