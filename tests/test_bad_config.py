@@ -84,6 +84,30 @@ CASES = [
         ["'orders'", "'meta.sluice.alerts.queue_age.above'", "'soon'"],
     ),
     (
+        "alert percentage that is not one",
+        r"( +)key: order_id",
+        r"\1key: order_id\n\1alerts: {error_rate: {above: 'x%'}}",
+        ["'orders'", "'meta.sluice.alerts.error_rate.above'", "'x%'", "percentage"],
+    ),
+    (
+        "alert factor that is not a number",
+        r"( +)key: order_id",
+        r"\1key: order_id\n\1alerts: {rising: {factor: lots, over: '7 days'}}",
+        ["'orders'", "'meta.sluice.alerts.rising.factor'", "'lots'", "positive number"],
+    ),
+    (
+        "alert builds that are not whole",
+        r"( +)key: order_id",
+        r"\1key: order_id\n\1alerts: {error_rate: {above: '2%', for_builds: 1.5}}",
+        ["'orders'", "'meta.sluice.alerts.error_rate.for_builds'", "'1.5'", "whole number"],
+    ),
+    (
+        "alert duration of nothing",
+        r"( +)key: order_id",
+        r"\1key: order_id\n\1alerts: {queue_age: {above: 0}}",
+        ["'orders'", "'meta.sluice.alerts.queue_age.above'", "more than 0 seconds"],
+    ),
+    (
         "unknown gate severity",
         r"gate: \{critical: 0, high: 5, medium: 5\}",
         "gate: {critical: 0, urgent: 5}",

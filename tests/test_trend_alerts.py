@@ -99,6 +99,25 @@ def test_a_malformed_var_stops_the_build_naming_the_key(make_project, webhook) -
     assert Recorder.received == []
 
 
+def test_a_malformed_model_alert_stops_the_build_before_any_model_runs(
+    make_project, webhook
+) -> None:
+    """A threshold the sidecar could not read after dbt is refused by the start-of-build check:
+    nothing runs, the build exits 2 naming the model and the key."""
+    project = make_project("duckdb")
+    scenario.setup(project, extra_meta="alerts: {error_rate: {above: 'x%'}}")
+    project.install_package()
+    with pytest.raises(BuildError) as caught:
+        _build(project, webhook)
+    message = str(caught.value)
+    assert "model 'orders'" in message and "'meta.sluice.alerts.error_rate.above'" in message
+    assert "'x%'" in message, message
+    result = caught.value.result
+    assert result is not None and result.exit_code == 2
+    assert not project.relation_exists("orders")
+    assert _trend_alerts(_received()) == []  # the failure itself is escalated, as any start's
+
+
 @pytest.mark.parametrize(
     ("alerts", "key"),
     [
@@ -133,6 +152,13 @@ def test_rules_merge_and_evaluate() -> None:
     )
     rules = model_rules("orders", {"queue_age": {"above": "1 day"}}, "high", scopes)
     assert rules.queue_age_above_seconds == DAY and rules.rising_factor == 3
+    # a whole number of seconds written as a decimal reads as the package's durations read it
+    assert (
+        model_rules("orders", {"queue_age": {"above": 3600.0}}, "high", {}).queue_age_above_seconds
+        == 3600
+    )
+    with pytest.raises(AlertSettingError, match=r"alerts\.queue_age\.above: expected a whole"):
+        model_rules("orders", {"queue_age": {"above": 0}}, "high", {})
     assert model_rules("orders", None, "low", scopes).rising_factor is None
     # 10% over the last 7 days against 2% over the 7 before: rising; 5% is not 3x 2%
     rising = [BuildRate(100, 10, DAY), BuildRate(100, 2, 8 * DAY)]

@@ -132,28 +132,7 @@
   {%- if adopt not in (true, false) -%}
     {{ sluice._sluice_config_error(model_name, none, 'meta.sluice.adopt_tests', "expected true or false, got '" ~ adopt ~ "'") }}
   {%- endif -%}
-  {%- set alerts = meta.get('alerts') -%}
-  {%- if alerts is not none -%}
-    {#- trend alerts, read by `sluice build` after dbt (docs/metrics.md): the shape and the durations here -#}
-    {%- set alert_keys = {'error_rate': ['above', 'for_builds'], 'rising': ['factor', 'over'], 'queue_age': ['above']} -%}
-    {%- if alerts is not mapping -%}
-      {{ sluice._sluice_config_error(model_name, none, 'meta.sluice.alerts', "expected a mapping of error_rate, rising, queue_age") }}
-    {%- endif -%}
-    {%- for kind, body in alerts.items() -%}
-      {%- if kind not in alert_keys -%}
-        {{ sluice._sluice_config_error(model_name, none, 'meta.sluice.alerts.' ~ kind, "unknown alert (expected one of error_rate, rising, queue_age)") }}
-      {%- elif body is not mapping or alert_keys[kind][0] not in body -%}
-        {{ sluice._sluice_config_error(model_name, none, 'meta.sluice.alerts.' ~ kind, "expected a mapping with " ~ (alert_keys[kind] | join(', ')) ~ ", " ~ alert_keys[kind][0] ~ " required") }}
-      {%- endif -%}
-      {%- for k in body if k not in alert_keys[kind] -%}
-        {{ sluice._sluice_config_error(model_name, none, 'meta.sluice.alerts.' ~ kind ~ '.' ~ k, "unknown key (expected " ~ (alert_keys[kind] | join(', ')) ~ ")") }}
-      {%- endfor -%}
-      {%- set duration = body.get('over') if kind == 'rising' else (body.get('above') if kind == 'queue_age' else none) -%}
-      {%- if duration is not none -%}
-        {%- do sluice._sluice_duration(model_name, none, 'meta.sluice.alerts.' ~ kind ~ ('.over' if kind == 'rising' else '.above'), duration) -%}
-      {%- endif -%}
-    {%- endfor -%}
-  {%- endif -%}
+  {%- do sluice._sluice_check_alerts(model_name, meta.get('alerts')) -%}
   {%- set kinds = sluice._sluice_test_kinds() -%}
   {%- set adoptable = sluice._sluice_adoptable_tests() -%}
   {%- set rules = [] -%}

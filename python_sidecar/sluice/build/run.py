@@ -361,13 +361,23 @@ def _raise_if_not_started(result: BuildResult) -> BuildResult:
     [start_failure] = last.failures
     raise BuildError(
         f"dbt {last.kind} exited {last.returncode} and wrote no run results of any node: "
-        f"{_first_line(start_failure.message)}",
+        f"{_headline(start_failure.message)}",
         result,
     )
 
 
-def _first_line(text: str) -> str:
-    return next((line.strip() for line in text.splitlines() if line.strip()), "")
+def _headline(text: str) -> str:
+    """dbt's error in one line: its first line, and the line that says what is wrong when the
+    first is only a heading (``Compilation Error``, ``Compilation Error in model x (path)``,
+    then the package's ``sluice: model 'orders', key '...': ...``)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if not lines:
+        return ""
+    first = lines[0]
+    heading = ":" not in first or first.endswith(")")
+    if heading and len(lines) > 1 and not lines[1].startswith(">"):
+        return f"{first}: {lines[1]}"
+    return first
 
 
 def _drop_flag(args: Sequence[str], flag: str) -> list[str]:

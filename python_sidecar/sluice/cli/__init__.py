@@ -41,6 +41,7 @@ SUBCOMMANDS: tuple[tuple[str, str], ...] = (
     ("load-state", "sluice.cli.load_state"),
     ("metrics", "sluice.cli.metrics"),
     ("retention", "sluice.cli.retention"),
+    ("incidents", "sluice.cli.incidents"),
 )
 
 

@@ -107,7 +107,7 @@ def _fail(where: str, key: str, problem: str) -> AlertSettingError:
 def _positive(value: Any, where: str, key: str, *, whole: bool = False) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
         raise _fail(where, key, f"expected a positive number, got {value!r}")
-    if whole and value != int(value):
+    if whole and not float(value).is_integer():
         raise _fail(where, key, f"expected a whole number, got {value!r}")
     return float(value)
 
@@ -130,8 +130,10 @@ def _percent(value: Any, where: str, key: str) -> float:
 def _duration(value: Any, where: str, key: str) -> float:
     """``'2 days'``, ``'36 hours'``, ``'1 week'`` or a whole number of seconds, as the package
     reads its durations; seconds."""
-    if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-        return float(value)
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        if value > 0 and float(value).is_integer():
+            return float(value)
+        raise _fail(where, key, f"expected a whole number of seconds above 0, got {value!r}")
     found = _DURATION.match(value.lower()) if isinstance(value, str) else None
     if found is None or int(found.group(1)) <= 0:
         raise _fail(where, key, f"expected a duration like '2 days' or '36 hours', got {value!r}")

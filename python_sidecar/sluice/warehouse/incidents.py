@@ -227,21 +227,32 @@ def read_incident_history(
 ) -> list[IncidentChange]:
     """The changes of every incident still open, every change at or after ``since`` and every
     change of ``invocation_id``, with their root causes. Empty when the table does not exist."""
+    # the incidents still open joined, not tested with IN under OR: Snowflake takes an IN
+    # subquery only in a WHERE clause and never as an argument of OR
+    wanted = (
+        "from {incidents} as i left join (select incident_id from {incidents} "
+        "group by incident_id "
+        "having sum(case when change_type = 'closed' then 1 else 0 end) = 0) as o "
+        "on o.incident_id = i.incident_id "
+        "where i.changed_at >= %s or i.invocation_id = %s or o.incident_id is not null"
+    )
+    return _read_changes(wh, wanted, (_naive(since), invocation_id))
+
+
+def read_all_incidents(wh: Warehouse) -> list[IncidentChange]:
+    """Every recorded change of every incident, with its root causes (for a review of one
+    incident against the others). Empty when the table does not exist."""
+    return _read_changes(wh, "from {incidents} as i", ())
+
+
+def _read_changes(wh: Warehouse, wanted: str, params: tuple[Any, ...]) -> list[IncidentChange]:
+    """The changes ``wanted`` selects (a FROM and WHERE over ``{incidents}`` as ``i``), each
+    once, with their root causes."""
     tables = incident_tables(wh.project)
     try:
         if not wh.table_exists(tables.schema, tables.incidents):
             return []
-        incidents = wh.relation(tables.schema, tables.incidents)
-        # the incidents still open joined, not tested with IN under OR: Snowflake takes an IN
-        # subquery only in a WHERE clause and never as an argument of OR
-        wanted = (
-            f"from {incidents} as i left join (select incident_id from {incidents} "
-            "group by incident_id "
-            "having sum(case when change_type = 'closed' then 1 else 0 end) = 0) as o "
-            "on o.incident_id = i.incident_id "
-            "where i.changed_at >= %s or i.invocation_id = %s or o.incident_id is not null"
-        )
-        params = (_naive(since), invocation_id)
+        wanted = wanted.replace("{incidents}", wh.relation(tables.schema, tables.incidents))
         names = ", ".join(f"i.{name}" for name, _ in INCIDENT_COLUMNS)
         rows = wh.query(f"select {names} {wanted}", params)
         cause_rows_: list[tuple[Any, ...]] = []
