@@ -4,7 +4,8 @@
     everything) and says `approvers` (how many distinct identities must approve, default 1),
     `self_approval` (whether the requester's own identity counts as one of them, default true)
     and `reason_pattern` (a regular expression the request's reason must contain, checked by
-    `sluice review`). No entry matches: one approver, the requester (the behaviour before
+    `sluice review`), `groups` (who may request and approve: members of these groups, var
+    sluice_approver_groups or the warehouse's roles, checked by `sluice review`). No entry matches: one approver, the requester (the behaviour before
     policies). A bad entry stops the build naming the var, the entry and the key. -#}
 {% macro _sluice_approval_policy() %}
   {%- set policy = sluice.get_setting('approval_policy') or [] -%}
@@ -12,7 +13,7 @@
   {%- if policy is mapping or policy is string or policy is not iterable -%}
     {{ exceptions.raise_compiler_error(where ~ " must be a list of entries, got " ~ policy) }}
   {%- endif -%}
-  {%- set known = ['name', 'severity', 'model', 'rule', 'route', 'approvers', 'self_approval', 'reason_pattern'] -%}
+  {%- set known = ['name', 'severity', 'model', 'rule', 'route', 'approvers', 'self_approval', 'reason_pattern', 'groups'] -%}
   {%- set entries = [] -%}
   {%- for entry in policy -%}
     {%- set at = where ~ ", entry " ~ loop.index -%}
@@ -31,7 +32,7 @@
       {{ exceptions.raise_compiler_error(at ~ ": key 'self_approval' must be true or false, got " ~ self_ok) }}
     {%- endif -%}
     {%- set match = {} -%}
-    {%- for key in ['severity', 'model', 'rule', 'route'] if entry.get(key) is not none -%}
+    {%- for key in ['severity', 'model', 'rule', 'route', 'groups'] if entry.get(key) is not none -%}
       {%- set value = entry[key] -%}
       {%- set values = [value] if value is string else value -%}
       {%- if value is mapping or values is not iterable or values | length == 0 or values | reject('string') | list | length > 0 -%}
@@ -44,7 +45,8 @@
       {%- endif -%}
       {%- do match.update({key: values}) -%}
     {%- endfor -%}
-    {%- do entries.append({'name': entry.get('name') or ('entry ' ~ loop.index), 'match': match, 'approvers': approvers | int, 'self_approval': self_ok}) -%}
+    {%- set groups = match.pop('groups', none) -%}
+    {%- do entries.append({'name': entry.get('name') or ('entry ' ~ loop.index), 'match': match, 'approvers': approvers | int, 'self_approval': self_ok, 'groups': groups}) -%}
   {%- endfor -%}
   {{ return(entries) }}
 {% endmacro %}

@@ -4,14 +4,16 @@
     `complete` (nothing held), `exception_filtered` (published without rows its own rules held),
     `upstream_held` (published without rows held with the records they reference, or built from
     an input that was not complete), `recovered` (published rows that were held before), `held`
-    (the gate held, or an input was not accepted: the last good data stays). A model (sluice or
+    (the gate held, or an input was not accepted: the last good data stays), `overridden`
+    (published despite the gate, by a reviewer's approved override, without the rows its rules
+    held: sluice review override). A model (sluice or
     not) or an exposure says in `meta.sluice.accepts` which states of its inputs it builds from;
     an input's load a reviewer accepted (`sluice review accept-load`) is accepted once, that load
     only. The package's views sluice_load_state (the latest per relation) and sluice_load_history
     read the table with the acceptances. -#}
 
 {% macro _sluice_load_states() %}
-  {{ return(['complete', 'exception_filtered', 'upstream_held', 'recovered', 'held']) }}
+  {{ return(['complete', 'exception_filtered', 'upstream_held', 'recovered', 'held', 'overridden']) }}
 {% endmacro %}
 
 

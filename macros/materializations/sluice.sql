@@ -96,7 +96,12 @@
       (select count(*) from {{ decisions }} as d
         where d.model_unique_id = {{ mid }} and d.decision = 'reject'
           and exists (select 1 from {{ quarantine }} as o where o.exception_id = d.exception_id and o.status = 'open')),
-      coalesce(sum(case when record_key like '%]#%' and record_key not like '%]#v%' then 1 else 0 end), 0)
+      coalesce(sum(case when record_key like '%]#%' and record_key not like '%]#v%' then 1 else 0 end), 0),
+      {#- overrides of its gate not spent by a build nor withdrawn (sluice review override) -#}
+      (select count(*) from {{ decisions }} as d
+        where d.model_unique_id = {{ mid }} and d.decision = 'override'
+          and not exists (select 1 from {{ sluice._sluice_bookkeeping_relation('approvals_table') }} as a
+            where a.decision_id = d.decision_id and a.action in ('withdraw', 'applied')))
     from {{ quarantine }} where model_unique_id = {{ mid }}
   {%- endset -%}
   {%- set probed = run_query(probe).rows[0] -%}
@@ -106,6 +111,8 @@
   {%- set in_force = probed[3] | int -%}
   {#- statuses that change before the audit reads them: decisions applied, records re-keyed -#}
   {%- set changed_before_audit = (probed[2] | int) > 0 or with_legacy or (probed[5] | int) > 0 -%}
+  {#- the overrides of its gate the approval policy accepts now (sluice._sluice_override.sql) -#}
+  {%- set overrides = sluice._sluice_accepted_overrides(spec, decisions) if (probed[6] | int) > 0 else [] -%}
 
   {#- 1. write: the model's SQL, once -#}
   {% call statement('sluice_batch') -%}
@@ -234,8 +241,13 @@
       do not count toward this batch's gate again. -#}
   {%- set breaches = sluice._sluice_evaluate_gate(spec, gate_counts, stats.rows_in, severity_rows) -%}
 
-  {#- 3. hold: the quarantine is committed, the published relation is left as it was -#}
-  {%- if breaches | length > 0 -%}
+  {#- 3. hold: the quarantine is committed, the published relation is left as it was; unless
+      an accepted override lets this build publish despite the gate, once -#}
+  {%- set overridden = none -%}
+  {%- if breaches | length > 0 and overrides | length > 0 -%}
+    {%- set overridden = sluice._sluice_override_message(overrides[0], sluice._sluice_gate_message(spec, breaches, gate_counts, stats.rows_in)) -%}
+  {%- endif -%}
+  {%- if breaches | length > 0 and overridden is none -%}
     {%- set gate_message = sluice._sluice_gate_message(spec, breaches, gate_counts, stats.rows_in) -%}
     {%- do stats.update({'rows_published': 0}) -%}
     {%- set seal = sluice._sluice_seal_sql() -%}
@@ -283,15 +295,16 @@
   {%- endif -%}
   {#- The record, with an incremental build's delete and insert; then a table build's batch
       takes the published relation's place. Recovery reads the batch: what is published. -#}
-  {%- set load = sluice._sluice_published_load(spec, stats, rule_counts, closing, inputs) -%}
+  {%- set load = sluice._sluice_published_load(spec, stats, rule_counts, closing, inputs) if overridden is none else ('overridden', overridden) -%}
+  {%- set spend = [] if overrides | length == 0 else [sluice._sluice_spend_overrides_sql(overrides, decisions, "published despite the gate" if overridden is not none else "the gate passed: nothing to override, spent all the same")] -%}
   {%- set recover = sluice._sluice_recover_exceptions_sql(spec, quarantine, exc_rel, batch, incremental) if closing > 0 else [] -%}
   {%- set seal = sluice._sluice_seal_sql() -%}
   {%- do sluice.run_atomically('sluice_record_passed',
     ([sluice.merge_batch_sql(target_relation, batch, spec.key_sql, dest_columns)] if incremental else []) + upsert + recover + [
     sluice._sluice_record_events_sql(spec, quarantine, before, events, published=true),
-    sluice._sluice_log_run_sql(spec, runs, quarantine, mode, stats, 'passed', none, rule_counts),
+    sluice._sluice_log_run_sql(spec, runs, quarantine, mode, stats, 'passed', overridden, rule_counts),
     sluice._sluice_record_load_sql(load[0], load[1], inputs, stats),
-  ] + seal, after=sluice._sluice_drop_scratch_sql(([repeats] if spec.dedupe is not none else []) + [interesting, exc_rel, before] + ([batch] if incremental else []))) -%}
+  ] + spend + seal, after=sluice._sluice_drop_scratch_sql(([repeats] if spec.dedupe is not none else []) + [interesting, exc_rel, before] + ([batch] if incremental else []))) -%}
   {%- if not incremental -%}
     {%- do sluice.publish_table(intermediate_relation, target_relation, existing_relation, backup_relation) -%}
   {%- endif -%}
@@ -310,7 +323,7 @@
   {%- for route, n in by_route | dictsort -%}{%- do route_text.append(route ~ " " ~ n) -%}{%- endfor -%}
   {%- do store_raw_result(
       name='main',
-      message="sluice: gate passed; published " ~ stats.rows_published ~ " of " ~ stats.rows_in ~ " rows; held " ~ stats.rows_held ~ ((" (" ~ (stats.rows_held - stats.rows_held_open) ~ " decided)") if stats.rows_held > stats.rows_held_open else "") ~ ", set aside " ~ stats.rows_set_aside ~ ", flagged " ~ stats.rows_flagged ~ ((" (" ~ (route_text | join(', ')) ~ ")") if route_text else "") ~ " " ~ sluice._sluice_counts_payload(spec, stats, 'passed', rule_counts),
+      message="sluice: " ~ (("gate overridden by decision " ~ overrides[0].decision_id) if overridden is not none else "gate passed") ~ "; published " ~ stats.rows_published ~ " of " ~ stats.rows_in ~ " rows; held " ~ stats.rows_held ~ ((" (" ~ (stats.rows_held - stats.rows_held_open) ~ " decided)") if stats.rows_held > stats.rows_held_open else "") ~ ", set aside " ~ stats.rows_set_aside ~ ", flagged " ~ stats.rows_flagged ~ ((" (" ~ (route_text | join(', ')) ~ ")") if route_text else "") ~ " " ~ sluice._sluice_counts_payload(spec, stats, 'passed', rule_counts),
       code='SLUICE',
       rows_affected=stats.rows_published) -%}
 

@@ -20,6 +20,7 @@ from sluice.artifacts import Artifacts, Manifest, RunResults, load_sources_if_pr
 from sluice.build.alerts import alert, escalations_of, trend_alerts
 from sluice.build.artifacts import final_view
 from sluice.build.metrics_step import write_operational_metrics
+from sluice.build.pending_step import pending_decisions
 from sluice.build.progress import Context, Progress
 from sluice.build.record import write_record
 from sluice.build.record_warehouse import record_in_warehouse, warehouse_rows
@@ -171,7 +172,11 @@ def finish(context: Context, progress: Progress, stopped: str, outputs: Outputs)
         )
         if delivery.attempted and not delivery.delivered:
             notes.append(f"alert delivery failed: {delivery.error}")
+        pending: tuple[Any, ...] = ()
         if outputs.warehouse:
+            pending, note = pending_decisions(shared)
+            if note:
+                notes.append(note)
             rows = warehouse_rows(progress.invocation_id, progress.attempts, escalations, delivery)
             note = record_in_warehouse(shared, rows)
             if note:
@@ -210,6 +215,7 @@ def finish(context: Context, progress: Progress, stopped: str, outputs: Outputs)
         notes=tuple(notes),
         started_at=progress.started_at,
         invocation_id=progress.invocation_id,
+        pending_decisions=pending,
     )
     write_record(progress, result, quarantine, manifest)
     return result

@@ -47,6 +47,7 @@ from sluice.escalate.webhook import Delivery
 from sluice.impact import quarantine_counts
 from sluice.retry.config import BuildSettings
 from sluice.retry.dbt_args import flag_value, without_separators
+from sluice.review.render import pending_entries
 
 
 def write_running(progress: Progress) -> None:
@@ -98,6 +99,7 @@ def summary(result: BuildResult) -> dict[str, Any]:
         "exposure_statuses": dict(result.exposure_statuses),
         "exposure_statuses_from": result.exposure_statuses_from,
         "report": {"generated": result.report.generated, "note": result.report.note},
+        "pending_decisions": pending_entries(result.pending_decisions),
         "notes": list(result.notes),
     }
 

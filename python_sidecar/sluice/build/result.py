@@ -156,6 +156,9 @@ class BuildResult:
     """This ``sluice build`` run's id, in ``build.json``, ``alerts.json`` and the metrics."""
     status: str = "finished"
     """``finished``, ``interrupted`` or ``usage_error``."""
+    pending_decisions: tuple[Any, ...] = ()
+    """Reviewers' decisions still waiting after the build (:class:`sluice.review.policy.Waiting`,
+    by model): read from the warehouse after dbt, empty without it."""
 
     @property
     def retries(self) -> int:

@@ -265,6 +265,37 @@ def _print_summary(result: Any) -> None:
     sys.stderr.write(redact(out.getvalue()))
 
 
+def _write_pending(pending: Any, out: io.StringIO) -> None:
+    """The decisions still waiting, per model: what each needs and who may give it."""
+    from sluice.review.core import format_time
+
+    waiting = [w for w in pending if w.needed > 0]
+    accepted = len(pending) - len(waiting)
+    if not pending:
+        return
+    print(
+        f"  decisions waiting for approvers: {len(waiting)}"
+        + (f" (and {accepted} accepted, applied at the model's next build)" if accepted else "")
+        + "; see sluice review pending",
+        file=out,
+    )
+    models: dict[str, list[Any]] = {}
+    for w in waiting:
+        models.setdefault(w.model_name, []).append(w)
+    for model, decisions in models.items():
+        print(f"    {model}: {len(decisions)} waiting", file=out)
+        for w in decisions:
+            r = w.requested
+            more = f"{w.needed} more approver" + ("" if w.needed == 1 else "s")
+            print(
+                f"      {r.decision_id} {r.decision} of {r.exception_id or 'the gate'} "
+                f"by {r.decided_by} "
+                f"at {format_time(r.decided_at)}: policy {w.entry.name}, waiting for {more}: "
+                f"{w.who_may_approve()}",
+                file=out,
+            )
+
+
 def _write_summary(result: Any, out: io.StringIO) -> None:
     kinds = ", ".join(
         f"{a.number}:{a.kind}{'' if a.started else ' (no node ran)'}" for a in result.attempts
@@ -288,6 +319,7 @@ def _write_summary(result: Any, out: io.StringIO) -> None:
     delivery = result.alert_delivery
     if delivery.attempted and not delivery.delivered:
         print(f"  alert delivery failed: {delivery.error}", file=out)
+    _write_pending(result.pending_decisions, out)
     for note in result.notes:
         if not note.startswith("alert delivery failed"):
             print(f"  note: {note}", file=out)

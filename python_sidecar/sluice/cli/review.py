@@ -1,5 +1,5 @@
-"""`sluice review list|show|release|reject|retry|approve|withdraw|pending|accept-load`: what is
-quarantined, reviewers' decisions and their approvals."""
+"""`sluice review list|show|release|reject|retry|approve|withdraw|pending|override|accept-load`:
+what is quarantined, reviewers' decisions and their approvals."""
 
 from __future__ import annotations
 
@@ -114,12 +114,28 @@ def register(subparsers: Any) -> None:
     sub.add_argument("--format", choices=("text", "json"), default="text")
     sub.set_defaults(run=run)
 
+    text = "let the next build of a model publish despite its gate, once"
+    sub = actions.add_parser(
+        "override",
+        help=text,
+        description=f"{text}: the rows its rules hold stay in the quarantine, the load state "
+        "says overridden, and the build after it publishes only if its own gate passes. "
+        "Under the approval policy (the strictest entry covering the model's rules): pending "
+        "until approved (sluice review approve). Sealed at the model's next build.",
+    )
+    add_project_flags(sub)
+    sub.add_argument("model", metavar="MODEL", help="sluice model name or unique id")
+    sub.add_argument("--by", default=None, help="who decides (required)")
+    sub.add_argument("--reason", default=None, help="why (required)")
+    sub.set_defaults(run=run)
+
     text = "let consumers build once from a partial load of a model"
     sub = actions.add_parser(
         "accept-load",
         help=text,
         description=f"{text}: the latest load of each MODEL (or of --invocation), "
-        "exception_filtered, upstream_held or held, is accepted for the models and exposures "
+        "exception_filtered, upstream_held, held or overridden, is accepted for the models and "
+        "exposures "
         "that accept only complete input (meta.sluice.accepts). Recorded as a decision of the "
         "model, sealed at its next build. All or nothing.",
     )
@@ -151,7 +167,7 @@ def run(args: argparse.Namespace) -> int:
                 route=args.route,
                 since=args.since,
             )
-        elif action in ("accept-load", "approve", "withdraw"):
+        elif action in ("accept-load", "approve", "withdraw", "override"):
             core.check_author(args.by, args.reason)
         elif action not in ("show", "pending"):
             core.check_author(args.by, args.reason)
@@ -167,6 +183,7 @@ def run(args: argparse.Namespace) -> int:
             )
         project = load_project(project_flags(args))
         entries = policy.parse_policy(project.var(policy.VAR, None))
+        groups = policy.parse_groups(project.var(policy.GROUPS_VAR, None))
         with open_store(project=project) as store:
             if action == "list":
                 rows = store.exceptions(selection)
@@ -189,21 +206,36 @@ def run(args: argparse.Namespace) -> int:
                     raise InputError(
                         f"{action} refused, nothing recorded: no decision {args.decision_id!r}"
                     )
-                found = store.find([requested[0].exception_id])
-                row = found.get(requested[0].exception_id)
-                entry = policy.DEFAULT if row is None else policy.policy_for(entries, row)
-                approval = policy.plan_approval(
-                    action, requested[0], entry, by, why, store.identity()
-                )
+                entry = policy.entry_of(entries, requested[0], store.find, store.model_rules)
+                identity = store.identity()
+                if action == "approve":
+                    policy.check_member(entry, identity, groups, store.role_member, action)
+                approval = policy.plan_approval(action, requested[0], entry, by, why, identity)
                 store.record_approval(approval)
                 output = render.approval_text(approval, requested[0], entry)
             elif action == "pending":
-                waiting = policy.waiting(entries, store.requests(), store.find)
+                waiting = policy.waiting(entries, store.requests(), store.find, store.model_rules)
                 output = (
                     render.pending_json(waiting)
                     if args.format == "json"
                     else render.pending_text(waiting)
                 )
+            elif action == "override":
+                model = store.model_rules(args.model)
+                if model is None:
+                    raise InputError(
+                        f"override refused, nothing recorded: no build of a sluice model "
+                        f"{args.model!r} is recorded (run dbt build first)"
+                    )
+                identity = store.identity()
+                decision, entry = policy.override_under_policy(
+                    entries,
+                    core.plan_override(model, args.by, args.reason, identity=identity),
+                    model,
+                )
+                policy.check_member(entry, identity, groups, store.role_member, action)
+                store.record([decision])
+                output = render.override_text(decision, model, entry)
             elif action == "show":
                 detail = store.detail(args.exception_id)
                 if detail is None:
@@ -225,18 +257,21 @@ def run(args: argparse.Namespace) -> int:
                 else:
                     targets = store.exceptions(bulk)
                     asked = bulk.describe()
+                identity = store.identity()
                 decisions = core.plan_decisions(
                     action,
                     targets,
                     args.by,
                     args.reason,
                     asked=asked,
-                    identity=store.identity(),
+                    identity=identity,
                     takes=takes,
                 )
                 decisions = policy.under_policy(
                     entries, decisions, {r.exception_id: r for r in targets}
                 )
+                for entry in dict.fromkeys(policy.policy_for(entries, r) for r in targets):
+                    policy.check_member(entry, identity, groups, store.role_member, action)
                 store.record(decisions)
                 output = render.decided_text(decisions, {r.exception_id: r for r in targets})
     except SluiceError as exc:

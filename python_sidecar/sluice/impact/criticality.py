@@ -37,7 +37,14 @@ def exposure_criticality(exposure: Exposure) -> str:
 
 
 # the load states a build records (macros/load_state), in the package's words
-LOAD_STATES: Final = ("complete", "exception_filtered", "upstream_held", "recovered", "held")
+LOAD_STATES: Final = (
+    "complete",
+    "exception_filtered",
+    "upstream_held",
+    "recovered",
+    "held",
+    "overridden",
+)
 
 
 def exposure_accepts(exposure: Exposure) -> tuple[str, ...] | None:

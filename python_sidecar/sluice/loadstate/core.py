@@ -17,7 +17,14 @@ from typing import Any, Final
 from sluice.errors import InputError
 from sluice.warehouse.records import utc
 
-STATES: Final = ("complete", "exception_filtered", "upstream_held", "recovered", "held")
+STATES: Final = (
+    "complete",
+    "exception_filtered",
+    "upstream_held",
+    "recovered",
+    "held",
+    "overridden",
+)
 
 LOAD_COLUMNS: Final = (
     "invocation_id",

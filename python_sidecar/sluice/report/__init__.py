@@ -408,6 +408,7 @@ def _write_report(
                 conflicts=history.conflicts,
             ),
             held_records=history.held_records,
+            reviews=history.reviews,
         )
     else:
         document = build_document(impact, quarantine_source=inputs.quarantine_source)

@@ -26,7 +26,7 @@ from sluice.incidents import Incident, IncidentChange, Patterns
 from sluice.report.oncall import age_text, duration_text, next_step
 
 if TYPE_CHECKING:
-    from sluice.report.history import HeldRecord
+    from sluice.report.history import HeldRecord, Review
 
 SCHEMA_VERSION: Final = 1
 MAX_CLOSED_INCIDENTS: Final = 20
@@ -369,9 +369,10 @@ def build_document(
     incident_changes: Sequence[IncidentChange] = (),
     patterns: Patterns | None = None,
     held_records: Mapping[str, Sequence[HeldRecord]] | None = None,
+    reviews: Sequence[Review] | None = None,
 ) -> Document:
     """``quarantine_source`` says where the counts came from: ``warehouse`` or ``run_results``.
-    ``incidents`` is None when they are not recorded (no warehouse)."""
+    ``incidents`` is None when they are not recorded (no warehouse); so are ``reviews``."""
     now = impact.generated_at
     source_counts = Counter(s.status.value for s in impact.sources)
     problem_nodes = [n for n in impact.nodes if n.problem is not None or n.caused_by]
@@ -431,4 +432,45 @@ def build_document(
         },
         "incidents": incident_doc,
         "patterns": _patterns(patterns),
+        "review_history": None if reviews is None else [_review(r) for r in reviews],
+    }
+
+
+def _review(review: Review) -> Document:
+    """One decision for auditors: who asked (and whom the warehouse authenticated), under which
+    policy, who approved or withdrew it, and when a build applied it."""
+    model = review.model_unique_id
+    return {
+        "decision_id": review.decision_id,
+        "decision": review.decision,
+        "model_unique_id": model,
+        "model_name": model.rsplit(".", 1)[-1],
+        "exception_id": review.exception_id,
+        "requested_by": review.requested_by,
+        "requested_at": iso(review.requested_at),
+        "reason": review.reason,
+        "requester": {
+            "user": review.requester,
+            "role": review.requester_role,
+            "source": review.identity_source,
+            "check": review.identity_check,
+        },
+        "policy": review.policy,
+        "required_approvers": review.required_approvers,
+        "approvals": [
+            {
+                "action": a.action,
+                "by": a.by,
+                "at": iso(a.at),
+                "reason": a.reason,
+                "user": a.user,
+                "role": a.role,
+                "source": a.source,
+            }
+            for a in review.actions
+            if a.action in ("approve", "withdraw")
+        ],
+        "status": review.status,
+        "applied_at": iso(review.applied_at),
+        "applied_by_invocation": review.applied_by_invocation,
     }

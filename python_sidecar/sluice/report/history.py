@@ -35,6 +35,54 @@ class HeldRecord:
 
 
 @dataclass(frozen=True, slots=True)
+class ReviewAction:
+    """An approval or a withdrawal of a decision, or (``applied``) a build spending an
+    override; ``user``, ``role``, ``source``: who the warehouse authenticated."""
+
+    action: str
+    by: str | None
+    at: datetime | None
+    reason: str | None
+    user: str | None
+    role: str | None
+    source: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Review:
+    """One reviewer's decision, its approvals and when it took effect (``sluice_decisions``,
+    ``sluice_decision_approvals``, the ``decided`` events and the runs that applied them)."""
+
+    decision_id: str
+    decision: str
+    model_unique_id: str
+    exception_id: str | None
+    requested_by: str | None
+    requested_at: datetime | None
+    reason: str | None
+    requester: str | None
+    requester_role: str | None
+    identity_source: str | None
+    identity_check: str | None
+    policy: str | None
+    """The policy entry recorded with the request (None: recorded before policies)."""
+    required_approvers: int | None
+    actions: tuple[ReviewAction, ...]
+    applied_at: datetime | None
+    """When a build applied it (its run's end; an override: when the build spent it)."""
+    applied_by_invocation: str | None
+
+    @property
+    def status(self) -> str:
+        """``applied``, ``withdrawn`` or ``not_applied`` (pending, or overtaken)."""
+        if self.applied_at is not None or self.applied_by_invocation is not None:
+            return "applied"
+        if any(a.action == "withdraw" for a in self.actions):
+            return "withdrawn"
+        return "not_applied"
+
+
+@dataclass(frozen=True, slots=True)
 class History:
     incidents: tuple[IncidentChange, ...]
     held_runs: tuple[HeldRun, ...]
@@ -43,6 +91,8 @@ class History:
     the most severe first."""
     conflicts: tuple[ConflictGroup, ...] = ()
     """Open conflicts between two systems, per model, system pair and conflicting fields."""
+    reviews: tuple[Review, ...] = ()
+    """The decisions requested within the window, the latest first."""
 
 
 def read_held_runs(wh: Warehouse, since: datetime) -> tuple[HeldRun, ...]:
@@ -154,6 +204,152 @@ def _record(row: tuple[Any, ...]) -> HeldRecord:
     )
 
 
+_REVIEW_COLUMNS: Final = (
+    "decision_id",
+    "decision",
+    "model_unique_id",
+    "exception_id",
+    "decided_by",
+    "decided_at",
+    "reason",
+    "authenticated_user",
+    "authenticated_role",
+    "identity_source",
+    "identity_check",
+    "policy",
+    "required_approvers",
+)
+_ACTION_COLUMNS: Final = (
+    "decision_id",
+    "action",
+    "approved_by",
+    "approved_at",
+    "reason",
+    "authenticated_user",
+    "authenticated_role",
+    "identity_source",
+)
+
+
+def _table(wh: Warehouse, table: str) -> tuple[str, set[str]] | None:
+    """A package table's relation and its columns, or None when it does not exist."""
+    schema = wh.project.sluice_schema()
+    if not wh.table_exists(schema, table):
+        return None
+    return wh.relation(schema, table), set(wh.columns(schema, table))
+
+
+def read_reviews(wh: Warehouse, since: datetime) -> tuple[Review, ...]:
+    """The decisions (on exceptions, and overrides of a gate) requested at or after ``since``,
+    with their approvals, withdrawals and when a build applied them; the latest first."""
+    settings = wh.project.settings
+    decisions = _table(wh, settings.decisions_table)
+    if decisions is None:
+        return ()
+    relation, present = decisions
+    select = ", ".join(c if c in present else f"null as {c}" for c in _REVIEW_COLUMNS)
+    rows = query_relation(
+        wh,
+        relation,
+        f"select {select} from {{relation}} where decision in "
+        "('release', 'reject', 'retry', 'override') and decided_at >= %s",
+        (_naive(since),),
+    )
+    if not rows:
+        return ()
+    actions: dict[str, list[ReviewAction]] = {}
+    approvals = _table(
+        wh, wh.project.table_name("sluice_approvals_table", "sluice_decision_approvals")
+    )
+    if approvals is not None:
+        for r in query_relation(
+            wh, approvals[0], f"select {', '.join(_ACTION_COLUMNS)} from {{relation}}"
+        ):
+            actions.setdefault(str(r[0]), []).append(
+                ReviewAction(
+                    action=str(r[1]),
+                    by=_text(r[2]),
+                    at=utc(r[3]),
+                    reason=_text(r[4]),
+                    user=_text(r[5]),
+                    role=_text(r[6]),
+                    source=_text(r[7]),
+                )
+            )
+    applied = _applied(wh, since)
+    reviews = []
+    for r in rows:
+        values = dict(zip(_REVIEW_COLUMNS, r, strict=True))
+        decision_id, at = str(values["decision_id"]), utc(values["decided_at"])
+        done = sorted(actions.get(decision_id, []), key=lambda a: (a.at is None, a.at))
+        spent = next((a for a in done if a.action == "applied"), None)
+        when, invocation = (
+            (spent.at, None)
+            if spent is not None
+            else applied.get((_text(values["exception_id"]) or "", at), (None, None))
+        )
+        required = values["required_approvers"]
+        reviews.append(
+            Review(
+                decision_id=decision_id,
+                decision=str(values["decision"]),
+                model_unique_id=str(values["model_unique_id"] or ""),
+                exception_id=_text(values["exception_id"]),
+                requested_by=_text(values["decided_by"]),
+                requested_at=at,
+                reason=_text(values["reason"]),
+                requester=_text(values["authenticated_user"]),
+                requester_role=_text(values["authenticated_role"]),
+                identity_source=_text(values["identity_source"]),
+                identity_check=_text(values["identity_check"]),
+                policy=_text(values["policy"]),
+                required_approvers=None if required is None else int(required),
+                actions=tuple(done),
+                applied_at=when,
+                applied_by_invocation=invocation,
+            )
+        )
+    return tuple(
+        sorted(reviews, key=lambda v: (v.requested_at is not None, v.requested_at), reverse=True)
+    )
+
+
+def _applied(
+    wh: Warehouse, since: datetime
+) -> dict[tuple[str, datetime | None], tuple[datetime | None, str | None]]:
+    """Per (exception, time decided): when the build that applied the decision ended, and its
+    invocation (its ``decided`` event is written where it applies, dated by the decision)."""
+    events = _table(wh, wh.project.settings.events_table)
+    if events is None or "event_type" not in events[1]:
+        return {}
+    rows = query_relation(
+        wh,
+        events[0],
+        "select exception_id, event_at, invocation_id, model_unique_id from {relation} "
+        "where event_type = 'decided' and event_at >= %s",
+        (_naive(since),),
+    )
+    ended: dict[tuple[str, str], datetime | None] = {}
+    runs = runs_table(wh)
+    if rows and wh.table_exists(runs.schema, runs.table):
+        invocations = sorted({str(r[2]) for r in rows if r[2] is not None})
+        marks = ", ".join(["%s"] * len(invocations))
+        if invocations:
+            for invocation, model, at in query_relation(
+                wh,
+                wh.relation(runs.schema, runs.table),
+                "select invocation_id, model_unique_id, coalesce(finished_at, run_started_at) "
+                f"from {{relation}} where invocation_id in ({marks})",
+                tuple(invocations),
+            ):
+                ended[(str(invocation), str(model))] = utc(at)
+    return {(str(r[0]), utc(r[1])): (ended.get((str(r[2]), str(r[3]))), _text(r[2])) for r in rows}
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
 def read_history(
     wh: Warehouse,
     *,
@@ -167,4 +363,5 @@ def read_history(
         held_runs=read_held_runs(wh, since),
         held_records=read_held_records(wh, models),
         conflicts=read_conflicts(wh, models),
+        reviews=read_reviews(wh, since),
     )

@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime
 from typing import Final
 
 from sluice.errors import InputError
+from sluice.impact.model import RuleCount
 from sluice.review.conflicts import conflict_fields, taken_sides, with_takes
 from sluice.warehouse.identity import Identity
 
@@ -144,7 +145,8 @@ class Selection:
 @dataclass(frozen=True)
 class Decision:
     decision_id: str
-    exception_id: str
+    exception_id: str | None
+    """None for an override of a model's gate."""
     model_unique_id: str
     decision: str
     decided_by: str
@@ -361,7 +363,7 @@ def plan_decisions(
 
 
 # Load states a reviewer may accept for consumers: every state but a complete one.
-ACCEPTABLE_LOADS: Final = ("exception_filtered", "upstream_held", "held")
+ACCEPTABLE_LOADS: Final = ("exception_filtered", "upstream_held", "held", "overridden")
 
 
 @dataclass(frozen=True)
@@ -413,6 +415,39 @@ def plan_load_acceptances(
 
 
 @dataclass(frozen=True)
+class ModelRules:
+    """A sluice model as its latest build recorded it (``sluice_runs``): its rules, with their
+    severities and routes, which the approval policy matches an override of its gate against."""
+
+    model_name: str
+    model_unique_id: str
+    rules: tuple[RuleCount, ...]
+
+
+def plan_override(
+    model: ModelRules,
+    by: str | None,
+    reason: str | None,
+    *,
+    identity: Identity,
+    now: datetime | None = None,
+) -> Decision:
+    """An ``override`` of the model's gate: its next build publishes despite the gate, once
+    (the held rows stay in the quarantine)."""
+    author, why = check_author(by, reason)
+    return Decision(
+        decision_id=uuid.uuid4().hex,
+        exception_id=None,
+        model_unique_id=model.model_unique_id,
+        decision="override",
+        decided_by=author,
+        reason=why,
+        decided_at=now or datetime.now(UTC),
+        identity=identity,
+    )
+
+
+@dataclass(frozen=True)
 class Approval:
     """An approval or a withdrawal of a decision (``sluice_decision_approvals``)."""
 
@@ -420,7 +455,8 @@ class Approval:
     decision_id: str
     model_unique_id: str
     action: str
-    """``approve`` or ``withdraw``."""
+    """``approve`` or ``withdraw``; ``applied``: a build spent the override it approves (written
+    by the package)."""
     approved_by: str
     approved_at: datetime
     reason: str
@@ -432,7 +468,8 @@ class Requested:
     """A recorded decision with its approvals, as ``review approve|withdraw|pending`` read it."""
 
     decision_id: str
-    exception_id: str
+    exception_id: str | None
+    """None for an override of a model's gate."""
     model_unique_id: str
     decision: str
     decided_by: str | None
@@ -445,6 +482,11 @@ class Requested:
     @property
     def withdrawn(self) -> bool:
         return any(a.action == "withdraw" for a in self.approvals)
+
+    @property
+    def applied(self) -> bool:
+        """An override a build spent (its ``applied`` row, written by the package)."""
+        return any(a.action == "applied" for a in self.approvals)
 
     @property
     def approvers(self) -> tuple[str, ...]:

@@ -16,10 +16,11 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from sluice.errors import InputError
-from sluice.review.core import Approval, Decision, ExceptionRow, Requested
+from sluice.review.core import Approval, Decision, ExceptionRow, ModelRules, Requested
 from sluice.warehouse.identity import Identity
 
 VAR: Final = "sluice_approval_policy"
+GROUPS_VAR: Final = "sluice_approver_groups"
 SEVERITIES: Final = ("critical", "high", "medium", "low")
 _KEYS: Final = (
     "name",
@@ -30,6 +31,7 @@ _KEYS: Final = (
     "approvers",
     "self_approval",
     "reason_pattern",
+    "groups",
 )
 
 
@@ -47,15 +49,24 @@ class PolicyEntry:
     approvers: int = 1
     self_approval: bool = True
     reason_pattern: str | None = None
+    groups: tuple[str, ...] | None = None
+    """Who may request and approve: members of these groups (None: anyone)."""
 
     def covers(self, row: ExceptionRow) -> bool:
+        return self.matches(
+            row.model_name, row.model_unique_id, row.severity, row.rule_name, row.route
+        )
+
+    def matches(
+        self, model_name: str, model_unique_id: str, severity: str, rule: str, route: str
+    ) -> bool:
+        """Whether the entry covers a failure of ``rule`` (of this severity and route) in the
+        model."""
         return (
-            (self.severity is None or row.severity in self.severity)
-            and (
-                self.model is None or bool({row.model_name, row.model_unique_id} & set(self.model))
-            )
-            and (self.rule is None or row.rule_name in self.rule)
-            and (self.route is None or row.route in self.route)
+            (self.severity is None or severity in self.severity)
+            and (self.model is None or bool({model_name, model_unique_id} & set(self.model)))
+            and (self.rule is None or rule in self.rule)
+            and (self.route is None or route in self.route)
         )
 
 
@@ -97,7 +108,7 @@ def _entry(item: Any, at: str) -> PolicyEntry:
                 f"{at}: key 'reason_pattern' is not a regular expression: {exc}"
             ) from None
     match: dict[str, tuple[str, ...] | None] = {}
-    for key in ("severity", "model", "rule", "route"):
+    for key in ("severity", "model", "rule", "route", "groups"):
         raw = item.get(key)
         if raw is None:
             match[key] = None
@@ -126,6 +137,69 @@ def _entry(item: Any, at: str) -> PolicyEntry:
         approvers=approvers,
         self_approval=self_approval,
         reason_pattern=pattern,
+        groups=match["groups"],
+    )
+
+
+def parse_groups(value: Any) -> dict[str, tuple[str, ...]]:
+    """Var ``sluice_approver_groups``: a mapping of group name to the identities (as the
+    warehouse authenticates them) that are its members; an InputError naming the var and the
+    group otherwise."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise InputError(
+            f"var {GROUPS_VAR} must map group names to lists of members, got {value!r}"
+        )
+    groups: dict[str, tuple[str, ...]] = {}
+    for name, members in value.items():
+        listed: Any = [members] if isinstance(members, str) else members
+        if not isinstance(listed, list) or not all(isinstance(m, str) for m in listed):
+            raise InputError(
+                f"var {GROUPS_VAR}, group {name!r}: expected a name or a list of names, got "
+                f"{members!r}"
+            )
+        groups[str(name)] = tuple(listed)
+    return groups
+
+
+def check_member(
+    entry: PolicyEntry,
+    identity: Identity,
+    groups: Mapping[str, Sequence[str]],
+    role_member: Callable[[str], bool | None],
+    what: str,
+) -> None:
+    """Refuse (InputError, nothing recorded) a request or an approval under ``entry`` by an
+    identity outside its groups. A group is looked up in var ``sluice_approver_groups`` first,
+    else among the warehouse's roles (``role_member``: whether the authenticated identity is a
+    member, None when the warehouse has no such role)."""
+    if entry.groups is None:
+        return
+    names = ", ".join(entry.groups)
+    refused = f"{what} refused, nothing recorded"
+    if identity.user is None:
+        raise InputError(
+            f"{refused}: policy {entry.name!r} (var {VAR}) lets only members of {names} decide, "
+            "and the warehouse authenticated nobody on this connection"
+        )
+    user = identity.user.casefold()
+    for group in entry.groups:
+        if group in groups:
+            if user in {m.casefold() for m in groups[group]}:
+                return
+            continue
+        member = role_member(group)
+        if member is None:
+            raise InputError(
+                f"{refused}: group {group!r} of policy {entry.name!r} (var {VAR}) is neither in "
+                f"var {GROUPS_VAR} nor a role of the warehouse"
+            )
+        if member:
+            return
+    raise InputError(
+        f"{refused}: {identity.user} is not a member of {names}, the group(s) policy "
+        f"{entry.name!r} (var {VAR}) lets decide"
     )
 
 
@@ -134,12 +208,32 @@ def policy_for(entries: Sequence[PolicyEntry], row: ExceptionRow) -> PolicyEntry
     return next((entry for entry in entries if entry.covers(row)), DEFAULT)
 
 
-def check_reason(entry: PolicyEntry, reason: str, row: ExceptionRow) -> None:
+def policy_for_model(entries: Sequence[PolicyEntry], model: ModelRules) -> PolicyEntry:
+    """What an override of the model's gate needs: of the entries that cover a failure of
+    each of its rules (the first per rule, as for an exception), the strictest (the most
+    approvers; then the one not counting the requester; then the first)."""
+    covering = [
+        next(
+            (
+                e
+                for e in entries
+                if e.matches(
+                    model.model_name, model.model_unique_id, r.severity, r.rule_name, r.route
+                )
+            ),
+            DEFAULT,
+        )
+        for r in model.rules
+    ]
+    return max(covering, key=lambda e: (e.approvers, not e.self_approval), default=DEFAULT)
+
+
+def check_reason(entry: PolicyEntry, reason: str, subject: str) -> None:
     """An InputError when the policy asks the reason to contain a pattern it does not."""
     if entry.reason_pattern is not None and re.search(entry.reason_pattern, reason) is None:
         raise InputError(
             f"refused, nothing recorded: policy {entry.name!r} (var {VAR}) asks the reason of a "
-            f"decision on {row.label} to contain {entry.reason_pattern!r}; got {reason!r}"
+            f"decision on {subject} to contain {entry.reason_pattern!r}; got {reason!r}"
         )
 
 
@@ -157,12 +251,22 @@ def under_policy(
     needs; refused (InputError, nothing recorded) when a reason does not fit its entry."""
     out = []
     for decision in decisions:
-        row = rows.get(decision.exception_id)
+        row = rows.get(decision.exception_id or "")
         entry = DEFAULT if row is None else policy_for(entries, row)
         if row is not None:
-            check_reason(entry, decision.reason, row)
+            check_reason(entry, decision.reason, row.label)
         out.append(replace(decision, policy=entry.name, required_approvers=entry.approvers))
     return tuple(out)
+
+
+def override_under_policy(
+    entries: Sequence[PolicyEntry], decision: Decision, model: ModelRules
+) -> tuple[Decision, PolicyEntry]:
+    """An override with the policy entry that covers the model and the approvers it needs;
+    refused (InputError, nothing recorded) when its reason does not fit."""
+    entry = policy_for_model(entries, model)
+    check_reason(entry, decision.reason, f"the gate of model {model.model_name}")
+    return replace(decision, policy=entry.name, required_approvers=entry.approvers), entry
 
 
 def plan_approval(
@@ -180,6 +284,11 @@ def plan_approval(
     name = f"decision {requested.decision_id}"
     if requested.withdrawn:
         raise InputError(f"{action} refused, nothing recorded: {name} was withdrawn")
+    if requested.applied:
+        raise InputError(
+            f"{action} refused, nothing recorded: {name} was applied already (an override is "
+            "used once)"
+        )
     if action == "approve":
         if identity.user is None:
             raise InputError(
@@ -212,29 +321,87 @@ def plan_approval(
 @dataclass(frozen=True, slots=True)
 class Waiting:
     """A decision not applied yet and not withdrawn: ``needed`` more distinct approvers under
-    ``entry`` (0: accepted, it applies at the next build of the model)."""
+    ``entry`` (0: accepted, it applies at the next build of the model). ``exception``: the
+    exception it decides on (None for an override of the model's gate)."""
 
     requested: Requested
-    exception: ExceptionRow
+    model_name: str
     entry: PolicyEntry
     needed: int
+    exception: ExceptionRow | None = None
+
+    @property
+    def subject(self) -> str:
+        """What the decision is about, in words."""
+        if self.exception is not None:
+            return self.exception.label
+        return f"the gate of model {self.model_name} (its next build publishes despite it)"
+
+    @property
+    def excluded(self) -> tuple[str, ...]:
+        """The identities whose approval would not count: the requester's (counted already, or
+        not at all under ``self_approval: false``) and those that approved it."""
+        requester = (self.requested.requester,) if self.requested.requester else ()
+        return tuple(dict.fromkeys((*requester, *self.requested.approvers)))
+
+    def who_may_approve(self) -> str:
+        """Who may give the approvals still needed, in words (empty when none is needed)."""
+        if self.needed == 0:
+            return ""
+        excluded = ", ".join(self.excluded)
+        who = (
+            "any identity the warehouse authenticates"
+            if self.entry.groups is None
+            else f"a member of {' or '.join(self.entry.groups)}"
+        )
+        return who + (f" other than {excluded}" if excluded else "")
 
 
 def waiting(
     entries: Sequence[PolicyEntry],
     requests: Sequence[Requested],
     find: Callable[[Sequence[str]], Mapping[str, ExceptionRow]],
+    model_rules: Callable[[str], ModelRules | None],
 ) -> list[Waiting]:
-    """The decisions recorded after their exception's last status change, not withdrawn, with
-    what each still waits for. ``find``: the exceptions by id (one call)."""
-    rows = find(sorted({r.exception_id for r in requests}))
+    """The decisions recorded after their exception's last status change (overrides: not
+    spent by a build yet), not withdrawn, with what each still waits for. ``find``: the
+    exceptions by id (one call); ``model_rules``: a model's rules, for an override."""
+    rows = find(sorted({r.exception_id for r in requests if r.exception_id is not None}))
     out = []
     for requested in requests:
-        row = rows.get(requested.exception_id)
-        if row is None or requested.withdrawn or requested.decided_at is None:
+        if requested.withdrawn or requested.decided_at is None:
+            continue
+        if requested.decision == "override":
+            if requested.applied:
+                continue
+            model = model_rules(requested.model_unique_id)
+            entry = DEFAULT if model is None else policy_for_model(entries, model)
+            name = (
+                requested.model_unique_id.rsplit(".", 1)[-1] if model is None else model.model_name
+            )
+            needed = waiting_for(entry, len(requested.approvers))
+            out.append(Waiting(requested, name, entry, needed))
+            continue
+        row = rows.get(requested.exception_id or "")
+        if row is None:
             continue
         if row.status_changed_at is not None and requested.decided_at <= row.status_changed_at:
             continue  # applied, or overtaken by a later status change
         entry = policy_for(entries, row)
-        out.append(Waiting(requested, row, entry, waiting_for(entry, len(requested.approvers))))
+        needed = waiting_for(entry, len(requested.approvers))
+        out.append(Waiting(requested, row.model_name, entry, needed, row))
     return out
+
+
+def entry_of(
+    entries: Sequence[PolicyEntry],
+    requested: Requested,
+    find: Callable[[Sequence[str]], Mapping[str, ExceptionRow]],
+    model_rules: Callable[[str], ModelRules | None],
+) -> PolicyEntry:
+    """The policy entry a recorded decision is judged under now."""
+    if requested.exception_id is None:
+        model = model_rules(requested.model_unique_id)
+        return DEFAULT if model is None else policy_for_model(entries, model)
+    row = find([requested.exception_id]).get(requested.exception_id)
+    return DEFAULT if row is None else policy_for(entries, row)

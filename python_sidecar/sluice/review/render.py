@@ -21,6 +21,7 @@ from sluice.review.core import (
     ExceptionDetail,
     ExceptionRow,
     Load,
+    ModelRules,
     PendingDecision,
     Requested,
     Selection,
@@ -216,10 +217,9 @@ def decided_text(decisions: Sequence[Decision], rows: dict[str, ExceptionRow]) -
             f"{', '.join(sorted({d.policy or '' for d in needs}))} need more approvers "
             "(sluice review pending)"
         )
-    lines += [
-        f"  {rows[d.exception_id].label if d.exception_id in rows else d.exception_id}"
-        for d in decisions
-    ]
+    for d in decisions:
+        row = rows.get(d.exception_id or "")
+        lines.append(f"  {row.label if row is not None else d.exception_id}")
     lines.append(
         "It takes effect at the next build of the model."
         if len(decisions) == 1
@@ -283,6 +283,26 @@ def approval_text(approval: Approval, requested: Requested, entry: PolicyEntry) 
     return "\n".join(lines)
 
 
+def override_text(decision: Decision, model: ModelRules, entry: PolicyEntry) -> str:
+    """What ``sluice review override`` recorded, and when it takes effect."""
+    counted = 1 if entry.self_approval else 0
+    needed = max(entry.approvers - counted, 0)
+    lines = [
+        f"override: the next build of {model.model_name} publishes despite its gate, once "
+        f"(decision {decision.decision_id}, by {decision.decided_by}, reason: {decision.reason})",
+        f"  {identity_text(decision.identity, decision.identity_check)}",
+        "  the rows its rules hold stay in the quarantine; its load state says overridden",
+    ]
+    if needed:
+        lines.append(
+            f"  pending: {_approvers_text(entry)}; waiting for "
+            f"{_plural(needed, 'more approver')} (sluice review approve {decision.decision_id})"
+        )
+    else:
+        lines.append("It takes effect at the next build of the model.")
+    return "\n".join(lines)
+
+
 def pending_text(waiting: Sequence[Waiting]) -> str:
     """``sluice review pending``: each decision not applied yet, and what it waits for."""
     lines = [f"{_plural(len(waiting), 'pending decision')}"]
@@ -295,32 +315,39 @@ def pending_text(waiting: Sequence[Waiting]) -> str:
             else f"waiting for {_plural(w.needed, 'more approver')}"
         )
         lines.append(
-            f"  {r.decision_id}  {r.decision} {w.exception.label}  by {_plain(r.decided_by)} "
+            f"  {r.decision_id}  {r.decision} {w.subject}  by {_plain(r.decided_by)} "
             f"(authenticated: {_plain(r.requester)}) at {format_time(r.decided_at)}"
         )
         lines.append(f"      {_approvers_text(w.entry)}; approved by {approvers}; {state}")
+        if w.needed:
+            lines.append(f"      who may approve: {w.who_may_approve()}")
     return "\n".join(lines)
 
 
+def pending_entries(waiting: Sequence[Waiting]) -> list[dict[str, Any]]:
+    """Each waiting decision as JSON-ready data (``sluice review pending --format json``, the
+    build record's ``pending_decisions``)."""
+    return [
+        {
+            "decision_id": w.requested.decision_id,
+            "decision": w.requested.decision,
+            "exception_id": w.requested.exception_id,
+            "model_name": w.model_name,
+            "model_unique_id": w.requested.model_unique_id,
+            "decided_by": w.requested.decided_by,
+            "requester": w.requested.requester,
+            "decided_at": _json_value(w.requested.decided_at),
+            "policy": w.entry.name,
+            "required_approvers": w.entry.approvers,
+            "self_approval": w.entry.self_approval,
+            "approvers": list(w.requested.approvers),
+            "waiting_for": w.needed,
+            "who_may_approve": w.who_may_approve() or None,
+            "not_counted": list(w.excluded),
+        }
+        for w in waiting
+    ]
+
+
 def pending_json(waiting: Sequence[Waiting]) -> str:
-    return json.dumps(
-        [
-            {
-                "decision_id": w.requested.decision_id,
-                "decision": w.requested.decision,
-                "exception_id": w.requested.exception_id,
-                "model_name": w.exception.model_name,
-                "decided_by": w.requested.decided_by,
-                "requester": w.requested.requester,
-                "decided_at": _json_value(w.requested.decided_at),
-                "policy": w.entry.name,
-                "required_approvers": w.entry.approvers,
-                "self_approval": w.entry.self_approval,
-                "approvers": list(w.requested.approvers),
-                "waiting_for": w.needed,
-            }
-            for w in waiting
-        ],
-        indent=2,
-        ensure_ascii=False,
-    )
+    return json.dumps(pending_entries(waiting), indent=2, ensure_ascii=False)

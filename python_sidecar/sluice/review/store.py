@@ -20,14 +20,15 @@ from sluice.review.core import (
     ExceptionDetail,
     ExceptionRow,
     Load,
+    ModelRules,
     PendingDecision,
     Requested,
     Selection,
 )
 from sluice.warehouse import Warehouse
 from sluice.warehouse.connection import describe_error
-from sluice.warehouse.identity import Identity, authenticated_identity
-from sluice.warehouse.records import utc
+from sluice.warehouse.identity import Identity, authenticated_identity, role_member
+from sluice.warehouse.records import parse_rule_counts, utc
 from sluice.warehouse.sluice_tables import quarantine_relations, query_relation, runs_table
 
 # how PostgreSQL and Snowflake refuse a statement the connection's role has no privilege for
@@ -233,7 +234,7 @@ class ReviewStore:
         sql = (
             "select decision_id, exception_id, model_unique_id, decision, decided_by, "
             f"decided_at, reason, {user} from {{relation}} "
-            "where decision in ('release', 'reject', 'retry')"
+            "where decision in ('release', 'reject', 'retry', 'override')"
         )
         params: list[Any] = []
         if decision_ids is not None:
@@ -261,7 +262,7 @@ class ReviewStore:
         found = [
             Requested(
                 decision_id=str(r[0]),
-                exception_id=str(r[1]),
+                exception_id=_text(r[1]),
                 model_unique_id=str(r[2]),
                 decision=str(r[3]),
                 decided_by=_text(r[4]),
@@ -306,6 +307,11 @@ class ReviewStore:
     def identity(self) -> Identity:
         """Who the warehouse authenticated on this connection (recorded with each decision)."""
         return authenticated_identity(self.wh)
+
+    def role_member(self, role: str) -> bool | None:
+        """Whether the identity authenticated on this connection is a member of the warehouse's
+        role ``role`` (None: the engine has no such role)."""
+        return role_member(self.wh, role)
 
     def _decisions(self, exception_id: str) -> tuple[PendingDecision, ...]:
         schema, table = self.project.sluice_schema(), self.project.settings.decisions_table
@@ -372,6 +378,28 @@ class ReviewStore:
             state=str(latest[3]),
             as_of=utc(latest[4]),
             missing=_text(latest[5]),
+        )
+
+    def model_rules(self, model: str) -> ModelRules | None:
+        """A sluice model's rules as its latest build recorded them in ``sluice_runs``, by name
+        or unique id; None when it never built."""
+        table = runs_table(self.wh)
+        if not self.wh.table_exists(table.schema, table.table):
+            return None
+        rows = self._query(
+            self.wh.relation(table.schema, table.table),
+            "select model_unique_id, model_name, rule_counts_json, "
+            "coalesce(finished_at, run_started_at) from {relation} "
+            "where model_name = %s or model_unique_id = %s",
+            (model, model),
+        )
+        if not rows:
+            return None
+        latest = max(rows, key=lambda r: utc(r[3]) or datetime.min.replace(tzinfo=UTC))
+        return ModelRules(
+            model_name=str(latest[1]),
+            model_unique_id=str(latest[0]),
+            rules=parse_rule_counts(latest[2], table.name),
         )
 
     def record(self, decisions: Sequence[Decision]) -> None:

@@ -80,3 +80,36 @@ def authenticated_identity(wh: Warehouse) -> Identity:
     return Identity(
         None if user is None else str(user), None if role is None else str(role), "warehouse"
     )
+
+
+# Whether the authenticated user is a member of a role, per engine with roles: NULL when the
+# server has no such role. PostgreSQL: the login role (session_user), through role
+# membership (pg_has_role, MEMBER: granted directly or through other roles). Snowflake: the
+# roles granted to the user (CURRENT_AVAILABLE_ROLES(), case as stored: upper case unless
+# quoted).
+_MEMBER_QUERIES: Final = {
+    "postgres": "select case when exists (select 1 from pg_roles where rolname = %s) "
+    "then pg_has_role(session_user, %s, 'MEMBER') end",
+    "redshift": "select case when exists (select 1 from pg_roles where rolname = %s) "
+    "then pg_has_role(session_user, %s, 'MEMBER') end",
+    "snowflake": "select array_contains(upper(%s)::variant, "
+    "parse_json(upper(current_available_roles()))::array), %s",
+}
+
+
+def role_member(wh: Warehouse, role: str) -> bool | None:
+    """Whether the identity the warehouse authenticated on this connection is a member of
+    ``role``; None when the engine has no roles (DuckDB) or no role of that name."""
+    query = _MEMBER_QUERIES.get(wh.adapter_type)
+    if query is None:
+        return None
+    try:
+        rows = wh.query(query, [role, role])
+    except Exception as exc:
+        raise InputError(
+            f"{wh.description}: cannot read whether the authenticated user is a member of role "
+            f"{role!r}: {describe_error(exc)}"
+        ) from None
+    if not rows or rows[0][0] is None:
+        return None
+    return bool(rows[0][0])
