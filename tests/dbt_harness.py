@@ -169,15 +169,19 @@ class Fakesnow:
     def kill_order(self) -> Path:
         return self.data_dir / "kill.json"
 
-    def kill_at(self, pattern: str, process_group: int) -> None:
+    def kill_at(self, pattern: str, process_group: int, after: tuple[str, ...] = ()) -> None:
         """Kill (SIGKILL) the process group when the server is sent the first statement that
         matches `pattern` (a regular expression, case-insensitive), before it runs it: the
-        build is killed right after the statement before it. The killed session's open
+        build is killed right after the statement before it. With `after`, only once the
+        server has been sent statements matching each of those patterns, in that order, each
+        after the one before (the kill comes at a later statement still). The killed session's open
         transaction is rolled back there and then: Snowflake leaves it detached and aborts it
         once it blocks another transaction's lock for 5 minutes, or on SYSTEM$ABORT_TRANSACTION
         (docs.snowflake.com/en/sql-reference/transactions, "Aborting transactions")."""
         order = self.kill_order.with_suffix(".tmp")
-        order.write_text(json.dumps({"pattern": pattern, "pgid": process_group}))
+        order.write_text(
+            json.dumps({"pattern": pattern, "pgid": process_group, "after": list(after)})
+        )
         order.replace(self.kill_order)
 
     def killed(self) -> bool:
@@ -423,6 +427,12 @@ def _carry_out_kill_order(cursor: Any, command: str, kill_order: Path) -> None:
     if not kill_order.exists():
         return
     order = json.loads(kill_order.read_text())
+    after = order.get("after", [])
+    if after:
+        # one more of the statements to be sent first, before the kill can come
+        if re.search(after[0], command, re.IGNORECASE | re.DOTALL):
+            kill_order.write_text(json.dumps({**order, "after": after[1:]}))
+        return
     if not re.search(order["pattern"], command, re.IGNORECASE | re.DOTALL):
         return
     with contextlib.suppress(ProcessLookupError):

@@ -86,8 +86,8 @@ def test_a_second_build_waits_for_the_lock_then_records_and_publishes(
 
 
 def test_two_first_builds_of_one_model_at_once_both_succeed(make_project, fakesnow_server):
-    """Both builds find no published table, audit side by side and wait for the lock; the one
-    that records second publishes after the other has created the table. Renaming its batch
+    """Both builds find no published table, write their batches side by side and wait for the
+    lock; the one that records second publishes after the other has created the table. Renaming its batch
     to the model's name failed there: the name was taken."""
     project = make_project("snowflake")
     scenario.setup(project, orders=SECOND)

@@ -7,13 +7,15 @@ The server kills dbt's process group when it is sent the chosen statement, befor
 (`Fakesnow.kill_at`), and aborts the killed session's open transaction as Snowflake aborts a
 detached one. The kill points are the statements of the build's critical section: the
 quarantine upsert and the events (inside the recording transaction), its COMMIT, and the
-publication (ALTER TABLE ... SWAP WITH, after the COMMIT)."""
+publication (ALTER TABLE ... SWAP WITH, after the COMMIT); and the statement after the COMMIT
+of the transaction that applied a reviewer's decision."""
 
 from __future__ import annotations
 
 import signal
 
 import pytest
+from sluice.cli import main
 
 from tests import scenario
 from tests.dbt_harness import exceptions_without_history
@@ -116,15 +118,7 @@ def test_a_snowflake_build_killed_while_it_applies_a_decision(make_project, fake
     scenario.setup(project, orders=SECOND)
     project.dbt("build")
     assert _orders(project) == [(1,), (5,), (6,), (9,)]
-    (exception_id,) = project.query(
-        "select exception_id from {schema}.orders__quarantine where record_key = '[7]'"
-    )[0]
-    project.execute(
-        "insert into {schema}.sluice_decisions (decision_id, exception_id, model_unique_id, "
-        f"decision, decided_by, decided_at, reason) values ('d1', '{exception_id}', "
-        "'model.sluice_test.orders', 'release', 'ana', "
-        "dateadd(second, 1, sysdate()), 'checked by hand')"
-    )
+    _decide(project, "release")
 
     proc = project.start_dbt("run", "-s", "orders")
     fakesnow_server.kill_at(DECISIONS_APPLIED, proc.pid)
@@ -151,3 +145,65 @@ def test_a_snowflake_build_killed_while_it_applies_a_decision(make_project, fake
         "where record_key = '[7]' and event_type <> 'published' "
         "order by event_type, coalesce(from_status, '')"
     ) == [("decided", "open", "released"), ("status", None, "open"), ("status", "open", "released")]
+
+
+def _decide(project, decision: str) -> None:
+    (exception_id,) = project.query(
+        "select exception_id from {schema}.orders__quarantine where record_key = '[7]'"
+    )[0]
+    project.execute(
+        "insert into {schema}.sluice_decisions (decision_id, exception_id, model_unique_id, "
+        f"decision, decided_by, decided_at, reason) values ('d1', '{exception_id}', "
+        f"'model.sluice_test.orders', '{decision}', 'ana', "
+        "dateadd(second, 1, sysdate()), 'checked by hand')"
+    )
+
+
+def _status_without_event(project) -> list[tuple]:
+    """Exceptions whose status in the quarantine no `status` event of theirs moved them to."""
+    return project.query(
+        "select q.record_key, q.status from {schema}.orders__quarantine as q "
+        "where not exists (select 1 from {schema}.sluice_exception_events as e "
+        "where e.exception_id = q.exception_id and e.event_type = 'status' "
+        "and e.to_status = q.status)"
+    )
+
+
+def test_a_snowflake_build_killed_once_a_decision_is_applied_keeps_its_status_event(
+    make_project, fakesnow_server, capsys
+):
+    """The decision applied, its `decided` event and the `status` event of its effect are one
+    transaction with the rest of the build's record: a build killed right after the COMMIT
+    that applied the decision has written the status event too (a separate transaction for
+    the decisions left the rerun, whose statuses at the start already held the decision's
+    effect, with no status change to record: the exception lost its `status` event)."""
+    project = make_project("snowflake")
+    scenario.setup(project, orders=SECOND)
+    project.dbt("build")
+    _decide(project, "release")
+
+    proc = project.start_dbt("run", "-s", "orders")
+    fakesnow_server.kill_at(r".", proc.pid, after=(DECISIONS_APPLIED, KILL_POINTS["commit"]))
+    project.go(proc)
+    proc.wait(timeout=600)
+    assert fakesnow_server.killed(), "dbt finished without committing the decision"
+    assert proc.returncode == -signal.SIGKILL
+    assert _status_without_event(project) == []
+
+    project.dbt("run", "-s", "orders")
+    assert _orders(project) == [(1,), (5,), (6,), (7,), (9,)]
+    assert project.query(
+        "select status from {schema}.orders__quarantine where record_key = '[7]'"
+    ) == [("released",)]
+    assert _status_without_event(project) == []
+    assert exceptions_without_history(project, "orders") == 0
+    assert project.query(
+        "select event_type, from_status, to_status from {schema}.sluice_exception_events "
+        "where record_key = '[7]' and event_type <> 'published' "
+        "order by event_type, coalesce(from_status, '')"
+    ) == [("decided", "open", "released"), ("status", None, "open"), ("status", "open", "released")]
+    code = main(
+        ["audit", "verify", "--project-dir", str(project.root), "--profiles-dir", str(project.root)]
+    )
+    out = capsys.readouterr().out
+    assert code == 0 and "intact" in out, out

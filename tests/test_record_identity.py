@@ -287,3 +287,97 @@ def test_a_held_build_counts_each_row_once_in_the_gate_the_run_and_the_payload(
     assert project.query(
         "select rows_in, rows_published, rows_held, gate_status from {schema}.sluice_runs"
     ) == [(4, 0, 3, "held")]
+
+
+# The last release that wrote a date or timestamp key with the engine's cast to text.
+SESSION_FORMAT_RELEASE = ROW_JSON_RELEASE
+# What Snowflake's cast of a timestamp to text writes under its default output format
+# (TIMESTAMP_NTZ_OUTPUT_FORMAT `YYYY-MM-DD HH24:MI:SS.FF3`); fakesnow writes DuckDB's text
+# instead, so the earlier release is given Snowflake's text explicitly there.
+SNOWFLAKE_CAST = (
+    'else cast(" ~ expr ~ " as " ~ dbt.type_string() ~ ") end"',
+    'else to_char(cast(" ~ expr ~ " as timestamp_ntz), \'YYYY-MM-DD HH24:MI:SS.FF3\') end"',
+)
+
+
+@SNOWFLAKE_TOO
+def test_keys_written_in_the_session_s_time_formats_keep_their_exceptions(
+    make_project, engine, tmp_path, capsys
+):
+    """A key of a date and a timestamp, stored by the release that wrote them with the
+    engine's cast (on Snowflake `2024-01-03 10:00:00.000`), then built by this one: each
+    exception keeps its record, status and attempts under the explicit format, nothing is
+    withdrawn or opened again, and the audit trail stays intact."""
+    project = make_project(engine)
+    project.write(
+        "seeds/raw_stamps.csv",
+        "d,t,v\n"
+        "2024-01-03,2024-01-03 10:00:00,500\n"
+        "2024-01-04,2024-01-04 00:00:00,700\n"
+        "2024-01-05,2024-01-05 10:30:00.5,900\n"
+        "2024-01-06,2024-01-06 11:00:00,5\n",
+    )
+    project.write("models/stamps.sql", "select d, t, v from {{ ref('raw_stamps') }}\n")
+    project.write(
+        "models/schema.yml",
+        """
+seeds:
+  - name: raw_stamps
+    config: {column_types: {d: date, t: timestamp, v: integer}}
+models:
+  - name: stamps
+    config:
+      materialized: sluice
+      meta: {sluice: {key: [d, t], attempt_interval: 0, gate: {high: none, medium: none, low: none}}}
+    columns:
+      - name: v
+        data_tests:
+          - sluice.sluice_expression:
+              name: stamps_v_small
+              arguments: {expression: "v < 100"}
+""",
+    )
+    package = _package_at(SESSION_FORMAT_RELEASE, tmp_path)
+    if engine == "snowflake":
+        identity = package / "macros" / "identity" / "_sluice_identity.sql"
+        text = identity.read_text()
+        assert text.count(SNOWFLAKE_CAST[0]) == 1
+        identity.write_text(text.replace(*SNOWFLAKE_CAST))
+    project.write("packages.yml", f"packages:\n  - local: {package}\n")
+    project.dbt("build")
+    old = _quarantine(project, "stamps")
+    assert len(old) == 3
+    if engine == "snowflake":
+        assert '"2024-01-03 10:00:00.000"' in old[0][1], old
+
+    # this version
+    shutil.rmtree(project.root / "dbt_packages")
+    project.write("packages.yml", PACKAGES_YML)
+    project._deps_done = False
+    project.dbt("build")
+    now = _quarantine(project, "stamps")
+    assert [r[1] for r in now] == [
+        '["2024-01-03","2024-01-03 10:00:00"]',
+        '["2024-01-04","2024-01-04"]',
+        '["2024-01-05","2024-01-05 10:30:00.5"]',
+    ]
+    # the same exceptions, one more attempt each
+    assert [(r[2], r[3], r[4], r[5]) for r in now] == [(r[2], r[3], r[4], 2) for r in old]
+    if engine != "snowflake":
+        # the engine's cast wrote the explicit format already: nothing moved
+        assert [r[0] for r in now] == [r[0] for r in old]
+    # nothing withdrawn, nothing opened again: the first build's three openings only
+    assert project.query(
+        "select from_status, to_status, count(*) from {schema}.sluice_exception_events "
+        "where event_type = 'status' group by from_status, to_status"
+    ) == [(None, "open", 3)]
+    moved = project.query(
+        "select count(*) from {schema}.sluice_exception_events where event_type = 'rekeyed'"
+    )
+    assert moved == [(4 if engine == "snowflake" else 0,)]
+    code, verified = _sluice(project, capsys, "audit", "verify")
+    assert code == 0 and "intact" in verified, verified
+
+    # the next build changes nothing more
+    project.dbt("build")
+    assert [r[:5] for r in _quarantine(project, "stamps")] == [r[:5] for r in now]

@@ -4,8 +4,8 @@
     Snowflake: DDL commits any open transaction and dbt-snowflake's begin/commit send nothing,
     so no lock can be held for the whole build. Here the model's row of the lock table
     (var sluice_locks_table) is made sure to exist, with autocommitted statements; the lock
-    itself is taken on that row by the first statement of the recording transaction
-    (sluice.run_atomically), which Snowflake holds until COMMIT. -#}
+    itself is taken on that row by the first statement of the package's transaction
+    (sluice.transaction_sql), which Snowflake holds until COMMIT. -#}
 {% macro lock_model(key) %}
   {{ return(adapter.dispatch('lock_model', 'sluice')(key)) }}
 {% endmacro %}

@@ -60,9 +60,12 @@
 {%- endmacro %}
 
 
-{#- `YYYY-MM-DD HH:MI:SS.ffffff` without the fraction's trailing zeros, nor its point when it is 0. -#}
+{#- `YYYY-MM-DD HH:MI:SS.ffffff` without the fraction's trailing zeros, nor its point when it is 0.
+    Each RTRIM is given text cast as text: fakesnow runs an RTRIM of anything else as a TRIM of
+    spaces, which left `10:00:00.` where Snowflake writes `10:00:00`. -#}
 {% macro _sluice_fraction_trimmed(text) -%}
-  rtrim(rtrim({{ text }}, '0'), '.')
+  {%- set s = dbt.type_string() -%}
+  rtrim(cast(rtrim(cast({{ text }} as {{ s }}), '0') as {{ s }}), '.')
 {%- endmacro %}
 
 

@@ -207,6 +207,8 @@
     these and never none: a build whose figures do not add up publishes nothing and fails. -#}
 {% macro _sluice_check_rows_add_up(model_name, stats) %}
   {%- if stats.rows_in != stats.rows_published + stats.rows_held + stats.rows_set_aside -%}
+    {#- nothing of the audit's transaction stands (on Snowflake, the package's own) -#}
+    {%- do sluice.run_together('sluice_abandon', sluice.transaction_sql('rollback')) -%}
     {{ exceptions.raise_compiler_error("sluice: model '" ~ model_name ~ "': rows do not add up: " ~ stats.rows_in ~ " rows in, " ~ stats.rows_published ~ " published, " ~ stats.rows_held ~ " held, " ~ stats.rows_set_aside ~ " set aside. Nothing was published.") }}
   {%- endif -%}
 {% endmacro %}

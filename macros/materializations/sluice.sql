@@ -17,12 +17,12 @@
     unpublished scratch table, which the next build drops.
 
     Snowflake commits every DDL statement on its own. There, everything that creates or alters
-    a table (the batch, the scratch tables, the package's tables) comes first; then the record
-    (quarantine, events, run row, load state, seals; an incremental build's delete and insert)
-    is one explicit transaction of DML that also takes the model's lock
-    (sluice.run_atomically; before the audit, the reviewers' decisions it applies and the
-    stored records it moves to a new identity are another such transaction); then a table
-    build is published by one atomic statement
+    a table (the batch, the scratch tables created empty, the package's tables) comes first;
+    then one explicit transaction of DML, begun by taking the model's lock row
+    (sluice.transaction_sql), holds the reviewers' decisions applied and the stored records
+    moved to a new identity, the audit's scratch tables filled (sluice.scratch_fill_sql) and
+    the record (quarantine, events, run row, load state, seals; an incremental build's delete
+    and insert; sluice.run_atomically); then a table build is published by one atomic statement
     (sluice.publish_table: ALTER TABLE ... SWAP WITH). A build killed anywhere leaves the
     published table as it was or as audited, and its exceptions recorded with their history,
     or not at all (the rerun records them). Scratch names carry the invocation there
@@ -97,6 +97,8 @@
         where d.model_unique_id = {{ mid }} and d.decision = 'reject'
           and exists (select 1 from {{ quarantine }} as o where o.exception_id = d.exception_id and o.status = 'open')),
       coalesce(sum(case when record_key like '%]#%' and record_key not like '%]#v%' then 1 else 0 end), 0),
+      {#- keys that may hold a date or a timestamp in a session's output format -#}
+      coalesce(sum(case when {{ sluice._sluice_session_time_key_sql('record_key') }} then 1 else 0 end), 0),
       {#- overrides of its gate not spent by a build nor withdrawn (sluice review override) -#}
       (select count(*) from {{ decisions }} as d
         where d.model_unique_id = {{ mid }} and d.decision = 'override'
@@ -112,7 +114,7 @@
   {#- statuses that change before the audit reads them: decisions applied, records re-keyed -#}
   {%- set changed_before_audit = (probed[2] | int) > 0 or with_legacy or (probed[5] | int) > 0 -%}
   {#- the overrides of its gate the approval policy accepts now (sluice._sluice_override.sql) -#}
-  {%- set overrides = sluice._sluice_accepted_overrides(spec, decisions) if (probed[6] | int) > 0 else [] -%}
+  {%- set overrides = sluice._sluice_accepted_overrides(spec, decisions) if (probed[7] | int) > 0 else [] -%}
 
   {#- 1. write: the model's SQL, once -#}
   {% call statement('sluice_batch') -%}
@@ -121,21 +123,37 @@
   {#- the batch's row count where the engine reported it with the write (sluice.written_rows) -#}
   {%- set rows_written = sluice.written_rows(load_result('sluice_batch')) -%}
   {%- do sluice._sluice_resolve_columns(spec, batch) -%}
+  {#- records keyed with a date or a timestamp in the session's output format, to move -#}
+  {%- set time_key = [] -%}
+  {%- for quoted, kind in spec.key_parts if kind in ('datetime', 'instant') -%}{%- do time_key.append(quoted) -%}{%- endfor -%}
+  {%- set retime = (probed[6] | int) > 0 and time_key | length > 0 -%}
+  {%- set changed_before_audit = changed_before_audit or retime -%}
   {#- a key that changed type is refused before anything is settled -#}
   {%- set dest_columns = adapter.get_columns_in_relation(existing_relation) if existing_relation is not none and (incremental or in_force > 0) else [] -%}
   {%- if incremental or dest_columns -%}{%- do sluice._sluice_check_key_types(spec, dest_columns, incremental, in_force) -%}{%- endif -%}
+  {#- the load's batch id on every row it publishes, when the model asks for it: added before the
+      audit (DDL, which on Snowflake must come before the package's transaction); the audit
+      reads the model's columns only -#}
+  {%- if spec.batch_id_column -%}
+    {% call statement('sluice_batch_id') -%}
+      alter table {{ batch }} add column {{ adapter.quote(spec.batch_id_column) }} {{ dbt.type_string() }} default '{{ sluice.escape_string(invocation_id) }}'
+    {%- endcall %}
+  {%- endif -%}
   {%- if not incremental -%}{%- do sluice.settle_batch(batch) -%}{%- endif -%}
 
   {#- 2. audit: every read below is of the batch or of the small tables made from it; the
       statements go in one round trip where the engine allows (sluice.run_together), the first
-      beginning with the audit's session settings (sluice.audit_settings_sql) -#}
-  {%- set snapshot = sluice.audit_settings_sql() ~ "\n" ~ sluice._sluice_create_scratch_sql(before, "select exception_id, status from " ~ quarantine ~ " where model_unique_id = " ~ mid) -%}
-  {#- Before the audit reads the quarantine: reviewers' decisions are applied, and a quarantine
+      beginning with the audit's session settings (sluice.audit_settings_sql).
+      Before the audit reads the quarantine: reviewers' decisions are applied, and a quarantine
       written by 0.1.0 takes the JSON identity, history and all (decisions still to apply first,
       under the old ids), then records of rows with a NULL key part, identified by their row's
-      JSON, take the identity by their values. Their scratch tables are created first; their
-      changes take effect together or not at all (sluice.run_atomically: on Snowflake, one
-      explicit transaction of DML). -#}
+      JSON, take the identity by their values, and records keyed with a date or a timestamp
+      in the session's output format take the explicit one. These changes, the audit and the record are one
+      transaction: on DuckDB and PostgreSQL the model's; on Snowflake one explicit transaction
+      of DML the package sends (sluice.transaction_sql), every table it writes created before
+      it begins (sluice.scratch_fill_sql), so that a build killed after the decisions are
+      applied leaves their effects with their history (status events included) or neither. -#}
+  {%- set seal = sluice._sluice_seal_sql() -%}
   {%- set settle = {'ddl': [], 'dml': [], 'after': []} -%}
   {%- if (probed[2] | int) > 0 -%}
     {%- do settle.dml.extend(sluice._sluice_apply_decisions_sql(quarantine, decisions)) -%}
@@ -144,28 +162,36 @@
   {%- if with_legacy or (probed[5] | int) > 0 -%}
     {%- do moves.append(sluice._sluice_rekey_null_keys_sql(spec, batch, quarantine, events, before, rewrite_events=with_legacy)) -%}
   {%- endif -%}
+  {%- if retime -%}
+    {%- do moves.append(sluice._sluice_rekey_time_formats_sql(spec, batch, quarantine, events, before, rewrite_events=with_legacy)) -%}
+  {%- endif -%}
   {%- for move in moves -%}
     {%- for part in ['ddl', 'dml', 'after'] -%}{%- do settle[part].extend(move[part]) -%}{%- endfor -%}
   {%- endfor -%}
-  {%- if settle.dml | length > 0 -%}
-    {%- do sluice.run_together('sluice_settle_scratch', [snapshot] + settle.ddl) -%}
-    {%- do sluice.run_atomically('sluice_settle', settle.dml, after=settle.after) -%}
-  {%- endif -%}
-  {%- set audit = [] if settle.dml | length > 0 else [snapshot] -%}
+  {%- set fills = [sluice.scratch_fill_sql(before, "select exception_id, status from " ~ quarantine ~ " where model_unique_id = " ~ mid), settle] -%}
   {#- each scratch table's statistics once it is written, where the planner needs them
       (sluice.analyze_scratch_sql); an incremental batch is small, a table build's is not -#}
-  {%- do audit.append(sluice.analyze_scratch_sql([before])) -%}
-  {%- if incremental -%}{%- do audit.append(sluice.analyze_scratch_sql([batch], spec.key_sql)) -%}{%- endif -%}
+  {%- do fills.append({'dml': [sluice.analyze_scratch_sql([before])]}) -%}
+  {%- if incremental -%}{%- do fills.append({'dml': [sluice.analyze_scratch_sql([batch], spec.key_sql)]}) -%}{%- endif -%}
   {%- if spec.dedupe is not none -%}
-    {%- do audit.append(sluice._sluice_create_scratch_sql(repeats, sluice._sluice_repeats_sql(batch, spec))) -%}
-    {%- do audit.append(sluice.analyze_scratch_sql([repeats])) -%}
+    {%- do fills.append(sluice.scratch_fill_sql(repeats, sluice._sluice_repeats_sql(batch, spec))) -%}
+    {%- do fills.append({'dml': [sluice.analyze_scratch_sql([repeats])]}) -%}
   {%- endif -%}
-  {%- do audit.append(sluice._sluice_create_scratch_sql(interesting, sluice._sluice_interesting_sql(batch, spec, repeats, quarantine, with_rejected))) -%}
+  {%- do fills.append(sluice.scratch_fill_sql(interesting, sluice._sluice_interesting_sql(batch, spec, repeats, quarantine, with_rejected))) -%}
   {%- set row_flags = [] -%}
   {%- for r in spec.rules if r.kind != 'unique' -%}{%- do row_flags.append('_sluice_f' ~ r.index) -%}{%- endfor -%}
-  {%- do audit.append(sluice.analyze_scratch_sql([interesting], ['_sluice_record', '_sluice_copy'] + row_flags)) -%}
-  {%- do audit.append(sluice._sluice_create_scratch_sql(exc_rel, sluice._sluice_exceptions_sql(spec, interesting, before, quarantine if changed_before_audit else none))) -%}
-  {%- do audit.append(sluice.analyze_scratch_sql([exc_rel], ['exception_id', 'record_key', 'record_copy', 'rule_name', '_sluice_status', '_sluice_was_open', '_sluice_blocking', '_sluice_set_aside'])) -%}
+  {%- do fills.append({'dml': [sluice.analyze_scratch_sql([interesting], ['_sluice_record', '_sluice_copy'] + row_flags)]}) -%}
+  {%- do fills.append(sluice.scratch_fill_sql(exc_rel, sluice._sluice_exceptions_sql(spec, interesting, before, quarantine if changed_before_audit else none))) -%}
+  {%- do fills.append({'dml': [sluice.analyze_scratch_sql([exc_rel], ['exception_id', 'record_key', 'record_copy', 'rule_name', '_sluice_status', '_sluice_was_open', '_sluice_blocking', '_sluice_set_aside'])]}) -%}
+  {%- set scratch_ddl = [] -%}
+  {%- set audit = [] -%}
+  {%- for fill in fills -%}
+    {%- do scratch_ddl.extend(fill.get('ddl', [])) -%}
+    {%- do audit.extend(sluice._sluice_statement_list(fill.dml)) -%}
+  {%- endfor -%}
+  {%- do sluice.run_together('sluice_audit_scratch', scratch_ddl) -%}
+  {%- set audit = sluice.transaction_sql('begin') + [sluice.audit_settings_sql() ~ "\n" ~ audit[0]] + audit[1:] -%}
+  {%- set cleanup = sluice._sluice_drop_scratch_sql(([repeats] if spec.dedupe is not none else []) + [interesting, exc_rel, before]) + settle.after -%}
   {#- The exceptions go into the quarantine with the rest of the record, held or published
       (sluice.run_atomically). The counts below and the take-out read the same before as after
       that upsert (it touches neither released nor rejected exceptions, nor those about to
@@ -250,12 +276,11 @@
   {%- if breaches | length > 0 and overridden is none -%}
     {%- set gate_message = sluice._sluice_gate_message(spec, breaches, gate_counts, stats.rows_in) -%}
     {%- do stats.update({'rows_published': 0}) -%}
-    {%- set seal = sluice._sluice_seal_sql() -%}
     {%- do sluice.run_atomically('sluice_record_held', upsert + [
       sluice._sluice_record_events_sql(spec, quarantine, before, events),
       sluice._sluice_log_run_sql(spec, runs, quarantine, mode, stats, 'held', gate_message, rule_counts),
       sluice._sluice_record_load_sql('held', gate_message, inputs, stats),
-    ] + seal, after=sluice._sluice_drop_scratch_sql(([repeats] if spec.dedupe is not none else []) + [interesting, exc_rel, before, batch])) -%}
+    ] + seal, after=cleanup + sluice._sluice_drop_scratch_sql([batch]), begun=true) -%}
     {{ adapter.commit() }}
     {%- do sluice._sluice_raise_gate(gate_message ~ "\n" ~ sluice._sluice_counts_payload(spec, stats, 'held', rule_counts)) -%}
   {%- endif -%}
@@ -280,32 +305,25 @@
     {%- do stats.update({'rows_published': published.rows[0][0] | int}) -%}
   {%- endif -%}
   {%- do sluice._sluice_check_rows_add_up(spec.model_name, stats) -%}
-  {#- the load's batch id on every row it publishes, when the model asks for it -#}
-  {%- if spec.batch_id_column -%}
-    {% call statement('sluice_batch_id') -%}
-      alter table {{ batch }} add column {{ adapter.quote(spec.batch_id_column) }} {{ dbt.type_string() }} default '{{ sluice.escape_string(invocation_id) }}'
-    {%- endcall %}
-  {%- endif -%}
-  {%- if not incremental -%}
-    {%- for c in spec.raw_columns -%}
-      {% call statement('sluice_drop_raw_' ~ loop.index) -%}
-        alter table {{ batch }} drop column {{ adapter.quote(c.name) }}
-      {%- endcall %}
-    {%- endfor -%}
-  {%- endif -%}
   {#- The record, with an incremental build's delete and insert; then a table build's batch
       takes the published relation's place. Recovery reads the batch: what is published. -#}
   {%- set load = sluice._sluice_published_load(spec, stats, rule_counts, closing, inputs) if overridden is none else ('overridden', overridden) -%}
   {%- set spend = [] if overrides | length == 0 else [sluice._sluice_spend_overrides_sql(overrides, decisions, "published despite the gate" if overridden is not none else "the gate passed: nothing to override, spent all the same")] -%}
   {%- set recover = sluice._sluice_recover_exceptions_sql(spec, quarantine, exc_rel, batch, incremental) if closing > 0 else [] -%}
-  {%- set seal = sluice._sluice_seal_sql() -%}
   {%- do sluice.run_atomically('sluice_record_passed',
     ([sluice.merge_batch_sql(target_relation, batch, spec.key_sql, dest_columns)] if incremental else []) + upsert + recover + [
     sluice._sluice_record_events_sql(spec, quarantine, before, events, published=true),
     sluice._sluice_log_run_sql(spec, runs, quarantine, mode, stats, 'passed', overridden, rule_counts),
     sluice._sluice_record_load_sql(load[0], load[1], inputs, stats),
-  ] + spend + seal, after=sluice._sluice_drop_scratch_sql(([repeats] if spec.dedupe is not none else []) + [interesting, exc_rel, before] + ([batch] if incremental else []))) -%}
+  ] + spend + seal, after=cleanup + sluice._sluice_drop_scratch_sql([batch] if incremental else []), begun=true) -%}
   {%- if not incremental -%}
+    {#- the batch's raw text columns, read by the audit, are not published (DDL: on Snowflake
+        after the record's commit, before the swap) -#}
+    {%- for c in spec.raw_columns -%}
+      {% call statement('sluice_drop_raw_' ~ loop.index) -%}
+        alter table {{ batch }} drop column {{ adapter.quote(c.name) }}
+      {%- endcall %}
+    {%- endfor -%}
     {%- do sluice.publish_table(intermediate_relation, target_relation, existing_relation, backup_relation) -%}
   {%- endif -%}
   {{ run_hooks(post_hooks, inside_transaction=True) }}

@@ -171,21 +171,62 @@
     batch as it was written: the key array, then `#` and the hash of the row's JSON as
     sluice.row_to_json wrote it (sluice._sluice_row_json_v1). -#}
 {% macro _sluice_rekey_null_keys_sql(spec, batch, quarantine, events, before, rewrite_events=false) %}
-  {%- set upgrade = sluice._sluice_scratch_relation('__sluice_upn') -%}
   {%- set old_key = dbt.concat([sluice._sluice_record_key_expr(spec.key_parts, 's'), "'#'", dbt.hash(sluice._sluice_row_json_v1(spec.columns, 's'))]) -%}
   {%- set new_key = sluice._sluice_record_key_expr(spec.key_parts, 's', sluice._sluice_row_values_sql(spec.value_columns, 's')) -%}
+  {{ return(sluice._sluice_rekey_batch_rows_sql('__sluice_upn', old_key, new_key, sluice._sluice_any_null_sql(spec.key_parts, 's'), batch, quarantine, events, before, rewrite_events)) }}
+{% endmacro %}
+
+
+{#- Records whose key has a date or a timestamp were keyed, before this release, with the
+    engine's cast of the value to text (sluice.session_time_text), which followed the session's
+    output formats: on Snowflake by default `2024-01-03 10:00:00.000` for a time of day (and
+    milliseconds only), and `2024-01-03 10:00:00.000 +0200` for a timestamp with a time zone.
+    Their keys are now written in one explicit format (sluice._sluice_value_text). The first
+    build that finds a stored key of that shape moves each exception whose row is in its batch
+    to the key the row has now, history and all, as rows with a NULL key part are moved
+    (`rekeyed` events; the sealed history stays as written). An exception whose row has left
+    the source keeps its old key and is withdrawn as before. -#}
+{% macro _sluice_rekey_time_formats_sql(spec, batch, quarantine, events, before, rewrite_events=false) %}
+  {%- set parts = ["'['"] -%}
+  {%- for quoted, kind in spec.key_parts -%}
+    {%- if not loop.first -%}{%- do parts.append("','") -%}{%- endif -%}
+    {%- if kind in ('datetime', 'instant') -%}
+      {%- do parts.append("coalesce(" ~ sluice.json_text(sluice.session_time_text('s.' ~ quoted, kind)) ~ ", 'null')") -%}
+    {%- else -%}
+      {%- do parts.append(sluice._sluice_key_part('s.' ~ quoted, kind)) -%}
+    {%- endif -%}
+  {%- endfor -%}
+  {%- do parts.append("']'") -%}
+  {%- set new_key = sluice._sluice_record_key_expr(spec.key_parts, 's') -%}
+  {{ return(sluice._sluice_rekey_batch_rows_sql('__sluice_upt', dbt.concat(parts), new_key, "not " ~ sluice._sluice_any_null_sql(spec.key_parts, 's'), batch, quarantine, events, before, rewrite_events)) }}
+{% endmacro %}
+
+
+{#- TRUE when the model's stored keys may hold a date or a timestamp as an earlier release wrote
+    it on Snowflake (sluice.session_time_text): a time with three digits of a second's fraction
+    and nothing or a time zone offset after them. Keys of this release match it only for a time
+    at an exact millisecond; the move then finds nothing to do. -#}
+{% macro _sluice_session_time_key_sql(column) -%}
+  ({{ column }} like '%:__.___"%' or {{ column }} like '%:__.___ _____"%')
+{%- endmacro %}
+
+
+{#- Moves the exceptions keyed by `old_key` to `new_key`, both computed from the rows of the batch
+    (alias `s`) that satisfy `where`, with sluice._sluice_rekey_sql. -#}
+{% macro _sluice_rekey_batch_rows_sql(suffix, old_key, new_key, where, batch, quarantine, events, before, rewrite_events) %}
+  {%- set upgrade = sluice._sluice_scratch_relation(suffix) -%}
   {%- set new_id = dbt.hash(dbt.concat([sluice._sluice_lit(model.unique_id ~ '|'), 'r.new_key', "'|'", 'cast(q.record_copy as ' ~ dbt.type_string() ~ ')', "'|'", 'q.rule_name'])) -%}
   {%- set moved -%}
     with rows_now as (
       select distinct {{ old_key }} as old_key, {{ new_key }} as new_key
       from {{ batch }} as s
-      where {{ sluice._sluice_any_null_sql(spec.key_parts, 's') }}
+      where {{ where }}
     ),
     moved as (
       select q.exception_id as legacy_id, {{ new_id }} as new_id, r.new_key, q.status, q.status_changed_at
       from {{ quarantine }} as q
       join rows_now as r on r.old_key = q.record_key
-      where q.model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
+      where q.model_unique_id = {{ sluice._sluice_lit(model.unique_id) }} and r.old_key <> r.new_key
     )
   {%- endset -%}
   {{ return(sluice._sluice_rekey_sql(upgrade, moved, quarantine, events, before, rewrite_events)) }}
