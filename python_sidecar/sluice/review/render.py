@@ -13,7 +13,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sluice.review.conflicts import conflict_fields
+from sluice.review.conflicts import conflict_fields, sides_text
 from sluice.review.core import (
     Approval,
     Decision,
@@ -52,7 +52,9 @@ def _event_json(event: Event) -> dict[str, Any]:
 
 
 def _pending_json(pending: PendingDecision) -> dict[str, Any]:
-    return {name: _json_value(value) for name, value in asdict(pending).items()}
+    out = {name: _json_value(value) for name, value in asdict(pending).items()}
+    out["taken_sides"] = dict(pending.taken_sides) or None
+    return out
 
 
 def _plural(count: int, word: str) -> str:
@@ -167,9 +169,10 @@ def show_text(detail: ExceptionDetail) -> str:
 
 
 def _decision_text(d: PendingDecision) -> str:
+    take = f"  take {sides_text(d.taken_sides)}" if d.taken_sides else ""
     return (
         f"  {format_time(d.decided_at)}  {d.decision} by {_plain(d.decided_by)}  "
-        f"reason: {_plain(d.reason)}  {identity_text(d.identity, d.identity_check)}"
+        f"reason: {_plain(d.reason)}{take}  {identity_text(d.identity, d.identity_check)}"
     )
 
 
@@ -218,6 +221,7 @@ def decided_text(decisions: Sequence[Decision], rows: dict[str, ExceptionRow]) -
         )
     lines += [
         f"  {rows[d.exception_id].label if d.exception_id in rows else d.exception_id}"
+        + (f"  take {sides_text(d.taken_sides)}" if d.taken_sides else "")
         for d in decisions
     ]
     lines.append(
