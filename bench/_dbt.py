@@ -110,6 +110,46 @@ def run_dbt(root: Path, *args: str) -> Run:
     return run_command(dbt_command(root, *args))
 
 
+@dataclass(frozen=True)
+class Statement:
+    """One SQL call dbt made for a node, from its debug log: the node, the seconds dbt
+    reported for it (SQLQueryStatus), and its SQL with dbt's leading comment left out."""
+
+    node: str
+    seconds: float
+    sql: str
+
+
+def statement_timings(root: Path, *args: str) -> tuple[Run, list[Statement]]:
+    """`dbt <args>` on the project at root with a JSON debug log file, and every SQL call it
+    made with the seconds dbt reported for it, in order: each SQLQuery event paired with the
+    next SQLQueryStatus event of its thread (the status names no connection)."""
+    log = root / "logs" / "dbt.log"
+    log.unlink(missing_ok=True)
+    run = run_dbt(root, *args, "--log-format-file", "json", "--log-level-file", "debug")
+    pending: dict[str, tuple[str, str]] = {}
+    found = []
+    for line in log.read_text(errors="replace").splitlines():
+        try:
+            event = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(event, dict):
+            continue
+        info, data = event.get("info", {}), event.get("data", {})
+        thread = str(info.get("thread", ""))
+        if info.get("name") == "SQLQuery":
+            node = str((data.get("node_info") or {}).get("unique_id") or data.get("conn_name"))
+            sql = str(data.get("sql", ""))
+            if sql.startswith("/*") and "*/" in sql:
+                sql = sql[sql.index("*/") + 2 :]
+            pending[thread] = (node, " ".join(sql.split()))
+        elif info.get("name") == "SQLQueryStatus" and thread in pending:
+            node, sql = pending.pop(thread)
+            found.append(Statement(node, float(data.get("elapsed", 0.0)), sql))
+    return run, found
+
+
 def dbt_results(root: Path) -> dict[str, int]:
     """How many nodes the last dbt run executed, and how many ended in each status."""
     path = root / "target" / "run_results.json"

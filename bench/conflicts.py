@@ -2,6 +2,7 @@
 plain conflict check as a dbt test with store_failures, both through `dbt build` on DuckDB.
 
     python bench/conflicts.py [--rows 5000000] [--counterpart 1000000] [--repeat 3]
+    python bench/conflicts.py --statements [--rows 1000000]
 
 Input: a CRM table of `rows` customers and an ERP table of `counterpart` customers (the first
 ids of the CRM's); one in a thousand of the matched customers has another status in the ERP.
@@ -14,6 +15,11 @@ each round.
 
 The last line printed is one JSON object: name, rows, counterpart rows, ratio (sluice / plain
 wall clock, medians), the load average before and after, and the raw timings.
+
+`--statements`: no timed rounds; one build of each side (after a warm-up build of each), and
+the SQL statements it sent for its model and test with the seconds dbt's JSON debug log reports
+for each (bench/_dbt.py: `statement_timings`), to see where a side's time goes; the JSON line
+then lists them per side, slowest first.
 """
 
 from __future__ import annotations
@@ -24,7 +30,16 @@ import os
 from pathlib import Path
 
 import duckdb
-from _dbt import REPO, Side, compare, duckdb_counts, make_duckdb_project, run_dbt, write
+from _dbt import (
+    REPO,
+    Side,
+    compare,
+    duckdb_counts,
+    make_duckdb_project,
+    run_dbt,
+    statement_timings,
+    write,
+)
 
 WORK = REPO / "bench" / ".work" / "conflicts"
 CONFLICT = "i % 1000 = 7"
@@ -101,6 +116,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, default=5_000_000)
     parser.add_argument("--counterpart", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--statements", action="store_true", help="time each statement instead")
     args = parser.parse_args()
     root = WORK / "project"
     database = WORK / "bench.duckdb"
@@ -137,6 +153,8 @@ def main() -> int:
             expect_rows={"published": args.rows, "failures": conflicts},
         ),
     }
+    if args.statements:
+        return _statements(root, args)
     load_before = _load()
     result = compare(sides, args.repeat)
     print(
@@ -150,6 +168,45 @@ def main() -> int:
                 "load_average_after": _load(),
                 **result.summary(),
             }
+        )
+    )
+    return 0
+
+
+def _statements(root: Path, args: argparse.Namespace) -> int:
+    """One build of each side after a warm-up, and its statements' seconds, slowest first."""
+    load_before = _load()
+    out: dict[str, object] = {}
+    for side in ("sluice", "plain"):
+        select = ("-s", f"crm_{side}+")
+        run_dbt(root, "build", *select)
+        run, found = statement_timings(root, "build", *select)
+        if run.exit_code != 0:
+            raise SystemExit(run.output)
+        mine = [s for s in found if s.node.split(".")[0] in ("model", "test")]
+        out[side] = {
+            "wall_seconds": round(run.seconds, 3),
+            "statement_seconds": round(sum(s.seconds for s in mine), 3),
+            "statements": [
+                {
+                    "seconds": round(s.seconds, 3),
+                    "node": s.node.rsplit(".", 1)[-1],
+                    "sql": s.sql[:160],
+                }
+                for s in sorted(mine, key=lambda s: -s.seconds)
+            ],
+        }
+    print(
+        json.dumps(
+            {
+                "name": "conflicts statements",
+                "rows": args.rows,
+                "counterpart_rows": args.counterpart,
+                "load_average_before": load_before,
+                "load_average_after": _load(),
+                **out,
+            },
+            indent=1,
         )
     )
     return 0

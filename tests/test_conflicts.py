@@ -4,6 +4,7 @@ system's relation, as a plain dbt test and as a rule of a sluice model."""
 from __future__ import annotations
 
 import json
+import shutil
 from datetime import UTC, datetime
 
 import pytest
@@ -12,7 +13,8 @@ from sluice.errors import InputError
 from sluice.incidents import ConflictGroup, conflict_patterns
 from sluice.review.conflicts import ConflictField, conflict_fields, parse_takes, taken_sides
 
-from tests.dbt_harness import SNOWFLAKE_TOO
+from tests.dbt_harness import PACKAGES_YML, SNOWFLAKE_TOO
+from tests.test_record_identity import _package_at
 
 # CRM (the model) and ERP (the counterpart). Every agreeing row must stay unheld.
 CRM = """customer_id,status,amount,updated_at,name
@@ -297,7 +299,7 @@ def test_identity_conflicts_are_found_on_every_row_involved(make_project, engine
     assert runs == [(8, 6, 2)]
 
 
-@pytest.mark.parametrize("engine", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+@SNOWFLAKE_TOO
 def test_conflicts_drive_the_gate_and_the_counts_agree(make_project, engine, capsys):
     project = make_project(engine)
     _sluice_model(project)
@@ -385,16 +387,22 @@ def test_review_shows_a_conflict_side_by_side_and_records_the_side_taken(make_pr
     take = ["--take", "status=target", "--take", "amount=source"]
     code, out, err = _sluice(project, capsys, *decide, ids[8], *take)
     assert code == 0, err
-    reason = "ERP is right [take status=target, amount=source]"
-    assert project.query("select decision, reason from {schema}.sluice_decisions") == [
-        ("release", reason)
+    assert "take status=target, amount=source" in out
+    # the sides taken are a column of their own, the reason is the reviewer's text
+    assert project.query("select decision, reason, taken_sides from {schema}.sluice_decisions") == [
+        ("release", "ERP is right", '{"status": "target", "amount": "source"}')
     ]
+    code, out, err = _sluice(project, capsys, "review", "show", ids[8])
+    assert "reason: ERP is right  take status=target, amount=source" in out, out
+    code, out, err = _sluice(project, capsys, "review", "show", ids[8], "--format", "json")
+    (decision,) = json.loads(out)["decisions"]
+    assert decision["taken_sides"] == {"status": "target", "amount": "source"}
     # the next build applies the release (the row is published as it is) and seals the side taken
     project.dbt("build")
     assert 8 in {r[0] for r in project.query("select customer_id from {schema}.crm_customers")}
     assert project.query(
         "select actor, reason from {schema}.sluice_exception_events where event_type = 'decided'"
-    ) == [("ana", reason)]
+    ) == [("ana", "ERP is right")]
     code, out, err = _sluice(project, capsys, "audit", "verify")
     assert code == 0, out + err
 
@@ -478,3 +486,205 @@ def test_a_bad_conflict_rule_is_a_clear_compile_error(make_project, args, expect
     assert result.returncode != 0
     assert "sluice: model 'crm_customers'" in result.output, result.output[-3000:]
     assert expected in result.output, result.output[-3000:]
+
+
+# Orders matched on two columns. EU/2 differs on status; the ERP holds US/1 twice, agreeing,
+# US/2 twice, one of them refunded (the evidence shows the values that disagree), and US/5
+# twice, both disagreeing (their range); US/3 has no amount in the CRM (also a not-null
+# failure); EU/4 matches an ERP order on its number only (US/4): no counterpart, no conflict.
+CRM_ORDERS = """region,order_no,status,amount
+EU,1,paid,10.00
+EU,2,paid,10.00
+US,1,paid,10.00
+US,2,paid,10.00
+US,3,paid,
+EU,4,paid,10.00
+US,5,paid,10.00
+"""
+ERP_ORDERS = """erp_region,erp_order_no,status,amount
+EU,1,paid,10.00
+EU,2,open,10.00
+US,1,paid,10.00
+US,1,paid,10.00
+US,2,paid,10.00
+US,2,refunded,10.00
+US,3,paid,10.00
+US,4,open,10.00
+US,5,refunded,10.00
+US,5,open,10.00
+"""
+ORDER_CONFLICTS = {
+    ("EU", 2): {"status": ("paid", "open")},
+    ("US", 2): {"status": ("paid", "refunded")},
+    ("US", 3): {"amount": (None, "10.00")},
+    ("US", 5): {"status": ("paid", "open .. refunded")},
+}
+
+
+def _orders(project, materialized):
+    project.write("seeds/crm_orders_raw.csv", CRM_ORDERS)
+    project.write("seeds/erp_orders.csv", ERP_ORDERS)
+    types = "status: varchar(10), amount: 'numeric(10,2)'"
+    sluice = materialized == "sluice"
+    project.write(
+        "models/crm_orders.sql",
+        "-- depends_on: {{ ref('erp_orders') }}\nselect * from {{ ref('crm_orders_raw') }}\n",
+    )
+    project.write(
+        "models/schema.yml",
+        "seeds:\n"
+        "  - name: crm_orders_raw\n"
+        f"    config: {{column_types: {{region: varchar(2), order_no: integer, {types}}}}}\n"
+        "  - name: erp_orders\n"
+        "    config: {column_types: {erp_region: varchar(2), erp_order_no: integer, "
+        f"{types}}}}}\n"
+        "models:\n"
+        "  - name: crm_orders\n"
+        f"    config:\n      materialized: {materialized}\n"
+        + (
+            "      meta: {sluice: {key: [region, order_no], gate: {medium: '90%', high: '90%'}}}\n"
+            if sluice
+            else ""
+        )
+        + "    data_tests:\n"
+        "      - sluice.sluice_conflict:\n"
+        "          name: orders_vs_erp\n"
+        "          arguments: {with: ref('erp_orders'), "
+        "match_on: {region: erp_region, order_no: erp_order_no}, "
+        "compare: [status, {column: amount, tolerance: 0.005}], "
+        "source_system: crm, target_system: erp}\n"
+        "          config: {store_failures: true}\n"
+        + (
+            "    columns:\n"
+            "      - name: amount\n"
+            "        data_tests:\n"
+            "          - sluice.sluice_not_null:\n"
+            "              name: orders_amount_required\n"
+            if sluice
+            else ""
+        ),
+    )
+
+
+@SNOWFLAKE_TOO
+def test_a_conflict_rule_matches_on_several_columns(make_project, engine):
+    project = make_project(engine)
+    _orders(project, "table")
+    result = project.dbt("build", expect=None)
+    assert result.status("orders_vs_erp") == "warn", result.output[-4000:]
+    rows = project.query(
+        "select region, order_no, conflict_evidence from {schema}_dbt_test__audit.orders_vs_erp"
+    )
+    found = {(r[0], r[1]): _evidence(r[2]) for r in rows}
+    assert found == ORDER_CONFLICTS
+
+    # as a rule of a sluice model, beside a not-null rule: the same rows held, nothing else
+    _orders(project, "sluice")
+    project.dbt("build")
+    published = set(project.query("select region, order_no from {schema}.crm_orders"))
+    assert published == {("EU", 1), ("US", 1), ("EU", 4)}
+    held = project.query(
+        "select record_key, rule_name, failed_value from {schema}.crm_orders__quarantine"
+    )
+    conflicts = {tuple(json.loads(r[0])): _evidence(r[2]) for r in held if r[1] == "orders_vs_erp"}
+    assert conflicts == ORDER_CONFLICTS
+    assert {tuple(json.loads(r[0])) for r in held if r[1] == "orders_amount_required"} == {
+        ("US", 3)
+    }
+    runs = project.query(
+        "select rows_in, rows_published, rows_held, rule_counts_json from {schema}.sluice_runs"
+    )
+    assert [r[:3] for r in runs] == [(7, 3, 4)]
+    counts = {c["rule_name"]: c["rows"] for c in json.loads(runs[0][3])}
+    assert (counts["orders_vs_erp"], counts["orders_amount_required"]) == (4, 1)
+
+
+# The package before the sides taken had a column of their own: its decisions' seals do not
+# cover one.
+BEFORE_TAKEN_SIDES = "35ece33c0f2d657b251e5ad522781e955fa2cac4"
+
+
+def _decision_columns(project):
+    return [
+        r[0].lower()
+        for r in project.query(
+            "select column_name from information_schema.columns "
+            "where lower(table_name) = 'sluice_decisions' "
+            "and lower(table_schema) = lower('{schema}') order by ordinal_position"
+        )
+    ]
+
+
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_the_sides_taken_are_sealed_as_their_own_column(make_project, engine, tmp_path, capsys):
+    project = make_project(engine)
+    _sluice_model(project)
+    project.write(
+        "packages.yml", f"packages:\n  - local: {_package_at(BEFORE_TAKEN_SIDES, tmp_path)}\n"
+    )
+    project.dbt("build")
+    ids = {
+        json.loads(r[0])[0]: r[1]
+        for r in project.query(
+            "select record_key, exception_id from {schema}.crm_customers__quarantine"
+        )
+    }
+    # a decision written (as a plain project may) and sealed before the column existed
+    project.execute(
+        "insert into {schema}.sluice_decisions (decision_id, exception_id, model_unique_id, "
+        "decision, decided_by, decided_at, reason) values "
+        f"('before', '{ids[2]}', 'model.sluice_test.crm_customers', 'release', 'ana', "
+        "cast(current_timestamp as timestamp), 'known customer')"
+    )
+    project.dbt("build")
+    assert "taken_sides" not in _decision_columns(project)
+
+    # this release: the build's bookkeeping adds the column, the earlier seals keep verifying
+    shutil.rmtree(project.root / "dbt_packages")
+    project.write("packages.yml", PACKAGES_YML)
+    project._deps_done = False
+    project.dbt("build")
+    assert _decision_columns(project)[-1] == "taken_sides"
+    code, out, err = _sluice(project, capsys, "audit", "verify")
+    assert code == 0, out + err
+
+    decide = ["review", "reject", ids[8], "--by", "ana", "--reason", "ERP is right"]
+    code, out, err = _sluice(project, capsys, *decide, "--take", "target")
+    assert code == 0, err
+    ((decision,),) = project.query(
+        "select decision_id from {schema}.sluice_decisions where taken_sides is not null"
+    )
+    project.dbt("build")
+    seals = project.query(
+        "select hashed_columns from {schema}.sluice_audit_chain "
+        "where chain_name = 'decisions' order by sequence_number"
+    )
+    assert "taken_sides" not in seals[0][0] and seals[-1][0].endswith(",taken_sides")
+    code, out, err = _sluice(project, capsys, "audit", "verify")
+    assert code == 0, out + err
+
+    export = tmp_path / "trail.jsonl"
+    code, out, err = _sluice(project, capsys, "audit", "export", "--output", str(export))
+    assert code == 0, err
+    lines = [json.loads(line) for line in export.read_text().splitlines()]
+    (row,) = [
+        x["row"]
+        for x in lines
+        if x["kind"] == "record"
+        and x["chain_name"] == "decisions"
+        and x["row"]
+        and x["row"]["decision_id"] == decision
+    ]
+    assert (row["reason"], row["taken_sides"]) == (
+        "ERP is right",
+        '{"status": "target", "amount": "target"}',
+    )
+
+    # an edit of the sides taken is found, though the reason is sealed by its digest
+    project.execute(
+        "update {schema}.sluice_decisions "
+        """set taken_sides = '{"status": "source", "amount": "target"}' """
+        f"where decision_id = '{decision}'"
+    )
+    code, out, err = _sluice(project, capsys, "audit", "verify")
+    assert code == 1 and f"sluice_decisions decision_id {decision}" in out + err, out + err

@@ -151,6 +151,7 @@ def test_a_decisions_table_from_before_identities_gains_the_columns(make_project
         "identity_check",
         "policy",
         "required_approvers",
+        "taken_sides",
     ]
     code, out = _sluice(
         project, capsys, "review", "release", _open_exception(project), "--by", "ana",

@@ -37,7 +37,8 @@
     keys outgrew work_mem. A rule that references a sluice model's key also reads the records
     that model holds (sluice._sluice_held_parent_sql), one row per key: rows referencing them are
     held with them (class dependency_held), not as orphans. -#}
-{% macro _sluice_reference_ctes(spec, batch) -%}
+{#- Conflict rules' tables are left out with `counterpart` (see _sluice_failing_rows_sql). -#}
+{% macro _sluice_reference_ctes(spec, batch, counterpart=false) -%}
   {%- set out = [] -%}
   {%- for r in spec.rules if r.kind == 'relationship' -%}
     {%- set c = spec.cols[r.column] -%}
@@ -46,13 +47,15 @@
       {%- do out.append("_sluice_held" ~ r.index ~ " as (" ~ sluice._sluice_held_parent_sql(r) ~ ")") -%}
     {%- endif -%}
   {%- endfor -%}
-  {%- for r in spec.rules if r.kind in ('conflict', 'identity_conflict') -%}
+  {%- for r in spec.rules if r.kind == 'identity_conflict' or (r.kind == 'conflict' and not counterpart) -%}
     {%- do out.extend(sluice._sluice_conflict_ctes(r, batch, spec.cols)) -%}
   {%- endfor -%}
   {{ return(out) }}
 {%- endmacro %}
 
-{% macro _sluice_reference_joins(spec, alias) -%}
+{#- With `counterpart`, a conflict rule joins its counterpart relation itself
+    (sluice._sluice_conflict_row_join), not the reduced one. -#}
+{% macro _sluice_reference_joins(spec, alias, counterpart=false) -%}
   {%- for r in spec.rules if r.kind == 'relationship' %}
   left join _sluice_missing{{ r.index }} as _sluice_r{{ r.index }}
     on _sluice_r{{ r.index }}._sluice_ref_miss = {{ alias }}.{{ spec.cols[r.column] }}
@@ -62,7 +65,11 @@
     {%- endif -%}
   {%- endfor -%}
   {%- for r in spec.rules if r.kind in ('conflict', 'identity_conflict') %}
+  {%- if counterpart and r.kind == 'conflict' %}
+  {{ sluice._sluice_conflict_row_join(r, alias, spec.cols) }}
+  {%- else %}
   {{ sluice._sluice_conflict_joins(r, alias, spec.cols) }}
+  {%- endif %}
   {%- endfor -%}
 {%- endmacro %}
 
@@ -96,8 +103,10 @@
 {%- endmacro %}
 
 
-{#- TRUE when the row fails rule r (row rules only; uniqueness is decided on copies). -#}
-{% macro _sluice_rule_fails(spec, r, alias) -%}
+{#- TRUE when the row fails rule r (row rules only; uniqueness is decided on copies). With
+    `counterpart`, a conflict rule reads the counterpart row joined to it
+    (_sluice_reference_joins with `counterpart`). -#}
+{% macro _sluice_rule_fails(spec, r, alias, counterpart=false) -%}
   {%- if r.kind == 'record_key' -%}
   {{ sluice._sluice_any_null_sql(spec.key_parts, alias) }}
   {%- else -%}
@@ -107,6 +116,8 @@
     {%- set pred = '(_sluice_r' ~ r.index ~ '._sluice_ref_miss is not null)' -%}
   {%- elif r.kind == 'dependency' -%}
     {%- set pred = '(_sluice_h' ~ r.relationship_index ~ '._sluice_held_key is not null)' -%}
+  {%- elif counterpart and r.kind == 'conflict' -%}
+    {%- set pred = sluice._sluice_conflict_row_fails(r, alias, spec.cols) -%}
   {%- elif r.kind in ('conflict', 'identity_conflict') -%}
     {%- set pred = sluice._sluice_conflict_fails(r, alias, spec.cols) -%}
   {%- else -%}
@@ -126,10 +137,7 @@
   {%- set row_rules = spec.rules | rejectattr('kind', 'equalto', 'unique') | list -%}
   {%- set d = spec.dedupe -%}
   {%- set key_null = sluice._sluice_any_null_sql(spec.key_parts, 's') -%}
-  {%- set fails -%}
-    {% for r in row_rules if r.kind != 'record_key' %}{{ sluice._sluice_rule_fails(spec, r, 's') }} or {% endfor %}
-      {%- if d is not none %} (_sluice_rep._sluice_d0 is not null) or{% endif %} false
-  {%- endset -%}
+  {%- set fails = sluice._sluice_any_fails(spec, row_rules, 's') -%}
   {%- set repeat_join = sluice._sluice_repeat_join(spec, repeats, 's') if d is not none else '' -%}
   {#- The rows of every key with a failing row. When the duplicate rule is on the key itself,
       every key with more than one row is a repeat (all its rows fail that rule) and a key with
@@ -140,8 +148,20 @@
     {%- for c in d.columns -%}{%- do on_key.append(spec.cols[c]) -%}{%- endfor -%}
   {%- endif -%}
   {%- set one_scan = d is not none and (on_key | sort) == (spec.key_sql | sort) -%}
-  {%- set ctes = sluice._sluice_reference_ctes(spec, batch) -%}
-  {%- if not one_scan -%}
+  {#- A conflict rule's counterpart is joined by the scan for the failing keys, which keeps the
+      failing rows (sluice._sluice_failing_rows_sql): the batch is not read once more for it. -#}
+  {%- set conflicts = spec.rules | selectattr('kind', 'equalto', 'conflict') | list -%}
+  {%- set by_rows = not one_scan and conflicts | length > 0 -%}
+  {%- set ctes = sluice._sluice_reference_ctes(spec, batch, counterpart=by_rows) -%}
+  {%- if by_rows -%}
+    {%- do ctes.append(sluice._sluice_failing_rows_sql(spec, batch, row_rules, repeat_join)) -%}
+    {%- set keys = [] -%}
+    {%- for k in spec.key_sql -%}{%- do keys.append('f._sluice_k' ~ loop.index0) -%}{%- endfor -%}
+    {%- do ctes.append("_sluice_failing_keys as (select distinct " ~ (keys | join(', ')) ~ " from _sluice_failing_rows as f)") -%}
+    {%- for r in conflicts -%}
+      {%- do ctes.extend(sluice._sluice_conflict_ctes(r, batch, spec.cols, failing='_sluice_failing_rows')) -%}
+    {%- endfor -%}
+  {%- elif not one_scan -%}
     {%- set failing_keys -%}
   _sluice_failing_keys as (
     select distinct {% for k in spec.key_sql %}s.{{ k }} as _sluice_k{{ loop.index0 }}{{ ", " if not loop.last }}{% endfor %}
@@ -222,6 +242,30 @@
     ) as i
   ) as j
 {% endmacro %}
+
+
+{#- The failing rows of the batch, narrow: their key (_sluice_k<n>) and what each conflict
+    rule needs of them (sluice._sluice_conflict_row_columns), from one scan that joins each
+    conflict rule's counterpart relation. A row comes once per counterpart row it matches:
+    only distinct values are read from here. -#}
+{% macro _sluice_failing_rows_sql(spec, batch, row_rules, repeat_join) %}
+  {%- set conflicts = spec.rules | selectattr('kind', 'equalto', 'conflict') | list -%}
+  _sluice_failing_rows as (
+    select {% for k in spec.key_sql %}s.{{ k }} as _sluice_k{{ loop.index0 }}, {% endfor %}
+      {%- for r in conflicts %}{{ sluice._sluice_conflict_row_columns(r, 's', spec.cols) }}{{ ", " if not loop.last }}{% endfor %}
+    from {{ batch }} as s
+    {{- sluice._sluice_reference_joins(spec, 's', counterpart=true) }}
+    {{ repeat_join }}
+    where {{ sluice._sluice_any_fails(spec, row_rules, 's', counterpart=true) }}
+  )
+{%- endmacro %}
+
+
+{#- TRUE when the row of `alias` fails a row rule or is in a repeated group. -#}
+{% macro _sluice_any_fails(spec, row_rules, alias, counterpart=false) -%}
+  {% for r in row_rules if r.kind != 'record_key' %}{{ sluice._sluice_rule_fails(spec, r, alias, counterpart) }} or {% endfor %}
+  {%- if spec.dedupe is not none %} (_sluice_rep._sluice_d0 is not null) or{% endif %} false
+{%- endmacro %}
 
 
 {#- The flag of rule r on a row of the interesting table. -#}

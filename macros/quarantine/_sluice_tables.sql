@@ -49,6 +49,7 @@
     ('decided_by', s), ('decided_at', dbt.type_timestamp()), ('reason', s),
     ('authenticated_user', s), ('authenticated_role', s), ('identity_source', s),
     ('identity_check', s), ('policy', s), ('required_approvers', dbt.type_bigint()),
+    ('taken_sides', s),
   ]) }}
 {% endmacro %}
 

@@ -11,12 +11,19 @@
     - a row with no counterpart is not a conflict (that is a relationship rule's job), unless
       `missing_is_conflict: true`;
     - `with` should hold one row per `on` key; where it holds several, the row conflicts when
-      any of them disagrees, and the evidence shows the range of their values.
+      any of them disagrees, and the evidence shows the range of the values that disagree.
 
     The counterpart is read once: its rows whose key has a disagreeing row of the model (a
     semi-join), reduced to one row per key (row count, and per field the non-NULL count, the
     smallest and the largest value). Scans of the model join that small relation on the key, so
-    a row is never repeated. -#}
+    a row is never repeated.
+
+    In a sluice model's audit the batch is not read for that semi-join: the scan that finds the
+    failing keys joins the counterpart itself (a hash of the smaller side, probed once by the
+    batch) and keeps the few failing rows' values of the rule's columns; the semi-join then
+    reads those rows instead of the batch (_sluice_conflict_ctes with `failing`). A model row
+    that disagrees with a counterpart row fails the rule, so it is among them: the reduced
+    counterpart, and with it every flag and every piece of evidence, is the same. -#}
 
 
 {#- The rule's arguments, checked: `on` as (column, counterpart column) pairs, `compare` as
@@ -144,20 +151,33 @@
 {%- endmacro %}
 
 
+{#- The model's row `alias` and a counterpart row `t` of rule r: the condition matching them
+    on `on`, and TRUE (never NULL) when they disagree on a compared field. -#}
+{% macro _sluice_conflict_pair(r, alias, t, cols) %}
+  {%- set match = [] -%}
+  {%- for p in r.conflict.on -%}{%- do match.append(alias ~ "." ~ cols[p[0]] ~ " = " ~ t ~ "." ~ p[1]) -%}{%- endfor -%}
+  {%- set differs = [] -%}
+  {%- for f in r.conflict.fields -%}
+    {%- set text_field = sluice._sluice_conflict_is_text(r, f) -%}
+    {%- do differs.append(sluice._sluice_conflict_row_differs(r, f, sluice._sluice_conflict_value(r, f, alias ~ '.' ~ cols[f.column], text_field), sluice._sluice_conflict_value(r, f, t ~ '.' ~ f.with_column, text_field))) -%}
+  {%- endfor -%}
+  {{ return((match | join(' and '), '(' ~ (differs | join('\n          or ')) ~ ')')) }}
+{% endmacro %}
+
+
 {#- The common tables of a conflict rule reading the relation `source` (the batch, or the model in
     a plain test): the reduced counterpart of the keys with a disagreeing row and, with
-    `missing_is_conflict`, the keys that have no counterpart. -#}
-{% macro _sluice_conflict_ctes(r, source, cols) %}
+    `missing_is_conflict`, the keys that have no counterpart. Given `failing` (the failing rows
+    of a sluice model's audit, with _sluice_conflict_row_columns), both read those rows instead
+    of `source`. -#}
+{% macro _sluice_conflict_ctes(r, source, cols, failing=none) %}
   {%- if r.kind == 'identity_conflict' -%}{{ return(sluice._sluice_identity_conflict_ctes(r, source, cols)) }}{%- endif -%}
   {%- set c = r.conflict -%}
-  {%- set match = [] -%}
-  {%- for p in c.on -%}{%- do match.append("m." ~ cols[p[0]] ~ " = t." ~ p[1]) -%}{%- endfor -%}
-  {%- set differs = [] -%}
+  {%- set read = cols if failing is none else sluice._sluice_conflict_kept(r) -%}
+  {%- set pair = sluice._sluice_conflict_pair(r, 'm', 't', read) -%}
   {%- set aggregates = [] -%}
   {%- for f in c.fields -%}
-    {%- set text_field = sluice._sluice_conflict_is_text(r, f) -%}
-    {%- set y = sluice._sluice_conflict_value(r, f, 't.' ~ f.with_column, text_field) -%}
-    {%- do differs.append(sluice._sluice_conflict_row_differs(r, f, sluice._sluice_conflict_value(r, f, 'm.' ~ cols[f.column], text_field), y)) -%}
+    {%- set y = sluice._sluice_conflict_value(r, f, 't.' ~ f.with_column, sluice._sluice_conflict_is_text(r, f)) -%}
     {%- do aggregates.append("count(t." ~ f.with_column ~ ") as _sluice_nn" ~ loop.index0 ~ ", min(" ~ y ~ ") as _sluice_lo" ~ loop.index0 ~ ", max(" ~ y ~ ") as _sluice_hi" ~ loop.index0) -%}
   {%- endfor -%}
   {%- set out = [] -%}
@@ -166,11 +186,21 @@
     select {% for p in c.on %}t.{{ p[1] }} as _sluice_ck{{ loop.index0 }}, {% endfor %}count(*) as _sluice_n,
       {{ aggregates | join(',\n      ') }}
     from {{ r.to }} as t
+    {%- if failing is none %}
     where exists (
       select 1 from {{ source }} as m
-      where {{ match | join(' and ') }}
-        and ({{ differs | join('\n          or ') }})
+      where {{ pair[0] }}
+        and {{ pair[1] }}
     )
+    {%- else %}
+    {#- a join, not a correlated EXISTS, which DuckDB plans by deduplicating the whole
+        counterpart first; a counterpart row disagreeing with several failing rows is counted
+        once per row, which changes none of the aggregates' uses (NULLs among the rows or not,
+        the lowest and highest value; one row, or several with one value) #}
+    join (select distinct {{ read.values() | join(', ') }} from {{ failing }}) as m
+      on {{ pair[0] }}
+        and {{ pair[1] }}
+    {%- endif %}
     group by {% for p in c.on %}t.{{ p[1] }}{{ ", " if not loop.last }}{% endfor %}
   )
   {%- endset -%}
@@ -178,17 +208,58 @@
   {%- if c.missing_is_conflict -%}
     {%- set missing -%}
   _sluice_cm{{ r.index }} as (
-    select distinct {% for p in c.on %}m.{{ cols[p[0]] }} as _sluice_mk{{ loop.index0 }}{{ ", " if not loop.last }}{% endfor %}
+    select distinct {% for p in c.on %}m.{{ read[p[0]] }} as _sluice_mk{{ loop.index0 }}{{ ", " if not loop.last }}{% endfor %}
+    {%- if failing is none %}
     from {{ source }} as m
     where {% for p in c.on %}m.{{ cols[p[0]] }} is not null and {% endfor %}not exists (
-      select 1 from {{ r.to }} as t where {{ match | join(' and ') }}
+      select 1 from {{ r.to }} as t where {{ pair[0] }}
     )
+    {%- else %}
+    from {{ failing }} as m
+    where m._sluice_c{{ r.index }}x = 1
+    {%- endif %}
   )
     {%- endset -%}
     {%- do out.append(missing) -%}
   {%- endif -%}
   {{ return(out) }}
 {% endmacro %}
+
+
+{#- The scan that finds a sluice model's failing rows reads the counterpart itself: one row per
+    matching counterpart row, or one without (alias `_sluice_t<index>`). -#}
+{% macro _sluice_conflict_row_join(r, alias, cols) -%}
+  left join {{ r.to }} as _sluice_t{{ r.index }}
+    on {{ sluice._sluice_conflict_pair(r, alias, '_sluice_t' ~ r.index, cols)[0] }}
+{%- endmacro %}
+
+
+{#- TRUE (never NULL) when the row of `alias` and its counterpart row joined above disagree, or
+    it has none and the rule counts that as a conflict. -#}
+{% macro _sluice_conflict_row_fails(r, alias, cols) -%}
+  {%- set t = '_sluice_t' ~ r.index -%}
+  {%- set first = r.conflict.on[0][1] -%}
+  (({{ t }}.{{ first }} is not null and {{ sluice._sluice_conflict_pair(r, alias, t, cols)[1] }})
+  {%- if r.conflict.missing_is_conflict %} or ({{ t }}.{{ first }} is null{% for p in r.conflict.on %} and {{ alias }}.{{ cols[p[0]] }} is not null{% endfor %}){% endif %})
+{%- endmacro %}
+
+
+{#- The names under which a failing row keeps the rule's columns: {column: _sluice_c<index>_<n>}. -#}
+{% macro _sluice_conflict_kept(r) %}
+  {%- set kept = {} -%}
+  {%- for c in r.conflict.columns -%}{%- do kept.update({c: '_sluice_c' ~ r.index ~ '_' ~ loop.index0}) -%}{%- endfor -%}
+  {{ return(kept) }}
+{% endmacro %}
+
+
+{#- What a failing row keeps for the rule: the values of its columns (the `on` columns and the
+    compared ones, _sluice_conflict_kept) and, with `missing_is_conflict`, 1 when it has no
+    counterpart (_sluice_c<index>x). -#}
+{% macro _sluice_conflict_row_columns(r, alias, cols) -%}
+  {%- set kept = sluice._sluice_conflict_kept(r) -%}
+  {%- for c in r.conflict.columns %}{{ alias }}.{{ cols[c] }} as {{ kept[c] }}{{ ", " if not loop.last }}{% endfor -%}
+  {%- if r.conflict.missing_is_conflict %}, case when _sluice_t{{ r.index }}.{{ r.conflict.on[0][1] }} is null then 1 else 0 end as _sluice_c{{ r.index }}x{% endif -%}
+{%- endmacro %}
 
 
 {#- The joins of a scan of `alias` to the common tables above: at most one row each per key. -#}

@@ -3,8 +3,9 @@ exception side by side, and the side a reviewer takes per field.
 
 The package writes a conflict's evidence as JSON in ``failed_value``,
 ``{"status": {"source": "active", "target": "closed"}, ...}``. The side taken is not applied to
-the data (the source system owns the fix): it is recorded with the decision, in its reason,
-which the next build seals with the decision.
+the data (the source system owns the fix): it is recorded with the decision, in its own column
+``taken_sides`` (``{"status": "target", "amount": "source"}``), which the next build seals with
+the decision as it stands: unlike the reason, it is not evidence that retention may redact.
 """
 
 from __future__ import annotations
@@ -100,6 +101,26 @@ def taken_sides(
     return tuple(sides)
 
 
-def with_takes(reason: str, sides: Sequence[tuple[str, str]]) -> str:
-    """The decision's reason with the sides taken: ``why [take status=target, amount=source]``."""
-    return f"{reason} [take {', '.join(f'{name}={side}' for name, side in sides)}]"
+def sides_json(sides: Sequence[tuple[str, str]]) -> str | None:
+    """The sides taken as stored in ``taken_sides``: a JSON object in the evidence's field order,
+    ``{"status": "target", "amount": "source"}``; None (NULL) when none was taken."""
+    return json.dumps(dict(sides), ensure_ascii=False) if sides else None
+
+
+def read_sides(stored: str | None) -> tuple[tuple[str, str], ...]:
+    """The sides taken, read from ``taken_sides`` (empty for NULL, or for a value that is not
+    such an object)."""
+    if not stored:
+        return ()
+    try:
+        value = json.loads(stored)
+    except ValueError:
+        return ()
+    if not isinstance(value, dict):
+        return ()
+    return tuple((str(name), str(side)) for name, side in value.items())
+
+
+def sides_text(sides: Sequence[tuple[str, str]]) -> str:
+    """``status=target, amount=source``."""
+    return ", ".join(f"{name}={side}" for name, side in sides)

@@ -14,7 +14,7 @@ from typing import Final
 
 from sluice.errors import InputError
 from sluice.impact.model import RuleCount
-from sluice.review.conflicts import conflict_fields, taken_sides, with_takes
+from sluice.review.conflicts import conflict_fields, taken_sides
 from sluice.warehouse.identity import Identity
 
 # The exception statuses the package writes (macros/config/sluice_settings.sql), in lifecycle
@@ -108,6 +108,8 @@ class PendingDecision:
     reason: str | None
     identity: Identity | None = None
     identity_check: str | None = None
+    taken_sides: tuple[tuple[str, str], ...] = ()
+    """(field, side) per conflicting field a reviewer said which system is right on."""
 
 
 @dataclass(frozen=True)
@@ -158,6 +160,8 @@ class Decision:
     policy: str | None = None
     """The approval policy's entry that covered the exception when it was requested."""
     required_approvers: int = 1
+    taken_sides: tuple[tuple[str, str], ...] = ()
+    """A conflict's fields with the side taken on each (``--take``), in the evidence's order."""
 
     @property
     def identity_check(self) -> str:
@@ -319,7 +323,7 @@ def plan_decisions(
     """One decision per exception in ``found``, all or nothing: an InputError when nothing was
     found or when any exception's status does not fit the decision (naming them). ``asked``
     describes the request, for the messages. ``takes`` (release and reject of conflicts between
-    two systems): the side that is right per field, recorded in each decision's reason."""
+    two systems): the side that is right per field, recorded with each decision."""
     if action not in ACTIONS:
         raise InputError(f"unknown decision {action!r} (expected one of {', '.join(ACTIONS)})")
     author, why = check_author(by, reason)
@@ -339,13 +343,13 @@ def plan_decisions(
             f"{action} refused, nothing recorded: {len(unfit)} of the {len(unique)} "
             f"exception(s) matching {asked} do not fit ({rule}): {named}{more}"
         )
-    reasons = {row.exception_id: why for row in unique}
+    sides: dict[str, tuple[tuple[str, str], ...]] = {}
     if takes:
         if action not in ("release", "reject"):
             raise InputError(f"--take goes with release or reject, not {action}; nothing recorded")
         for row in unique:
             fields = conflict_fields(row.error_class, row.failed_value)
-            reasons[row.exception_id] = with_takes(why, taken_sides(row.label, fields, takes))
+            sides[row.exception_id] = taken_sides(row.label, fields, takes)
     at = now or datetime.now(UTC)
     return tuple(
         Decision(
@@ -354,9 +358,10 @@ def plan_decisions(
             model_unique_id=row.model_unique_id,
             decision=action,
             decided_by=author,
-            reason=reasons[row.exception_id],
+            reason=why,
             decided_at=at,
             identity=identity,
+            taken_sides=sides.get(row.exception_id, ()),
         )
         for row in unique
     )

@@ -13,7 +13,7 @@ from dataclasses import asdict
 from datetime import datetime
 from typing import Any
 
-from sluice.review.conflicts import conflict_fields
+from sluice.review.conflicts import conflict_fields, sides_text
 from sluice.review.core import (
     Approval,
     Decision,
@@ -53,7 +53,9 @@ def _event_json(event: Event) -> dict[str, Any]:
 
 
 def _pending_json(pending: PendingDecision) -> dict[str, Any]:
-    return {name: _json_value(value) for name, value in asdict(pending).items()}
+    out = {name: _json_value(value) for name, value in asdict(pending).items()}
+    out["taken_sides"] = dict(pending.taken_sides) or None
+    return out
 
 
 def _plural(count: int, word: str) -> str:
@@ -168,9 +170,10 @@ def show_text(detail: ExceptionDetail) -> str:
 
 
 def _decision_text(d: PendingDecision) -> str:
+    take = f"  take {sides_text(d.taken_sides)}" if d.taken_sides else ""
     return (
         f"  {format_time(d.decided_at)}  {d.decision} by {_plain(d.decided_by)}  "
-        f"reason: {_plain(d.reason)}  {identity_text(d.identity, d.identity_check)}"
+        f"reason: {_plain(d.reason)}{take}  {identity_text(d.identity, d.identity_check)}"
     )
 
 
@@ -219,7 +222,8 @@ def decided_text(decisions: Sequence[Decision], rows: dict[str, ExceptionRow]) -
         )
     for d in decisions:
         row = rows.get(d.exception_id or "")
-        lines.append(f"  {row.label if row is not None else d.exception_id}")
+        label = row.label if row is not None else d.exception_id
+        lines.append(f"  {label}" + (f"  take {sides_text(d.taken_sides)}" if d.taken_sides else ""))
     lines.append(
         "It takes effect at the next build of the model."
         if len(decisions) == 1

@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from sluice.errors import InputError, SluiceError
 from sluice.project import Project, ProjectFlags, load_project
+from sluice.review.conflicts import read_sides, sides_json
 from sluice.review.core import (
     Approval,
     Decision,
@@ -63,6 +64,7 @@ _DECISION_COLUMNS: Final = (
     ("identity_check", "text"),
     ("policy", "text"),
     ("required_approvers", "bigint"),
+    ("taken_sides", "text"),
 )
 # the columns of the identity, added after the first release: NULL in older rows and tables
 _IDENTITY_COLUMNS: Final = tuple(name for name, _ in _DECISION_COLUMNS[7:11])
@@ -318,10 +320,12 @@ class ReviewStore:
         if not self.wh.table_exists(schema, table):
             return ()
         present = set(self.wh.columns(schema, table))
-        identity = ", ".join(c if c in present else f"null as {c}" for c in _IDENTITY_COLUMNS)
+        added = ", ".join(
+            c if c in present else f"null as {c}" for c in (*_IDENTITY_COLUMNS, "taken_sides")
+        )
         rows = self._query(
             self.decisions_relation,
-            f"select decision_id, decision, decided_by, decided_at, reason, {identity} "
+            f"select decision_id, decision, decided_by, decided_at, reason, {added} "
             "from {relation} where exception_id = %s",
             (exception_id,),
         )
@@ -336,6 +340,7 @@ class ReviewStore:
                 if r[7] is None
                 else Identity(user=_text(r[5]), role=_text(r[6]), source=str(r[7])),
                 identity_check=_text(r[8]),
+                taken_sides=read_sides(_text(r[9])),
             )
             for r in rows
         ]
@@ -422,6 +427,7 @@ class ReviewStore:
                 d.identity_check,
                 d.policy,
                 d.required_approvers,
+                sides_json(d.taken_sides),
             )
             for d in decisions
         ]
