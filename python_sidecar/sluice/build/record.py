@@ -98,6 +98,7 @@ def summary(result: BuildResult) -> dict[str, Any]:
         "exposure_statuses": dict(result.exposure_statuses),
         "exposure_statuses_from": result.exposure_statuses_from,
         "report": {"generated": result.report.generated, "note": result.report.note},
+        "retention": None if result.retention is None else asdict(result.retention),
         "notes": list(result.notes),
     }
 

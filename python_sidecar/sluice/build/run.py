@@ -43,6 +43,7 @@ from sluice.build.result import (
     TrailChanged,
     WriteFailed,
 )
+from sluice.build.retention_step import retention_at_build_end
 from sluice.build.trail import check_before_build
 from sluice.destinations import REPORT_FORMATS, check_writable
 from sluice.errors import InputError
@@ -196,6 +197,7 @@ def _started(
     _check_formats(request.report_formats)
     settings = _settings(progress.project, request.settings, env)
     _check_alert_settings(progress.project, passthrough, env)
+    _check_retention_settings(progress.project, passthrough, env)
     progress.settings = settings
     run_dbt = request.runner or subprocess_runner(
         find_dbt(request.dbt_executable),
@@ -328,6 +330,24 @@ def _check_alert_settings(
     try:
         project_rules(value)
     except AlertSettingError as exc:
+        raise BuildError(str(exc)) from None
+
+
+def _check_retention_settings(
+    project: Path, dbt_args: Sequence[str], environ: Mapping[str, str]
+) -> None:
+    """The var ``sluice_retention`` checked before dbt runs: a malformed one stops the build
+    (exit 2) naming the key; ``meta.sluice.retention`` is read after dbt, from the manifest."""
+    from sluice.project import ProjectFlags, load_project
+
+    try:
+        flags = ProjectFlags.from_dbt_args(dbt_args, project_dir=project)
+        loaded = load_project(flags, environ=environ)
+    except Exception:  # a project or var dbt cannot read either: dbt reports it
+        return
+    try:
+        retention_at_build_end(loaded)
+    except InputError as exc:
         raise BuildError(str(exc)) from None
 
 
