@@ -179,19 +179,25 @@ AT_BUILD_END = (
 )
 
 
+def _closed(
+    project: DbtProject, age_2: int, age_3: int, extra_meta: str = ""
+) -> tuple[list[str], list[str]]:
+    """Records 2 and 3 rejected, then closed for age_2 and age_3 days: their exception ids."""
+    scenario.setup(project, extra_meta=extra_meta)
+    project.dbt("build")
+    _decide(project, "2", "reason for 2")
+    _decide(project, "3", "reason for 3")
+    project.dbt("run", "-s", "orders")
+    return _age(project, "2", age_2), _age(project, "3", age_3)
+
+
 def _build_json(project: DbtProject) -> dict:
     return json.loads((project.root / "target" / "sluice" / "build.json").read_text())
 
 
 def test_a_build_applies_retention_at_its_end_when_the_project_asks(make_project, capsys):
     project = make_project("duckdb")
-    scenario.setup(project)
-    project.dbt("build")
-    _decide(project, "2", "reason for 2")
-    _decide(project, "3", "reason for 3")
-    project.dbt("run", "-s", "orders")
-    deleted = _age(project, "2", 400)
-    redacted = _age(project, "3", 60)
+    deleted, redacted = _closed(project, 400, 60)
     open_sql = (
         "select exception_id, record_key, failed_value, row_json "
         "from {schema}.orders__quarantine where status = 'open' order by 1"
@@ -286,13 +292,7 @@ def test_a_model_policy_replaces_the_project_one_for_its_exceptions(make_project
     # orders deletes after 100 days (its own), redacts after 30 (the project's): an exception
     # closed 200 days ago is deleted, which the project's 365 days alone would not do
     project = make_project("duckdb")
-    scenario.setup(project, extra_meta="retention: {delete_after: 100d}")
-    project.dbt("build")
-    _decide(project, "2", "reason for 2")
-    _decide(project, "3", "reason for 3")
-    project.dbt("run", "-s", "orders")
-    deleted = _age(project, "2", 200)
-    redacted = _age(project, "3", 60)
+    deleted, redacted = _closed(project, 200, 60, extra_meta="retention: {delete_after: 100d}")
     code, out = _sluice(project, capsys, "retention", "apply", "--vars", POLICY)
     assert code == 0, out
     assert (
