@@ -39,6 +39,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/quarantine.py
 	@if bash tests/pg.sh start; then $(BIN)/python bench/quarantine.py --engine postgres; else echo "PostgreSQL did not start: bench/quarantine.py --engine postgres skipped"; fi
 	$(BIN)/python bench/replay.py
+	$(BIN)/python bench/retention.py
 	$(BIN)/python bench/report.py
 	$(BIN)/python bench/build_overhead.py
 

@@ -198,3 +198,111 @@ def test_a_conflict_rule_on_a_masked_column_is_refused(make_project, monkeypatch
     )
     result = project.dbt("build", "-s", "raw_people", "crm_people", "people", expect=1)
     assert "people_email_agrees" in result.output and "column 'email' is masked" in result.output
+
+
+# customers keyed on their (masked) email; orders reference it
+PARENT_RAW = """
+select 'ann' || '.secret' || '@example.com' as email, 'Ann' as name, 1 as tier
+union all select 'bo' || '@example.com', 'Bo', 1
+union all select 'cy' || '@example.com', 'Cy', -1
+"""
+ORDERS_RAW = """
+select 1 as order_id, 'ann' || '.secret' || '@example.com' as email, 10 as amount
+union all select 2, 'bo' || '@example.com', 20
+union all select 3, 'cy' || '@example.com', 30
+union all select 4, 'cy' || '@example.com', 40
+union all select 5, 'dee' || '@example.com', 50
+"""
+PARENT_SCHEMA = """
+models:
+  - name: customers
+    config:
+      materialized: sluice
+      meta:
+        sluice:
+          key: email
+          mask: [email]
+          gate: {critical: none, high: none, medium: none, low: none}
+    columns:
+      - name: tier
+        data_tests:
+          - sluice.sluice_expression:
+              name: customers_tier_positive
+              arguments: {expression: "tier > 0"}
+  - name: orders
+    config:
+      materialized: sluice
+      meta:
+        sluice:
+          key: order_id
+          mask: [email]
+          gate: {critical: none, high: none, medium: none, low: none}
+    columns:
+      - name: email
+        data_tests:
+          - sluice.sluice_relationship:
+              name: orders_customer_exists
+              arguments: {to: ref('customers'), field: email}
+"""
+
+
+@SNOWFLAKE_TOO
+def test_a_masked_parent_key_holds_its_dependents_and_stays_masked(
+    make_project, engine, monkeypatch
+):
+    """A relationship rule whose parent is keyed on a masked column: the rows referencing a
+    record the parent holds are held with it (dependency_held, naming the parent's exception),
+    a row referencing no customer is an orphan, and the email is in clear in no sluice table."""
+    monkeypatch.setenv("SLUICE_MASK_KEY", KEY)
+    project = make_project(engine)
+    project.write("models/raw_customers.sql", PARENT_RAW)
+    project.write("models/raw_orders.sql", ORDERS_RAW)
+    project.write("models/customers.sql", "select * from {{ ref('raw_customers') }}\n")
+    project.write(
+        "models/orders.sql",
+        "-- depends_on: {{ ref('customers') }}\nselect * from {{ ref('raw_orders') }}\n",
+    )
+    project.write("models/schema.yml", PARENT_SCHEMA)
+    project.dbt("build")
+
+    parent = project.query(
+        "select exception_id, record_key from {schema}.customers__quarantine where status = 'open'"
+    )
+    assert len(parent) == 1 and parent[0][1].startswith('["sluice:masked:'), parent
+    held = project.query(
+        "select o.record_key, o.error_class, o.message, o.failed_value "
+        "from {schema}.orders__quarantine as o where o.status = 'open' order by 1, 2"
+    )
+    assert [(k, c) for k, c, _, _ in held] == [
+        ("[3]", "dependency_held"),
+        ("[4]", "dependency_held"),
+        ("[5]", "reference_mismatch"),
+    ], held
+    for _, error_class, message, value in held:
+        assert value.startswith("sluice:masked:")
+        if error_class == "dependency_held":
+            assert parent[0][0] in message and value in parent[0][1]
+    assert project.query("select order_id from {schema}.orders order by 1") == [(1,), (2,)]
+
+    # the parent is fixed: its dependents recover and are published
+    project.write("models/raw_customers.sql", PARENT_RAW.replace("-1\n", "2\n"))
+    project.dbt("build")
+    assert project.query(
+        "select record_key, status from {schema}.orders__quarantine "
+        "where error_class = 'dependency_held' order by 1"
+    ) == [("[3]", "recovered"), ("[4]", "recovered")]
+    assert project.query("select order_id from {schema}.orders order by 1") == [
+        (1,),
+        (2,),
+        (3,),
+        (4,),
+    ]
+    tables = [
+        t
+        for t in _tables(project)
+        if t not in ("customers", "orders", "raw_customers", "raw_orders")
+    ]
+    assert "orders__quarantine" in tables and "sluice_exception_events" in tables
+    for table in tables:
+        text = repr(project.query(f"select * from {{schema}}.{table}"))
+        assert "@example.com" not in text and KEY not in text, table

@@ -4,6 +4,8 @@ changes nothing, and the audit trail still verifies (a hand edit of kept evidenc
 
 from __future__ import annotations
 
+import json
+
 from sluice.audit.chain import REDACTED_PREFIX, redaction_marker
 from sluice.cli import main
 
@@ -170,3 +172,141 @@ def test_a_model_retention_setting_is_read_and_checked(make_project, capsys):
     assert code == 2, out
     assert "model.sluice_test.orders: meta.sluice.retention" in out and "'redact'" in out, out
     assert _snapshot(project) == before
+
+
+AT_BUILD_END = (
+    "{sluice_retention: {redact_after: 30d, delete_after: 365d, apply_at_build_end: true}}"
+)
+
+
+def _closed(
+    project: DbtProject, age_2: int, age_3: int, extra_meta: str = ""
+) -> tuple[list[str], list[str]]:
+    """Records 2 and 3 rejected, then closed for age_2 and age_3 days: their exception ids."""
+    scenario.setup(project, extra_meta=extra_meta)
+    project.dbt("build")
+    _decide(project, "2", "reason for 2")
+    _decide(project, "3", "reason for 3")
+    project.dbt("run", "-s", "orders")
+    return _age(project, "2", age_2), _age(project, "3", age_3)
+
+
+def _build_json(project: DbtProject) -> dict:
+    return json.loads((project.root / "target" / "sluice" / "build.json").read_text())
+
+
+def test_a_build_applies_retention_at_its_end_when_the_project_asks(make_project, capsys):
+    project = make_project("duckdb")
+    deleted, redacted = _closed(project, 400, 60)
+    open_sql = (
+        "select exception_id, record_key, failed_value, row_json "
+        "from {schema}.orders__quarantine where status = 'open' order by 1"
+    )
+    open_before = project.query(open_sql)
+
+    # without the setting, a build leaves them
+    code, out = _sluice(project, capsys, "build", "--max-attempts", "1", "--vars", POLICY)
+    assert code == 0, out
+    assert _build_json(project)["retention"] is None
+    assert project.query(
+        "select count(*) from {schema}.orders__quarantine where record_key = '[2]'"
+    ) == [(len(deleted),)]
+
+    code, out = _sluice(project, capsys, "build", "--max-attempts", "1", "--vars", AT_BUILD_END)
+    assert code == 0, out
+    record = _build_json(project)
+    assert record["exit_code"] == 0 and record["outcome"] == "published"
+    assert record["retention"] == {
+        "applied": True,
+        "redacted": {"model.sluice_test.orders": len(redacted)},
+        "deleted": {"model.sluice_test.orders": len(deleted)},
+        "error": None,
+    }
+    ids = {r[0] for r in project.query("select exception_id from {schema}.orders__quarantine")}
+    assert not ids & set(deleted) and set(redacted) <= ids
+    assert project.query(
+        "select count(*) from {schema}.orders__quarantine where record_key = '[3]'"
+    ) == [(0,)]
+    assert project.query(open_sql) == open_before
+    code, out = _sluice(project, capsys, "audit", "verify")
+    assert code == 0, out
+
+    # the next build finds nothing more to do
+    code, out = _sluice(project, capsys, "build", "--max-attempts", "1", "--vars", AT_BUILD_END)
+    assert code == 0, out
+    assert _build_json(project)["retention"] == {
+        "applied": True,
+        "redacted": {},
+        "deleted": {},
+        "error": None,
+    }
+
+
+def test_a_failed_retention_at_build_end_keeps_the_build_result(make_project, capsys):
+    # a model's setting is read after dbt: a bad one fails retention, not the build's publication
+    project = make_project("duckdb")
+    scenario.setup(project, extra_meta="retention: {redact: 30d}")
+    project.dbt("build")
+    _decide(project, "2", "reason for 2")
+    project.dbt("run", "-s", "orders")
+    due = _age(project, "2", 400)
+    code, out = _sluice(project, capsys, "build", "--max-attempts", "1", "--vars", AT_BUILD_END)
+    assert code == 7, out
+    assert "retention failed, nothing changed" in out
+    assert "model.sluice_test.orders: meta.sluice.retention" in out and "'redact'" in out, out
+    record = _build_json(project)
+    assert record["exit_code"] == 7 and record["outcome"] == "published"
+    assert record["retention"]["applied"] is False
+    assert "meta.sluice.retention" in record["retention"]["error"]
+    assert any("retention failed" in note for note in record["notes"])
+    # nothing deleted or redacted
+    assert (
+        sorted(
+            r[0]
+            for r in project.query(
+                "select exception_id from {schema}.orders__quarantine where record_key = '[2]'"
+            )
+        )
+        == due
+    )
+    assert project.query(
+        "select count(*) from {schema}.sluice_exception_events where event_type = 'retained'"
+    ) == [(0,)]
+
+
+def test_a_bad_build_end_setting_stops_the_build_before_dbt(make_project, capsys):
+    project = make_project("duckdb")
+    scenario.setup(project)
+    code, out = _sluice(
+        project,
+        capsys,
+        *("build", "--max-attempts", "1"),
+        *("--vars", "{sluice_retention: {apply_at_build_end: sometimes}}"),
+    )
+    assert code == 2, out
+    assert "var sluice_retention.apply_at_build_end" in out, out
+    assert not (project.root / "target" / "run_results.json").exists()
+
+
+def test_a_model_policy_replaces_the_project_one_for_its_exceptions(make_project, capsys):
+    # orders deletes after 100 days (its own), redacts after 30 (the project's): an exception
+    # closed 200 days ago is deleted, which the project's 365 days alone would not do
+    project = make_project("duckdb")
+    deleted, redacted = _closed(project, 200, 60, extra_meta="retention: {delete_after: 100d}")
+    code, out = _sluice(project, capsys, "retention", "apply", "--vars", POLICY)
+    assert code == 0, out
+    assert (
+        f"model.sluice_test.orders: redacted {len(redacted)}, deleted {len(deleted)} "
+        "closed exception(s)"
+    ) in out
+    assert project.query(
+        "select distinct reason from {schema}.sluice_exception_events "
+        "where event_type = 'retained' order by 1"
+    ) == [
+        ("retention deleted: closed for more than 100d",),
+        ("retention redacted: closed for more than 30d",),
+    ]
+    ids = {r[0] for r in project.query("select exception_id from {schema}.orders__quarantine")}
+    assert not ids & set(deleted) and set(redacted) <= ids
+    code, out = _sluice(project, capsys, "audit", "verify")
+    assert code == 0, out

@@ -130,8 +130,10 @@
     {%- if old is none and incremental -%}
       {{ sluice._sluice_config_error(spec.model_name, none, 'meta.sluice.key', "column '" ~ k ~ "' is not a column of the published relation " ~ this ~ "; rebuild it with --full-refresh") }}
     {%- endif -%}
-    {%- set kind = sluice._sluice_key_kind(old.data_type) if old is not none else new[1] -%}
-    {%- if kind != new[1] -%}
+    {#- a masked key column (sluice._sluice_masked_kind) is compared by the kind it masks -#}
+    {%- set new_kind = new[1][7:] if new[1].startswith('masked_') else new[1] -%}
+    {%- set kind = sluice._sluice_key_kind(old.data_type) if old is not none else new_kind -%}
+    {%- if kind != new_kind -%}
       {%- set changed = "column '" ~ k ~ "' changed type from " ~ old.data_type ~ " (published) to " ~ new[2] ~ " (this build): " -%}
       {%- if incremental -%}
         {{ sluice._sluice_config_error(spec.model_name, none, 'meta.sluice.key', changed ~ "its values cannot be matched with the published records. Cast it back to a " ~ kind ~ " type, or rebuild with --full-refresh") }}

@@ -61,7 +61,7 @@
     on _sluice_r{{ r.index }}._sluice_ref_miss = {{ alias }}.{{ spec.cols[r.column] }}
     {%- if r.held_parent %}
   left join _sluice_held{{ r.index }} as _sluice_h{{ r.index }}
-    on _sluice_h{{ r.index }}._sluice_held_key = {{ alias }}.{{ spec.cols[r.column] }}
+    on _sluice_h{{ r.index }}._sluice_held_key = {{ sluice._sluice_held_match(r, alias ~ '.' ~ spec.cols[r.column]) }}
     {%- endif -%}
   {%- endfor -%}
   {%- for r in spec.rules if r.kind in ('conflict', 'identity_conflict') %}
@@ -80,12 +80,13 @@
     copy held as a duplicate leaves the first one published). Nothing when the parent has no
     quarantine yet. -#}
 {% macro _sluice_held_parent_sql(r) -%}
-  {%- set data_type = r.column_types[0] -%}
+  {#- a masked parent key is the key's keyed hash, as text (sluice._sluice_held_match) -#}
+  {%- set data_type = dbt.type_string() if r.held_parent.masked else r.column_types[0] -%}
   {%- if not r.held_parent.exists -%}
   select cast(null as {{ data_type }}) as _sluice_held_key, cast(null as {{ dbt.type_string() }}) as _sluice_held_exc where 1 = 0
   {%- else -%}
   {%- set decoded = sluice.json_array_text('record_key', 0) -%}
-  {%- if sluice._sluice_key_kind(data_type) == 'number' -%}
+  {%- if not r.held_parent.masked and sluice._sluice_key_kind(data_type) == 'number' -%}
     {#- a number's text exactly as it was encoded, whatever its digits -#}
     {%- set decoded = "case when record_key like '[" ~ '"' ~ "%' then " ~ decoded ~ " else substr(record_key, 2, " ~ dbt.length('record_key') ~ " - 2) end" -%}
   {%- endif -%}
@@ -99,6 +100,18 @@
   ) as p
   where _sluice_held_key is not null
   group by _sluice_held_key
+  {%- endif -%}
+{%- endmacro %}
+
+
+{#- What a row's referencing value `expr` is matched against the held keys of rule r's parent
+    as: the value itself, or, when the parent masks its key, the value's keyed hash (its text as
+    for its kind, sluice._sluice_value_text), which is how the parent's record keys hold it. -#}
+{% macro _sluice_held_match(r, expr) -%}
+  {%- if r.held_parent.masked -%}
+  {{ sluice._sluice_value_text(expr, sluice._sluice_masked_kind(sluice._sluice_key_kind(r.column_types[0]))) }}
+  {%- else -%}
+  {{ expr }}
   {%- endif -%}
 {%- endmacro %}
 

@@ -298,7 +298,8 @@
     is a sluice model referenced on its (one-column) key, a row referencing a record that model
     holds is held too, class dependency_held, until that record is published (the row then
     recovers) or rejected (the row is then an orphan, and the relationship rule routes it). The
-    held records are read from the parent's quarantine in the build. None when the rule does not
+    held records are read from the parent's quarantine in the build (`masked`: the parent masks
+    its key column, so its record keys hold the key's keyed hash). None when the rule does not
     reference a sluice model's key, or says `hold_with_parent: false`. -#}
 {% macro _sluice_dependency_rule(current, rule, target) %}
   {%- if target is none or not rule.hold_with_parent or target.resource_type != 'model' or target.config.materialized != 'sluice' -%}{{ return(none) }}{%- endif -%}
@@ -308,9 +309,13 @@
   {%- set dependency = sluice._sluice_rule('relationship', current.name, rule.name ~ '__parent_held', {
     'columns': rule.columns, 'to': rule.to, 'field': rule.field, 'error_class': 'dependency_held',
     'owner': rule.owner, 'where': rule.where}) -%}
+  {#- a parent keyed on a masked column holds its records under the key's keyed hash -#}
+  {%- set parent_mask = sluice.get_setting('mask', (target.config.meta or {}).get('sluice', {})) or [] -%}
+  {%- if parent_mask is string -%}{%- set parent_mask = [parent_mask] -%}{%- endif -%}
+  {%- set masked = (parent_key[0] | lower) in (parent_mask | map('lower') | list) -%}
   {%- do dependency.update({
     'kind': 'dependency',
-    'parent': {'unique_id': target.unique_id, 'name': target.name, 'relation': sluice._sluice_quarantine_relation(target), 'quarantine': sluice._sluice_quarantine_relation(target).render(), 'exists': true},
+    'parent': {'unique_id': target.unique_id, 'name': target.name, 'relation': sluice._sluice_quarantine_relation(target), 'quarantine': sluice._sluice_quarantine_relation(target).render(), 'exists': true, 'masked': masked},
     'relationship_index': rule.index,
     'description': rule.columns | join(', ') ~ " references a record of " ~ target.name ~ " that is held",
     'max_attempts': none, 'attempt_interval_s': 0, 'dead_letter_after_s': none,

@@ -111,6 +111,13 @@ def redaction_sql(expr: str) -> str:
     )
 
 
+def redacted_sql(expr: str) -> str:
+    """Whether an evidence value holds nothing to redact: NULL, or a redaction marker."""
+    text = f"cast({expr} as varchar)"
+    n = len(REDACTED_PREFIX)
+    return f"({text} is null or substring({text}, 1, {n}) = {literal(REDACTED_PREFIX)})"
+
+
 def row_hash_sql(dialect: str, columns: Sequence[HashedColumn], alias: str) -> str:
     """``sluice._sluice_audit_row_hash`` over the columns, of the row ``alias``."""
     parts = []

@@ -31,7 +31,15 @@ from sluice.build.report_step import (
     report_statuses,
     run_report,
 )
-from sluice.build.result import EXIT_OK, BuildResult, ReportStep, decide_exit_code
+from sluice.build.result import (
+    EXIT_OK,
+    EXIT_RETENTION_FAILED,
+    BuildResult,
+    ReportStep,
+    RetentionStep,
+    decide_exit_code,
+)
+from sluice.build.retention_step import apply_retention, retention_at_build_end
 from sluice.build.trail import keep_head_after_build
 from sluice.classify.model import Failure
 from sluice.errors import InputError
@@ -142,6 +150,26 @@ def _decided(
     return exit_code, outcome, stopped
 
 
+def _retention(
+    shared: WarehouseAfterDbt, manifest: Manifest, outputs: Outputs, notes: list[str]
+) -> RetentionStep | None:
+    """Retention after dbt when the project asks for it (never with ``--no-warehouse``: then a
+    note says it was skipped); a failure is a note too, and the step's error."""
+    try:
+        wanted = retention_at_build_end(shared.project())
+    except Exception:  # checked before dbt ran; a project unreadable now fails the step below
+        wanted = True
+    if not wanted:
+        return None
+    if not outputs.warehouse:
+        notes.append("retention skipped (--no-warehouse)")
+        return RetentionStep(False, error=None)
+    step = apply_retention(shared, manifest)
+    if step is not None and step.error is not None:
+        notes.append(step.error)
+    return step
+
+
 def finish(context: Context, progress: Progress, stopped: str, outputs: Outputs) -> BuildResult:
     """Merge the attempts, escalate, alert, report, and write the run's record."""
     notes = progress.notes
@@ -173,6 +201,9 @@ def finish(context: Context, progress: Progress, stopped: str, outputs: Outputs)
         if delivery.attempted and not delivery.delivered:
             notes.append(f"alert delivery failed: {delivery.error}")
         pending: tuple[Any, ...] = ()
+        retention = _retention(shared, manifest, outputs, notes)
+        if retention is not None and retention.error is not None and exit_code == EXIT_OK:
+            exit_code = EXIT_RETENTION_FAILED
         if outputs.warehouse:
             pending, note = pending_decisions(shared)
             if note:
@@ -216,6 +247,7 @@ def finish(context: Context, progress: Progress, stopped: str, outputs: Outputs)
         started_at=progress.started_at,
         invocation_id=progress.invocation_id,
         pending_decisions=pending,
+        retention=retention,
     )
     write_record(progress, result, quarantine, manifest)
     return result

@@ -100,6 +100,7 @@ def summary(result: BuildResult) -> dict[str, Any]:
         "exposure_statuses_from": result.exposure_statuses_from,
         "report": {"generated": result.report.generated, "note": result.report.note},
         "pending_decisions": pending_entries(result.pending_decisions),
+        "retention": None if result.retention is None else asdict(result.retention),
         "notes": list(result.notes),
     }
 

@@ -71,6 +71,11 @@ class TrailChanged(Exception):
     exit_code = EXIT_TRAIL_CHANGED
 
 
+EXIT_RETENTION_FAILED = 7
+"""dbt published everything, but the retention the var ``sluice_retention`` asks of the build
+(``apply_at_build_end``) failed: nothing of it changed (docs/privacy.md)."""
+
+
 class BuildBusy(Exception):
     """Another ``sluice build`` holds the target folder (or a killed build's dbt still runs
     there) and the wait for it ran out: nothing was run, the holder's record is untouched
@@ -132,6 +137,17 @@ class ReportStep:
 
 
 @dataclass(frozen=True, slots=True)
+class RetentionStep:
+    """Retention applied after dbt (``apply_at_build_end``): how many closed exceptions had
+    their evidence redacted and were deleted, per model, or why it failed (nothing changed)."""
+
+    applied: bool
+    redacted: Mapping[str, int] = field(default_factory=dict)
+    deleted: Mapping[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class BuildResult:
     exit_code: int
     outcome: str
@@ -159,6 +175,8 @@ class BuildResult:
     pending_decisions: tuple[Any, ...] = ()
     """Reviewers' decisions still waiting after the build (:class:`sluice.review.policy.Waiting`,
     by model): read from the warehouse after dbt, empty without it."""
+    retention: RetentionStep | None = None
+    """Retention after dbt, when the project asks for it (``apply_at_build_end``)."""
 
     @property
     def retries(self) -> int:

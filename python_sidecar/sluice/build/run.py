@@ -43,10 +43,12 @@ from sluice.build.result import (
     TrailChanged,
     WriteFailed,
 )
+from sluice.build.retention_step import retention_at_build_end
 from sluice.build.trail import check_before_build
 from sluice.destinations import REPORT_FORMATS, check_writable
 from sluice.errors import InputError
 from sluice.escalate.webhook import validate_url
+from sluice.project import Project
 from sluice.retry.config import BuildSettings, ConfigError, resolve_settings
 from sluice.retry.dbt_args import flag_value, without_separators
 
@@ -196,6 +198,7 @@ def _started(
     _check_formats(request.report_formats)
     settings = _settings(progress.project, request.settings, env)
     _check_alert_settings(progress.project, passthrough, env)
+    _check_retention_settings(progress.project, passthrough, env)
     progress.settings = settings
     run_dbt = request.runner or subprocess_runner(
         find_dbt(request.dbt_executable),
@@ -312,22 +315,47 @@ def _settings(project: Path, flags: dict[str, Any], environ: Mapping[str, str]) 
     return settings
 
 
+def _project_for_settings(
+    project: Path, dbt_args: Sequence[str], environ: Mapping[str, str]
+) -> Project | None:
+    """The project as dbt will read it, for the settings checked before dbt runs; None when
+    it cannot be read (dbt reports that itself)."""
+    from sluice.project import ProjectFlags, load_project
+
+    try:
+        flags = ProjectFlags.from_dbt_args(dbt_args, project_dir=project)
+        return load_project(flags, environ=environ)
+    except Exception:  # a project or var dbt cannot read either: dbt reports it
+        return None
+
+
 def _check_alert_settings(
     project: Path, dbt_args: Sequence[str], environ: Mapping[str, str]
 ) -> None:
     """The var ``sluice_alerts`` checked before dbt runs: a malformed one stops the build
     (exit 2) naming the key; ``meta.sluice.alerts`` is checked when dbt compiles the model."""
     from sluice.escalate.trends import AlertSettingError, project_rules
-    from sluice.project import ProjectFlags, load_project
 
-    try:
-        flags = ProjectFlags.from_dbt_args(dbt_args, project_dir=project)
-        value = load_project(flags, environ=environ).var("sluice_alerts", None)
-    except Exception:  # a project or var dbt cannot read either: dbt reports it
+    loaded = _project_for_settings(project, dbt_args, environ)
+    if loaded is None:
         return
     try:
-        project_rules(value)
+        project_rules(loaded.var("sluice_alerts", None))
     except AlertSettingError as exc:
+        raise BuildError(str(exc)) from None
+
+
+def _check_retention_settings(
+    project: Path, dbt_args: Sequence[str], environ: Mapping[str, str]
+) -> None:
+    """The var ``sluice_retention`` checked before dbt runs: a malformed one stops the build
+    (exit 2) naming the key; ``meta.sluice.retention`` is read after dbt, from the manifest."""
+    loaded = _project_for_settings(project, dbt_args, environ)
+    if loaded is None:
+        return
+    try:
+        retention_at_build_end(loaded)
+    except InputError as exc:
         raise BuildError(str(exc)) from None
 
 

@@ -329,6 +329,7 @@ def _write_summary(result: Any, out: io.StringIO) -> None:
         2: "dbt could not start",
         4: "another build holds the target folder",
         3: "transient failures left",
+        7: "published, retention failed",
     }
     print(
         f"sluice build: exit {result.exit_code} ({meaning.get(result.exit_code, '')}); "

@@ -9,8 +9,7 @@ from typing import Any
 
 from sluice.cli.flags import add_project_flags, project_flags
 from sluice.errors import SluiceError
-
-RETENTION_ACTOR = "sluice retention"
+from sluice.privacy import RETENTION_ACTOR
 
 
 def register(subparsers: Any) -> None:

@@ -11,6 +11,10 @@ statuses, classes, rules, counts and times; their evidence is replaced by redact
 The history and the decisions are sealed by the digests of their evidence, so the seals still
 hold (``sluice audit verify`` stays intact). Each exception gets an ``erased`` event (by, reason,
 time UTC), which the model's next build seals. One transaction: all of it, or nothing.
+
+The redaction is set-based (:func:`redact_evidence`, shared with ``sluice retention apply``):
+the exceptions are chosen by a condition on their quarantine's columns, and each table gets one
+statement, whatever the number of exceptions.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from sluice.audit.chain import redaction_marker
-from sluice.audit.sql import literal, redaction_sql
+from sluice.audit.sql import literal, md5_sql, redaction_sql
 from sluice.audit.store import trail_tables
 from sluice.errors import InputError, SluiceError
 from sluice.review.store import ReviewStore
@@ -30,10 +34,12 @@ from sluice.warehouse.connection import describe_error
 from sluice.warehouse.sluice_tables import query_relation
 
 ERASED: Final = "erased"
-_QUARANTINE_EVIDENCE: Final = ("record_key", "failed_value", "row_json")
+"""The ``event_type`` of an erasure."""
+
+QUARANTINE_EVIDENCE: Final = ("record_key", "failed_value", "row_json")
+"""The quarantine's evidence columns."""
 _EVENT_EVIDENCE: Final = ("record_key", "reason")
 _DECISION_EVIDENCE: Final = ("reason",)
-"""The ``event_type`` of an erasure."""
 
 _EVENT_COLUMNS: Final = (
     "event_id",
@@ -75,136 +81,159 @@ def forget(
     says. Refused, nothing written, when no quarantine holds the record, or when a seal that
     hashed evidence in clear (an earlier release's) covers one of its events or decisions."""
     wh = store.wh
+    where = "(model_name = %s or model_unique_id = %s) and record_key = %s"
+    params = (model, model, record_key)
     found: list[tuple[str, tuple[Any, ...]]] = []
-    sql = (
-        f"select {EXCEPTION_COLUMNS} from {{relation}} "
-        "where (model_name = %s or model_unique_id = %s) and record_key = %s"
-    )
     for relation in store.quarantines():
-        found += [
-            (relation, r) for r in query_relation(wh, relation, sql, (model, model, record_key))
-        ]
+        sql = f"select exception_id, model_unique_id from {{relation}} where {where}"
+        found += [(relation, r) for r in query_relation(wh, relation, sql, params)]
     if not found:
         raise InputError(
             f"forget refused, nothing changed: no record {record_key!r} of model {model!r} in "
             "any sluice quarantine (the key as `sluice review list` shows it)"
         )
-    ids = sorted({str(r[0]) for _, r in found})
-    tables = trail_tables(store.project)
-    refuse_clear_seals(store, ids, tables)
-    marker = redaction_marker(record_key) or ""
+    chosen = [Chosen(rel, where, params, reason) for rel in sorted({rel for rel, _ in found})]
     stamp = now.astimezone(UTC).replace(tzinfo=None)
-    erased = redaction_events([r for _, r in found], ERASED, by, reason, stamp)
     try:
-        with store.wh.transaction():
-            counts = redact_evidence(store, sorted({rel for rel, _ in found}), ids, erased)
+        with wh.transaction():
+            refuse_clear_seals(store, chosen)
+            events, decisions = _count(store, chosen)
+            redact_evidence(store, chosen, ERASED, by, stamp)
     except SluiceError:
         raise
     except Exception as exc:
         raise InputError(
-            f"{store.wh.description}: forget failed, nothing changed: {describe_error(exc)}"
+            f"{wh.description}: forget failed, nothing changed: {describe_error(exc)}"
         ) from None
     return Erasure(
-        str(found[0][1][2]),
+        str(found[0][1][1]),
         record_key,
-        marker,
-        len(ids),
-        counts.events,
-        counts.decisions,
+        redaction_marker(record_key) or "",
+        len({str(r[0]) for _, r in found}),
+        events,
+        decisions,
     )
 
 
-EXCEPTION_COLUMNS: Final = (
-    "exception_id, model_name, model_unique_id, record_copy, rule_name, error_class, severity, "
-    "route, owner, status, attempt_count, record_key"
-)
-"""The quarantine's columns :func:`redaction_events` reads, in its order."""
-
-
-def redaction_events(
-    rows: Sequence[tuple[Any, ...]], event_type: str, by: str, reason: str, stamp: datetime
-) -> list[tuple[Any, ...]]:
-    """One event per exception (a row of :data:`EXCEPTION_COLUMNS`) saying its evidence was
-    redacted: the status unchanged, the record key as its marker."""
-    return [
-        (
-            uuid.uuid4().hex,
-            str(r[0]),
-            str(r[1]),
-            str(r[2]),
-            redaction_marker(None if r[11] is None else str(r[11])),
-            r[3],
-            r[4],
-            r[5],
-            r[6],
-            r[7],
-            r[8],
-            r[9],
-            r[9],
-            r[10],
-            None,
-            stamp,
-            by,
-            reason,
-            event_type,
-        )
-        for r in rows
-    ]
-
-
 @dataclass(frozen=True, slots=True)
-class Redacted:
-    events: int
-    decisions: int
+class Chosen:
+    """The exceptions of one quarantine relation that a condition on its own columns chooses
+    (``where``, with ``%s`` placeholders for ``params``; no subquery: it is used in the WHERE
+    of an UPDATE and a DELETE, and inside the IN-subqueries of the history's and the
+    decisions' updates), and the ``reason`` their events give."""
+
+    relation: str
+    where: str
+    params: tuple[Any, ...]
+    reason: str
+    redact: bool = True
+    """Whether their evidence in the quarantine is redacted too (not when they are deleted)."""
+
+
+def _ids(chosen: Sequence[Chosen]) -> tuple[str, list[Any]]:
+    """A query of the ids of the chosen exceptions, and its parameters."""
+    sql = " union all ".join(
+        f"select exception_id from {c.relation} where {c.where}" for c in chosen
+    )
+    return sql, [p for c in chosen for p in c.params]
+
+
+def _event_select(wh: Any, chosen: Chosen) -> str:
+    """One event per chosen exception saying its evidence was redacted: the status unchanged,
+    the record key as its marker, a new id; ``%s`` for the id's salt, the time, the actor, the
+    reason and the event type, then the condition's parameters."""
+    text = wh.types["text"]
+    columns = {
+        "event_id": md5_sql(f"q.exception_id || cast(%s as {text})"),
+        "exception_id": "q.exception_id",
+        "model_name": "q.model_name",
+        "model_unique_id": "q.model_unique_id",
+        "record_key": redaction_sql("q.record_key"),
+        "record_copy": "q.record_copy",
+        "rule_name": "q.rule_name",
+        "error_class": "q.error_class",
+        "severity": "q.severity",
+        "route": "q.route",
+        "owner": "q.owner",
+        "from_status": "q.status",
+        "to_status": "q.status",
+        "attempt_count": "q.attempt_count",
+        "invocation_id": f"cast(null as {text})",
+        "event_at": "cast(%s as timestamp)",
+        "actor": f"cast(%s as {text})",
+        "reason": f"cast(%s as {text})",
+        "event_type": f"cast(%s as {text})",
+    }
+    select = ", ".join(columns[c] for c in _EVENT_COLUMNS)
+    return f"select {select} from {chosen.relation} as q where {chosen.where}"
 
 
 def redact_evidence(
-    store: ReviewStore,
-    quarantines: Sequence[str],
-    ids: Sequence[str],
-    new_events: Sequence[tuple[Any, ...]],
-) -> Redacted:
-    """Replace the evidence of the exceptions ``ids`` by redaction markers in ``quarantines``,
-    the history and the decisions, and append ``new_events``. The caller holds the transaction."""
+    store: ReviewStore, chosen: Sequence[Chosen], event_type: str, by: str, stamp: datetime
+) -> None:
+    """Replace the evidence of the chosen exceptions by redaction markers in the history, the
+    decisions and (those with ``redact``) their quarantines, and append one ``event_type`` event
+    for each: a statement per table, whatever the number of exceptions. The caller holds the
+    transaction."""
+    if not chosen:
+        return
     wh = store.wh
     project = store.project
     schema = project.sluice_schema()
     events = wh.relation(schema, project.settings.events_table)
-    redactions: list[tuple[str, tuple[str, ...]]] = [
-        (rel, _QUARANTINE_EVIDENCE) for rel in quarantines
-    ]
+    ids, ids_params = _ids(chosen)
+    redactions: list[tuple[str, tuple[str, ...]]] = []
     if wh.table_exists(schema, project.settings.events_table):
         redactions.append((events, _EVENT_EVIDENCE))
     if wh.table_exists(schema, project.settings.decisions_table):
         redactions.append((store.decisions_relation, _DECISION_EVIDENCE))
-    counts = {relation: 0 for relation, _ in redactions}
-    marks = ", ".join(["%s"] * len(ids))
     for relation, columns in redactions:
-        counts[relation] = _count(store, relation, ids)
         sets = ", ".join(f"{c} = {redaction_sql(c)}" for c in columns)
-        wh.execute(f"update {relation} set {sets} where exception_id in ({marks})", list(ids))
-    if new_events:
-        wh.insert(events, _EVENT_COLUMNS, new_events)
-    return Redacted(counts.get(events, 0), counts.get(store.decisions_relation, 0))
+        wh.execute(f"update {relation} set {sets} where exception_id in ({ids})", ids_params)
+    salt = f"|{event_type}|{uuid.uuid4().hex}"
+    wh.execute(
+        f"insert into {events} ({', '.join(_EVENT_COLUMNS)}) "
+        + " union all ".join(_event_select(wh, c) for c in chosen),
+        [p for c in chosen for p in (salt, stamp, by, c.reason, event_type, *c.params)],
+    )
+    sets = ", ".join(f"{c} = {redaction_sql(c)}" for c in QUARANTINE_EVIDENCE)
+    for relation in sorted({c.relation for c in chosen if c.redact}):
+        mine = [c for c in chosen if c.redact and c.relation == relation]
+        wh.execute(
+            f"update {relation} set {sets} where " + " or ".join(f"({c.where})" for c in mine),
+            [p for c in mine for p in c.params],
+        )
 
 
-def _count(store: ReviewStore, relation: str, ids: Sequence[str]) -> int:
-    marks = ", ".join(["%s"] * len(ids))
-    rows = store.wh.query(f"select count(*) from {relation} where exception_id in ({marks})", ids)
-    return int(rows[0][0])
-
-
-def refuse_clear_seals(store: ReviewStore, ids: Sequence[str], tables: Any) -> None:
-    """A seal made before evidence was sealed by its digest covers the clear text: redacting a
-    row it covers would be reported as an edit. Refused, naming the seal."""
+def _count(store: ReviewStore, chosen: Sequence[Chosen]) -> tuple[int, int]:
+    """How many events of the history and decisions the chosen exceptions have."""
     wh = store.wh
-    if not ids or not wh.table_exists(tables.schema, tables.records):
+    schema = store.project.sluice_schema()
+    ids, params = _ids(chosen)
+    counts = []
+    for table in (store.project.settings.events_table, store.project.settings.decisions_table):
+        if not wh.table_exists(schema, table):
+            counts.append(0)
+            continue
+        relation = wh.relation(schema, table)
+        rows = wh.query(f"select count(*) from {relation} where exception_id in ({ids})", params)
+        counts.append(int(rows[0][0]))
+    return counts[0], counts[1]
+
+
+def refuse_clear_seals(store: ReviewStore, chosen: Sequence[Chosen]) -> None:
+    """A seal made before evidence was sealed by its digest covers the clear text: redacting a
+    row it covers would be reported as an edit. Refused, naming the seal. Looked for only when
+    the trail holds such a seal at all."""
+    wh = store.wh
+    tables = trail_tables(store.project)
+    if not chosen or not wh.table_exists(tables.schema, tables.records):
         return
     events = wh.relation(store.project.sluice_schema(), store.project.settings.events_table)
     decisions = store.decisions_relation
     records = wh.relation(tables.schema, tables.records)
     chain = wh.relation(tables.schema, tables.chain)
-    marks = ", ".join(["%s"] * len(ids))
+    ids, ids_params = _ids(chosen)
     checks = [
         ("exception_events", events, "event_id", "record_key:digest"),
         ("decisions", decisions, "decision_id", "reason:digest"),
@@ -212,15 +241,17 @@ def refuse_clear_seals(store: ReviewStore, ids: Sequence[str], tables: Any) -> N
     for chain_name, relation, key, digest in checks:
         if not wh.table_exists(tables.schema, tables.audited[chain_name]):
             continue
+        clear = f"c.chain_name = {literal(chain_name)} and c.hashed_columns not like %s"
+        if not wh.query(f"select 1 from {chain} as c where {clear} limit 1", ["%" + digest + "%"]):
+            continue
         rows = wh.query(
             f"select c.model_unique_id, c.sequence_number from {records} as r "
             f"join {chain} as c on c.chain_name = r.chain_name "
             "and c.model_unique_id = r.model_unique_id and c.sequence_number = r.sequence_number "
-            f"where r.chain_name = {literal(chain_name)} "
-            "and c.hashed_columns not like %s "
+            f"where {clear} "
             f"and r.record_key in (select cast({key} as varchar) from {relation} "
-            f"where exception_id in ({marks}))",
-            ["%" + digest + "%", *ids],
+            f"where exception_id in ({ids}))",
+            ["%" + digest + "%", *ids_params],
         )
         if rows:
             model, seq = rows[0]

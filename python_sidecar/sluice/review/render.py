@@ -223,7 +223,8 @@ def decided_text(decisions: Sequence[Decision], rows: dict[str, ExceptionRow]) -
     for d in decisions:
         row = rows.get(d.exception_id or "")
         label = row.label if row is not None else d.exception_id
-        lines.append(f"  {label}" + (f"  take {sides_text(d.taken_sides)}" if d.taken_sides else ""))
+        take = f"  take {sides_text(d.taken_sides)}" if d.taken_sides else ""
+        lines.append(f"  {label}{take}")
     lines.append(
         "It takes effect at the next build of the model."
         if len(decisions) == 1
