@@ -9,7 +9,6 @@ from typing import Any
 
 from sluice.cli.flags import add_project_flags, project_flags
 from sluice.errors import SluiceError
-from sluice.privacy import RETENTION_ACTOR
 
 
 def register(subparsers: Any) -> None:
@@ -34,14 +33,15 @@ def register(subparsers: Any) -> None:
     sub.add_argument("--dry-run", action="store_true", help="say what would change, change nothing")
     sub.add_argument(
         "--by",
-        default=RETENTION_ACTOR,
-        help=f"the actor of the events (default {RETENTION_ACTOR!r})",
+        default=None,
+        help="the actor of the events (default 'sluice retention')",
     )
     sub.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from sluice.artifacts import MANIFEST_FILE, load_manifest
+    from sluice.privacy import RETENTION_ACTOR
     from sluice.privacy.retention import apply, describe, load_policies
     from sluice.project import load_project
     from sluice.review.store import open_store
@@ -52,7 +52,9 @@ def run(args: argparse.Namespace) -> int:
         manifest = load_manifest(manifest_path) if manifest_path.exists() else None
         policies = load_policies(project, manifest)
         with open_store(project=project) as store:
-            result = apply(store, policies, datetime.now(UTC), args.by, dry_run=args.dry_run)
+            result = apply(
+                store, policies, datetime.now(UTC), args.by or RETENTION_ACTOR, dry_run=args.dry_run
+            )
     except SluiceError as exc:
         print(f"sluice retention: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -301,7 +301,7 @@ def override_text(decision: Decision, model: ModelRules, entry: PolicyEntry) -> 
     if needed:
         lines.append(
             f"  pending: {_approvers_text(entry)}; waiting for "
-            f"{_plural(needed, 'more approver')} (sluice review approve {decision.decision_id})"
+            f"{_plural(needed, 'more approver')} (sluice review pending)"
         )
     else:
         lines.append("It takes effect at the next build of the model.")
