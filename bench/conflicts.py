@@ -135,7 +135,7 @@ def main() -> int:
                 database,
                 {
                     "published": "select count(*) from crm_sluice",
-                    "held": "select count(*) from crm_sluice__quarantine where status = 'open'",
+                    "held": "select count(*) from crm_sluice__quarantine where status in ('open', 'dead_letter')",
                 },
             ),
             expect_rows={"published": args.rows - conflicts, "held": conflicts},
