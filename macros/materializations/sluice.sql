@@ -28,6 +28,7 @@
     or not at all (the rerun records them). Scratch names carry the invocation there
     (sluice.scratch_suffix), so two builds never write to each other's scratch tables. -#}
 {% materialization sluice, default %}
+  {%- set build_started_at = modules.datetime.datetime.now(modules.pytz.utc) -%}
   {%- do sluice._sluice_require_hooks() -%}
   {%- set spec = sluice._sluice_model_spec() -%}
   {%- set target_relation = this.incorporate(type='table') -%}
@@ -278,7 +279,7 @@
     {%- do stats.update({'rows_published': 0}) -%}
     {%- do sluice.run_atomically('sluice_record_held', upsert + [
       sluice._sluice_record_events_sql(spec, quarantine, before, events),
-      sluice._sluice_log_run_sql(spec, runs, quarantine, mode, stats, 'held', gate_message, rule_counts),
+      sluice._sluice_log_run_sql(spec, runs, quarantine, mode, stats, 'held', gate_message, rule_counts, build_started_at),
       sluice._sluice_record_load_sql('held', gate_message, inputs, stats),
     ] + seal, after=cleanup + sluice._sluice_drop_scratch_sql([batch]), begun=true) -%}
     {{ adapter.commit() }}
@@ -313,7 +314,7 @@
   {%- do sluice.run_atomically('sluice_record_passed',
     ([sluice.merge_batch_sql(target_relation, batch, spec.key_sql, dest_columns)] if incremental else []) + upsert + recover + [
     sluice._sluice_record_events_sql(spec, quarantine, before, events, published=true),
-    sluice._sluice_log_run_sql(spec, runs, quarantine, mode, stats, 'passed', overridden, rule_counts),
+    sluice._sluice_log_run_sql(spec, runs, quarantine, mode, stats, 'passed', overridden, rule_counts, build_started_at),
     sluice._sluice_record_load_sql(load[0], load[1], inputs, stats),
   ] + spend + seal, after=cleanup + sluice._sluice_drop_scratch_sql([batch] if incremental else []), begun=true) -%}
   {%- if not incremental -%}

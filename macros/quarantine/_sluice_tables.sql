@@ -24,7 +24,7 @@
     ('quarantine_relation', s), ('mode', s), ('run_started_at', ts), ('finished_at', ts),
     ('rows_in', i), ('rows_published', i), ('rows_held', i), ('rows_flagged', i),
     ('rows_set_aside', i), ('gate_status', s), ('gate_message', s), ('rule_counts_json', s),
-    ('rows_held_open', i),
+    ('rows_held_open', i), ('build_started_at', ts), ('build_duration_seconds', dbt.type_numeric()),
   ]) }}
 {% endmacro %}
 

@@ -14,7 +14,9 @@
 {#- delete+insert, the strategy every engine's dbt adapter has; its temporary relation is of the
     package's scratch kind: with sluice_scratch_relation_type `transient`, a transient table
     (dbt-snowflake's tmp_relation_type), for engines or emulators without temporary tables -#}
-{{ config(materialized='incremental', unique_key='metric_id', incremental_strategy='delete+insert',
+{#- a relation built by an earlier version gains the columns added since (latency), null on the
+    rows it already had -#}
+{{ config(materialized='incremental', unique_key='metric_id', incremental_strategy='delete+insert', on_schema_change='append_new_columns',
           tmp_relation_type=('transient' if sluice.get_setting('scratch_relation_type') == 'transient' else none)) }}
 {%- set runs = sluice._sluice_bookkeeping_relation('runs_table') -%}
 {%- set events = sluice._sluice_bookkeeping_relation('events_table') -%}
@@ -274,6 +276,11 @@ counted as (
     {%- if is_incremental() %}
     left join carried as q on q.model_unique_id = g.model_unique_id and q.rule_name = g.rule_name
     {%- endif %}
+),
+
+-- each build's duration and its data's freshness lag (macros/metrics/_sluice_metrics_latency_sql.sql)
+latency as (
+    {{ sluice._sluice_metrics_latency_sql('builds') | indent(4) }}
 )
 
 select
@@ -306,6 +313,11 @@ select
     coalesce(r.owner, n._sluice_event_owner) as owner,
     r.source_system,
     r.target_system,
-    r.domain
+    r.domain,
+    l.build_started_at,
+    l.build_duration_seconds,
+    l.data_published_at,
+    l.freshness_lag_seconds
 from counted as n
 left join rules as r on r.model_unique_id = n.model_unique_id and r.rule_name = n.rule_name
+left join latency as l on l.invocation_id = n.invocation_id and l.model_unique_id = n.model_unique_id

@@ -215,7 +215,12 @@ def finish(context: Context, progress: Progress, stopped: str, outputs: Outputs)
             note = keep_head_after_build(shared, progress.invocation_id)
             if note:
                 notes.append(note)
-            metrics, note = write_operational_metrics(shared, manifest, context.target_dir)
+            metrics, note = write_operational_metrics(
+                shared,
+                manifest,
+                context.target_dir,
+                inputs.artifacts.sources if inputs is not None else None,
+            )
             if metrics is not None:
                 note = trend_alerts(
                     shared,

@@ -25,9 +25,12 @@ def register(subparsers: Any) -> None:
         description="Per sluice model and rule: open and dead-lettered exceptions, the age of "
         "the oldest open one, and counters of new, recovered, released, rejected, "
         "dead-lettered, retried and withdrawn exceptions; per model, builds and rows read, "
-        "published, held, set aside and flagged. Read from the package's history in the "
-        "warehouse; the system label is the model's meta.sluice.source_system from dbt's "
-        "manifest, when there is one. Written atomically, for node_exporter's textfile collector.",
+        "published, held, set aside and flagged, the latest build's duration, and the "
+        "freshness lag of the data each model's relation holds. Read from the package's "
+        "history in the warehouse; the system label is the model's meta.sluice.source_system "
+        "from dbt's manifest, and each source's freshness lag comes from dbt's sources.json "
+        "(dbt source freshness), when there are. Written atomically, for node_exporter's "
+        "textfile collector.",
     )
     add_project_flags(parser, target_path=True)
     parser.add_argument(
@@ -41,8 +44,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from sluice.artifacts import MANIFEST_FILE, load_manifest
-    from sluice.escalate.metrics import render_operational, source_systems
+    from sluice.artifacts import MANIFEST_FILE, SOURCES_FILE, load_manifest, load_sources_if_present
+    from sluice.escalate.metrics import render_operational, source_lags, source_systems
     from sluice.escalate.prometheus import write_text_atomic
     from sluice.project import load_project
     from sluice.warehouse import connect
@@ -51,9 +54,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         project = load_project(project_flags(args))
         manifest_path = project.target_path / MANIFEST_FILE
-        systems = source_systems(load_manifest(manifest_path)) if manifest_path.exists() else {}
+        manifest = load_manifest(manifest_path) if manifest_path.exists() else None
+        systems = source_systems(manifest) if manifest is not None else {}
+        sources = (
+            source_lags(manifest, load_sources_if_present(project.target_path / SOURCES_FILE))
+            if manifest is not None
+            else ()
+        )
         with connect(project, read_only=True) as wh:
-            text = render_operational(read_operational_metrics(wh, systems))
+            text = render_operational(read_operational_metrics(wh, systems), sources)
         if str(args.prom) == "-":
             sys.stdout.write(text)
         else:

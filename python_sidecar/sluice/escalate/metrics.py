@@ -1,6 +1,9 @@
 """The operational metrics as a Prometheus textfile: per sluice model and rule, the queue
 depth; per model, dead letters, the oldest open exception's age, what the builds did to the
-exceptions and the rows they read, published and held.
+exceptions and the rows they read, published and held; latency: per model, its latest build's
+duration and its data's freshness lag (from the warehouse's history, as ``sluice_metrics`` has
+them), and per source, dbt's last freshness check (from ``sources.json``, an artifact the
+warehouse does not have).
 
 The counters (``*_total``) add up the whole history (``sluice_runs``, ``sluice_exception_events``
 are append-only), so they only grow from one file to the next. Labels are bounded and stable:
@@ -14,8 +17,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sluice.artifacts import Manifest
+from sluice.artifacts import Manifest, SourcesResults
 from sluice.escalate.prometheus import family_header, label, number
+from sluice.freshness import source_freshness
 
 EXCEPTION_COUNTERS: tuple[tuple[str, str], ...] = (
     ("new", "Exceptions seen for the first time."),
@@ -62,12 +66,39 @@ class ModelMetrics:
     """``ROW_COUNTERS`` name -> rows."""
     last_build_timestamp: float
     rows_held_last_build: int
+    last_build_duration_seconds: float | None = None
+    """The latest build's ``build_duration_seconds`` (None: recorded before that column)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ModelFreshness:
+    """A model's latest recorded load (``sluice_load_states``): any model that records one."""
+
+    model: str
+    lag_seconds: float | None
+    """How old the data its relation held was at that load (``as_of - published_at``); None
+    when the relation was never published."""
+    published_timestamp: float | None
+    """When that data was published (Unix time)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceLag:
+    """A source as dbt's last ``dbt source freshness`` measured it."""
+
+    source: str
+    """``<source name>.<table name>``."""
+    lag_seconds: float
+    """``snapshotted_at - max_loaded_at``: how old its newest row was when checked."""
+    checked_timestamp: float
+    """``snapshotted_at`` (Unix time)."""
 
 
 @dataclass(frozen=True, slots=True)
 class OperationalMetrics:
     rules: tuple[RuleMetrics, ...]
     models: tuple[ModelMetrics, ...]
+    freshness: tuple[ModelFreshness, ...] = ()
 
 
 def _rule_labels(r: RuleMetrics) -> str:
@@ -77,10 +108,10 @@ def _rule_labels(r: RuleMetrics) -> str:
     )
 
 
-def render_operational(metrics: OperationalMetrics) -> str:
+def render_operational(metrics: OperationalMetrics, sources: Sequence[SourceLag] = ()) -> str:
     """The queue depth per rule (model, rule, severity, owner); everything else per model
-    (model), the model's system once in ``sluice_model_info``: the file stays small (under 1 MB
-    for 500 models of 8 rules)."""
+    (model), the model's system once in ``sluice_model_info``, and the sources' freshness per
+    source (source): the file stays small (under 1 MB for 500 models of 8 rules)."""
     rules = sorted(metrics.rules, key=lambda r: (r.model, r.rule))
     by_model: dict[str, list[RuleMetrics]] = {}
     for r in rules:
@@ -118,6 +149,7 @@ def render_operational(metrics: OperationalMetrics) -> str:
         ("sluice_model_last_build_timestamp_seconds", "gauge",
          "When the model's latest build recorded its run (Unix time).",
          per_model, [m.last_build_timestamp if m else None for m in built]),
+        *_latency_families(built, per_model, metrics.freshness, sources),
     ]  # fmt: skip
     lines: list[str] = []
     for name, kind, help_text, labels, values in families:
@@ -128,6 +160,54 @@ def render_operational(metrics: OperationalMetrics) -> str:
             if v is not None
         )
     return "\n".join(lines) + "\n"
+
+
+def _latency_families(
+    built: Sequence[ModelMetrics | None],
+    per_model: list[str],
+    freshness: Sequence[ModelFreshness],
+    sources: Sequence[SourceLag],
+) -> list[tuple[str, str, str, list[str], Sequence[float | None]]]:
+    """The latency families: the latest build's duration per sluice model, the freshness lag
+    per model that records its loads, per source the lag dbt's freshness check measured."""
+    loads = sorted(freshness, key=lambda f: f.model)
+    by_load = [f'model="{label(f.model)}"' for f in loads]
+    checked = sorted(sources, key=lambda s: s.source)
+    by_source = [f'source="{label(s.source)}"' for s in checked]
+    return [
+        ("sluice_model_build_duration_seconds", "gauge",
+         "How long the model's latest build took, from the start of its materialization to its "
+         "record (dbt's clock).",
+         per_model, [m.last_build_duration_seconds if m else None for m in built]),
+        ("sluice_model_freshness_lag_seconds", "gauge",
+         "At the model's latest load: how long before it the data its relation held was "
+         "published (0 when that load published).",
+         by_load, [f.lag_seconds for f in loads]),
+        ("sluice_model_data_published_timestamp_seconds", "gauge",
+         "When the data the model's relation holds was published (Unix time).",
+         by_load, [f.published_timestamp for f in loads]),
+        ("sluice_source_freshness_lag_seconds", "gauge",
+         "At dbt's latest source freshness check: the age of the source's newest row "
+         "(snapshotted_at - max_loaded_at).",
+         by_source, [s.lag_seconds for s in checked]),
+        ("sluice_source_freshness_checked_timestamp_seconds", "gauge",
+         "When dbt's latest source freshness check measured the source (Unix time).",
+         by_source, [s.checked_timestamp for s in checked]),
+    ]  # fmt: skip
+
+
+def source_lags(manifest: Manifest, sources: SourcesResults | None) -> tuple[SourceLag, ...]:
+    """Each source dbt's freshness check measured (``sources.json``), named as the manifest
+    names it; a source it could not measure (a runtime error, no row) has no lag."""
+    return tuple(
+        SourceLag(
+            source=f"{s.source_name}.{s.name}",
+            lag_seconds=(s.snapshotted_at - s.max_loaded_at).total_seconds(),
+            checked_timestamp=s.snapshotted_at.timestamp(),
+        )
+        for s in source_freshness(manifest, sources)
+        if s.max_loaded_at is not None and s.snapshotted_at is not None
+    )
 
 
 def source_systems(manifest: Manifest) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """The operational metrics read from the package's history: ``sluice_exception_events`` (var
-``sluice_events_table``) per model and rule, ``sluice_runs`` (var ``sluice_runs_table``) per
-model, both in ``sluice_schema`` (else the target schema).
+``sluice_events_table``) per model and rule, ``sluice_runs`` (var ``sluice_runs_table``) and
+``sluice_load_states`` (var ``sluice_load_states_table``) per model, all in ``sluice_schema``
+(else the target schema).
 
 Each figure is one aggregate over the append-only history, so the counters only grow: the
 queue is the status changes into ``open`` less those out of it (the same rule as the package's
@@ -16,7 +17,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from sluice.errors import InputError, SluiceError
-from sluice.escalate.metrics import ModelMetrics, OperationalMetrics, RuleMetrics
+from sluice.escalate.metrics import ModelFreshness, ModelMetrics, OperationalMetrics, RuleMetrics
 from sluice.escalate.trends import BuildRate
 from sluice.warehouse import Warehouse
 from sluice.warehouse.connection import describe_error
@@ -69,11 +70,15 @@ def _oldest_sql(events: str) -> str:
     """
 
 
-def _models_sql(runs: str) -> str:
+def _models_sql(runs: str, with_duration: bool = True) -> str:
+    """Per model: its builds and their rows, its latest build's time, rows held and duration
+    (``with_duration`` false: a table written before ``build_duration_seconds``)."""
+    duration = "build_duration_seconds" if with_duration else "null"
     return f"""
         select model_unique_id, max(model_name), count(*), sum(rows_in), sum(rows_published),
             sum(rows_held), sum(rows_set_aside), sum(rows_flagged), max(built_at),
-            max(case when sluice_rn = 1 then rows_held end)
+            max(case when sluice_rn = 1 then rows_held end),
+            max(case when sluice_rn = 1 then {duration} end)
         from (
             select r.*, coalesce(r.finished_at, r.run_started_at) as built_at,
                 row_number() over (
@@ -84,6 +89,44 @@ def _models_sql(runs: str) -> str:
         ) as r
         group by model_unique_id
     """
+
+
+def _loads_sql(states: str) -> str:
+    """Per model: its latest load (by ``as_of``, then invocation, as the load state reads it)."""
+    return f"""
+        select model_name, as_of, published_at
+        from (
+            select t.model_name, t.as_of, t.published_at,
+                row_number() over (
+                    partition by t.model_unique_id order by t.as_of desc, t.invocation_id desc
+                ) as sluice_rn
+            from {states} as t
+        ) as t
+        where sluice_rn = 1
+    """
+
+
+def _freshness(wh: Warehouse, schema: str) -> tuple[ModelFreshness, ...]:
+    """Each model's latest load: the lag from the publication of the data its relation held to
+    that load, and when that data was published. No table yet reads as none."""
+    table = wh.project.table_name("sluice_load_states_table", "sluice_load_states")
+    if not wh.table_exists(schema, table):
+        return ()
+    found = []
+    for model, as_of, published_at in wh.query(_loads_sql(wh.relation(schema, table))):
+        published = _utc(published_at) if published_at is not None else None
+        found.append(
+            ModelFreshness(
+                model=str(model),
+                lag_seconds=(
+                    (_utc(as_of) - published).total_seconds()
+                    if published is not None and as_of is not None
+                    else None
+                ),
+                published_timestamp=published.timestamp() if published is not None else None,
+            )
+        )
+    return tuple(found)
 
 
 def _utc(value: Any) -> datetime:
@@ -132,8 +175,9 @@ def read_operational_metrics(
                 )
         models: list[ModelMetrics] = []
         if wh.table_exists(schema, runs_table):
-            for row in wh.query(_models_sql(wh.relation(schema, runs_table))):
-                model_id, model, builds, *rows, last_at, held_last = row
+            timed = "build_duration_seconds" in wh.columns(schema, runs_table)
+            for row in wh.query(_models_sql(wh.relation(schema, runs_table), timed)):
+                model_id, model, builds, *rows, last_at, held_last, duration = row
                 models.append(
                     ModelMetrics(
                         model=str(model),
@@ -148,15 +192,17 @@ def read_operational_metrics(
                         ),
                         last_build_timestamp=_utc(last_at).timestamp() if last_at else 0.0,
                         rows_held_last_build=int(held_last or 0),
+                        last_build_duration_seconds=(None if duration is None else float(duration)),
                     )
                 )
+        freshness = _freshness(wh, schema)
     except SluiceError:
         raise
     except Exception as exc:
         raise InputError(
             f"{wh.description}: cannot read the sluice history in {schema}: {describe_error(exc)}"
         ) from None
-    return OperationalMetrics(rules=tuple(rules), models=tuple(models))
+    return OperationalMetrics(rules=tuple(rules), models=tuple(models), freshness=freshness)
 
 
 RECENT_BUILDS: Final = 1000

@@ -1,0 +1,261 @@
+"""Latency in sluice_metrics and in the Prometheus textfile, on DuckDB and PostgreSQL: each
+build's start and duration checked against the node's timing in dbt's run_results.json, each
+build's freshness lag against its load state in sluice_load_states, each source's lag against
+dbt's sources.json; counted incrementally and all at once, the relation is the same. A
+relation and a run log written before these columns existed gain them."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+from sluice.build import build
+from sluice.cli import main
+
+from tests import scenario
+
+pytestmark = pytest.mark.package_models
+
+SOURCES = """
+sources:
+  - name: erp
+    schema: "{{ target.schema }}"
+    tables:
+      - name: raw_orders
+        config:
+          loaded_at_field: loaded_at
+          freshness:
+            warn_after: {count: 1, period: day}
+"""
+
+# a gate-breaking batch: seven rows without a customer break the high threshold of 5
+BREAK_GATE = (
+    "insert into {schema}.raw_orders "
+    "select 100 + order_id, null, status, amount, order_date, loaded_at "
+    "from {schema}.raw_orders where order_id in (1, 2, 3, 4, 5, 6)"
+)
+LATENCY = (
+    "build_started_at",
+    "build_duration_seconds",
+    "data_published_at",
+    "freshness_lag_seconds",
+)
+
+
+def _utc(text: str) -> datetime:
+    """A time of dbt's artifacts (ISO 8601, Z) as a naive UTC datetime, as the tables store it."""
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(UTC).replace(tzinfo=None)
+
+
+def _execute_window(run_results: dict, model: str) -> tuple[str, datetime, datetime]:
+    """The invocation and the node's execute timing in run_results.json."""
+    (result,) = [
+        r for r in run_results["results"] if r["unique_id"] == f"model.sluice_test.{model}"
+    ]
+    (timing,) = [t for t in result["timing"] if t["name"] == "execute"]
+    return (
+        run_results["metadata"]["invocation_id"],
+        _utc(timing["started_at"]),
+        _utc(timing["completed_at"]),
+    )
+
+
+def _boundaries(start: datetime, end: datetime) -> int:
+    """Whole seconds from start to end as dbt's datediff counts them: boundaries crossed."""
+    return int((end.replace(microsecond=0) - start.replace(microsecond=0)).total_seconds())
+
+
+def _latency(project) -> dict[tuple[str, str], tuple]:
+    rows = project.query(
+        f"select invocation_id, rule_name, {', '.join(LATENCY)} from {{schema}}.sluice_metrics"
+    )
+    return {(r[0], r[1]): tuple(r[2:]) for r in rows}
+
+
+def _textfile(path: Path) -> dict[tuple[str, frozenset], float]:
+    """The samples, checked as Prometheus checks them (promtool when installed, the parser of
+    prometheus_client always): gauges in base units named _seconds, bounded labels only."""
+    text = path.read_text()
+    if shutil.which("promtool"):
+        check = subprocess.run(
+            ["promtool", "check", "metrics"], input=text, capture_output=True, text=True
+        )
+        assert check.returncode == 0, check.stdout + check.stderr
+    samples = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            assert set(sample.labels) in (
+                {"model"},
+                {"model", "system"},
+                {"model", "rule", "severity", "owner"},
+                {"source"},
+            ), sample
+            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return samples
+
+
+def _sluice_build(project) -> None:
+    build(
+        project.root,
+        ["--profiles-dir", str(project.root), "--select", "orders"],
+        sleeper=lambda _: None,
+        report=False,
+        max_attempts=1,
+        log_dbt_output=True,
+    )
+
+
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_build_duration_and_freshness_lag(make_project, engine: str) -> None:
+    project = make_project(engine)
+    scenario.setup(project)
+    project.write("models/sources.yml", SOURCES)
+    project.dbt("seed")
+    project.dbt("source", "freshness", expect=None)
+    windows = [_execute_window(project.dbt("run", "-s", "orders").run_results, "orders")]
+    project.dbt("run", "-s", "sluice_metrics")
+    # the first build's load happened a day earlier: the next build's lag is at least a day
+    project.execute(
+        "update {schema}.sluice_load_states set as_of = as_of - interval '1 day', "
+        "published_at = published_at - interval '1 day'"
+    )
+    project.execute(
+        "update {schema}.sluice_metrics set data_published_at = data_published_at - interval '1 day'"
+    )
+    project.execute(BREAK_GATE)
+    _sluice_build(project)  # held: the last good data stays; writes the textfile
+    run_results = json.loads((project.root / "target" / "run_results.json").read_text())
+    windows.append(_execute_window(run_results, "orders"))
+    project.dbt("run", "-s", "sluice_metrics")  # counted incrementally
+
+    runs = {
+        r[0]: r[1:]
+        for r in project.query(
+            "select invocation_id, build_started_at, build_duration_seconds, gate_status "
+            "from {schema}.sluice_runs"
+        )
+    }
+    loads = {
+        r[0]: r[1:]
+        for r in project.query(
+            "select invocation_id, as_of, published_at, state from {schema}.sluice_load_states"
+        )
+    }
+    assert [runs[inv][2] for inv, _, _ in windows] == ["passed", "held"]
+    assert [loads[inv][2] for inv, _, _ in windows] == ["exception_filtered", "held"]
+    # each build's start and duration fall within its node's execution as dbt timed it
+    for invocation, started, completed in windows:
+        build_started_at, duration, _ = runs[invocation]
+        assert isinstance(duration, Decimal) and duration > 0
+        assert started <= build_started_at
+        assert build_started_at + timedelta(seconds=float(duration)) <= completed
+
+    latency = _latency(project)
+    assert {inv for inv, _ in latency} == {inv for inv, _, _ in windows}
+    assert len(latency) == 2 * 7  # two builds of six rules and the record-key rule
+    for (invocation, _rule), got in latency.items():
+        as_of, published_at, _ = loads[invocation]
+        assert got == (
+            runs[invocation][0],
+            runs[invocation][1],
+            published_at,
+            _boundaries(published_at, as_of),
+        )
+    first, held = (windows[0][0], windows[1][0])
+    # the first build published (no lag); the held one kept the first one's data, a day old
+    assert latency[(first, "orders_status_known")][3] == 0
+    assert latency[(held, "orders_status_known")][2] == loads[first][1]
+    assert latency[(held, "orders_status_known")][3] >= 86400
+
+    # the textfile: the one sluice build wrote, and `sluice metrics --prom`
+    sources = json.loads((project.root / "target" / "sources.json").read_text())
+    (measured,) = [r for r in sources["results"] if r["unique_id"].endswith(".erp.raw_orders")]
+    checked, newest = _utc(measured["snapshotted_at"]), _utc(measured["max_loaded_at"])
+    path = project.root / "metrics.prom"
+    code = main(
+        [
+            "metrics",
+            "--prom",
+            str(path),
+            "--project-dir",
+            str(project.root),
+            "--profiles-dir",
+            str(project.root),
+        ]
+    )
+    assert code == 0
+    as_of, published_at, _ = loads[held]
+    orders, source = frozenset({("model", "orders")}), frozenset({("source", "erp.raw_orders")})
+    for samples in (
+        _textfile(project.root / "target" / "sluice" / "sluice_metrics.prom"),
+        _textfile(path),
+    ):
+        assert samples[("sluice_model_build_duration_seconds", orders)] == float(runs[held][1])
+        assert samples[("sluice_model_freshness_lag_seconds", orders)] == (
+            (as_of - published_at).total_seconds()
+        )
+        assert samples[("sluice_model_data_published_timestamp_seconds", orders)] == (
+            published_at.replace(tzinfo=UTC).timestamp()
+        )
+        assert samples[("sluice_source_freshness_lag_seconds", source)] == (
+            (checked - newest).total_seconds()
+        )
+        assert (
+            abs(
+                samples[("sluice_source_freshness_lag_seconds", source)]
+                - measured["max_loaded_at_time_ago_in_s"]
+            )
+            < 1
+        )
+        assert samples[("sluice_source_freshness_checked_timestamp_seconds", source)] == (
+            checked.replace(tzinfo=UTC).timestamp()
+        )
+
+    # counted all at once, the relation is the same
+    before = project.query("select * from {schema}.sluice_metrics order by metric_id")
+    project.dbt("run", "-s", "sluice_metrics", "--full-refresh")
+    assert project.query("select * from {schema}.sluice_metrics order by metric_id") == before
+
+
+def test_tables_written_before_the_latency_columns_gain_them(make_project) -> None:
+    """A run log and a metrics relation of an earlier version (no latency columns): the textfile
+    reads the run log as it is; the next build adds the run log's columns, the next incremental
+    run the relation's, null on the rows written before."""
+    project = make_project("duckdb")
+    scenario.setup(project)
+    project.dbt("seed")
+    project.dbt("run", "-s", "orders")
+    project.dbt("run", "-s", "sluice_metrics")
+    for table, columns in (
+        ("sluice_runs", ("build_started_at", "build_duration_seconds")),
+        ("sluice_metrics", LATENCY),
+    ):
+        for column in columns:
+            project.execute(f"alter table {{schema}}.{table} drop column {column}")
+    path = project.root / "metrics.prom"
+    flags = ["--project-dir", str(project.root), "--profiles-dir", str(project.root)]
+    assert main(["metrics", "--prom", str(path), *flags]) == 0
+    names = {name for name, _ in _textfile(path)}
+    assert "sluice_model_builds_total" in names
+    assert "sluice_model_build_duration_seconds" not in names
+
+    second = project.dbt("run", "-s", "orders").run_results["metadata"]["invocation_id"]
+    project.dbt("run", "-s", "sluice_metrics")
+    latency = _latency(project)
+    assert len({inv for inv, _ in latency}) == 2
+    for (invocation, _rule), (started, duration, published_at, lag) in latency.items():
+        if invocation == second:
+            assert started is not None and duration > 0 and published_at is not None
+            assert lag == 0
+        else:
+            assert (started, duration) == (None, None)
+    assert main(["metrics", "--prom", str(path), *flags]) == 0
+    assert ("sluice_model_build_duration_seconds", frozenset({("model", "orders")})) in _textfile(
+        path
+    )
