@@ -8,31 +8,19 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
-from sluice.build import build
 from sluice.cli import main
 
 from tests import scenario
+from tests.dbt_harness import PACKAGES_YML
+from tests.test_audit_report_status import SOURCES
+from tests.test_metrics_model import _parse_textfile, _seconds, _sluice_build
+from tests.test_record_identity import _package_at
 
 pytestmark = pytest.mark.package_models
-
-SOURCES = """
-sources:
-  - name: erp
-    schema: "{{ target.schema }}"
-    tables:
-      - name: raw_orders
-        config:
-          loaded_at_field: loaded_at
-          freshness:
-            warn_after: {count: 1, period: day}
-"""
 
 # a gate-breaking batch: seven rows without a customer break the high threshold of 5
 BREAK_GATE = (
@@ -66,49 +54,11 @@ def _execute_window(run_results: dict, model: str) -> tuple[str, datetime, datet
     )
 
 
-def _boundaries(start: datetime, end: datetime) -> int:
-    """Whole seconds from start to end as dbt's datediff counts them: boundaries crossed."""
-    return int((end.replace(microsecond=0) - start.replace(microsecond=0)).total_seconds())
-
-
 def _latency(project) -> dict[tuple[str, str], tuple]:
     rows = project.query(
         f"select invocation_id, rule_name, {', '.join(LATENCY)} from {{schema}}.sluice_metrics"
     )
     return {(r[0], r[1]): tuple(r[2:]) for r in rows}
-
-
-def _textfile(path: Path) -> dict[tuple[str, frozenset], float]:
-    """The samples, checked as Prometheus checks them (promtool when installed, the parser of
-    prometheus_client always): gauges in base units named _seconds, bounded labels only."""
-    text = path.read_text()
-    if shutil.which("promtool"):
-        check = subprocess.run(
-            ["promtool", "check", "metrics"], input=text, capture_output=True, text=True
-        )
-        assert check.returncode == 0, check.stdout + check.stderr
-    samples = {}
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            assert set(sample.labels) in (
-                {"model"},
-                {"model", "system"},
-                {"model", "rule", "severity", "owner"},
-                {"source"},
-            ), sample
-            samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
-    return samples
-
-
-def _sluice_build(project) -> None:
-    build(
-        project.root,
-        ["--profiles-dir", str(project.root), "--select", "orders"],
-        sleeper=lambda _: None,
-        report=False,
-        max_attempts=1,
-        log_dbt_output=True,
-    )
 
 
 @pytest.mark.parametrize("engine", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -165,7 +115,7 @@ def test_build_duration_and_freshness_lag(make_project, engine: str) -> None:
             runs[invocation][0],
             runs[invocation][1],
             published_at,
-            _boundaries(published_at, as_of),
+            _seconds(published_at, as_of),
         )
     first, held = (windows[0][0], windows[1][0])
     # the first build published (no lag); the held one kept the first one's data, a day old
@@ -193,8 +143,8 @@ def test_build_duration_and_freshness_lag(make_project, engine: str) -> None:
     as_of, published_at, _ = loads[held]
     orders, source = frozenset({("model", "orders")}), frozenset({("source", "erp.raw_orders")})
     for samples in (
-        _textfile(project.root / "target" / "sluice" / "sluice_metrics.prom"),
-        _textfile(path),
+        _parse_textfile(project.root / "target" / "sluice" / "sluice_metrics.prom"),
+        _parse_textfile(path),
     ):
         assert samples[("sluice_model_build_duration_seconds", orders)] == float(runs[held][1])
         assert samples[("sluice_model_freshness_lag_seconds", orders)] == (
@@ -223,28 +173,35 @@ def test_build_duration_and_freshness_lag(make_project, engine: str) -> None:
     assert project.query("select * from {schema}.sluice_metrics order by metric_id") == before
 
 
-def test_tables_written_before_the_latency_columns_gain_them(make_project) -> None:
-    """A run log and a metrics relation of an earlier version (no latency columns): the textfile
-    reads the run log as it is; the next build adds the run log's columns, the next incremental
-    run the relation's, null on the rows written before."""
+# The package before the latency columns: its run log, its metrics relation and its seals of the
+# run log have none.
+BEFORE_LATENCY = "120aea36041e107cd3d9904d1003a58c8acffef7"
+
+
+def test_tables_of_the_version_before_gain_the_latency_columns(make_project, tmp_path, capsys):
+    """A run log, a metrics relation and an audit trail written by the version before: the
+    textfile reads the run log as it is; this version's first build adds the run log's columns,
+    the next incremental run the relation's (null on the rows written before), and the earlier
+    seals keep verifying."""
     project = make_project("duckdb")
     scenario.setup(project)
+    project.write(
+        "packages.yml", f"packages:\n  - local: {_package_at(BEFORE_LATENCY, tmp_path)}\n"
+    )
     project.dbt("seed")
     project.dbt("run", "-s", "orders")
     project.dbt("run", "-s", "sluice_metrics")
-    for table, columns in (
-        ("sluice_runs", ("build_started_at", "build_duration_seconds")),
-        ("sluice_metrics", LATENCY),
-    ):
-        for column in columns:
-            project.execute(f"alter table {{schema}}.{table} drop column {column}")
     path = project.root / "metrics.prom"
     flags = ["--project-dir", str(project.root), "--profiles-dir", str(project.root)]
     assert main(["metrics", "--prom", str(path), *flags]) == 0
-    names = {name for name, _ in _textfile(path)}
+    names = {name for name, _ in _parse_textfile(path)}
     assert "sluice_model_builds_total" in names
     assert "sluice_model_build_duration_seconds" not in names
 
+    # this version
+    shutil.rmtree(project.root / "dbt_packages")
+    project.write("packages.yml", PACKAGES_YML)
+    project._deps_done = False
     second = project.dbt("run", "-s", "orders").run_results["metadata"]["invocation_id"]
     project.dbt("run", "-s", "sluice_metrics")
     latency = _latency(project)
@@ -254,8 +211,13 @@ def test_tables_written_before_the_latency_columns_gain_them(make_project) -> No
             assert started is not None and duration > 0 and published_at is not None
             assert lag == 0
         else:
-            assert (started, duration) == (None, None)
+            assert (started, duration, published_at, lag) == (None, None, None, None)
     assert main(["metrics", "--prom", str(path), *flags]) == 0
-    assert ("sluice_model_build_duration_seconds", frozenset({("model", "orders")})) in _textfile(
-        path
-    )
+    assert (
+        "sluice_model_build_duration_seconds",
+        frozenset({("model", "orders")}),
+    ) in _parse_textfile(path)
+    capsys.readouterr()
+    code = main(["audit", "verify", *flags])
+    out = capsys.readouterr()
+    assert code == 0, out.out + out.err

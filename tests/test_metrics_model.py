@@ -364,6 +364,7 @@ def _parse_textfile(path: Path) -> dict[tuple[str, frozenset], float]:
                 {"model"},
                 {"model", "system"},
                 {"model", "rule", "severity", "owner"},
+                {"source"},
             )
             samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
     return samples
