@@ -38,6 +38,7 @@ import duckdb
 from _dbt import REPO, dbt_command, make_duckdb_project, run_dbt
 from sluice.escalate.metrics import (
     EXCEPTION_COUNTERS,
+    ModelFreshness,
     ModelMetrics,
     OperationalMetrics,
     RuleMetrics,
@@ -96,14 +97,15 @@ def _load(
 
 def _add_build(db: duckdb.DuckDBPyConnection, build: int, models: int) -> None:
     """One more build of every model: a new open exception per model and rule, and the
-    exceptions whose latest event is into `open` recovered."""
+    exceptions whose latest event is into `open` recovered. (The run log has the columns the
+    package's hook added by then: the build's start and duration, null here.)"""
     at = f"timestamp '2026-01-01' + to_hours({build}::bigint) + to_seconds(m::bigint)"
     db.execute(
         f"""
         insert into sluice_runs
         select 'inv' || {build}, 'model.bench.m' || m, 'm' || m, 'r', 'q', 'table',
             timestamp '2026-01-01' + to_hours({build}::bigint), {at},
-            1000, 990, 10, 0, 0, 'passed', null, '[]', 10
+            1000, 990, 10, 0, 0, 'passed', null, '[]', 10, null, null
         from range({models}) as t(m)
         """
     )
@@ -226,10 +228,15 @@ def main() -> int:
             rows={n: 123456789 for n in ("in", "published", "held", "set_aside", "flagged")},
             last_build_timestamp=1796600544.746,
             rows_held_last_build=1234,
+            last_build_duration_seconds=123.456789,
         )
         for m in range(args.prom_models)
     )
-    size = len(render_operational(OperationalMetrics(rules, models)).encode())
+    freshness = tuple(
+        ModelFreshness(model=f"model_{m:04d}", lag_seconds=123456.789)
+        for m in range(args.prom_models)
+    )
+    size = len(render_operational(OperationalMetrics(rules, models, freshness)).encode())
     figures = {
         "events": events,
         "exceptions": args.exceptions,

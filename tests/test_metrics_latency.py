@@ -150,9 +150,6 @@ def test_build_duration_and_freshness_lag(make_project, engine: str) -> None:
         assert samples[("sluice_model_freshness_lag_seconds", orders)] == (
             (as_of - published_at).total_seconds()
         )
-        assert samples[("sluice_model_data_published_timestamp_seconds", orders)] == (
-            published_at.replace(tzinfo=UTC).timestamp()
-        )
         assert samples[("sluice_source_freshness_lag_seconds", source)] == (
             (checked - newest).total_seconds()
         )

@@ -78,8 +78,6 @@ class ModelFreshness:
     lag_seconds: float | None
     """How old the data its relation held was at that load (``as_of - published_at``); None
     when the relation was never published."""
-    published_timestamp: float | None
-    """When that data was published (Unix time)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,7 +109,7 @@ def _rule_labels(r: RuleMetrics) -> str:
 def render_operational(metrics: OperationalMetrics, sources: Sequence[SourceLag] = ()) -> str:
     """The queue depth per rule (model, rule, severity, owner); everything else per model
     (model), the model's system once in ``sluice_model_info``, and the sources' freshness per
-    source (source): the file stays small (under 1 MB for 500 models of 8 rules)."""
+    source (source): the file stays small (about 1 MB for 500 models of 8 rules)."""
     rules = sorted(metrics.rules, key=lambda r: (r.model, r.rule))
     by_model: dict[str, list[RuleMetrics]] = {}
     for r in rules:
@@ -183,9 +181,6 @@ def _latency_families(
          "At the model's latest load: how long before it the data its relation held was "
          "published (0 when that load published).",
          by_load, [f.lag_seconds for f in loads]),
-        ("sluice_model_data_published_timestamp_seconds", "gauge",
-         "When the data the model's relation holds was published (Unix time).",
-         by_load, [f.published_timestamp for f in loads]),
         ("sluice_source_freshness_lag_seconds", "gauge",
          "At dbt's latest source freshness check: the age of the source's newest row "
          "(snapshotted_at - max_loaded_at).",

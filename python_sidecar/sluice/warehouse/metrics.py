@@ -108,25 +108,21 @@ def _loads_sql(states: str) -> str:
 
 def _freshness(wh: Warehouse, schema: str) -> tuple[ModelFreshness, ...]:
     """Each model's latest load: the lag from the publication of the data its relation held to
-    that load, and when that data was published. No table yet reads as none."""
+    that load. No table yet reads as none."""
     table = wh.project.table_name("sluice_load_states_table", "sluice_load_states")
     if not wh.table_exists(schema, table):
         return ()
-    found = []
-    for model, as_of, published_at in wh.query(_loads_sql(wh.relation(schema, table))):
-        published = _utc(published_at) if published_at is not None else None
-        found.append(
-            ModelFreshness(
-                model=str(model),
-                lag_seconds=(
-                    (_utc(as_of) - published).total_seconds()
-                    if published is not None and as_of is not None
-                    else None
-                ),
-                published_timestamp=published.timestamp() if published is not None else None,
-            )
+    return tuple(
+        ModelFreshness(
+            model=str(model),
+            lag_seconds=(
+                (_utc(as_of) - _utc(published_at)).total_seconds()
+                if published_at is not None and as_of is not None
+                else None
+            ),
         )
-    return tuple(found)
+        for model, as_of, published_at in wh.query(_loads_sql(wh.relation(schema, table)))
+    )
 
 
 def _utc(value: Any) -> datetime:
