@@ -232,7 +232,7 @@
 {#- The build's run row. `started_at`: when the materialization began (aware UTC, dbt's clock):
     build_duration_seconds runs from it to this record, on the same clock (the record's own
     statements, the swap and the commit follow it). -#}
-{% macro _sluice_log_run_sql(spec, runs, quarantine, mode, stats, gate_status, gate_message, rule_counts, started_at=none) %}
+{% macro _sluice_log_run_sql(spec, runs, quarantine, mode, stats, gate_status, gate_message, rule_counts, started_at) %}
   {%- set recorded_at = modules.datetime.datetime.now(modules.pytz.utc) -%}
   {%- set counts = [] -%}
   {%- for r in spec.rules -%}
@@ -260,13 +260,8 @@
       {{ sluice._sluice_lit(gate_message) }},
       {{ sluice._sluice_lit(tojson(counts)) }},
       cast({{ stats.rows_held_open }} as {{ bi }}),
-      {%- if started_at is none %}
-      cast(null as {{ dbt.type_timestamp() }}),
-      cast(null as {{ dbt.type_numeric() }})
-      {%- else %}
       cast('{{ started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }}),
       cast({{ '%.6f' | format((recorded_at - started_at).total_seconds()) }} as {{ dbt.type_numeric() }})
-      {%- endif %}
     where not exists (
       select 1 from {{ runs }}
       where invocation_id = {{ sluice._sluice_lit(invocation_id) }}
