@@ -184,6 +184,47 @@ def _metrics(project) -> dict[tuple[str, str], dict]:
     return {(r[0], r[1]): dict(zip(COLUMNS[2:], r[2:], strict=True)) for r in rows}
 
 
+LATENCY = (
+    "build_started_at",
+    "build_duration_seconds",
+    "data_published_at",
+    "freshness_lag_seconds",
+)
+
+
+def _latency(project) -> dict[tuple[str, str], tuple]:
+    rows = project.query(
+        f"select invocation_id, rule_name, {', '.join(LATENCY)} from {{schema}}.sluice_metrics"
+    )
+    return {(r[0], r[1]): tuple(r[2:]) for r in rows}
+
+
+def _check_latency(project) -> dict[tuple[str, str], tuple]:
+    """Each row's latency is its build's: the start and duration sluice_runs recorded, and from
+    the build's load state (sluice_load_states, read on its own) when the data its relation
+    held was published and the lag from then to the load."""
+    runs = {
+        r[0]: r[1:]
+        for r in project.query(
+            "select invocation_id, build_started_at, build_duration_seconds "
+            "from {schema}.sluice_runs"
+        )
+    }
+    loads = {
+        r[0]: r[1:]
+        for r in project.query(
+            "select invocation_id, as_of, published_at from {schema}.sluice_load_states"
+        )
+    }
+    latency = _latency(project)
+    for (invocation, _rule), got in latency.items():
+        as_of, published_at = loads[invocation]
+        lag = None if published_at is None else _seconds(published_at, as_of)
+        assert got == (*runs[invocation], published_at, lag), invocation
+        assert got[1] > 0
+    return latency
+
+
 @pytest.mark.parametrize(
     "engine", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres), "snowflake"]
 )
@@ -198,6 +239,7 @@ def test_ten_builds_counted_as_the_history_says(make_project, engine: str) -> No
     for key, want in expected.items():
         got = {k: metrics[key][k] for k in want}
         assert got == want, key
+    assert _check_latency(project).keys() == expected.keys()
 
     # the history is not vacuous: the builds did what the steps meant
     by_build = sorted({(v["built_at"], inv) for (inv, _), v in expected.items()})
