@@ -17,7 +17,13 @@ from sluice.cli import main
 from tests import scenario
 from tests.dbt_harness import PACKAGES_YML
 from tests.test_audit_report_status import SOURCES
-from tests.test_metrics_model import _check_latency, _latency, _parse_textfile, _sluice_build
+from tests.test_metrics_model import (
+    _by_invocation,
+    _check_latency,
+    _latency,
+    _parse_textfile,
+    _sluice_build,
+)
 from tests.test_record_identity import _package_at
 
 pytestmark = pytest.mark.package_models
@@ -71,19 +77,10 @@ def test_build_duration_and_freshness_lag(make_project, engine: str) -> None:
     windows.append(_execute_window(run_results, "orders"))
     project.dbt("run", "-s", "sluice_metrics")  # counted incrementally
 
-    runs = {
-        r[0]: r[1:]
-        for r in project.query(
-            "select invocation_id, build_started_at, build_duration_seconds, gate_status "
-            "from {schema}.sluice_runs"
-        )
-    }
-    loads = {
-        r[0]: r[1:]
-        for r in project.query(
-            "select invocation_id, as_of, published_at, state from {schema}.sluice_load_states"
-        )
-    }
+    runs = _by_invocation(
+        project, "sluice_runs", "build_started_at, build_duration_seconds, gate_status"
+    )
+    loads = _by_invocation(project, "sluice_load_states", "as_of, published_at, state")
     assert [runs[inv][2] for inv, _, _ in windows] == ["passed", "held"]
     assert [loads[inv][2] for inv, _, _ in windows] == ["exception_filtered", "held"]
     # each build's start and duration fall within its node's execution as dbt timed it
@@ -107,18 +104,8 @@ def test_build_duration_and_freshness_lag(make_project, engine: str) -> None:
     (measured,) = [r for r in sources["results"] if r["unique_id"].endswith(".erp.raw_orders")]
     checked, newest = _utc(measured["snapshotted_at"]), _utc(measured["max_loaded_at"])
     path = project.root / "metrics.prom"
-    code = main(
-        [
-            "metrics",
-            "--prom",
-            str(path),
-            "--project-dir",
-            str(project.root),
-            "--profiles-dir",
-            str(project.root),
-        ]
-    )
-    assert code == 0
+    flags = ["--project-dir", str(project.root), "--profiles-dir", str(project.root)]
+    assert main(["metrics", "--prom", str(path), *flags]) == 0
     as_of, published_at, _ = loads[held]
     orders, source = frozenset({("model", "orders")}), frozenset({("source", "erp.raw_orders")})
     for samples in (

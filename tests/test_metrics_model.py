@@ -199,23 +199,18 @@ def _latency(project) -> dict[tuple[str, str], tuple]:
     return {(r[0], r[1]): tuple(r[2:]) for r in rows}
 
 
+def _by_invocation(project, table: str, columns: str) -> dict[str, tuple]:
+    """The columns of a package table's rows (one per invocation here), by invocation."""
+    rows = project.query(f"select invocation_id, {columns} from {{schema}}.{table}")
+    return {r[0]: tuple(r[1:]) for r in rows}
+
+
 def _check_latency(project) -> dict[tuple[str, str], tuple]:
     """Each row's latency is its build's: the start and duration sluice_runs recorded, and from
     the build's load state (sluice_load_states, read on its own) when the data its relation
     held was published and the lag from then to the load."""
-    runs = {
-        r[0]: r[1:]
-        for r in project.query(
-            "select invocation_id, build_started_at, build_duration_seconds "
-            "from {schema}.sluice_runs"
-        )
-    }
-    loads = {
-        r[0]: r[1:]
-        for r in project.query(
-            "select invocation_id, as_of, published_at from {schema}.sluice_load_states"
-        )
-    }
+    runs = _by_invocation(project, "sluice_runs", "build_started_at, build_duration_seconds")
+    loads = _by_invocation(project, "sluice_load_states", "as_of, published_at")
     latency = _latency(project)
     for (invocation, _rule), got in latency.items():
         as_of, published_at = loads[invocation]
