@@ -150,6 +150,51 @@ def statement_timings(root: Path, *args: str) -> tuple[Run, list[Statement]]:
     return run, found
 
 
+@dataclass(frozen=True)
+class Compiled:
+    """The Jinja templates one dbt run compiled (dbt compiles each macro the first time a
+    process calls it): how many, their characters, and the seconds compiling them took."""
+
+    templates: int
+    characters: int
+    seconds: float
+
+
+# `dbt <args>` in a child process with `jinja2.Environment.compile` counted; prints one JSON line
+_COUNT_COMPILES = """
+import json, sys, time
+import jinja2.environment
+from dbt.cli.main import dbtRunner
+seen = []
+compile = jinja2.environment.Environment.compile
+def counted(self, source, *args, **kwargs):
+    start = time.perf_counter()
+    try:
+        return compile(self, source, *args, **kwargs)
+    finally:
+        seen.append((len(source) if isinstance(source, str) else 0, time.perf_counter() - start))
+jinja2.environment.Environment.compile = counted
+ok = dbtRunner().invoke(sys.argv[1:]).success
+print(json.dumps([ok, len(seen), sum(c for c, _ in seen), sum(t for _, t in seen)]))
+"""
+
+
+def template_compilations(root: Path, *args: str) -> Compiled:
+    """`dbt <args>` on the project at root (it must succeed), and the templates it compiled."""
+    command = [sys.executable, "-c", _COUNT_COMPILES, *dbt_command(root, *args)[1:]]
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    last = (done.stdout.strip().splitlines() or [""])[-1]
+    try:
+        ok, templates, characters, seconds = json.loads(last)
+    except ValueError:
+        ok = False
+    if done.returncode != 0 or not ok:
+        raise BenchError(
+            f"dbt {' '.join(args)} failed:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+        )
+    return Compiled(templates, characters, seconds)
+
+
 def dbt_results(root: Path) -> dict[str, int]:
     """How many nodes the last dbt run executed, and how many ended in each status."""
     path = root / "target" / "run_results.json"

@@ -3,6 +3,7 @@ plain conflict check as a dbt test with store_failures, both through `dbt build`
 
     python bench/conflicts.py [--rows 5000000] [--counterpart 1000000] [--repeat 3]
     python bench/conflicts.py --statements [--rows 1000000]
+    python bench/conflicts.py --templates [--rows 1000000]
 
 Input: a CRM table of `rows` customers and an ERP table of `counterpart` customers (the first
 ids of the CRM's); one in a thousand of the matched customers has another status in the ERP.
@@ -20,6 +21,12 @@ wall clock, medians), the load average before and after, and the raw timings.
 the SQL statements it sent for its model and test with the seconds dbt's JSON debug log reports
 for each (bench/_dbt.py: `statement_timings`), to see where a side's time goes; the JSON line
 then lists them per side, slowest first.
+
+`--templates`: no timed rounds; one build of each side (after a warm-up build of each), and the
+Jinja templates it compiled (dbt compiles each macro the first time a process calls it): how
+many, their characters and the seconds compiling them took (bench/_dbt.py:
+`template_compilations`), the part of a one-model build's fixed cost that grows with the
+package's macros.
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from _dbt import (
     make_duckdb_project,
     run_dbt,
     statement_timings,
+    template_compilations,
     write,
 )
 
@@ -117,6 +125,9 @@ def main() -> int:
     parser.add_argument("--counterpart", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--statements", action="store_true", help="time each statement instead")
+    parser.add_argument(
+        "--templates", action="store_true", help="count the templates each side compiles instead"
+    )
     args = parser.parse_args()
     root = WORK / "project"
     database = WORK / "bench.duckdb"
@@ -155,6 +166,8 @@ def main() -> int:
     }
     if args.statements:
         return _statements(root, args)
+    if args.templates:
+        return _templates(root, args)
     load_before = _load()
     result = compare(sides, args.repeat)
     print(
@@ -207,6 +220,34 @@ def _statements(root: Path, args: argparse.Namespace) -> int:
                 **out,
             },
             indent=1,
+        )
+    )
+    return 0
+
+
+def _templates(root: Path, args: argparse.Namespace) -> int:
+    """One build of each side after a warm-up, and the templates it compiled."""
+    load_before = _load()
+    out: dict[str, object] = {}
+    for side in ("sluice", "plain"):
+        select = ("-s", f"crm_{side}+")
+        run_dbt(root, "build", *select)
+        compiled = template_compilations(root, "build", *select)
+        out[side] = {
+            "templates": compiled.templates,
+            "characters": compiled.characters,
+            "compile_seconds": round(compiled.seconds, 3),
+        }
+    print(
+        json.dumps(
+            {
+                "name": "conflicts templates",
+                "rows": args.rows,
+                "counterpart_rows": args.counterpart,
+                "load_average_before": load_before,
+                "load_average_after": _load(),
+                **out,
+            }
         )
     )
     return 0

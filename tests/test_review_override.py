@@ -8,6 +8,10 @@ from __future__ import annotations
 import json
 
 import pytest
+from sluice.artifacts import load_run_results
+from sluice.impact.quarantine import quarantine_from_run_results
+from sluice.project import ProjectFlags, load_project
+from sluice.warehouse import connect, last_passed
 
 from tests import scenario
 from tests.dbt_harness import SNOWFLAKE_TOO
@@ -36,6 +40,19 @@ def _load_states(project):
         for _, state in sorted(
             project.query(
                 "select as_of, state from {schema}.sluice_load_states "
+                f"where model_unique_id = '{ORDERS}'"
+            )
+        )
+    ]
+
+
+def _gate_statuses(project):
+    """What `sluice_runs` and the run result's counts say of each build's gate, in order."""
+    return [
+        status
+        for _, status in sorted(
+            project.query(
+                "select run_started_at, gate_status from {schema}.sluice_runs "
                 f"where model_unique_id = '{ORDERS}'"
             )
         )
@@ -77,6 +94,20 @@ def test_an_override_publishes_once_despite_the_gate(make_project, engine, capsy
     assert {r[0] for r in scenario.published(project)} == scenario.PUBLISHED_KEYS
     assert _open_keys(project) >= HELD_KEYS
     assert _load_states(project) == ["held", "overridden"]
+    assert _gate_statuses(project) == ["held", "overridden"]
+    stated = quarantine_from_run_results(
+        load_run_results(project.root / "target" / "run_results.json")
+    )[ORDERS]
+    assert stated.gate_status == "overridden" and stated.last_passed_at is not None
+    # the data its consumers read is this build's: the last publication, for the report
+    loaded = load_project(ProjectFlags(project_dir=project.root, profiles_dir=project.root))
+    with connect(loaded) as wh:
+        published_at = last_passed(wh, [ORDERS])
+    [(finished_at,)] = project.query(
+        "select finished_at from {schema}.sluice_runs "
+        f"where model_unique_id = '{ORDERS}' and gate_status = 'overridden'"
+    )
+    assert published_at[ORDERS].replace(tzinfo=None) == finished_at.replace(tzinfo=None)
     [(missing,)] = project.query(
         "select missing from {schema}.sluice_load_states where state = 'overridden'"
     )
@@ -91,6 +122,7 @@ def test_an_override_publishes_once_despite_the_gate(make_project, engine, capsy
     assert result.status("orders") == "error"
     assert {r[0] for r in scenario.published(project)} == scenario.PUBLISHED_KEYS
     assert _load_states(project) == ["held", "overridden", "held"]
+    assert _gate_statuses(project) == ["held", "overridden", "held"]
     code, out = _sluice(project, capsys, "review", "pending", "--format", "json")
     assert code == 0 and json.loads(out) == [], out
     code, out = _sluice(

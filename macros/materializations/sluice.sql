@@ -308,13 +308,14 @@
   {%- do sluice._sluice_check_rows_add_up(spec.model_name, stats) -%}
   {#- The record, with an incremental build's delete and insert; then a table build's batch
       takes the published relation's place. Recovery reads the batch: what is published. -#}
+  {%- set gate_status = 'passed' if overridden is none else 'overridden' -%}
   {%- set load = sluice._sluice_published_load(spec, stats, rule_counts, closing, inputs) if overridden is none else ('overridden', overridden) -%}
   {%- set spend = [] if overrides | length == 0 else [sluice._sluice_spend_overrides_sql(overrides, decisions, "published despite the gate" if overridden is not none else "the gate passed: nothing to override, spent all the same")] -%}
   {%- set recover = sluice._sluice_recover_exceptions_sql(spec, quarantine, exc_rel, batch, incremental) if closing > 0 else [] -%}
   {%- do sluice.run_atomically('sluice_record_passed',
     ([sluice.merge_batch_sql(target_relation, batch, spec.key_sql, dest_columns)] if incremental else []) + upsert + recover + [
     sluice._sluice_record_events_sql(spec, quarantine, before, events, published=true),
-    sluice._sluice_log_run_sql(spec, runs, quarantine, mode, stats, 'passed', overridden, rule_counts, build_started_at),
+    sluice._sluice_log_run_sql(spec, runs, quarantine, mode, stats, gate_status, overridden, rule_counts, build_started_at),
     sluice._sluice_record_load_sql(load[0], load[1], inputs, stats),
   ] + spend + seal, after=cleanup + sluice._sluice_drop_scratch_sql([batch] if incremental else []), begun=true) -%}
   {%- if not incremental -%}
@@ -342,7 +343,7 @@
   {%- for route, n in by_route | dictsort -%}{%- do route_text.append(route ~ " " ~ n) -%}{%- endfor -%}
   {%- do store_raw_result(
       name='main',
-      message="sluice: " ~ (("gate overridden by decision " ~ overrides[0].decision_id) if overridden is not none else "gate passed") ~ "; published " ~ stats.rows_published ~ " of " ~ stats.rows_in ~ " rows; held " ~ stats.rows_held ~ ((" (" ~ (stats.rows_held - stats.rows_held_open) ~ " decided)") if stats.rows_held > stats.rows_held_open else "") ~ ", set aside " ~ stats.rows_set_aside ~ ", flagged " ~ stats.rows_flagged ~ ((" (" ~ (route_text | join(', ')) ~ ")") if route_text else "") ~ " " ~ sluice._sluice_counts_payload(spec, stats, 'passed', rule_counts),
+      message="sluice: " ~ (("gate overridden by decision " ~ overrides[0].decision_id) if overridden is not none else "gate passed") ~ "; published " ~ stats.rows_published ~ " of " ~ stats.rows_in ~ " rows; held " ~ stats.rows_held ~ ((" (" ~ (stats.rows_held - stats.rows_held_open) ~ " decided)") if stats.rows_held > stats.rows_held_open else "") ~ ", set aside " ~ stats.rows_set_aside ~ ", flagged " ~ stats.rows_flagged ~ ((" (" ~ (route_text | join(', ')) ~ ")") if route_text else "") ~ " " ~ sluice._sluice_counts_payload(spec, stats, gate_status, rule_counts),
       code='SLUICE',
       rows_affected=stats.rows_published) -%}
 

@@ -57,6 +57,12 @@ def _payload_rules(data: dict[str, Any] | None) -> tuple[RuleCount, ...]:
     return tuple(out)
 
 
+def _published_status(data: dict[str, Any] | None) -> str:
+    """``overridden`` when the build published despite its gate (sluice review override), else
+    ``passed``."""
+    return "overridden" if (data or {}).get("gate_status") == "overridden" else "passed"
+
+
 def _stated(result: RunResult, data: dict[str, Any] | None, *, held: bool) -> ModelQuarantine:
     """One sluice model's counts as its run result states them; ``held``: its gate held."""
     message = result.message or ""
@@ -67,7 +73,7 @@ def _stated(result: RunResult, data: dict[str, Any] | None, *, held: bool) -> Mo
         rows_held=(_payload_int(data, "rows_held") or 0)
         + (_payload_int(data, "rows_set_aside") or 0),
         rows_flagged=_payload_int(data, "rows_flagged") or 0,
-        gate_status="held" if held else "passed",
+        gate_status="held" if held else _published_status(data),
         gate_message=message.split(COUNTS_MARK, 1)[0].rstrip() if held else None,
         rule_counts=_payload_rules(data),
         last_passed_at=None if held else completed_at(result),

@@ -76,7 +76,8 @@ def read_runs(
 
 
 def last_passed(wh: Warehouse, models: Iterable[str]) -> dict[str, datetime]:
-    """When each model's gate last passed (its last good data), from ``sluice_runs``."""
+    """When each model last published (its gate passed, or an override published despite it):
+    the data its consumers read, from ``sluice_runs``."""
     wanted = sorted(set(models))
     table = runs_table(wh)
     if not wanted:
@@ -88,7 +89,7 @@ def last_passed(wh: Warehouse, models: Iterable[str]) -> dict[str, datetime]:
         rows = wh.query(
             f"select model_unique_id, max(coalesce(finished_at, run_started_at)) "
             f"from {wh.relation(table.schema, table.table)} "
-            f"where gate_status = 'passed' and model_unique_id in ({marks}) "
+            f"where gate_status in ('passed', 'overridden') and model_unique_id in ({marks}) "
             "group by model_unique_id",
             wanted,
         )
