@@ -18,7 +18,7 @@ from sluice.report.oncall import duration_text
 
 from tests.test_metrics_model import _drive, _expected
 
-ENGINES = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)]
+ENGINES = ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres), "snowflake"]
 
 
 def _report(project) -> tuple[dict, str, str]:
