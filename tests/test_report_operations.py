@@ -156,7 +156,7 @@ def test_charts_show_what_the_history_says(make_project, engine: str) -> None:
     assert dead == [
         f"{b['built_at']}: {b['dead_letters']} in dead_letter" for b in got if b["dead_letters"]
     ]
-    assert len(re.findall(r"<svg class=\"cols ", block)) == 5
+    assert len(re.findall(r"<svg class=\"pic cols ", block)) == 5
 
     # the owners' table beside their charts
     table = page.split('id="operations-owners"', 1)[1].split("</table>", 1)[0]
@@ -216,4 +216,4 @@ def test_no_builds_recorded(make_project) -> None:
     assert ops["built"] is True and ops["models"] == [] and ops["owners"] == []
     assert "No builds recorded in sluice_metrics yet." in page
     assert "No builds recorded in sluice_metrics yet." in summary
-    assert '<svg class="cols' not in page
+    assert 'class="pic cols' not in page
