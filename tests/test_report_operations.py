@@ -10,7 +10,7 @@ import html
 import json
 import re
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pytest
 from sluice.report import generate_report
@@ -217,3 +217,37 @@ def test_no_builds_recorded(make_project) -> None:
     assert "No builds recorded in sluice_metrics yet." in page
     assert "No builds recorded in sluice_metrics yet." in summary
     assert 'class="pic cols' not in page
+
+
+def test_rules_added_up_per_build_and_owner() -> None:
+    """Pure: a build's rules of two owners are one build (its rows held once, the largest age),
+    each owner's queue is that of each model's latest build, a rule without an owner is
+    `unowned`, and an owner with only recoveries is listed."""
+    from sluice.report.operations import Recovery, assemble
+
+    t0 = datetime(2026, 1, 1)
+    t1 = t0 + timedelta(days=1)
+    rows = [
+        ("model.p.a", "a", "i1", t0, "erp", 5, 1, 3, 100, 0, 1),
+        ("model.p.a", "a", "i1", t0, "crm", 5, 0, 2, 400, 1, 1),
+        ("model.p.a", "a", "i2", t1, "erp", 2, 2, 1, 50, 0, 1),
+        ("model.p.a", "a", "i2", t1, "", 2, 0, 4, 900, 0, 0),
+        ("model.p.b", "b", "j1", t1, "crm", 0, 0, 0, None, 0, 0),
+    ]
+    ops = assemble(rows, {"ops": Recovery(2, 300.0, 200.0)}, relation="r", since=t0)
+    (a, b) = ops.models
+    assert (a.model_name, b.model_name) == ("a", "b")
+    assert [(x.invocation_id, x.rows_held, x.recovered, x.open_exceptions) for x in a.builds] == [
+        ("i1", 5, 1, 5),
+        ("i2", 2, 2, 5),
+    ]
+    assert [(x.oldest_open_seconds, x.dead_lettered, x.dead_letters) for x in a.builds] == [
+        (400, 1, 2),
+        (900, 0, 1),
+    ]
+    owners = {o.owner: o for o in ops.owners}
+    assert list(owners) == ["unowned", "erp", "ops"]  # crm: nothing open at a's latest build
+    assert (owners["unowned"].open_exceptions, owners["unowned"].oldest_open_seconds) == (4, 900)
+    assert (owners["erp"].open_exceptions, owners["erp"].oldest_open_seconds) == (1, 50)
+    assert (owners["ops"].recovered, owners["ops"].mean_recovery_seconds) == (2, 150.0)
+    assert owners["ops"].longest_recovery_seconds == 200.0

@@ -361,10 +361,14 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-# seconds since the epoch of a stored (naive UTC) time, per engine
+# seconds since the epoch of a stored (naive UTC) time, per engine (the default is
+# PostgreSQL's; BigQuery and Databricks/Spark have their own function and are not run in CI)
 _EPOCH: Final = {
     "duckdb": "epoch({})",
     "snowflake": "date_part(epoch_second, {})",
+    "bigquery": "unix_seconds({})",
+    "databricks": "unix_timestamp({})",
+    "spark": "unix_timestamp({})",
 }
 _EPOCH_DEFAULT: Final = "extract(epoch from {})"
 
