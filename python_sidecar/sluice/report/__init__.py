@@ -256,6 +256,7 @@ def read_inputs(
             since=min(latest_run, datetime.now(UTC)) - window,
             invocation_id=run_results.metadata.invocation_id or "",
             quarantine=quarantine.values(),
+            metrics=metrics_relation(artifacts),
         )
     return replace(
         inputs,
@@ -264,6 +265,18 @@ def read_inputs(
         history=history,
         pattern_window=window,
     )
+
+
+METRICS_MODEL: Final = "model.sluice.sluice_metrics"
+
+
+def metrics_relation(artifacts: Artifacts) -> tuple[str, str] | None:
+    """Where the package's ``sluice_metrics`` is built, as the manifest says (schema,
+    identifier); None when the project does not have it (disabled, or an older package)."""
+    node = artifacts.manifest.nodes.get(METRICS_MODEL)
+    if node is None or not node.schema_:
+        return None
+    return node.schema_, node.alias or node.name
 
 
 @contextmanager
@@ -409,6 +422,7 @@ def _write_report(
             ),
             held_records=history.held_records,
             reviews=history.reviews,
+            operations=history.operations,
         )
     else:
         document = build_document(impact, quarantine_source=inputs.quarantine_source)

@@ -120,6 +120,124 @@ def sparkline(days: Sequence[Mapping[str, Any]], since: date, until: date) -> Sp
     )
 
 
+COLUMNS_HEIGHT: Final = 32
+COLUMN_SLOT: Final = 5
+MAX_OPERATIONS_MODELS: Final = 20
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    x: int
+    y: float
+    height: float
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    """One bar per build, the latest at the right, on a fixed number of slots so every model's
+    builds line up."""
+
+    width: int
+    height: int
+    bar_width: int
+    columns: tuple[Column, ...]
+    caption: str
+    css: str
+
+
+@dataclass(frozen=True, slots=True)
+class Figure:
+    """One charted figure of a build: its field in impact.json, its heading, and how a value
+    reads in a bar's title (``{}`` the value, ``{when}`` the build's time)."""
+
+    key: str
+    heading: str
+    title: str
+    css: str
+    text: str | None = None
+    """The field holding the value in words, when there is one (an age)."""
+
+
+BUILD_FIGURES: Final = (
+    Figure("rows_held", "Rows held", "{when}: {} rows held", "c-held"),
+    Figure("recovered", "Recovered", "{when}: {} exceptions recovered", "c-recovered"),
+    Figure("open_exceptions", "Open (queue)", "{when}: {} exceptions open", "c-queue"),
+    Figure("oldest_open_seconds", "Oldest open", "{when}: oldest open {}", "c-age", "oldest_open"),
+    Figure("dead_letters", "Dead letters", "{when}: {} in dead_letter", "c-dead"),
+)
+
+
+def columns(
+    builds: Sequence[Mapping[str, Any]], figure: Figure, slots: int, caption: str
+) -> Columns:
+    """``figure`` of each build (oldest first; the last ``slots``) as bars scaled to the
+    largest; a build without a value (no open exception: no age) draws no bar."""
+    shown = list(builds[-slots:]) if slots > 0 else []
+    values = [float(b.get(figure.key) or 0) for b in shown]
+    top = max(values, default=0.0) or 1.0
+    offset = slots - len(shown)
+    drawn = []
+    for index, (build, value) in enumerate(zip(shown, values, strict=True)):
+        height = round((COLUMNS_HEIGHT - 2) * value / top, 1)
+        word = build.get(figure.text) if figure.text else build.get(figure.key)
+        drawn.append(
+            Column(
+                x=(offset + index) * COLUMN_SLOT,
+                y=round(COLUMNS_HEIGHT - height, 1),
+                height=height,
+                title=figure.title.format(
+                    "none" if word is None else word, when=str(build.get("built_at") or "?")
+                ),
+            )
+        )
+    return Columns(
+        width=slots * COLUMN_SLOT,
+        height=COLUMNS_HEIGHT,
+        bar_width=COLUMN_SLOT - 1,
+        columns=tuple(drawn),
+        caption=caption,
+        css=figure.css,
+    )
+
+
+def operations(found: Mapping[str, Any]) -> dict[str, Any]:
+    """The operational pictures: per shown model, one bar chart per figure of its builds; per
+    owner, the open exceptions and the mean time to recover."""
+    slots = int(found["builds_per_model"])
+    models = {
+        m["model_unique_id"]: [
+            columns(m["builds"], f, slots, f"{f.heading} of {m['model_name']}, build by build")
+            for f in BUILD_FIGURES
+        ]
+        for m in found["models"][:MAX_OPERATIONS_MODELS]
+    }
+    owners = found["owners"]
+    return {
+        "models": models,
+        "owner_open": bar_chart(
+            [
+                (
+                    o["owner"],
+                    float(o["open_exceptions"]),
+                    f"{o['open_exceptions']} open",
+                    "stale" if o["open_exceptions"] else "bar",
+                )
+                for o in owners
+            ],
+            "Open exceptions per owner",
+        ),
+        "owner_recovery": bar_chart(
+            [
+                (o["owner"], _hours(o["mean_recovery_seconds"]), o["mean_recovery"], "bar")
+                for o in owners
+                if o["recovered"]
+            ],
+            "Mean time from open to recovered per owner (exceptions recovered in the window)",
+        ),
+    }
+
+
 @dataclass(frozen=True, slots=True)
 class Box:
     x: int
@@ -218,6 +336,8 @@ def charts(document: Mapping[str, Any]) -> dict[str, Any]:
         if (picture := lineage(e, kinds)) is not None
     }
     found: dict[str, Any] = {"lineage": lineages, "held": {}}
+    if document.get("operations"):
+        found["operations"] = operations(document["operations"])
     patterns = document.get("patterns")
     if not patterns:
         return found

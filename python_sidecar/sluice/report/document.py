@@ -27,6 +27,7 @@ from sluice.report.oncall import age_text, duration_text, next_step
 
 if TYPE_CHECKING:
     from sluice.report.history import HeldRecord, Review
+    from sluice.report.operations import Operations
 
 SCHEMA_VERSION: Final = 1
 MAX_CLOSED_INCIDENTS: Final = 20
@@ -349,6 +350,52 @@ def _patterns(found: Patterns | None) -> Document | None:
     }
 
 
+def _operations(found: Operations | None) -> Document | None:
+    if found is None:
+        return None
+    return {
+        "built": found.built,
+        "relation": found.relation,
+        "builds_per_model": found.builds_shown,
+        "since": iso(found.since),
+        "models": [
+            {
+                "model_unique_id": m.model_unique_id,
+                "model_name": m.model_name,
+                "builds": [
+                    {
+                        "invocation_id": b.invocation_id,
+                        "built_at": iso(b.built_at),
+                        "rows_held": b.rows_held,
+                        "recovered": b.recovered,
+                        "open_exceptions": b.open_exceptions,
+                        "oldest_open_seconds": b.oldest_open_seconds,
+                        "oldest_open": duration_text(b.oldest_open_seconds),
+                        "dead_lettered": b.dead_lettered,
+                        "dead_letters": b.dead_letters,
+                    }
+                    for b in m.builds
+                ],
+            }
+            for m in found.models
+        ],
+        "owners": [
+            {
+                "owner": o.owner,
+                "open_exceptions": o.open_exceptions,
+                "oldest_open_seconds": o.oldest_open_seconds,
+                "oldest_open": duration_text(o.oldest_open_seconds),
+                "recovered": o.recovered,
+                "mean_recovery_seconds": o.mean_recovery_seconds,
+                "mean_recovery": duration_text(o.mean_recovery_seconds),
+                "longest_recovery_seconds": o.longest_recovery_seconds,
+                "longest_recovery": duration_text(o.longest_recovery_seconds),
+            }
+            for o in found.owners
+        ],
+    }
+
+
 def _tally(models: tuple[ModelQuarantine, ...], field: str) -> dict[str, int]:
     """Rows per value of ``field``: severities in severity order, anything else largest first."""
     counts: Counter[str] = Counter()
@@ -370,6 +417,7 @@ def build_document(
     patterns: Patterns | None = None,
     held_records: Mapping[str, Sequence[HeldRecord]] | None = None,
     reviews: Sequence[Review] | None = None,
+    operations: Operations | None = None,
 ) -> Document:
     """``quarantine_source`` says where the counts came from: ``warehouse`` or ``run_results``.
     ``incidents`` is None when they are not recorded (no warehouse); so are ``reviews``."""
@@ -433,6 +481,7 @@ def build_document(
         "incidents": incident_doc,
         "patterns": _patterns(patterns),
         "review_history": None if reviews is None else [_review(r) for r in reviews],
+        "operations": _operations(operations),
     }
 
 

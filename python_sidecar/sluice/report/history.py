@@ -1,6 +1,7 @@
 """What the report reads from the warehouse beyond ``sluice_runs``' counts: the incidents
-recorded so far, each sluice model's held rows over the pattern window, and a few held records
-of each model that holds rows (with the exception ids a reviewer looks them up by)."""
+recorded so far, each sluice model's held rows over the pattern window, a few held records
+of each model that holds rows (with the exception ids a reviewer looks them up by), and the
+operational figures of each model's latest builds and of each owner."""
 
 from __future__ import annotations
 
@@ -11,6 +12,14 @@ from typing import Any, Final
 
 from sluice.impact import ModelQuarantine
 from sluice.incidents import ConflictGroup, HeldRun, IncidentChange
+from sluice.report.operations import (
+    BUILDS_SHOWN,
+    UNOWNED,
+    MetricsRow,
+    Operations,
+    Recovery,
+    assemble,
+)
 from sluice.warehouse import Warehouse, query_relation, relation_exists, runs_table
 from sluice.warehouse.incidents import read_incident_history
 from sluice.warehouse.records import utc
@@ -93,6 +102,8 @@ class History:
     """Open conflicts between two systems, per model, system pair and conflicting fields."""
     reviews: tuple[Review, ...] = ()
     """The decisions requested within the window, the latest first."""
+    operations: Operations | None = None
+    """Each model's latest builds and each owner's queue and recoveries."""
 
 
 def read_held_runs(wh: Warehouse, since: datetime) -> tuple[HeldRun, ...]:
@@ -350,12 +361,102 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+# seconds since the epoch of a stored (naive UTC) time, per engine (the default is
+# PostgreSQL's; BigQuery and Databricks/Spark have their own function and are not run in CI)
+_EPOCH: Final = {
+    "duckdb": "epoch({})",
+    "snowflake": "date_part(epoch_second, {})",
+    "bigquery": "unix_seconds({})",
+    "databricks": "unix_timestamp({})",
+    "spark": "unix_timestamp({})",
+}
+_EPOCH_DEFAULT: Final = "extract(epoch from {})"
+
+
+def read_build_figures(wh: Warehouse, relation: str, builds: int) -> list[MetricsRow]:
+    """Each sluice model's latest ``builds`` builds in ``sluice_metrics`` (``relation``), its
+    rules' figures added up per owner: one query for every model."""
+    rows = query_relation(
+        wh,
+        relation,
+        "select model_unique_id, max(model_name), invocation_id, max(built_at), owner, "
+        "max(rows_held), sum(recovered), sum(open_at_end), max(oldest_open_seconds), "
+        "sum(dead_lettered), sum(dead_letter_at_end) "
+        "from (select m.*, dense_rank() over (partition by model_unique_id "
+        "order by built_at desc, invocation_id desc) as sluice_rank from {relation} as m) as m "
+        f"where sluice_rank <= {int(builds)} "
+        "group by model_unique_id, invocation_id, owner",
+    )
+    found: list[MetricsRow] = []
+    for model, name, invocation, at, owner, held, recovered, queue, oldest, lettered, dead in rows:
+        when = utc(at)
+        if when is None:
+            continue
+        uid = str(model)
+        found.append(
+            (
+                uid,
+                str(name or uid.rsplit(".", 1)[-1]),
+                str(invocation),
+                when,
+                "" if owner is None else str(owner),
+                int(held or 0),
+                int(recovered or 0),
+                int(queue or 0),
+                None if oldest is None else int(oldest),
+                int(lettered or 0),
+                int(dead or 0),
+            )
+        )
+    return found
+
+
+def read_recoveries(wh: Warehouse, since: datetime) -> dict[str, Recovery]:
+    """Per owner, the exceptions recovered at or after ``since`` and how long each took from
+    its latest move to ``open`` before: one query over ``sluice_exception_events``."""
+    events = _table(wh, wh.project.settings.events_table)
+    if events is None:
+        return {}
+    epoch = _EPOCH.get(wh.adapter_type, _EPOCH_DEFAULT)
+    took = f"{epoch.format('r.recovered_at')} - {epoch.format('r.opened_at')}"
+    status = "coalesce({}.event_type, 'status') = 'status'"
+    rows = query_relation(
+        wh,
+        events[0],
+        f"select r.owner, count(*), sum({took}), max({took}) from ("
+        "select c.exception_id, c.event_at as recovered_at, max(c.owner) as owner, "
+        "max(o.event_at) as opened_at "
+        "from {relation} as c inner join {relation} as o on o.exception_id = c.exception_id "
+        f"and {status.format('o')} and o.to_status = 'open' and o.event_at < c.event_at "
+        f"where {status.format('c')} and c.to_status = 'recovered' and c.event_at >= %s "
+        "group by c.exception_id, c.event_at) as r group by r.owner",
+        (_naive(since),),
+    )
+    return {
+        str(owner or UNOWNED): Recovery(int(count), float(total or 0), float(longest or 0))
+        for owner, count, total, longest in rows
+    }
+
+
+def read_operations(wh: Warehouse, metrics: tuple[str, str] | None, since: datetime) -> Operations:
+    """The charts' figures: ``metrics`` is the (schema, identifier) the manifest gives the
+    package's ``sluice_metrics`` (None: not in the project); a relation that does not exist
+    yet reads as not built, and the recoveries are read all the same."""
+    relation = None
+    rows: list[MetricsRow] = []
+    if metrics is not None and wh.table_exists(*metrics):
+        relation = wh.relation(*metrics)
+        rows = read_build_figures(wh, relation, BUILDS_SHOWN)
+    return assemble(rows, read_recoveries(wh, since), relation=relation, since=since)
+
+
 def read_history(
     wh: Warehouse,
     *,
     since: datetime,
     invocation_id: str,
     quarantine: Iterable[ModelQuarantine],
+    metrics: tuple[str, str] | None = None,
 ) -> History:
     models = tuple(quarantine)
     return History(
@@ -364,4 +465,5 @@ def read_history(
         held_records=read_held_records(wh, models),
         conflicts=read_conflicts(wh, models),
         reviews=read_reviews(wh, since),
+        operations=read_operations(wh, metrics, since),
     )

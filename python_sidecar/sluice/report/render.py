@@ -19,7 +19,7 @@ import msgspec
 
 from sluice.destinations import REPORT_FILES, REPORT_FORMATS
 from sluice.lineage import short_id
-from sluice.report.charts import charts
+from sluice.report.charts import BUILD_FIGURES, charts
 from sluice.report.document import Document
 
 FORMATS: Final = REPORT_FORMATS
@@ -132,6 +132,7 @@ def render_html(document: Document) -> str:
         max_models=MAX_MODELS_SHOWN,
         max_actions=MAX_ACTIONS_SHOWN,
         charts=charts(document),
+        figures=BUILD_FIGURES,
     )
 
 
