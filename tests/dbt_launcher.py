@@ -11,7 +11,9 @@ command line entry point exactly as the `dbt` program does, writing to the reque
 files. The handler answers with the dbt process's id, then with its exit status once it has
 exited, so the test sees what it would see from `subprocess.run`: a finished process, its exit
 code and its output. The caches are keyed by content (the Jinja template cache by macro text),
-so a test that changes a macro gets its own template.
+so a test that changes a macro gets its own template. With dbt's test caching on, the parse of
+every macro of dbt, of each adapter (DuckDB, PostgreSQL, Snowflake) and of the package is done
+once in the launcher too, so a fresh project's first command parses only its own files.
 
 Tests that send signals to dbt or hold it mid-build start `dbt` with `subprocess` themselves.
 `SLUICE_TEST_DBT=subprocess` makes every invocation a plain `dbt` subprocess, to compare.
@@ -140,11 +142,31 @@ class Launcher:
 # --- the launcher process -----------------------------------------------------------------------
 
 
+# What a project of each engine is parsed with, for the warm-up: dbt parse connects to nothing
+WARM_PROFILES = {
+    "postgres": "type: postgres\n      host: 127.0.0.1\n      port: 5432\n      user: u\n"
+    "      password: p\n      dbname: d\n      schema: s\n      threads: 1\n",
+    "snowflake": "type: snowflake\n      account: a\n      user: u\n      password: p\n"
+    "      database: d\n      warehouse: w\n      schema: s\n      threads: 1\n",
+}
+
+
 def _warm(workdir: Path) -> None:
-    """One small sluice build on DuckDB, so the forks start with dbt's caches filled. A failure
-    here only means colder forks; the tests see their own dbt's errors."""
+    """One small sluice build on DuckDB, and a parse of the same project on PostgreSQL and on
+    Snowflake, so the forks start with dbt's caches filled. A failure here only means colder
+    forks; the tests see their own dbt's errors.
+
+    With dbt's test caching on (`dbt_common.tests.enable_test_caching`, what dbt's own pytest
+    fixtures turn on), the Jinja parse of a macro, the blocks found in a file and the macro
+    calls found in a macro are kept by their text: every fork starts with the parse of dbt's,
+    each adapter's and the package's macros done, and the first command of a fresh project
+    parses only what the project holds itself. A macro a test changes is new text, parsed anew.
+    """
     from dbt.adapters.duckdb.connections import DuckDBConnectionManager
     from dbt.cli.main import dbtRunner
+    from dbt_common.tests import enable_test_caching
+
+    enable_test_caching()
 
     repo = Path(__file__).resolve().parents[1]
     project = workdir / "warm"
@@ -172,6 +194,14 @@ def _warm(workdir: Path) -> None:
         runner.invoke(["deps", *where])
         runner.invoke(["build", *where])
         runner.invoke(["build", *where])  # the second reads the first's partial parse
+        for engine, output in WARM_PROFILES.items():
+            profiles = workdir / f"profiles-{engine}"
+            profiles.mkdir()
+            (profiles / "profiles.yml").write_text(
+                f"sluice_warm:\n  target: dev\n  outputs:\n    dev:\n      {output}"
+            )
+            elsewhere = [*where[:2], "--profiles-dir", str(profiles), *where[4:]]
+            runner.invoke(["parse", *elsewhere, "--no-partial-parse", "--no-write-json"])
     finally:
         DuckDBConnectionManager.close_all_connections()
         gc.collect()
@@ -187,6 +217,11 @@ def _serve(socket_path: str, workdir: str) -> None:
 
     with contextlib.suppress(Exception):
         _warm(Path(workdir))
+    # the launcher's objects (dbt's modules, the parse caches) go to gc's permanent generation:
+    # a fork's collections no longer walk them, writing to every page of the copied heap (about
+    # 2 s of each dbt command went to that, more than the command itself)
+    gc.collect()
+    gc.freeze()
     # a fork copies only the thread that forks: any other thread's locks would stay taken in the
     # copy. jemalloc's (pyarrow's allocator) prepares itself for fork; nothing else may run.
     others = [

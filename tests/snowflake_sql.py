@@ -80,22 +80,43 @@ class Problem:
 
 def unsupported(sql: str) -> list[Problem]:
     """Every construct of the statement(s) in `sql` that Snowflake documents as unsupported."""
+    return list(_checked(sql).problems)
+
+
+class _Checked(NamedTuple):
+    """What one text of SQL holds: its problems and the kind of each statement (`_kind`)."""
+
+    problems: tuple[Problem, ...]
+    kinds: tuple[str | None, ...]
+
+
+@functools.lru_cache(maxsize=4096)
+def _checked(sql: str) -> _Checked:
+    """One parse of `sql` for both uses: the problems of its statements and their kinds (read by
+    `check_all` for each session's sequence). dbt and the sidecar send the same texts again
+    and again (a connection's session statements, a build's metadata queries): each distinct
+    text is parsed once per test process."""
+    placeholders = _PYFORMAT.sub("?", sql)
     try:
         statements = _parse(sql)
     except SqlglotError:
         # the connector's client-side parameters (%s, %(name)s), bound before Snowflake sees
         # the statement: read as placeholders
         try:
-            statements = _parse(_PYFORMAT.sub("?", sql))
+            statements = _parse(placeholders)
         except SqlglotError as exc:
             first = (str(exc).splitlines() or [type(exc).__name__])[0]
-            return [Problem("unparsed", f"sqlglot cannot parse it: {first}", sql)]
+            problem = Problem("unparsed", f"sqlglot cannot parse it: {first}", sql)
+            return _Checked((problem,), (None,))  # one plain statement: `unparsed` reports it
+        kinds = tuple(_kind(s) for s in statements)
+    else:
+        kinds = tuple(_kind(s) for s in statements) if placeholders == sql else _kinds(sql)
     problems: list[Problem] = []
     for statement in statements:
         problems.extend(_subquery_problems(statement, sql))
         problems.extend(_ddl_problems(statement, sql))
     problems.extend(_transaction_problems([(_kind(s), sql) for s in statements]))
-    return problems
+    return _Checked(tuple(problems), kinds)
 
 
 _PYFORMAT = re.compile(r"%\(\w+\)s|%s")
@@ -125,10 +146,10 @@ def check_all(statements: Iterable[Sent]) -> list[Problem]:
     sent = list(statements)
     problems: list[Problem] = []
     for sql in dict.fromkeys(s.sql for s in sent):
-        problems.extend(unsupported(sql))
+        problems.extend(_checked(sql).problems)
     sessions: dict[str, list[tuple[str | None, str]]] = {}
     for s in sent:
-        sessions.setdefault(s.session, []).extend((kind, s.sql) for kind in _kinds(s.sql))
+        sessions.setdefault(s.session, []).extend((kind, s.sql) for kind in _checked(s.sql).kinds)
     for sequence in sessions.values():
         problems.extend(_transaction_problems(sequence))
     return problems
@@ -258,10 +279,9 @@ def _kind(statement: exp.Expression) -> str | None:
     return None
 
 
-@functools.lru_cache(maxsize=4096)
 def _kinds(sql: str) -> tuple[str | None, ...]:
-    """The kind of each statement in `sql` (an unparsable text counts as one plain statement:
-    `unparsed` reports it)."""
+    """The kind of each statement in `sql`, its client-side parameters read as placeholders (an
+    unparsable text counts as one plain statement: `unparsed` reports it)."""
     try:
         return tuple(_kind(s) for s in _parse(_PYFORMAT.sub("?", sql)))
     except SqlglotError:
