@@ -130,8 +130,9 @@ grid as (
 
 -- the status events into and out of `open` (each status event moves an exception from the
 -- status of its previous one, so an open spell ends at the next event out of `open`, which
--- records when the spell began: from_status_at), read where they are used rather than kept
-{%- set open_moves %}
+-- records when the spell began: from_status_at); a first build reads them where they are used
+-- rather than keeping them all, an incremental run keeps the few it reads
+{%- set open_moves_sql %}
         select e.exception_id, e.model_unique_id, e.rule_name, e.from_status, e.to_status, e.event_at, e.from_status_at
         from {{ events }} as e
         {%- if is_incremental() %}
@@ -143,21 +144,25 @@ grid as (
             and (w.read_from is null or e.event_at >= w.read_from)
             {%- endif %}
 {%- endset %}
+{%- if is_incremental() %}
+open_moves as ({{ open_moves_sql }}
+),
+{%- set open_moves = 'open_moves' %}
+{%- else %}
+{%- set open_moves = '(' ~ open_moves_sql ~ '\n    )' %}
+{%- endif %}
 
 -- the moves out of `open` written before events recorded when the spell began, each paired
 -- with the exception's latest move into `open` before it (none but those before the latest
 -- such move are read: with none, nothing is joined)
 paired as (
     select c.model_unique_id, c.rule_name, c.event_at as ended_at, max(o.event_at) as opened_at
-    from ({{ open_moves }}
-    ) as c
-    inner join ({{ open_moves }}
-    ) as o
+    from {{ open_moves }} as c
+    inner join {{ open_moves }} as o
         on o.exception_id = c.exception_id and o.to_status = 'open' and o.event_at < c.event_at
     where c.from_status = 'open' and c.from_status_at is null
         and o.event_at < (
-            select max(u.event_at) from {{ events }} as u
-            where u.from_status = 'open' and u.from_status_at is null and coalesce(u.event_type, 'status') = 'status'
+            select max(u.event_at) from {{ open_moves }} as u where u.from_status = 'open' and u.from_status_at is null
         )
     group by c.model_unique_id, c.rule_name, c.exception_id, c.event_at
 ),
@@ -165,8 +170,7 @@ paired as (
 -- each ended open spell: a move out of `open`, with its start as the event recorded it
 ended as (
     select m.model_unique_id, m.rule_name, m.event_at as ended_at, m.from_status_at as opened_at
-    from ({{ open_moves }}
-    ) as m
+    from {{ open_moves }} as m
     where m.from_status = 'open' and m.from_status_at is not null
     union all
     select model_unique_id, rule_name, ended_at, opened_at
@@ -182,8 +186,7 @@ open_now as (
             m.rule_name,
             case when m.to_status = 'open' then m.event_at else m.from_status_at end as opened_at,
             case when m.to_status = 'open' then 1 else -1 end as moves
-        from ({{ open_moves }}
-        ) as m
+        from {{ open_moves }} as m
         where m.to_status = 'open' or m.from_status_at is not null
         union all
         select model_unique_id, rule_name, opened_at, -1
