@@ -89,7 +89,9 @@ def _load(
             {statuses}[(k % 4) + 1] as to_status, k as attempt_count,
             'inv' || (first_build + k) as invocation_id,
             timestamp '2026-01-01' + to_hours((first_build + k)::bigint) + to_seconds(m::bigint) as event_at,
-            'sluice' as actor, null::varchar as reason, 'status' as event_type
+            'sluice' as actor, null::varchar as reason, 'status' as event_type,
+            case when k > 0 then timestamp '2026-01-01' + to_hours((first_build + k - 1)::bigint)
+                + to_seconds(m::bigint) end as from_status_at
         from ex, range({per}) as t2(k)
         """
     )
@@ -114,14 +116,15 @@ def _add_build(db: duckdb.DuckDBPyConnection, build: int, models: int) -> None:
         insert into sluice_exception_events
         with latest as (
             select exception_id, arg_max(to_status, event_at) as status,
+                max(event_at) as entered_at,
                 any_value(model_unique_id) as model_unique_id, any_value(rule_name) as rule_name
             from sluice_exception_events group by exception_id
         ), moved as (
             select exception_id, model_unique_id, rule_name, 'open' as from_status,
-                'recovered' as to_status
+                'recovered' as to_status, entered_at
             from latest where status = 'open'
             union all
-            select 'new' || m || '_' || r, 'model.bench.m' || m, 'rule_' || r, null, 'open'
+            select 'new' || m || '_' || r, 'model.bench.m' || m, 'rule_' || r, null, 'open', null
             from range({models}) as t1(m), range(8) as t2(r)
         )
         select md5(exception_id || '|{build}'), exception_id,
@@ -129,7 +132,7 @@ def _add_build(db: duckdb.DuckDBPyConnection, build: int, models: int) -> None:
             'medium', 'quarantine', 'team', from_status, to_status, 1, 'inv{build}',
             timestamp '2026-01-01' + to_hours({build}::bigint)
                 + to_seconds(cast(substr(model_unique_id, 14) as bigint)),
-            'sluice', null, 'status'
+            'sluice', null, 'status', entered_at
         from moved
         """
     )

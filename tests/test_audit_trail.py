@@ -9,6 +9,7 @@ tampering test works on its own copy of the warehouse tables.
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import uuid
 from pathlib import Path
@@ -18,8 +19,9 @@ from sluice.audit import read_head
 from sluice.cli import main
 
 from tests import scenario
-from tests.dbt_harness import DbtProject, copy_of
+from tests.dbt_harness import PACKAGES_YML, DbtProject, copy_of
 from tests.dbt_launcher import DBT
+from tests.test_record_identity import _package_at
 
 AUDIT_TABLES = (
     "sluice_exception_events",
@@ -164,6 +166,11 @@ TAMPERING = {
         "from {schema}.sluice_exception_events where event_id = '{event}'",
         "sluice_exception_events event_id forged (model.sluice_test.orders): inserted",
     ),
+    "edit_a_spell_start": (
+        "update {schema}.sluice_exception_events set from_status_at = event_at "
+        "where event_id = '{left_open}'",
+        "sluice_exception_events event_id {left_open} (model.sluice_test.orders, seal 2): edited",
+    ),
     "copy_an_event": (
         "insert into {schema}.sluice_exception_events "
         "select * from {schema}.sluice_exception_events where event_id = '{event}'",
@@ -218,6 +225,11 @@ def test_tampering_is_found_and_the_record_named(trail, capsys, case):
             "where chain_name = 'runs' and sequence_number = 1"
         )[0][0],
         "decision": trail.query("select decision_id from {schema}.sluice_decisions")[0][0],
+        # the release's change of status, which records when the exception was opened
+        "left_open": trail.query(
+            "select event_id from {schema}.sluice_exception_events where model_name = 'orders' "
+            "and event_type = 'status' and from_status = 'open'"
+        )[0][0],
     }
     trail.execute(sql.format(schema="{schema}", **names))
     code, out, err = _audit(trail, capsys, "verify")
@@ -316,6 +328,52 @@ def test_upgrade_seals_an_existing_history(make_project, engine, capsys):
         "select chain_name, sequence_number, record_count from {schema}.sluice_audit_chain "
         "order by 1, 2"
     ) == [("exception_events", 1, 6), ("runs", 1, 2)]
+
+
+# The package before status events recorded when a spell began (from_status_at): its events'
+# seals do not cover the column.
+BEFORE_SPELL_START = "120aea36041e107cd3d9904d1003a58c8acffef7"
+
+
+@pytest.mark.parametrize("engine", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_events_sealed_before_the_spell_start_column_keep_verifying(
+    make_project, engine, capsys, tmp_path
+):
+    project = make_project(engine)
+    scenario.setup(project)
+    project.write(
+        "packages.yml", f"packages:\n  - local: {_package_at(BEFORE_SPELL_START, tmp_path)}\n"
+    )
+    project.dbt("seed")
+    project.dbt("run", "-s", "orders")
+    _decide(project, "4", "orders_customer_exists")
+    # this release: the build's bookkeeping adds the column, the earlier seals keep verifying
+    shutil.rmtree(project.root / "dbt_packages")
+    project.write("packages.yml", PACKAGES_YML)
+    project._deps_done = False
+    project.dbt("run", "-s", "orders")
+    code, out, err = _audit(project, capsys, "verify")
+    assert code == 0, out + err
+    seals = project.query(
+        "select hashed_columns from {schema}.sluice_audit_chain "
+        "where chain_name = 'exception_events' order by sequence_number"
+    )
+    assert len(seals) == 2
+    assert "from_status_at" not in seals[0][0] and "from_status_at" in seals[1][0]
+    # the release left `open`: its event says since when, from the history written before
+    ((opened, left),) = project.query(
+        "select o.event_at, e.from_status_at from {schema}.sluice_exception_events as e "
+        "join {schema}.sluice_exception_events as o on o.exception_id = e.exception_id "
+        "and o.to_status = 'open' where e.from_status = 'open' and e.event_type = 'status'"
+    )
+    assert left == opened
+    # a spell start sealed with its event is covered like any of its columns
+    project.execute(
+        "update {schema}.sluice_exception_events set from_status_at = event_at "
+        "where from_status_at is not null"
+    )
+    code, out, _ = _audit(project, capsys, "verify")
+    assert code == 1 and "(model.sluice_test.orders, seal 2): edited" in out, out
 
 
 @pytest.mark.postgres

@@ -532,6 +532,12 @@ def test_a_0_1_0_quarantine_takes_the_new_identity_on_the_next_build(make_projec
         ("x|y", "z"),
     ]
     assert _accounted(project, "things") == (7, 3, 4, 0)
+    # a change of status records when the exception entered the status it left, from the 0.1.0
+    # history too
+    assert project.query(
+        "select from_status, to_status, from_status_at from {schema}.sluice_exception_events "
+        "where record_key = '[\"r\",\"1\",1]' and event_type = 'status'"
+    ) == [("open", "recovered", old)]
     # every 0.1.0 event now belongs to its exception under the new identity
     ids = {(k, rule): eid for k, rule, _, _, _, eid, _ in quarantine}
     moved = project.query(

@@ -108,7 +108,7 @@
       {{ decided_id }}, q.exception_id, q.model_name, q.model_unique_id, q.record_key, q.record_copy,
       q.rule_name, q.error_class, q.severity, q.route, q.owner,
       q.status, {{ decided_status }}, (case when d.decision = 'retry' then 0 else q.attempt_count end), {{ inv }},
-      d.decided_at, d.decided_by, d.reason, 'decided'
+      d.decided_at, d.decided_by, d.reason, 'decided', cast(null as {{ dbt.type_timestamp() }})
     from {{ quarantine }} as q
     join ({{ sluice._sluice_latest_decisions_sql(decisions) }}) as d on {{ applies }}
     where not exists (select 1 from {{ events }} as e where e.event_id = {{ decided_id }})
@@ -136,7 +136,7 @@
       {{ refused_id }}, q.exception_id, q.model_name, q.model_unique_id, q.record_key, q.record_copy,
       q.rule_name, q.error_class, q.severity, q.route, q.owner,
       q.status, q.status, q.attempt_count, {{ inv }},
-      {{ now }}, 'sluice', {{ refused_reason }}, 'refused'
+      {{ now }}, 'sluice', {{ refused_reason }}, 'refused', cast(null as {{ dbt.type_timestamp() }})
     from {{ quarantine }} as q
     join {{ decisions }} as d on q.exception_id = d.exception_id
     where q.model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
@@ -194,7 +194,9 @@
 
 
 {#- The history, appended once per fact (keyed ids, so reruns never duplicate):
-    - `status`: every status change of this build's exceptions, by sluice, at build time;
+    - `status`: every status change of this build's exceptions, by sluice, at build time, with
+      `from_status_at`, the time of the exception's latest status event into the status it
+      leaves (NULL for a new exception), so that a spell is read from one event;
     - `published`: the first passing build that publishes a released record's row.
     A reviewer's `decided` event is written where the decision is applied
     (sluice._sluice_apply_decisions_sql). -#}
@@ -204,23 +206,40 @@
   {%- set base = "q.exception_id, q.model_name, q.model_unique_id, q.record_key, q.record_copy, q.rule_name, q.error_class, q.severity, q.route, q.owner" -%}
   {%- set status_id = dbt.hash(dbt.concat(["q.exception_id", "'|'", inv, "'|'", "q.status"])) -%}
   {%- set published_id = dbt.hash(dbt.concat(["q.exception_id", "'|published|'", "q.status_invocation_id"])) -%}
+  {%- set mid = sluice._sluice_lit(model.unique_id) -%}
+  {%- set ts = dbt.type_timestamp() -%}
   {%- set _sql0 -%}
     insert into {{ events }} ({{ cols }})
     select
       {{ status_id }}, {{ base }}, b.status, q.status, q.attempt_count, {{ inv }},
-      {{ sluice.utc_now() }}, 'sluice', cast(null as {{ dbt.type_string() }}), 'status'
+      {{ sluice.utc_now() }}, 'sluice', cast(null as {{ dbt.type_string() }}), 'status', p.entered_at
     from {{ quarantine }} as q
     left join {{ before }} as b on b.exception_id = q.exception_id
-    where q.model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
+    {#- when the exception entered the status it leaves: its latest status event into it (the
+        changed exceptions' only, read once here so that a spell never has to be paired again) #}
+    left join (
+      select e.exception_id, e.to_status, max(e.event_at) as entered_at
+      from {{ events }} as e
+      where e.model_unique_id = {{ mid }}
+        and coalesce(e.event_type, 'status') = 'status'
+        and e.exception_id in (
+          select c.exception_id
+          from {{ quarantine }} as c
+          inner join {{ before }} as cb on cb.exception_id = c.exception_id
+          where c.model_unique_id = {{ mid }} and cb.status <> c.status
+        )
+      group by e.exception_id, e.to_status
+    ) as p on p.exception_id = b.exception_id and p.to_status = b.status
+    where q.model_unique_id = {{ mid }}
       and (b.exception_id is null or b.status <> q.status)
       and not exists (select 1 from {{ events }} as e where e.event_id = {{ status_id }})
     {%- if published %}
     union all
     select
       {{ published_id }}, {{ base }}, q.status, q.status, q.attempt_count, {{ inv }},
-      {{ sluice.utc_now() }}, 'sluice', cast(null as {{ dbt.type_string() }}), 'published'
+      {{ sluice.utc_now() }}, 'sluice', cast(null as {{ dbt.type_string() }}), 'published', cast(null as {{ ts }})
     from {{ quarantine }} as q
-    where q.model_unique_id = {{ sluice._sluice_lit(model.unique_id) }}
+    where q.model_unique_id = {{ mid }}
       and q.status = 'released'
       and not exists (select 1 from {{ events }} as e where e.event_id = {{ published_id }})
     {%- endif %}

@@ -38,6 +38,7 @@
     ('record_key', s), ('record_copy', i), ('rule_name', s), ('error_class', s), ('severity', s),
     ('route', s), ('owner', s), ('from_status', s), ('to_status', s), ('attempt_count', i),
     ('invocation_id', s), ('event_at', ts), ('actor', s), ('reason', s), ('event_type', s),
+    ('from_status_at', ts),
   ]) }}
 {% endmacro %}
 

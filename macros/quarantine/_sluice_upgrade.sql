@@ -141,7 +141,7 @@
     insert into {{ events }} ({{ sluice._sluice_events_columns() | map(attribute=0) | join(', ') }})
     select {{ away_id }}, u.legacy_id, {{ base }}, q.record_key, {{ tail }},
       q.status, 'withdrawn', q.attempt_count, {{ inv }}, {{ now }}, 'sluice',
-      {{ dbt.concat(["'record identity moved to exception '", "u.new_id", "' (record key '", "u.new_key", "')'"]) }}, 'rekeyed'
+      {{ dbt.concat(["'record identity moved to exception '", "u.new_id", "' (record key '", "u.new_key", "')'"]) }}, 'rekeyed', cast(null as {{ dbt.type_timestamp() }})
     from {{ upgrade }} as u
     join {{ quarantine }} as q on q.exception_id = u.legacy_id
     where u.legacy_id <> u.new_id
@@ -149,7 +149,7 @@
     union all
     select {{ here_id }}, u.new_id, {{ base }}, u.new_key, {{ tail }},
       q.status, q.status, q.attempt_count, {{ inv }}, {{ now }}, 'sluice',
-      {{ dbt.concat(["'record identity moved from exception '", "u.legacy_id", "' (record key '", "q.record_key", "')'"]) }}, 'rekeyed'
+      {{ dbt.concat(["'record identity moved from exception '", "u.legacy_id", "' (record key '", "q.record_key", "')'"]) }}, 'rekeyed', cast(null as {{ dbt.type_timestamp() }})
     from {{ upgrade }} as u
     join {{ quarantine }} as q on q.exception_id = u.legacy_id
     where u.legacy_id <> u.new_id and u._sluice_rank = 1

@@ -45,7 +45,7 @@
     {%- do statements.append(ddl) -%}
     {#- columns added since 0.1.0 (no introspection here: it would open a transaction that
         the hook never commits) -#}
-    {%- set added = {'runs_table': [('rows_set_aside', dbt.type_bigint()), ('rows_held_open', dbt.type_bigint()), ('build_started_at', dbt.type_timestamp()), ('build_duration_seconds', dbt.type_numeric())], 'events_table': [('event_type', dbt.type_string())], 'decisions_table': [('authenticated_user', dbt.type_string()), ('authenticated_role', dbt.type_string()), ('identity_source', dbt.type_string()), ('identity_check', dbt.type_string()), ('policy', dbt.type_string()), ('required_approvers', dbt.type_bigint()), ('taken_sides', dbt.type_string())]} -%}
+    {%- set added = {'runs_table': [('rows_set_aside', dbt.type_bigint()), ('rows_held_open', dbt.type_bigint()), ('build_started_at', dbt.type_timestamp()), ('build_duration_seconds', dbt.type_numeric())], 'events_table': [('event_type', dbt.type_string()), ('from_status_at', dbt.type_timestamp())], 'decisions_table': [('authenticated_user', dbt.type_string()), ('authenticated_role', dbt.type_string()), ('identity_source', dbt.type_string()), ('identity_check', dbt.type_string()), ('policy', dbt.type_string()), ('required_approvers', dbt.type_bigint()), ('taken_sides', dbt.type_string())]} -%}
     {%- for name, data_type in added.get(setting, []) -%}
       {%- set alter = 'alter table ' ~ relation ~ ' add column if not exists ' ~ name ~ ' ' ~ data_type -%}
       {%- if target.type == 'postgres' and setting == 'decisions_table' -%}

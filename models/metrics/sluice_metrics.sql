@@ -9,8 +9,9 @@
     rule, and reads only the new builds' events and, for the oldest open exception, the moves
     into and out of `open` since the oldest exception still open at that row (else since that
     build); --full-refresh recomputes it all from the history, which is never wiped. No window
-    runs over the events: they are counted by hash aggregates and one join of the moves into
-    `open` with those out of it, and the windows run over builds and ended spells only. -#}
+    runs over the events: they are counted by hash aggregates, each move out of `open` names when
+    its spell began (from_status_at; a move written before it did is paired with the exception's
+    latest move into `open`), and the windows run over builds and ended spells only. -#}
 {#- delete+insert, the strategy every engine's dbt adapter has; its temporary relation is of the
     package's scratch kind: with sluice_scratch_relation_type `transient`, a transient table
     (dbt-snowflake's tmp_relation_type), for engines or emulators without temporary tables -#}
@@ -78,49 +79,39 @@ carried as (
 ),
 {%- endif %}
 
--- the events counted once, by build, model, rule and move (a few rows per build and rule);
--- an incremental run reads only the new builds' events
-moves as (
+-- what each build did, per model and rule, counted in one pass over the events: the builds'
+-- status changes, and the retries the reviewers decided and the build applied; an
+-- incremental run reads only the new builds' events
+event_counts as (
     select
         e.invocation_id,
         e.model_unique_id,
         e.rule_name,
-        coalesce(e.event_type, 'status') as event_type,
-        e.from_status,
-        e.to_status,
+        {%- set status_event = "coalesce(e.event_type, 'status') = 'status'" %}
+        count(case when {{ status_event }} and e.from_status is null then 1 end) as new_exceptions,
+        {%- for to_status, column in [('recovered', 'recovered'), ('released', 'released'), ('rejected', 'rejected'), ('dead_letter', 'dead_lettered'), ('withdrawn', 'withdrawn')] %}
+        count(case when {{ status_event }} and e.to_status = '{{ to_status }}' then 1 end) as {{ column }},
+        {%- endfor %}
+        count(case when e.event_type = 'decided' and e.to_status = 'open' then 1 end) as retried,
+        {%- for status in ['open', 'dead_letter'] %}
+        count(case when {{ status_event }} and e.to_status = '{{ status }}' then 1 end)
+            - count(case when {{ status_event }} and e.from_status = '{{ status }}' then 1 end) as {{ status }}_change,
+        {%- endfor %}
         max(e.severity) as severity,
-        max(e.owner) as owner,
-        count(*) as events
+        max(e.owner) as owner
     from {{ events }} as e
     {%- if is_incremental() %}
     where e.invocation_id in (select invocation_id from builds)
     {%- endif %}
-    group by e.invocation_id, e.model_unique_id, e.rule_name, coalesce(e.event_type, 'status'), e.from_status, e.to_status
+    group by e.invocation_id, e.model_unique_id, e.rule_name
 ),
 
--- what each build did, per model and rule: the builds' status changes, and the retries the
--- reviewers decided and the build applied
+-- of the builds recorded
 changes as (
-    select
-        m.invocation_id,
-        m.model_unique_id,
-        m.rule_name,
-        {%- set status_event = "m.event_type = 'status'" %}
-        sum(case when {{ status_event }} and m.from_status is null then m.events else 0 end) as new_exceptions,
-        {%- for to_status, column in [('recovered', 'recovered'), ('released', 'released'), ('rejected', 'rejected'), ('dead_letter', 'dead_lettered'), ('withdrawn', 'withdrawn')] %}
-        sum(case when {{ status_event }} and m.to_status = '{{ to_status }}' then m.events else 0 end) as {{ column }},
-        {%- endfor %}
-        sum(case when m.event_type = 'decided' and m.to_status = 'open' then m.events else 0 end) as retried,
-        {%- for status in ['open', 'dead_letter'] %}
-        sum(case when {{ status_event }} and m.to_status = '{{ status }}' then m.events else 0 end)
-            - sum(case when {{ status_event }} and m.from_status = '{{ status }}' then m.events else 0 end) as {{ status }}_change,
-        {%- endfor %}
-        max(m.severity) as severity,
-        max(m.owner) as owner
-    from moves as m
+    select m.*
+    from event_counts as m
     inner join builds as b
         on b.invocation_id = m.invocation_id and b.model_unique_id = m.model_unique_id
-    group by m.invocation_id, m.model_unique_id, m.rule_name
 ),
 
 keys as (
@@ -140,40 +131,71 @@ grid as (
 ),
 
 -- the status events into and out of `open` (each status event moves an exception from the
--- status of its previous one, so an open spell ends at the next event out of `open`)
-open_moves as (
-    select e.exception_id, e.model_unique_id, e.rule_name, e.from_status, e.to_status, e.event_at
-    from {{ events }} as e
-    {%- if is_incremental() %}
-    left join carried as w on w.model_unique_id = e.model_unique_id and w.rule_name = e.rule_name
-    {%- endif %}
-    where coalesce(e.event_type, 'status') = 'status'
-        and (e.to_status = 'open' or e.from_status = 'open')
+-- status of its previous one, so an open spell ends at the next event out of `open`, which
+-- records when the spell began: from_status_at); a first build reads them where they are used
+-- rather than keeping them all, an incremental run keeps the few it reads
+{%- set open_moves_sql %}
+        select e.exception_id, e.model_unique_id, e.rule_name, e.from_status, e.to_status, e.event_at, e.from_status_at
+        from {{ events }} as e
         {%- if is_incremental() %}
-        and (w.read_from is null or e.event_at >= w.read_from)
+        left join carried as w on w.model_unique_id = e.model_unique_id and w.rule_name = e.rule_name
         {%- endif %}
+        where coalesce(e.event_type, 'status') = 'status'
+            and (e.to_status = 'open' or e.from_status = 'open')
+            {%- if is_incremental() %}
+            and (w.read_from is null or e.event_at >= w.read_from)
+            {%- endif %}
+{%- endset %}
+{%- if is_incremental() %}
+open_moves as ({{ open_moves_sql }}
 ),
+{%- set open_moves = 'open_moves' %}
+{%- else %}
+{%- set open_moves = '(' ~ open_moves_sql ~ '\n    )' %}
+{%- endif %}
 
--- each ended open spell: a move out of `open`, and the exception's latest move into it before
-ended as (
-    select c.model_unique_id, c.rule_name, c.exception_id, c.event_at as ended_at, max(o.event_at) as opened_at
-    from open_moves as c
-    inner join open_moves as o
+-- the moves out of `open` written before events recorded when the spell began, each paired
+-- with the exception's latest move into `open` before it (none but those before the latest
+-- such move are read: with none, nothing is joined)
+paired as (
+    select c.model_unique_id, c.rule_name, c.event_at as ended_at, max(o.event_at) as opened_at
+    from {{ open_moves }} as c
+    inner join {{ open_moves }} as o
         on o.exception_id = c.exception_id and o.to_status = 'open' and o.event_at < c.event_at
-    where c.from_status = 'open'
+    where c.from_status = 'open' and c.from_status_at is null
+        and o.event_at < (
+            select max(u.event_at) from {{ open_moves }} as u where u.from_status = 'open' and u.from_status_at is null
+        )
     group by c.model_unique_id, c.rule_name, c.exception_id, c.event_at
 ),
 
--- each exception's latest moves into and out of `open`: it is open still if the move in is the later
-last_moves as (
-    select
-        model_unique_id,
-        rule_name,
-        exception_id,
-        max(case when to_status = 'open' then event_at end) as opened_at,
-        max(case when from_status = 'open' then event_at end) as ended_at
-    from open_moves
-    group by model_unique_id, rule_name, exception_id
+-- each ended open spell: a move out of `open`, with its start as the event recorded it
+ended as (
+    select m.model_unique_id, m.rule_name, m.event_at as ended_at, m.from_status_at as opened_at
+    from {{ open_moves }} as m
+    where m.from_status = 'open' and m.from_status_at is not null
+    union all
+    select model_unique_id, rule_name, ended_at, opened_at
+    from paired
+),
+
+-- the spells still open: per model, rule and start, more moves into `open` than out of it
+open_now as (
+    select model_unique_id, rule_name, opened_at
+    from (
+        select
+            m.model_unique_id,
+            m.rule_name,
+            case when m.to_status = 'open' then m.event_at else m.from_status_at end as opened_at,
+            case when m.to_status = 'open' then 1 else -1 end as moves
+        from {{ open_moves }} as m
+        where m.to_status = 'open' or m.from_status_at is not null
+        union all
+        select model_unique_id, rule_name, opened_at, -1
+        from paired
+    ) as m
+    group by model_unique_id, rule_name, opened_at
+    having sum(moves) > 0
 ),
 
 -- the open spells per model and rule, those that end together as one (the earliest opened of
@@ -188,8 +210,7 @@ spells as (
         rule_name,
         cast('9999-12-31 00:00:00' as {{ dbt.type_timestamp() }}) as ended_at,
         min(opened_at) as opened_at
-    from last_moves
-    where opened_at is not null and (ended_at is null or ended_at < opened_at)
+    from open_now
     group by model_unique_id, rule_name
 ),
 
