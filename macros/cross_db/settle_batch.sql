@@ -17,11 +17,18 @@
 
 
 {#- Settings for the rest of the model's transaction, once the model's own SQL has run: SQL the
-    audit's first statement begins with ('' for none). PostgreSQL: no JIT compilation. The audit's
-    statements read the batch once or touch a few thousand rows, but scratch tables have no
-    statistics when they are read, so the planner's estimates pass the JIT threshold and
-    compiling took over a second per statement (more than the statement itself). `set local`
-    ends with the transaction; the model's SQL ran before it, with the server's settings. -#}
+    audit's first statement begins with ('' for none). PostgreSQL:
+    - no JIT compilation. The audit's statements read the batch once or touch a few thousand
+      rows, but scratch tables have no statistics when they are read, so the planner's estimates
+      pass the JIT threshold and compiling took over a second per statement (more than the
+      statement itself);
+    - no nested-loop joins. The package's tables have no indexes, so a nested loop rescans its
+      inner table once per outer row. A quarantine just filled has no statistics until autovacuum
+      reaches it, the planner then expects one open exception where there are 20,000, and the
+      replay's recovery update and status events took minutes instead of milliseconds. Hash
+      joins cost the same when the guess is right.
+    `set local` ends with the transaction; the model's SQL ran before it, with the server's
+    settings. -#}
 {% macro audit_settings_sql() %}
   {{ return(adapter.dispatch('audit_settings_sql', 'sluice')()) }}
 {% endmacro %}
@@ -31,5 +38,5 @@
 {% endmacro %}
 
 {% macro postgres__audit_settings_sql() %}
-  {{ return('set local jit = off;') }}
+  {{ return('set local jit = off; set local enable_nestloop = off;') }}
 {% endmacro %}

@@ -169,7 +169,7 @@
   {%- for move in moves -%}
     {%- for part in ['ddl', 'dml', 'after'] -%}{%- do settle[part].extend(move[part]) -%}{%- endfor -%}
   {%- endfor -%}
-  {%- set fills = [sluice.scratch_fill_sql(before, "select exception_id, status from " ~ quarantine ~ " where model_unique_id = " ~ mid), settle] -%}
+  {%- set fills = [sluice.scratch_fill_sql(before, "select exception_id, status, status_invocation_id from " ~ quarantine ~ " where model_unique_id = " ~ mid), settle] -%}
   {#- each scratch table's statistics once it is written, where the planner needs them
       (sluice.analyze_scratch_sql); an incremental batch is small, a table build's is not -#}
   {%- do fills.append({'dml': [sluice.analyze_scratch_sql([before])]}) -%}

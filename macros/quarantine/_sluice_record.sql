@@ -206,6 +206,7 @@
   {%- set base = "q.exception_id, q.model_name, q.model_unique_id, q.record_key, q.record_copy, q.rule_name, q.error_class, q.severity, q.route, q.owner" -%}
   {%- set status_id = dbt.hash(dbt.concat(["q.exception_id", "'|'", inv, "'|'", "q.status"])) -%}
   {%- set published_id = dbt.hash(dbt.concat(["q.exception_id", "'|published|'", "q.status_invocation_id"])) -%}
+  {%- set entered_id = dbt.hash(dbt.concat(["pb.exception_id", "'|'", "pb.status_invocation_id", "'|'", "pb.status"])) -%}
   {%- set mid = sluice._sluice_lit(model.unique_id) -%}
   {%- set ts = dbt.type_timestamp() -%}
   {%- set _sql0 -%}
@@ -215,21 +216,16 @@
       {{ sluice.utc_now() }}, 'sluice', cast(null as {{ dbt.type_string() }}), 'status', p.entered_at
     from {{ quarantine }} as q
     left join {{ before }} as b on b.exception_id = q.exception_id
-    {#- when the exception entered the status it leaves: its latest status event into it (the
-        changed exceptions' only, read once here so that a spell never has to be paired again) #}
+    {#- when the exception entered the status it leaves: the status event of the build that set
+        it (the quarantine's status_invocation_id, kept in `before`), found by its id, so that a
+        spell never has to be paired again. Read from `before`, whose statistics the planner has
+        (sluice.analyze_scratch_sql), joined on one key: a hash join whatever the quarantine's
+        statistics say. #}
     left join (
-      select e.exception_id, e.to_status, max(e.event_at) as entered_at
-      from {{ events }} as e
-      where e.model_unique_id = {{ mid }}
-        and coalesce(e.event_type, 'status') = 'status'
-        and e.exception_id in (
-          select c.exception_id
-          from {{ quarantine }} as c
-          inner join {{ before }} as cb on cb.exception_id = c.exception_id
-          where c.model_unique_id = {{ mid }} and cb.status <> c.status
-        )
-      group by e.exception_id, e.to_status
-    ) as p on p.exception_id = b.exception_id and p.to_status = b.status
+      select pb.exception_id, p.event_at as entered_at
+      from {{ before }} as pb
+      inner join {{ events }} as p on p.event_id = {{ entered_id }}
+    ) as p on p.exception_id = b.exception_id
     where q.model_unique_id = {{ mid }}
       and (b.exception_id is null or b.status <> q.status)
       and not exists (select 1 from {{ events }} as e where e.event_id = {{ status_id }})
