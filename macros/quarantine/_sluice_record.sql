@@ -206,29 +206,29 @@
   {%- set base = "q.exception_id, q.model_name, q.model_unique_id, q.record_key, q.record_copy, q.rule_name, q.error_class, q.severity, q.route, q.owner" -%}
   {%- set status_id = dbt.hash(dbt.concat(["q.exception_id", "'|'", inv, "'|'", "q.status"])) -%}
   {%- set published_id = dbt.hash(dbt.concat(["q.exception_id", "'|published|'", "q.status_invocation_id"])) -%}
-  {%- set entered_id = dbt.hash(dbt.concat(["pb.exception_id", "'|'", "pb.status_invocation_id", "'|'", "pb.status"])) -%}
   {%- set mid = sluice._sluice_lit(model.unique_id) -%}
   {%- set ts = dbt.type_timestamp() -%}
   {%- set _sql0 -%}
     insert into {{ events }} ({{ cols }})
     select
-      {{ status_id }}, {{ base }}, b.status, q.status, q.attempt_count, {{ inv }},
-      {{ sluice.utc_now() }}, 'sluice', cast(null as {{ dbt.type_string() }}), 'status', p.entered_at
-    from {{ quarantine }} as q
-    left join {{ before }} as b on b.exception_id = q.exception_id
+      {{ status_id }}, {{ base }}, q.from_status, q.status, q.attempt_count, {{ inv }},
+      {{ sluice.utc_now() }}, 'sluice', cast(null as {{ dbt.type_string() }}), 'status', p.event_at
+    from (
+      select q.*, b.status as from_status, b.status_invocation_id as from_invocation_id
+      from {{ quarantine }} as q
+      left join {{ before }} as b on b.exception_id = q.exception_id
+      where q.model_unique_id = {{ mid }}
+        and (b.exception_id is null or b.status <> q.status)
+    ) as q
     {#- when the exception entered the status it leaves: the status event of the build that set
-        it (the quarantine's status_invocation_id, kept in `before`), found by its id, so that a
-        spell never has to be paired again. Read from `before`, whose statistics the planner has
-        (sluice.analyze_scratch_sql), joined on one key: a hash join whatever the quarantine's
-        statistics say. #}
-    left join (
-      select pb.exception_id, p.event_at as entered_at
-      from {{ before }} as pb
-      inner join {{ events }} as p on p.event_id = {{ entered_id }}
-    ) as p on p.exception_id = b.exception_id
-    where q.model_unique_id = {{ mid }}
-      and (b.exception_id is null or b.status <> q.status)
-      and not exists (select 1 from {{ events }} as e where e.event_id = {{ status_id }})
+        it (status_invocation_id, kept in `before`), read for the changed exceptions only, so
+        that a spell never has to be paired again #}
+    left join {{ events }} as p
+      on p.exception_id = q.exception_id
+      and p.invocation_id = q.from_invocation_id
+      and p.to_status = q.from_status
+      and coalesce(p.event_type, 'status') = 'status'
+    where not exists (select 1 from {{ events }} as e where e.event_id = {{ status_id }})
     {%- if published %}
     union all
     select
