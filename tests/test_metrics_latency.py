@@ -130,6 +130,29 @@ def test_build_duration_and_freshness_lag(make_project, engine: str) -> None:
             checked.replace(tzinfo=UTC).timestamp()
         )
 
+    # the daily rollup: per rule and UTC day, the builds' time summed and at its longest, the
+    # lag at the day's last build and at its worst, from the builds' rows checked above
+    project.dbt("run", "-s", "sluice_metrics_daily")
+    days: dict[tuple[str, object], list[tuple[datetime, Decimal, Decimal]]] = {}
+    rows = project.query(
+        "select rule_name, built_at, build_duration_seconds, freshness_lag_seconds "
+        "from {schema}.sluice_metrics"
+    )
+    for rule, built_at, duration, lag in rows:
+        days.setdefault((rule, built_at.date()), []).append((built_at, duration, lag))
+    daily = project.query(
+        "select rule_name, build_date, build_duration_seconds, max_build_duration_seconds, "
+        "freshness_lag_seconds, max_freshness_lag_seconds from {schema}.sluice_metrics_daily"
+    )
+    assert len(daily) == len(days) >= 7
+    for rule, day, total, longest, lag, worst in daily:
+        builds = sorted(days[(rule, day)])
+        assert Decimal(str(total)) == sum(Decimal(str(d)) for _, d, _ in builds)
+        assert Decimal(str(longest)) == max(Decimal(str(d)) for _, d, _ in builds)
+        assert lag == builds[-1][2]
+        assert worst == max(x for _, _, x in builds)
+    assert any(worst >= 86400 for *_, worst in daily)
+
     # counted all at once, the relation is the same
     before = project.query("select * from {schema}.sluice_metrics order by metric_id")
     project.dbt("run", "-s", "sluice_metrics", "--full-refresh")

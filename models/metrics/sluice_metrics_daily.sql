@@ -1,6 +1,7 @@
 {#- sluice_metrics per model, rule and UTC day: the day's builds, the sums of the builds' figures,
     and the queue as the day's last build left it (open, dead-lettered, oldest open age) with the
-    day's deepest queue. -#}
+    day's deepest queue; the builds' time (total and longest) and the data's freshness lag at the
+    day's last build and at its worst. -#}
 with ranked as (
     select
         m.*,
@@ -26,6 +27,10 @@ select
     max(case when _sluice_rn = 1 then dead_letter_at_end end) as dead_letter_at_end,
     max(case when _sluice_rn = 1 then oldest_open_seconds end) as oldest_open_seconds,
     max(open_at_end) as max_open,
+    sum(build_duration_seconds) as build_duration_seconds,
+    max(build_duration_seconds) as max_build_duration_seconds,
+    max(case when _sluice_rn = 1 then freshness_lag_seconds end) as freshness_lag_seconds,
+    max(freshness_lag_seconds) as max_freshness_lag_seconds,
     max(severity) as severity,
     max(owner) as owner,
     max(source_system) as source_system,
