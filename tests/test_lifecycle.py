@@ -57,6 +57,52 @@ def test_fixed_rows_recover_and_vanished_rows_are_withdrawn(make_project, engine
     ]
 
 
+def test_statuses_a_build_changes_without_decisions_each_leave_one_event(make_project, engine):
+    """With no reviewer's decision about the model, a build reads its status events from the
+    exceptions whose status it set itself: a fixed row recovering, a vanished row withdrawn,
+    both coming back broken, and an exception reaching the attempt limit each leave one event,
+    with the time the exception entered the status it leaves."""
+    project = make_project(engine)
+    scenario.setup(project, extra_meta="max_attempts: 3\n                  attempt_interval: 0")
+    project.dbt("build")
+    project.execute(
+        "create table {schema}.kept_orders as select * from {schema}.raw_orders where order_id = 7"
+    )
+    project.execute("update {schema}.raw_orders set status = 'paid' where order_id = 3")
+    project.execute("delete from {schema}.raw_orders where order_id = 7")
+    project.dbt("run", "-s", "orders")
+    project.execute("update {schema}.raw_orders set status = 'weird' where order_id = 3")
+    project.execute("insert into {schema}.raw_orders select * from {schema}.kept_orders")
+    project.dbt("run", "-s", "orders")
+    assert project.query("select count(*) from {schema}.sluice_decisions") == [(0,)]
+
+    def path(key, rule):
+        return [e[2:4] for e in _events(project, key) if e[1] == rule and e[6] == "status"]
+
+    assert path("2", "orders_customer_required") == [(None, "open"), ("open", "dead_letter")]
+    assert path("3", "orders_status_known") == [
+        (None, "open"),
+        ("open", "recovered"),
+        ("recovered", "open"),
+    ]
+    assert path("7", "orders_date_readable") == [
+        (None, "open"),
+        ("open", "withdrawn"),
+        ("withdrawn", "open"),
+    ]
+    assert _status(project, "2", "orders_customer_required") == ("dead_letter", 3)
+    assert _status(project, "3", "orders_status_known") == ("open", 2)
+    # each reopening names when its exception entered the status it leaves
+    for key, left in (("3", "recovered"), ("7", "withdrawn")):
+        entered, reopened_from = project.query(
+            "select max(case when to_status = '" + left + "' then event_at end), "
+            "max(case when from_status = '" + left + "' then from_status_at end) "
+            "from {schema}.sluice_exception_events "
+            f"where record_key = '[{key}]' and event_type = 'status'"
+        )[0]
+        assert entered is not None and reopened_from == entered, (key, entered, reopened_from)
+
+
 def test_attempt_limit_reaches_dead_letter(make_project, engine):
     project = make_project(engine)
     scenario.setup(project, extra_meta="max_attempts: 2\n                  attempt_interval: 0")

@@ -150,11 +150,11 @@
     and identity (keys equal under a collation can be different records), and the rows that are
     not held go back in (rows sharing a key with a held row are published). The rows with a NULL
     key part leave by a delete of their own: Snowflake takes no correlated EXISTS as an argument
-    of OR. -#}
-{% macro _sluice_take_held_out_sql(spec, batch, interesting, exc_rel, quarantine) %}
+    of OR. `with_rejected`: as for sluice._sluice_held_sql. -#}
+{% macro _sluice_take_held_out_sql(spec, batch, interesting, exc_rel, quarantine, with_rejected) %}
   {%- if sluice.row_id('i', spec.columns) -%}
     {%- set ids -%}
-    select r._sluice_row_id from ({{ sluice._sluice_decided_rows_sql(spec, interesting, exc_rel, quarantine) }}) as r
+    select r._sluice_row_id from ({{ sluice._sluice_decided_rows_sql(spec, interesting, exc_rel, quarantine, with_rejected) }}) as r
     where r._sluice_hold is not null
     {%- endset -%}
     {{ return([sluice.delete_row_ids_sql(batch, ids)]) }}
@@ -173,7 +173,7 @@
   {%- set _sql1 -%}
     insert into {{ batch }} ({% for c in spec.columns %}{{ adapter.quote(c) }}{{ ", " if not loop.last }}{% endfor %})
     select {% for c in spec.columns %}r.{{ adapter.quote(c) }}{{ ", " if not loop.last }}{% endfor %}
-    from ({{ sluice._sluice_decided_rows_sql(spec, interesting, exc_rel, quarantine) }}) as r
+    from ({{ sluice._sluice_decided_rows_sql(spec, interesting, exc_rel, quarantine, with_rejected) }}) as r
     where r._sluice_hold is null
   {%- endset -%}
   {{ return([_sql_null, _sql0, _sql1]) }}

@@ -35,7 +35,8 @@
 
 {#- The replay's parts, or none when there is nothing to replay from: `key` (the key columns)
     and `sql`, a query of the open and dead-lettered records' keys, one typed column
-    `_sluice_k<i>` per key column (records with a NULL key part have no key to look up). -#}
+    `_sluice_k<i>` per key column (records with a NULL key part have no key to look up), once
+    per exception: the callers only ask whether a key is among them, so nothing deduplicates. -#}
 {% macro _sluice_replay_keys() %}
   {%- if not execute -%}{{ return(none) }}{%- endif -%}
   {%- set meta = sluice._sluice_model_meta() -%}
@@ -72,7 +73,7 @@
   {%- set sql -%}
     select {{ json_parts | join(', ') }} from {{ q }}
     where model_unique_id = {{ mid }} and status in ('open', 'dead_letter') and record_key like '[%]'
-    union
+    union all
     select {{ legacy_parts | join(', ') }} from {{ q }}
     where model_unique_id = {{ mid }} and status in ('open', 'dead_letter') and record_key not like '[%'
       and record_key not like '{{ sluice._sluice_redaction_prefix() }}%'

@@ -202,51 +202,58 @@
   {#- the counts, in one statement: rows in, held, set aside, flagged; exceptions about to close;
       held rows not decided yet; failures per rule (for an incremental build, also those new to
       this batch) -#}
-  {%- set decided = sluice._sluice_decided_rows_sql(spec, interesting, exc_rel, quarantine) -%}
+  {%- set decided = sluice._sluice_decided_rows_sql(spec, interesting, exc_rel, quarantine, with_rejected) -%}
   {%- set gate_rules = sluice._sluice_gate_rules_by_severity(spec) -%}
+  {%- set text_type = dbt.type_string() -%}
+  {%- set rule_lits = [] -%}
+  {%- for r in spec.rules -%}{%- do rule_lits.append(sluice._sluice_lit(r.name, text_type)) -%}{%- endfor -%}
+  {#- what counts toward the gate: undecided exceptions (a released or rejected record is decided),
+      and in an incremental build only those new to this batch; per rule, then per severity as
+      distinct rows (a row breaking two rules of one severity is one row) -#}
+  {%- set undecided = "coalesce(e._sluice_status, 'open') not in ('released', 'rejected')" ~ (" and not e._sluice_was_open" if incremental else "") -%}
   {%- set count_sql -%}
     select
       {{ rows_written if rows_written is not none else "(select count(*) from " ~ batch ~ ")" }} as rows_in,
-      max(r.rows_held) as rows_held,
-      max(r.rows_set_aside) as rows_set_aside,
-      max(r.rows_flagged) as rows_flagged,
-      {#- read from the model's narrow statuses, unless something changed them since -#}
+      r.rows_held,
+      r.rows_set_aside,
+      r.rows_flagged,
+      {#- the exceptions about to close: those open or dead-lettered when the audit began (the
+          model's narrow statuses, unless something changed them since), less those the audit
+          found again, which carry that status (one row per exception) -#}
       (select count(*) from {{ quarantine if changed_before_audit else before }} as q
          where q.status in ('open', 'dead_letter')
-           {%- if changed_before_audit %} and q.model_unique_id = {{ mid }}{% endif %}
-           and not exists (select 1 from {{ exc_rel }} as e where e.exception_id = q.exception_id)) as closing,
-      max(r.rows_held_open) as rows_held_open
-      {%- set text_type = dbt.type_string() -%}
-      {%- set rule_lits = [] -%}
-      {%- for r in spec.rules -%}{%- do rule_lits.append(sluice._sluice_lit(r.name, text_type)) -%}{%- endfor -%}
-      {%- for name in rule_lits %},
-      coalesce(sum(case when e.rule_name = {{ name }} then 1 else 0 end), 0)
-      {%- endfor %}
-      {#- what counts toward the gate: undecided exceptions (a released or rejected record is
-          decided), and in an incremental build only those new to this batch; per rule, then
-          per severity as distinct rows (a row breaking two rules of one severity is one row) -#}
-      {%- set undecided = "coalesce(e._sluice_status, 'open') not in ('released', 'rejected')" ~ (" and not e._sluice_was_open" if incremental else "") -%}
-      {%- for name in rule_lits %},
-      coalesce(sum(case when e.rule_name = {{ name }} and {{ undecided }} then 1 else 0 end), 0)
-      {%- endfor %}
-      {%- for severity, names in gate_rules %},
-      count(distinct case when e.rule_name in ({{ names | join(', ') }}) and {{ undecided }} then {{ dbt.concat(["e.record_key", "'#'", "cast(e.record_copy as " ~ text_type ~ ")"]) }} end)
-      {%- endfor %}
+           {%- if changed_before_audit %} and q.model_unique_id = {{ mid }}{% endif %}) - x.found_open as closing,
+      r.rows_held_open
+      {%- for name in rule_lits %}, x.rule_{{ loop.index0 }}{% endfor %}
+      {%- for name in rule_lits %}, x.gate_{{ loop.index0 }}{% endfor %}
+      {%- for severity, names in gate_rules %}, x.severity_{{ loop.index0 }}{% endfor %}
     {#- the held rows, read once: held, set aside, flagged (published with an exception), and
         held rows still waiting for a fix or a decision (a blocking failure open or dead
         lettered; a row held only by a rejection, or set aside as a copy, is decided); one row,
-        whatever the number of exceptions (none: a rejected record held while its row passes) -#}
+        whatever the number of exceptions (none: a rejected record held while its row passes) #}
     from (
       select
         coalesce(sum(case when d._sluice_hold = 1 then 1 else 0 end), 0) as rows_held,
         coalesce(sum(case when d._sluice_hold = 0 then 1 else 0 end), 0) as rows_set_aside,
-        coalesce(sum(case when d._sluice_hold is null and x.record_key is not null then 1 else 0 end), 0) as rows_flagged,
+        coalesce(sum(case when d._sluice_hold is null and d._sluice_has_exc = 1 then 1 else 0 end), 0) as rows_flagged,
         coalesce(sum(case when d._sluice_hold = 1 and d._sluice_hold_undecided = 1 then 1 else 0 end), 0) as rows_held_open
       from ({{ decided }}) as d
-      left join (select distinct record_key, record_copy from {{ exc_rel }}) as x
-        on x.record_key = d._sluice_record and x.record_copy = d._sluice_copy
     ) as r
-    left join {{ exc_rel }} as e on 1 = 1
+    {#- the exceptions, read once: per rule, per rule toward the gate, per severity #}
+    cross join (
+      select
+        coalesce(sum(case when e._sluice_status in ('open', 'dead_letter') then 1 else 0 end), 0) as found_open
+        {%- for name in rule_lits %},
+        coalesce(sum(case when e.rule_name = {{ name }} then 1 else 0 end), 0) as rule_{{ loop.index0 }}
+        {%- endfor %}
+        {%- for name in rule_lits %},
+        coalesce(sum(case when e.rule_name = {{ name }} and {{ undecided }} then 1 else 0 end), 0) as gate_{{ loop.index0 }}
+        {%- endfor %}
+        {%- for severity, names in gate_rules %},
+        count(distinct case when e.rule_name in ({{ names | join(', ') }}) and {{ undecided }} then {{ dbt.concat(["e.record_key", "'#'", "cast(e.record_copy as " ~ text_type ~ ")"]) }} end) as severity_{{ loop.index0 }}
+        {%- endfor %}
+      from {{ exc_rel }} as e
+    ) as x
   {%- endset -%}
   {%- do audit.append(count_sql) -%}
   {%- set counts = sluice.run_together('sluice_audit_counts', audit, fetch=true).rows[0] -%}
@@ -278,7 +285,7 @@
     {%- set gate_message = sluice._sluice_gate_message(spec, breaches, gate_counts, stats.rows_in) -%}
     {%- do stats.update({'rows_published': 0}) -%}
     {%- do sluice.run_atomically('sluice_record_held', upsert + [
-      sluice._sluice_record_events_sql(spec, quarantine, before, events),
+      sluice._sluice_record_events_sql(spec, quarantine, before, events, changed_before_audit=changed_before_audit),
       sluice._sluice_log_run_sql(spec, runs, quarantine, mode, stats, 'held', gate_message, rule_counts, build_started_at),
       sluice._sluice_record_load_sql('held', gate_message, inputs, stats),
     ] + seal, after=cleanup + sluice._sluice_drop_scratch_sql([batch]), begun=true) -%}
@@ -287,7 +294,7 @@
   {%- endif -%}
 
   {#- 4. publish: the batch minus the held rows -#}
-  {%- set take_out = sluice._sluice_take_held_out_sql(spec, batch, interesting, exc_rel, quarantine) if stats.rows_held + stats.rows_set_aside > 0 else [] -%}
+  {%- set take_out = sluice._sluice_take_held_out_sql(spec, batch, interesting, exc_rel, quarantine, with_rejected) if stats.rows_held + stats.rows_set_aside > 0 else [] -%}
   {#- Published: the batch counted after the take-out; or, where the engine reports the rows a
       statement wrote and the held rows leave by their address in one delete, the rows written
       less the rows that delete removed. -#}
@@ -314,7 +321,7 @@
   {%- set recover = sluice._sluice_recover_exceptions_sql(spec, quarantine, exc_rel, batch, incremental) if closing > 0 else [] -%}
   {%- do sluice.run_atomically('sluice_record_passed',
     ([sluice.merge_batch_sql(target_relation, batch, spec.key_sql, dest_columns)] if incremental else []) + upsert + recover + [
-    sluice._sluice_record_events_sql(spec, quarantine, before, events, published=true),
+    sluice._sluice_record_events_sql(spec, quarantine, before, events, published=true, changed_before_audit=changed_before_audit),
     sluice._sluice_log_run_sql(spec, runs, quarantine, mode, stats, gate_status, overridden, rule_counts, build_started_at),
     sluice._sluice_record_load_sql(load[0], load[1], inputs, stats),
   ] + spend + seal, after=cleanup + sluice._sluice_drop_scratch_sql([batch] if incremental else []), begun=true) -%}

@@ -1,10 +1,17 @@
 {#- Writing the record: quarantine upsert (one row per record and rule, attempt count incremented
     once per invocation), recovery of exceptions that no longer fail, and the run log. -#}
 
-{#- A CASE over the rule name giving each rule's value of a per-rule setting. -#}
+{#- Each rule's value of a per-rule setting, for the exception's rule (`column`): one literal when
+    every rule has the same value, else a CASE over the rule name (evaluated for every exception,
+    several times per statement). -#}
 {% macro _sluice_per_rule(spec, attr, column='n.rule_name') -%}
   {%- set bi = dbt.type_bigint() -%}
+  {%- set values = spec.rules | map(attribute=attr) | unique | list -%}
+  {%- if values | length == 1 -%}
+  cast({{ values[0] if values[0] is not none else 'null' }} as {{ bi }})
+  {%- else -%}
   case {{ column }} {% for r in spec.rules %}when {{ sluice._sluice_lit(r.name) }} then cast({{ r[attr] if r[attr] is not none else 'null' }} as {{ bi }}) {% endfor %}else cast(null as {{ bi }}) end
+  {%- endif -%}
 {%- endmacro %}
 
 
@@ -199,8 +206,11 @@
       leaves (NULL for a new exception), so that a spell is read from one event;
     - `published`: the first passing build that publishes a released record's row.
     A reviewer's `decided` event is written where the decision is applied
-    (sluice._sluice_apply_decisions_sql). -#}
-{% macro _sluice_record_events_sql(spec, quarantine, before, events, published=false) %}
+    (sluice._sluice_apply_decisions_sql). Every statement of the record that changes a status
+    sets `status_invocation_id` to this build's invocation, so unless statuses changed before the
+    audit (`changed_before_audit`: decisions applied, records moved to a new identity), only those
+    exceptions are compared with `before`. -#}
+{% macro _sluice_record_events_sql(spec, quarantine, before, events, published=false, changed_before_audit=true) %}
   {%- set inv = sluice._sluice_lit(invocation_id) -%}
   {%- set cols = sluice._sluice_events_columns() | map(attribute=0) | join(', ') -%}
   {%- set base = "q.exception_id, q.model_name, q.model_unique_id, q.record_key, q.record_copy, q.rule_name, q.error_class, q.severity, q.route, q.owner" -%}
@@ -218,6 +228,9 @@
       from {{ quarantine }} as q
       left join {{ before }} as b on b.exception_id = q.exception_id
       where q.model_unique_id = {{ mid }}
+        {%- if not changed_before_audit %}
+        and q.status_invocation_id = {{ inv }}
+        {%- endif %}
         and (b.exception_id is null or b.status <> q.status)
     ) as q
     {#- when the exception entered the status it leaves: the status event of the build that set

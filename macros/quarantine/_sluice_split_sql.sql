@@ -372,39 +372,55 @@
 {% endmacro %}
 
 
-{#- The records (record_key, record_copy) kept out of the published relation: a blocking failure
-    that no reviewer released, or a reviewer's rejection. An exception's status is the one the
-    exceptions carry (_sluice_status): the upsert changes neither a release nor a rejection, and
-    leaves every other exception of the batch open or dead-lettered. -#}
-{% macro _sluice_held_sql(spec, exc_rel, quarantine) %}
-  select e.record_key, e.record_copy, max(case when e._sluice_set_aside then 0 else 1 end) as _sluice_held,
-    max(case when not e._sluice_set_aside and coalesce(e._sluice_status, 'open') not in ('released', 'rejected') then 1 else 0 end) as _sluice_undecided
+{#- One row per record (record_key, record_copy) that has an exception in this build or is kept
+    out of the published relation otherwise: `_sluice_hold` is 1 (held: a blocking failure that
+    no reviewer released, or a reviewer's rejection), 0 (set aside as a duplicate copy) or NULL
+    (published); `_sluice_hold_undecided` is 1 when a blocking failure of the record is still open
+    or dead-lettered (a record held only by a rejection, or set aside, is decided);
+    `_sluice_has_exc` is 1 when the record has an exception in this build (published, it is
+    flagged). An exception's status is the one the exceptions carry (_sluice_status): the upsert
+    changes neither a release nor a rejection, and leaves every other exception of the batch open
+    or dead-lettered. One aggregate over the exceptions; the quarantine's rejected records
+    (`with_rejected`: the model has some, or reviewers' rejections about to apply) and, with a
+    uniqueness rule, the copies a release swapped are added to it only where they can exist. -#}
+{% macro _sluice_held_sql(spec, interesting, exc_rel, quarantine, with_rejected) %}
+  {%- set holds = "e._sluice_blocking and coalesce(e._sluice_status, 'open') <> 'released'" -%}
+  {%- set by_exceptions -%}
+  select e.record_key, e.record_copy,
+    max(case when {{ holds }} then (case when e._sluice_set_aside then 0 else 1 end) end) as _sluice_hold,
+    max(case when {{ holds }} then (case when not e._sluice_set_aside and coalesce(e._sluice_status, 'open') not in ('released', 'rejected') then 1 else 0 end) end) as _sluice_hold_undecided,
+    1 as _sluice_has_exc
   from {{ exc_rel }} as e
-  where e._sluice_blocking and coalesce(e._sluice_status, 'open') <> 'released'
   group by e.record_key, e.record_copy
-  union all
-  select q.record_key, q.record_copy, 1 as _sluice_held, 0 as _sluice_undecided
-  from {{ quarantine }} as q
-  where q.model_unique_id = {{ sluice._sluice_lit(model.unique_id) }} and q.status = 'rejected'
+  {%- endset -%}
+  {%- if not with_rejected and spec.dedupe is none -%}{{ return(by_exceptions) }}{%- endif -%}
+  select record_key, record_copy, max(_sluice_hold) as _sluice_hold,
+    max(_sluice_hold_undecided) as _sluice_hold_undecided, max(_sluice_has_exc) as _sluice_has_exc
+  from (
+    {{ by_exceptions }}
+    {%- if with_rejected %}
+    union all
+    select q.record_key, q.record_copy, 1 as _sluice_hold, 0 as _sluice_hold_undecided, 0 as _sluice_has_exc
+    from {{ quarantine }} as q
+    where q.model_unique_id = {{ sluice._sluice_lit(model.unique_id) }} and q.status = 'rejected'
+    {%- endif %}
+    {%- if spec.dedupe is not none %}
+    union all
+    {{ sluice._sluice_swapped_copies_sql(spec, interesting, exc_rel, quarantine) }}
+    {%- endif %}
+  ) as x
+  group by record_key, record_copy
 {% endmacro %}
 
 
-{#- Interesting rows joined to their hold: _sluice_hold is 1 (held), 0 (set aside as a duplicate
-    copy) or NULL (published); _sluice_hold_undecided is 1 when a blocking failure of the row is
-    still open or dead-lettered (a row held only by a rejection, or set aside, is decided). -#}
-{% macro _sluice_decided_rows_sql(spec, interesting, exc_rel, quarantine) %}
-  select i.*, h._sluice_hold, h._sluice_hold_undecided
+{#- Interesting rows joined to their hold (sluice._sluice_held_sql): `_sluice_hold`,
+    `_sluice_hold_undecided` and `_sluice_has_exc`, NULL for a row with no exception that is
+    not held. -#}
+{% macro _sluice_decided_rows_sql(spec, interesting, exc_rel, quarantine, with_rejected) %}
+  select i.*, h._sluice_hold, h._sluice_hold_undecided, h._sluice_has_exc
   from {{ interesting }} as i
   left join (
-    select record_key, record_copy, max(_sluice_held) as _sluice_hold, max(_sluice_undecided) as _sluice_hold_undecided
-    from (
-      {{ sluice._sluice_held_sql(spec, exc_rel, quarantine) }}
-      {%- if spec.dedupe is not none %}
-      union all
-      {{ sluice._sluice_swapped_copies_sql(spec, interesting, exc_rel, quarantine) }}
-      {%- endif %}
-    ) as x
-    group by record_key, record_copy
+    {{ sluice._sluice_held_sql(spec, interesting, exc_rel, quarantine, with_rejected) }}
   ) as h
     on h.record_key = i._sluice_record and h.record_copy = i._sluice_copy
 {% endmacro %}
@@ -415,7 +431,7 @@
     set aside instead, so that a decision never publishes a group twice. -#}
 {% macro _sluice_swapped_copies_sql(spec, interesting, exc_rel, quarantine) %}
   {%- set d = spec.dedupe -%}
-  select o._sluice_record as record_key, o._sluice_copy as record_copy, 0 as _sluice_held, 0 as _sluice_undecided
+  select o._sluice_record as record_key, o._sluice_copy as record_copy, 0 as _sluice_hold, 0 as _sluice_hold_undecided, 0 as _sluice_has_exc
   from {{ interesting }} as o
   join (
     select {% for c in d.columns %}r.{{ spec.cols[c] }} as _sluice_g{{ loop.index0 }}, {% endfor %}min(r._sluice_dup) as _sluice_chosen
