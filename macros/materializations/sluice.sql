@@ -29,6 +29,11 @@
     (sluice.scratch_suffix), so two builds never write to each other's scratch tables. -#}
 {% materialization sluice, default %}
   {%- set build_started_at = modules.datetime.datetime.now(modules.pytz.utc) -%}
+  {#- Snowflake: the package's transaction of a build that failed before its commit is still
+      open on this connection (dbt does not know of it, a failed statement does not end it, and
+      dbt-snowflake keeps the connection for its next node); it is rolled back here, before
+      anything of this build could commit it (sluice.transaction_sql). -#}
+  {%- do sluice.run_together('sluice_end_failed_transaction', sluice.transaction_sql('rollback')) -%}
   {%- do sluice._sluice_require_hooks() -%}
   {%- set spec = sluice._sluice_model_spec() -%}
   {%- set target_relation = this.incorporate(type='table') -%}
