@@ -13,7 +13,9 @@ exited, so the test sees what it would see from `subprocess.run`: a finished pro
 code and its output. The caches are keyed by content (the Jinja template cache by macro text),
 so a test that changes a macro gets its own template. With dbt's test caching on, the parse of
 every macro of dbt, of each adapter (DuckDB, PostgreSQL, Snowflake) and of the package is done
-once in the launcher too, so a fresh project's first command parses only its own files.
+once in the launcher too, so a fresh project's first command parses only its own files; and each
+of those macros is compiled into the template cache there, so a fork compiles only the templates
+of its own project (its models, hooks, changed macros), on whichever engine it builds.
 
 Tests that send signals to dbt or hold it mid-build start `dbt` with `subprocess` themselves.
 `SLUICE_TEST_DBT=subprocess` makes every invocation a plain `dbt` subprocess, to compare.
@@ -201,10 +203,22 @@ def _warm(workdir: Path) -> None:
                 f"sluice_warm:\n  target: dev\n  outputs:\n    dev:\n      {output}"
             )
             elsewhere = [*where[:2], "--profiles-dir", str(profiles), *where[4:]]
-            runner.invoke(["parse", *elsewhere, "--no-partial-parse", "--no-write-json"])
+            parsed = runner.invoke(["parse", *elsewhere, "--no-partial-parse", "--no-write-json"])
+            _compile_macros(parsed.result)
+        _compile_macros(runner.invoke(["parse", *where, "--no-write-json"]).result)
     finally:
         DuckDBConnectionManager.close_all_connections()
         gc.collect()
+
+
+def _compile_macros(manifest) -> None:  # type: ignore[no-untyped-def]
+    """Compile every macro of a parsed project into dbt's template cache (keyed by the macro's
+    text), as the first call of each would in a dbt process: the forks start with them."""
+    from dbt_common.clients.jinja import template_cache
+
+    for macro in getattr(manifest, "macros", {}).values():
+        with contextlib.suppress(Exception):
+            template_cache.get_node_template(macro)
 
 
 def _serve(socket_path: str, workdir: str) -> None:
