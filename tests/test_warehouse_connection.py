@@ -45,3 +45,32 @@ def test_a_read_only_connection_refuses_writes(make_project, engine) -> None:
         assert wh.table_exists(schema, "kept")
         with pytest.raises(Exception, match=r"(?i)read.only"):
             wh.execute(f"insert into {wh.relation(schema, 'kept')} (a) values (%s)", ("x",))
+
+
+@pytest.mark.postgres
+def test_connecting_does_not_walk_the_callers_stack(make_project, monkeypatch) -> None:
+    """dbt names each behavior flag's source by walking the call stack, once per flag: the
+    adapter is built where that stack is dbt's own, however deep the caller's is (a scheduler,
+    a test runner), so connecting costs the same from anywhere."""
+    import inspect
+
+    project = _project(make_project("postgres"))
+    walked: list[int] = []
+    stack = inspect.stack
+
+    def counted(*args, **kwargs):
+        frames = stack(*args, **kwargs)
+        walked.append(len(frames))
+        return frames
+
+    monkeypatch.setattr(inspect, "stack", counted)
+
+    def deep(depth: int) -> list[tuple]:
+        if depth:
+            return deep(depth - 1)
+        with connect(project) as wh:
+            return wh.query("select 1")
+
+    assert deep(300) == [(1,)]
+    assert walked, "the adapter's behavior flags no longer walk the stack: this test is moot"
+    assert max(walked) < 100, max(walked)

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-from collections.abc import Iterator, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -119,7 +120,29 @@ def _adapter(target: Target, project: Project) -> Any:
         target_path=str(project.target_path),
     )
     make: Any = adapter_class  # typed as dbt's protocol, whose __init__ takes only the config
-    return make(config, multiprocessing.get_context("spawn"))
+    return _in_own_thread(lambda: make(config, multiprocessing.get_context("spawn")))
+
+
+def _in_own_thread(build: Callable[[], Any]) -> Any:
+    """``build()``, called from a thread of its own. Building a dbt adapter names the source of
+    each of its behavior flags by walking the whole call stack (``inspect.stack()``, once per
+    flag); from the caller's thread that is every frame above the command (a scheduler's, a
+    test runner's: up to a second per connection), from a new thread only dbt's own few."""
+    result: list[Any] = []
+    failure: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(build())
+        except BaseException as exc:  # re-raised in the caller's thread
+            failure.append(exc)
+
+    thread = threading.Thread(target=run, name="sluice-adapter")
+    thread.start()
+    thread.join()
+    if failure:
+        raise failure[0]
+    return result[0]
 
 
 def _release(adapter: Any) -> None:
