@@ -865,3 +865,20 @@ def test_decimal_keys_are_distinct_at_every_precision_and_width(make_project, en
     project.dbt("run", "-s", "dec")
     published = project.query("select v from {schema}.dec order by v")
     assert published == [(5,), (500,)]
+
+
+@SNOWFLAKE_TOO
+def test_a_build_records_when_its_run_started_to_the_microsecond(make_project, engine):
+    """The run row's `run_started_at` is dbt's, whole: a run started within the second another
+    one ended must not read as started before that one's record (a post-incident review takes
+    the events from the opening run's start on)."""
+    project = make_project(engine)
+    _pairs_project(project, "ok,1,5\nx,y,500\n")
+    project.write(
+        "models/started.sql",
+        "select '{{ run_started_at.strftime('%Y-%m-%d %H:%M:%S.%f') }}' as started\n",
+    )
+    project.dbt("build")
+    (recorded,) = project.query("select run_started_at from {schema}.sluice_runs")
+    ((started,),) = project.query("select started from {schema}.started")
+    assert recorded[0] == datetime.fromisoformat(started)

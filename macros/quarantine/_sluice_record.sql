@@ -277,7 +277,7 @@
       {{ sluice._sluice_lit(this.render()) }},
       {{ sluice._sluice_lit(quarantine.render()) }},
       {{ sluice._sluice_lit(mode) }},
-      cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S") }}' as {{ dbt.type_timestamp() }}),
+      cast('{{ run_started_at.strftime("%Y-%m-%d %H:%M:%S.%f") }}' as {{ dbt.type_timestamp() }}),
       {{ now }},
       cast({{ stats.rows_in }} as {{ bi }}),
       cast({{ stats.rows_published }} as {{ bi }}),
