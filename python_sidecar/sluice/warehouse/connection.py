@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import multiprocessing
-import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -128,21 +128,8 @@ def _in_own_thread(build: Callable[[], Any]) -> Any:
     each of its behavior flags by walking the whole call stack (``inspect.stack()``, once per
     flag); from the caller's thread that is every frame above the command (a scheduler's, a
     test runner's: up to a second per connection), from a new thread only dbt's own few."""
-    result: list[Any] = []
-    failure: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            result.append(build())
-        except BaseException as exc:  # re-raised in the caller's thread
-            failure.append(exc)
-
-    thread = threading.Thread(target=run, name="sluice-adapter")
-    thread.start()
-    thread.join()
-    if failure:
-        raise failure[0]
-    return result[0]
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="sluice-adapter") as pool:
+        return pool.submit(build).result()
 
 
 def _release(adapter: Any) -> None:
