@@ -7,17 +7,27 @@ Setup: a DuckDB database with `sluice_runs` (one row per model and build) and
 `sluice_exception_events` (EXCEPTIONS exceptions, each with EVENTS_PER_EXCEPTION status events
 in successive builds of its model, moving between open, dead_letter and recovered), and a dbt
 project installing sluice, whose `sluice_metrics` model is compiled by `dbt compile` (a first
-build: the whole history counted at once).
+build: the whole history counted at once). Compiled before `sluice_rule_queues` exists, the
+model counts each build's queue from the events (a history recorded by an earlier version);
+that SELECT's result, written as each build records its queue (a row per rule with exceptions
+open or dead-lettered or changed by the build, with the severity and owner its exceptions carry,
+and the model's row), is the table `sluice_rule_queues`, and compiled again the model reads it.
+Both compiled SELECTs must give the same rows (all columns but severity and owner, which a rule
+outside the project takes from its exceptions in the one, from the build's events in the other).
 
 Measured, each the median of REPEAT rounds after a warm-up, sides in a different order every
 round, each result written to a temporary table (its row count checked against the warm-up's):
 - `group_by`: the plain count of the events per model, rule, invocation and status;
-- `sluice_metrics`: the compiled model's SELECT (every build of every model and rule);
-- `textfile`: the two queries `sluice metrics --prom` runs (per rule, the oldest open);
+- `sluice_metrics`: the compiled model's SELECT (every build of every model and rule), reading
+  the recorded queues;
+- `sluice_metrics_from_events`: the same, compiled without recorded queues;
+- `textfile`: the queries `sluice metrics --prom` runs (per rule its counters; each model's
+  latest recorded queue); `textfile_from_events`: without recorded queues;
 - `sluice_metrics_incremental`: after `dbt run -s sluice_metrics` has counted the history and one
   more build of every model has been recorded (a new exception per model and rule opened, the
-  open ones of the latest builds recovered), the model's SELECT as an incremental run compiles it
-  (the rows of the new build only; the delete+insert that follows is not timed).
+  open ones of the latest builds recovered, its queue recorded), the model's SELECT as an
+  incremental run compiles it (the rows of the new build only; the delete+insert that follows
+  is not timed).
 Then the textfile rendered for PROM_MODELS models of 8 rules each: its size.
 The last line printed is one JSON object with every figure. Targets: sluice_metrics at most 2x
 group_by (the incremental SELECT is given as a ratio too); the textfile under 1 MB for 500 models.
@@ -44,7 +54,7 @@ from sluice.escalate.metrics import (
     RuleMetrics,
     render_operational,
 )
-from sluice.warehouse.metrics import _oldest_sql, _rules_sql
+from sluice.warehouse.metrics import _oldest_sql, _queue_from_events_sql, _queues_sql, _rules_sql
 
 WORK = REPO / "bench" / ".work" / "metrics"
 STATUSES = ("open", "dead_letter", "open", "recovered")
@@ -55,7 +65,7 @@ def _load(
 ) -> None:
     db.execute(
         "drop table if exists sluice_runs; drop table if exists sluice_exception_events; "
-        "drop table if exists sluice_metrics"
+        "drop table if exists sluice_metrics; drop table if exists sluice_rule_queues"
     )
     db.execute(
         f"""
@@ -67,7 +77,8 @@ def _load(
             timestamp '2026-01-01' + to_hours(b::bigint) + to_seconds(m::bigint) as finished_at,
             1000::bigint as rows_in, 990::bigint as rows_published, 10::bigint as rows_held,
             0::bigint as rows_flagged, 0::bigint as rows_set_aside, 'passed' as gate_status,
-            null::varchar as gate_message, '[]' as rule_counts_json, 10::bigint as rows_held_open
+            null::varchar as gate_message, '[]' as rule_counts_json, 10::bigint as rows_held_open,
+            null::timestamp as build_started_at, null::decimal(18, 6) as build_duration_seconds
         from range({models}) as t1(m), range({builds}) as t2(b)
         """
     )
@@ -97,10 +108,40 @@ def _load(
     )
 
 
+OWNER = "'team_' || (cast(substr(model_unique_id, 14) as bigint) % 7)"
+"""The owner the exceptions of a model carry (`_load`)."""
+QUEUE_COLUMNS = (
+    "invocation_id, model_unique_id, rule_name, open_at_end, dead_letter_at_end, "
+    "oldest_opened_at, severity, owner"
+)
+
+
+def _record_queues(db: duckdb.DuckDBPyConnection, counted: str) -> None:
+    """`sluice_rule_queues` as the builds record it, from the rows `counted` (the model's SELECT
+    counting the queue from the events): per build, a row per rule with exceptions open or
+    dead-lettered or changed by the build, and the model's row (rule NULL)."""
+    changed = " + ".join(
+        f"m.{c}"
+        for c in ("new_exceptions", "recovered", "released", "rejected", "dead_lettered", "withdrawn")
+    )
+    db.execute(
+        f"""
+        create or replace table sluice_rule_queues as
+        with m as ({counted})
+        select {QUEUE_COLUMNS.replace("severity, owner", f"'medium' as severity, {OWNER} as owner")}
+        from m where m.open_at_end + m.dead_letter_at_end + {changed} > 0
+        union all
+        select invocation_id, model_unique_id, null, sum(open_at_end), sum(dead_letter_at_end),
+            min(oldest_opened_at), null, null
+        from m group by invocation_id, model_unique_id
+        """
+    )
+
+
 def _add_build(db: duckdb.DuckDBPyConnection, build: int, models: int) -> None:
     """One more build of every model: a new open exception per model and rule, and the
-    exceptions whose latest event is into `open` recovered. (The run log has the columns the
-    package's hook added by then: the build's start and duration, null here.)"""
+    exceptions whose latest event is into `open` recovered; its queue recorded as the build
+    records it. (The build's start and duration are null here.)"""
     at = f"timestamp '2026-01-01' + to_hours({build}::bigint) + to_seconds(m::bigint)"
     db.execute(
         f"""
@@ -136,6 +177,33 @@ def _add_build(db: duckdb.DuckDBPyConnection, build: int, models: int) -> None:
         from moved
         """
     )
+    db.execute(
+        f"""
+        insert into sluice_rule_queues
+        with latest as (
+            select exception_id, arg_max(to_status, event_at) as status,
+                max(event_at) as entered_at, any_value(model_unique_id) as model_unique_id,
+                any_value(rule_name) as rule_name,
+                arg_max(invocation_id, event_at) as last_invocation
+            from sluice_exception_events where event_type = 'status' group by exception_id
+        ), rules as (
+            select model_unique_id, rule_name,
+                count(case when status = 'open' then 1 end) as open_at_end,
+                count(case when status = 'dead_letter' then 1 end) as dead_letter_at_end,
+                min(case when status = 'open' then entered_at end) as oldest_opened_at
+            from latest
+            where status in ('open', 'dead_letter') or last_invocation = 'inv{build}'
+            group by model_unique_id, rule_name
+        )
+        select 'inv{build}', model_unique_id, rule_name, open_at_end, dead_letter_at_end,
+            oldest_opened_at, 'medium', {OWNER}
+        from rules
+        union all
+        select 'inv{build}', model_unique_id, null, sum(open_at_end), sum(dead_letter_at_end),
+            min(oldest_opened_at), null, null
+        from rules group by model_unique_id
+        """
+    )
 
 
 def _incremental_sql(root: Path, database: Path, builds: int, models: int) -> str | None:
@@ -147,11 +215,29 @@ def _incremental_sql(root: Path, database: Path, builds: int, models: int) -> st
         return None
     with duckdb.connect(str(database)) as db:
         _add_build(db, builds, models)
+    compiled = _compile(root)
+    if "sluice_rule_queues" not in compiled:
+        raise SystemExit("the incremental run did not read the recorded queues")
+    return compiled
+
+
+def _compile(root: Path) -> str:
+    """The SELECT `dbt compile` makes of sluice_metrics."""
     run = run_dbt(root, "compile", "-s", "sluice_metrics")
     if run.exit_code != 0:
-        print(run.output, file=sys.stderr)
-        return None
+        raise SystemExit(run.output)
     return next((root / "target" / "compiled").rglob("sluice_metrics.sql")).read_text()
+
+
+def _same_rows(db: duckdb.DuckDBPyConnection, one: str, other: str) -> None:
+    """Both SELECTs give the same rows, severity and owner aside."""
+    for a, b in ((one, other), (other, one)):
+        (extra,) = db.execute(
+            f"select count(*) from (select * exclude (severity, owner) from ({a}) "
+            f"except all select * exclude (severity, owner) from ({b}))"
+        ).fetchone()
+        if extra:
+            raise SystemExit(f"the two ways of counting differ on {extra} rows")
 
 
 def _time(db: duckdb.DuckDBPyConnection, sql: str) -> tuple[float, int]:
@@ -180,17 +266,26 @@ def main() -> int:
         _load(db, args.exceptions, args.events_per_exception, args.models, args.builds)
         events = db.execute("select count(*) from sluice_exception_events").fetchone()[0]
     subprocess.run(dbt_command(root, "deps"), check=True)
-    run = run_dbt(root, "compile", "-s", "sluice_metrics")
-    if run.exit_code != 0:
-        print(run.output, file=sys.stderr)
-        return 1
-    compiled = next((root / "target" / "compiled").rglob("sluice_metrics.sql")).read_text()
+    from_events = _compile(root)
+    with duckdb.connect(str(database)) as db:
+        _record_queues(db, from_events)
+    compiled = _compile(root)
+    if "sluice_rule_queues" not in compiled or "sluice_rule_queues" in from_events:
+        raise SystemExit("the model did not read the recorded queues once they were there")
+    with duckdb.connect(str(database)) as db:
+        _same_rows(db, compiled, from_events)
+    events_table = "sluice_exception_events"
     sides = {
         "group_by": "select model_unique_id, rule_name, invocation_id, to_status, count(*) as n "
-        "from sluice_exception_events group by all",
+        f"from {events_table} group by all",
         "sluice_metrics": compiled,
-        "textfile": f"select * from ({_rules_sql('sluice_exception_events')}) as r "
-        f"left join ({_oldest_sql('sluice_exception_events')}) as o using (model_unique_id, rule_name)",
+        "sluice_metrics_from_events": from_events,
+        "textfile": f"select * from ({_rules_sql(events_table)}) as r "
+        f"left join ({_queues_sql('sluice_runs', 'sluice_rule_queues')}) as q "
+        "using (model_unique_id, rule_name)",
+        "textfile_from_events": f"select * from ({_rules_sql(events_table)}) as r "
+        f"left join ({_queue_from_events_sql(events_table)}) as q using (model_unique_id, rule_name) "
+        f"left join ({_oldest_sql(events_table)}) as o using (model_unique_id, rule_name)",
     }
     incremental = _incremental_sql(root, database, args.builds, args.models)
     if incremental is None:
@@ -246,7 +341,13 @@ def main() -> int:
         "seconds": {k: round(v, 3) for k, v in medians.items()},
         "rows": rows,
         "ratio_sluice_metrics": round(medians["sluice_metrics"] / medians["group_by"], 3),
+        "ratio_sluice_metrics_from_events": round(
+            medians["sluice_metrics_from_events"] / medians["group_by"], 3
+        ),
         "ratio_textfile": round(medians["textfile"] / medians["group_by"], 3),
+        "ratio_textfile_from_events": round(
+            medians["textfile_from_events"] / medians["group_by"], 3
+        ),
         "ratio_sluice_metrics_incremental": round(
             medians["sluice_metrics_incremental"] / medians["group_by"], 3
         ),

@@ -67,6 +67,7 @@ def _age(project) -> None:
         ("sluice_decisions", ("decided_at",)),
         ("orders__quarantine", ("first_seen_at", "last_seen_at", "status_changed_at")),
         ("sluice_metrics", ("run_started_at", "built_at", "oldest_opened_at")),
+        ("sluice_rule_queues", ("oldest_opened_at",)),
     ):
         if not project.relation_exists(table):
             continue
@@ -335,17 +336,48 @@ def test_ten_builds_counted_as_the_history_says(make_project, engine: str) -> No
     )
     assert (before - opened).total_seconds() - 1 <= age <= (after - opened).total_seconds() + 1
 
-    # counted all at once, the relation is the same
+    # counted all at once, the relation is the same; the queue read from what each build
+    # recorded at its end
     project.dbt("run", "-s", "sluice_metrics", "--full-refresh")
+    assert _metrics(project) == metrics
+    assert _read_queues(project)
+
+    # a history whose first five builds were recorded before builds recorded their queue: the
+    # queue counted from the events, all at once, then the later builds read from the queues
+    # on top of those rows
+    first = "', '".join(inv for _, inv in by_build[:5])
+    project.execute(f"delete from {{schema}}.sluice_rule_queues where invocation_id in ('{first}')")
+    project.dbt("run", "-s", "sluice_metrics", "--full-refresh")
+    assert not _read_queues(project)
+    assert _metrics(project) == metrics
+    later = "', '".join(inv for _, inv in by_build[5:])
+    project.execute(f"delete from {{schema}}.sluice_metrics where invocation_id in ('{later}')")
+    project.dbt("run", "-s", "sluice_metrics")
+    assert _read_queues(project)
     assert _metrics(project) == metrics
 
     # a history written before events recorded when a spell began is counted the same: in part
     # (spells begun before the upgrade end after it), then all of it
+    project.execute("delete from {schema}.sluice_rule_queues")
+    # and so is the textfile
+    counted = project.root / "counted.prom"
+    args = ["--project-dir", str(project.root), "--profiles-dir", str(project.root)]
+    assert main(["metrics", "--prom", str(counted), *args]) == 0
+    assert {k: v for k, v in _parse_textfile(counted).items() if not k[0].endswith(timeless)} == {
+        k: v for k, v in now.items() if not k[0].endswith(timeless)
+    }
     upgraded = by_build[4][0].strftime("%Y-%m-%d %H:%M:%S.%f")
     for where in (f" where event_at < cast('{upgraded}' as timestamp)", ""):
         project.execute("update {schema}.sluice_exception_events set from_status_at = null" + where)
         project.dbt("run", "-s", "sluice_metrics", "--full-refresh")
         assert _metrics(project) == metrics
+
+
+def _read_queues(project) -> bool:
+    """Whether the latest run of sluice_metrics read the queues the builds recorded (else it
+    counted them from the events)."""
+    (compiled,) = (project.root / "target" / "compiled").rglob("sluice_metrics.sql")
+    return "sluice_rule_queues" in compiled.read_text()
 
 
 def _check_recovery_completion(project, opened_at: datetime) -> None:

@@ -28,6 +28,7 @@
     'approval_policy': [],
     'grants': none,
     'load_states_table': 'sluice_load_states',
+    'rule_queues_table': 'sluice_rule_queues',
     'audit_chain_table': 'sluice_audit_chain',
     'audit_records_table': 'sluice_audit_records',
     'locks_table': 'sluice_locks',

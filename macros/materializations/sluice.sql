@@ -40,6 +40,7 @@
   {%- set quarantine = sluice._sluice_quarantine_relation() -%}
   {%- set runs = sluice._sluice_runs_relation() -%}
   {%- set events = sluice._sluice_bookkeeping_relation('events_table') -%}
+  {%- set queues = sluice._sluice_bookkeeping_relation('rule_queues_table') -%}
   {%- set decisions = sluice._sluice_bookkeeping_relation('decisions_table') -%}
   {%- set mid = sluice._sluice_lit(model.unique_id) -%}
 
@@ -66,7 +67,7 @@
   {%- set exc_rel = sluice._sluice_scratch_relation('__sluice_exc') -%}
   {%- set before = sluice._sluice_scratch_relation('__sluice_before') -%}
   {{ run_hooks(pre_hooks, inside_transaction=True) }}
-  {%- for rel, columns in [(quarantine, sluice._sluice_quarantine_columns()), (runs, sluice._sluice_runs_columns()), (events, sluice._sluice_events_columns()), (decisions, sluice._sluice_decisions_columns()), (sluice._sluice_bookkeeping_relation('approvals_table'), sluice._sluice_approvals_columns()), (sluice._sluice_bookkeeping_relation('load_states_table'), sluice._sluice_load_states_columns())] -%}
+  {%- for rel, columns in [(quarantine, sluice._sluice_quarantine_columns()), (runs, sluice._sluice_runs_columns()), (events, sluice._sluice_events_columns()), (decisions, sluice._sluice_decisions_columns()), (sluice._sluice_bookkeeping_relation('approvals_table'), sluice._sluice_approvals_columns()), (sluice._sluice_bookkeeping_relation('load_states_table'), sluice._sluice_load_states_columns()), (queues, sluice._sluice_rule_queues_columns())] -%}
     {%- do sluice._sluice_ensure_table(rel, columns) -%}
   {%- endfor -%}
   {#- who may read the quarantine (var sluice_grants) -#}
@@ -292,6 +293,7 @@
     {%- do sluice.run_atomically('sluice_record_held', upsert + [
       sluice._sluice_record_events_sql(spec, quarantine, before, events, changed_before_audit=changed_before_audit),
       sluice._sluice_log_run_sql(spec, runs, quarantine, mode, stats, 'held', gate_message, rule_counts, build_started_at),
+      sluice._sluice_record_queues_sql(quarantine, queues),
       sluice._sluice_record_load_sql('held', gate_message, inputs, stats),
     ] + seal, after=cleanup + sluice._sluice_drop_scratch_sql([batch]), begun=true) -%}
     {{ adapter.commit() }}
@@ -328,6 +330,7 @@
     ([sluice.merge_batch_sql(target_relation, batch, spec.key_sql, dest_columns)] if incremental else []) + upsert + recover + [
     sluice._sluice_record_events_sql(spec, quarantine, before, events, published=true, changed_before_audit=changed_before_audit),
     sluice._sluice_log_run_sql(spec, runs, quarantine, mode, stats, gate_status, overridden, rule_counts, build_started_at),
+    sluice._sluice_record_queues_sql(quarantine, queues),
     sluice._sluice_record_load_sql(load[0], load[1], inputs, stats),
   ] + spend + seal, after=cleanup + sluice._sluice_drop_scratch_sql([batch] if incremental else []), begun=true) -%}
   {%- if not incremental -%}

@@ -257,6 +257,48 @@
 {% endmacro %}
 
 
+{#- The queue the build leaves (sluice_rule_queues): per rule with exceptions open or
+    dead-lettered, or whose status this build changed, how many are open and dead-lettered and
+    when the oldest open one last moved to `open` (its status_changed_at), with the rule's
+    severity and owner as its exceptions carry them; then one row for the model (rule_name
+    NULL), written whatever the quarantine holds: the builds that recorded their queue. After
+    the record's status changes, in the same transaction; a build records its queue once. -#}
+{% macro _sluice_record_queues_sql(quarantine, queues) %}
+  {%- set inv = sluice._sluice_lit(invocation_id) -%}
+  {%- set mid = sluice._sluice_lit(model.unique_id) -%}
+  {%- set bi = dbt.type_bigint() -%}
+  {%- set s = dbt.type_string() -%}
+  {%- set columns = sluice._sluice_rule_queues_columns() | map(attribute=0) | list -%}
+  {%- set tallies -%}
+      cast(coalesce(sum(case when q.status = 'open' then 1 else 0 end), 0) as {{ bi }}) as open_at_end,
+      cast(coalesce(sum(case when q.status = 'dead_letter' then 1 else 0 end), 0) as {{ bi }}) as dead_letter_at_end,
+      min(case when q.status = 'open' then q.status_changed_at end) as oldest_opened_at
+  {%- endset -%}
+  {%- set held -%}
+    from {{ quarantine }} as q
+    where q.model_unique_id = {{ mid }}
+      and (q.status in ('open', 'dead_letter') or q.status_invocation_id = {{ inv }})
+  {%- endset -%}
+  {%- set _sql0 -%}
+    insert into {{ queues }} ({{ columns | join(', ') }})
+    select {{ columns | join(', ') }}
+    from (
+      select {{ inv }} as invocation_id, {{ mid }} as model_unique_id, q.rule_name, {{ tallies }},
+        max(q.severity) as severity, max(q.owner) as owner
+      {{ held }}
+      group by q.rule_name
+      union all
+      select {{ inv }}, {{ mid }}, cast(null as {{ s }}), {{ tallies }}, cast(null as {{ s }}), cast(null as {{ s }})
+      {{ held }}
+    ) as t
+    where not exists (
+      select 1 from {{ queues }} as r where r.invocation_id = {{ inv }} and r.model_unique_id = {{ mid }}
+    )
+  {%- endset -%}
+  {{ return(_sql0) }}
+{% endmacro %}
+
+
 {#- The build's run row. `started_at`: when the materialization began (aware UTC, dbt's clock):
     build_duration_seconds runs from it to this record, on the same clock (the record's own
     statements, the swap and the commit follow it). -#}

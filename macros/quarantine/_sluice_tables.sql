@@ -43,6 +43,22 @@
 {% endmacro %}
 
 
+{#- The queue each build of a model leaves behind (sluice._sluice_record_queues_sql), read by
+    sluice_metrics and `sluice metrics`: per rule, its exceptions open and dead-lettered at the
+    end of the build and when the oldest open one last moved to `open`; one row with rule_name
+    NULL for the model as a whole, written by every build, so a build recorded before this
+    table has none. Derived from the quarantine, never rewritten. -#}
+{% macro _sluice_rule_queues_columns() %}
+  {%- set s = dbt.type_string() -%}
+  {%- set bi = dbt.type_bigint() -%}
+  {{ return([
+    ('invocation_id', s), ('model_unique_id', s), ('rule_name', s), ('open_at_end', bi),
+    ('dead_letter_at_end', bi), ('oldest_opened_at', dbt.type_timestamp()), ('severity', s),
+    ('owner', s),
+  ]) }}
+{% endmacro %}
+
+
 {% macro _sluice_decisions_columns() %}
   {%- set s = dbt.type_string() -%}
   {{ return([

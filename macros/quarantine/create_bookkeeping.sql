@@ -1,5 +1,5 @@
 {#- Creates the shared bookkeeping tables (sluice_runs, sluice_exception_events,
-    sluice_decisions, sluice_load_states, the audit trail's sluice_audit_chain and
+    sluice_decisions, sluice_load_states, sluice_rule_queues, the audit trail's sluice_audit_chain and
     sluice_audit_records, and on Snowflake sluice_locks) once per
     invocation, before any model runs, from the package's on-run-start hook. Sluice models
     building in parallel then never race to create them (DuckDB refuses a second concurrent
@@ -18,6 +18,7 @@
     ('decisions_table', sluice._sluice_decisions_columns()),
     ('approvals_table', sluice._sluice_approvals_columns()),
     ('load_states_table', sluice._sluice_load_states_columns()),
+    ('rule_queues_table', sluice._sluice_rule_queues_columns()),
     ('audit_chain_table', sluice._sluice_audit_chain_columns()),
     ('audit_records_table', sluice._sluice_audit_records_columns()),
   ] -%}

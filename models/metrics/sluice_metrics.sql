@@ -3,15 +3,22 @@
     rows), what the build did to the rule's exceptions (new, recovered, released, rejected,
     dead-lettered, retried, withdrawn), the queue left behind (open and dead-lettered exceptions,
     the age of the oldest open one) and who and what the rule is about. Computed from the
-    package's own history (sluice_runs, sluice_exception_events), never from a quarantine's
-    current state, so a build counted late is counted as it was. Incremental: each run adds the
-    builds not yet counted, carrying the queue forward from the latest row of each model and
-    rule, and reads only the new builds' events and, for the oldest open exception, the moves
-    into and out of `open` since the oldest exception still open at that row (else since that
-    build); --full-refresh recomputes it all from the history, which is never wiped. No window
-    runs over the events: they are counted by hash aggregates, each move out of `open` names when
-    its spell began (from_status_at; a move written before it did is paired with the exception's
-    latest move into `open`), and the windows run over builds and ended spells only. -#}
+    package's own history (sluice_runs, sluice_exception_events, and the queue each build
+    recorded at its end in sluice_rule_queues), never from a quarantine's current state, so a
+    build counted late is counted as it was. Incremental: each run adds the builds not yet
+    counted and reads only their events; --full-refresh recomputes it all from the history,
+    which is never wiped.
+
+    When every build to count recorded its queue (builds of this version on), the queue (open
+    and dead-lettered exceptions, the oldest open one) is read from sluice_rule_queues and the
+    events are only counted per build. Otherwise (builds recorded by an earlier version) the
+    queue is counted from the events: an incremental run carries it forward from the latest
+    row of each model and rule, and reads, for the oldest open exception, the moves into and
+    out of `open` since the oldest exception still open at that row (else since that build).
+    No window runs over the events: they are counted by hash aggregates, each move out of
+    `open` names when its spell began (from_status_at; a move written before it did is paired
+    with the exception's latest move into `open`), and the windows run over builds and ended
+    spells only. -#}
 {#- delete+insert, the strategy every engine's dbt adapter has; its temporary relation is of the
     package's scratch kind: with sluice_scratch_relation_type `transient`, a transient table
     (dbt-snowflake's tmp_relation_type), for engines or emulators without temporary tables -#}
@@ -21,6 +28,8 @@
           tmp_relation_type=('transient' if sluice.get_setting('scratch_relation_type') == 'transient' else none)) }}
 {%- set runs = sluice._sluice_bookkeeping_relation('runs_table') -%}
 {%- set events = sluice._sluice_bookkeeping_relation('events_table') -%}
+{%- set queues = sluice._sluice_bookkeeping_relation('rule_queues_table') -%}
+{%- set recorded = sluice._sluice_metrics_queues_recorded(runs, queues, this if is_incremental() else none) -%}
 {%- set s = dbt.type_string() -%}
 {%- set bi = dbt.type_bigint() -%}
 with builds as (
@@ -92,13 +101,15 @@ event_counts as (
         {%- for to_status, column in [('recovered', 'recovered'), ('released', 'released'), ('rejected', 'rejected'), ('dead_letter', 'dead_lettered'), ('withdrawn', 'withdrawn')] %}
         count(case when {{ status_event }} and e.to_status = '{{ to_status }}' then 1 end) as {{ column }},
         {%- endfor %}
-        count(case when e.event_type = 'decided' and e.to_status = 'open' then 1 end) as retried,
+        count(case when e.event_type = 'decided' and e.to_status = 'open' then 1 end) as retried
+        {%- if not recorded %},
         {%- for status in ['open', 'dead_letter'] %}
         count(case when {{ status_event }} and e.to_status = '{{ status }}' then 1 end)
             - count(case when {{ status_event }} and e.from_status = '{{ status }}' then 1 end) as {{ status }}_change,
         {%- endfor %}
         max(e.severity) as severity,
         max(e.owner) as owner
+        {%- endif %}
     from {{ events }} as e
     {%- if is_incremental() %}
     where e.invocation_id in (select invocation_id from builds)
@@ -114,10 +125,26 @@ changes as (
         on b.invocation_id = m.invocation_id and b.model_unique_id = m.model_unique_id
 ),
 
+{%- if recorded %}
+
+-- the queue each build recorded at its end, per rule
+queues as (
+    select q.invocation_id, q.model_unique_id, q.rule_name, q.open_at_end, q.dead_letter_at_end, q.oldest_opened_at, q.severity, q.owner
+    from {{ queues }} as q
+    inner join builds as b
+        on b.invocation_id = q.invocation_id and b.model_unique_id = q.model_unique_id
+    where q.rule_name is not null
+),
+{%- endif %}
+
 keys as (
     select model_unique_id, rule_name from rules
     union
     select model_unique_id, rule_name from changes
+    {%- if recorded %}
+    union
+    select model_unique_id, rule_name from queues
+    {%- endif %}
     {%- if is_incremental() %}
     union
     select model_unique_id, rule_name from carried
@@ -129,6 +156,31 @@ grid as (
     from builds as b
     inner join keys as k on k.model_unique_id = b.model_unique_id
 ),
+
+{%- if recorded %}
+
+counted as (
+    select
+        g.*,
+        {%- for column in ['new_exceptions', 'recovered', 'released', 'rejected', 'dead_lettered', 'retried', 'withdrawn'] %}
+        cast(coalesce(c.{{ column }}, 0) as {{ bi }}) as {{ column }},
+        {%- endfor %}
+        cast(coalesce(q.open_at_end, 0) as {{ bi }}) as open_at_end,
+        cast(coalesce(q.dead_letter_at_end, 0) as {{ bi }}) as dead_letter_at_end,
+        q.oldest_opened_at,
+        q.severity as _sluice_event_severity,
+        q.owner as _sluice_event_owner
+    from grid as g
+    left join changes as c
+        on c.invocation_id = g.invocation_id
+        and c.model_unique_id = g.model_unique_id
+        and c.rule_name = g.rule_name
+    left join queues as q
+        on q.invocation_id = g.invocation_id
+        and q.model_unique_id = g.model_unique_id
+        and q.rule_name = g.rule_name
+),
+{%- else %}
 
 -- the status events into and out of `open` (each status event moves an exception from the
 -- status of its previous one, so an open spell ends at the next event out of `open`, which
@@ -298,6 +350,7 @@ counted as (
     left join carried as q on q.model_unique_id = g.model_unique_id and q.rule_name = g.rule_name
     {%- endif %}
 ),
+{%- endif %}
 
 -- each build's duration and its data's freshness lag (macros/metrics/_sluice_metrics_latency_sql.sql)
 latency as (

@@ -1,13 +1,16 @@
 """The operational metrics read from the package's history: ``sluice_exception_events`` (var
 ``sluice_events_table``) per model and rule, ``sluice_runs`` (var ``sluice_runs_table``) and
-``sluice_load_states`` (var ``sluice_load_states_table``) per model, all in ``sluice_schema``
-(else the target schema).
+``sluice_load_states`` (var ``sluice_load_states_table``) per model, and the queue each build
+recorded at its end, ``sluice_rule_queues`` (var ``sluice_rule_queues_table``), all in
+``sluice_schema`` (else the target schema).
 
-Each figure is one aggregate over the append-only history, so the counters only grow: the
-queue is the status changes into ``open`` less those out of it (the same rule as the package's
-``sluice_metrics``), and the oldest open exception is the earliest of the exceptions whose
-latest status change was into ``open``. Plain SQL for DuckDB, PostgreSQL and Snowflake. No table
-yet (no sluice build) reads as no metrics.
+Each counter is one aggregate over the append-only history, so the counters only grow. The
+queue (open and dead-lettered exceptions per rule, the oldest open one) is the one each model's
+latest build recorded; when a model's latest build recorded none (built by an earlier version),
+every queue is counted from the events instead: the status changes into ``open`` less those out
+of it (the same rule as the package's ``sluice_metrics``), the oldest open exception the
+earliest of the exceptions whose latest status change was into ``open``. Plain SQL for DuckDB,
+PostgreSQL and Snowflake. No table yet (no sluice build) reads as no metrics.
 """
 
 from __future__ import annotations
@@ -37,18 +40,12 @@ def _rules_sql(events: str) -> str:
         f"sum(case when {_STATUS} and e.to_status = '{s}' then 1 else 0 end) as {name},\n"
         for s, name in _TO
     )
-    queue = ",\n".join(
-        f"sum(case when {_STATUS} and e.to_status = '{s}' then 1 else 0 end)"
-        f" - sum(case when {_STATUS} and e.from_status = '{s}' then 1 else 0 end) as {s}_now"
-        for s in ("open", "dead_letter")
-    )
     return f"""
         select e.model_unique_id, max(e.model_name), e.rule_name, max(e.severity), max(e.owner),
             sum(case when {_STATUS} and e.from_status is null then 1 else 0 end) as new,
             {moved}
             sum(case when e.event_type = 'decided' and e.to_status = 'open' then 1 else 0 end)
-                as retried,
-            {queue}
+                as retried
         from {events} as e
         group by e.model_unique_id, e.rule_name
     """
@@ -66,6 +63,70 @@ def _oldest_sql(events: str) -> str:
         inner join {events} as e
             on e.exception_id = x.exception_id and e.event_at = x.last_at
         where {_STATUS} and e.to_status = 'open'
+        group by e.model_unique_id, e.rule_name
+    """
+
+
+def _queues_sql(runs: str, queues: str) -> str:
+    """Per model, the queue its latest build recorded: one row per rule (model, rule, open,
+    dead-lettered, when the oldest open one opened), and the model's own row (rule NULL) that
+    every build recording its queue writes; a model whose latest build recorded none, one row
+    of NULLs but the model."""
+    return f"""
+        select r.model_unique_id, q.rule_name, q.open_at_end, q.dead_letter_at_end,
+            q.oldest_opened_at, q.invocation_id
+        from (
+            select model_unique_id, invocation_id
+            from (
+                select r.model_unique_id, r.invocation_id,
+                    row_number() over (
+                        partition by r.model_unique_id
+                        order by coalesce(r.finished_at, r.run_started_at) desc, r.invocation_id desc
+                    ) as sluice_rn
+                from {runs} as r
+            ) as r
+            where sluice_rn = 1
+        ) as r
+        left join {queues} as q
+            on q.model_unique_id = r.model_unique_id and q.invocation_id = r.invocation_id
+    """
+
+
+Queue = tuple[int, int, Any]
+"""Open, dead-lettered, when the oldest open one opened (None with none open)."""
+
+
+def _recorded_queues(wh: Warehouse, schema: str, events: str) -> dict[tuple[str, str], Queue]:
+    """{(model unique id, rule): its queue} as each model's latest build recorded it, or from
+    the events when a model with events has a latest build that recorded none."""
+    table = wh.project.table_name("sluice_rule_queues_table", "sluice_rule_queues")
+    runs_table = wh.project.settings.runs_table
+    if wh.table_exists(schema, table) and wh.table_exists(schema, runs_table):
+        rows = wh.query(_queues_sql(wh.relation(schema, runs_table), wh.relation(schema, table)))
+        if all(invocation is not None for *_, invocation in rows):
+            return {
+                (str(m), str(r)): (int(o or 0), int(d or 0), at)
+                for m, r, o, d, at, _ in rows
+                if r is not None
+            }
+    oldest = {(str(m), str(r)): at for m, r, at in wh.query(_oldest_sql(events))}
+    return {
+        (str(m), str(r)): (int(o or 0), int(d or 0), oldest.get((str(m), str(r))))
+        for m, r, o, d in wh.query(_queue_from_events_sql(events))
+    }
+
+
+def _queue_from_events_sql(events: str) -> str:
+    """Per model and rule: the exceptions open and dead-lettered now, from the status events."""
+    queue = ",\n".join(
+        f"sum(case when {_STATUS} and e.to_status = '{s}' then 1 else 0 end)"
+        f" - sum(case when {_STATUS} and e.from_status = '{s}' then 1 else 0 end)"
+        for s in ("open", "dead_letter")
+    )
+    return f"""
+        select e.model_unique_id, e.rule_name, {queue}
+        from {events} as e
+        where {_STATUS} and (e.to_status in ('open', 'dead_letter') or e.from_status in ('open', 'dead_letter'))
         group by e.model_unique_id, e.rule_name
     """
 
@@ -145,13 +206,13 @@ def read_operational_metrics(
         rules: list[RuleMetrics] = []
         if wh.table_exists(schema, events_table):
             events = wh.relation(schema, events_table)
-            oldest = {(m, r): at for m, r, at in wh.query(_oldest_sql(events))}
+            queues = _recorded_queues(wh, schema, events)
             for row in wh.query(_rules_sql(events)):
                 model_id, model, rule, severity, owner = row[:5]
-                new, *moved, retried, open_now, dead_now = (int(v or 0) for v in row[5:])
+                new, *moved, retried = (int(v or 0) for v in row[5:])
                 counts = dict(zip([n for _, n in _TO], moved, strict=True))
                 counts.update(new=new, retried=retried)
-                opened = oldest.get((model_id, rule))
+                open_now, dead_now, opened = queues.get((str(model_id), str(rule)), (0, 0, None))
                 rules.append(
                     RuleMetrics(
                         model=str(model),
