@@ -122,7 +122,14 @@ def _record_queues(db: duckdb.DuckDBPyConnection, counted: str) -> None:
     dead-lettered or changed by the build, and the model's row (rule NULL)."""
     changed = " + ".join(
         f"m.{c}"
-        for c in ("new_exceptions", "recovered", "released", "rejected", "dead_lettered", "withdrawn")
+        for c in (
+            "new_exceptions",
+            "recovered",
+            "released",
+            "rejected",
+            "dead_lettered",
+            "withdrawn",
+        )
     )
     db.execute(
         f"""

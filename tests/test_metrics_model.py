@@ -444,7 +444,8 @@ def _parse_textfile(path: Path) -> dict[tuple[str, frozenset], float]:
             assert set(sample.labels) in (
                 {"model"},
                 {"model", "system"},
-                {"model", "rule", "severity", "owner"},
+                {"model", "rule"},
+                {"model", "severity", "owner"},
                 {"source"},
             )
             samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
@@ -453,16 +454,15 @@ def _parse_textfile(path: Path) -> dict[tuple[str, frozenset], float]:
 
 def _check_textfile(samples, expected, by_build, metrics) -> None:
     last = by_build[-1][1]
-    open_by_rule, model = {}, {}
+    open_by_rule, open_by_owner, model = {}, {}, {}
     for (name, labels), value in samples.items():
         labels = dict(labels)
         if "rule" in labels:
             assert name == "sluice_exceptions_open" and labels["model"] == "orders"
-            assert (labels["severity"], labels["owner"]) == (
-                metrics[(last, labels["rule"])]["severity"],
-                metrics[(last, labels["rule"])]["owner"],
-            )
             open_by_rule[labels["rule"]] = value
+        elif "owner" in labels:
+            assert name == "sluice_exceptions_open_by_owner" and labels["model"] == "orders"
+            open_by_owner[(labels["severity"], labels["owner"])] = value
         else:
             assert labels == (
                 {"model": "orders", "system": "erp"}
@@ -472,6 +472,11 @@ def _check_textfile(samples, expected, by_build, metrics) -> None:
             model[name] = value
     ruled = {r for (_, r), v in expected.items() if v["new_exceptions"]}  # rules with history
     assert open_by_rule == {r: expected[(last, r)]["open_at_end"] for r in ruled}
+    owned: Counter = Counter()
+    for r in ruled:
+        row = metrics[(last, r)]
+        owned[(row["severity"], row["owner"])] += expected[(last, r)]["open_at_end"]
+    assert open_by_owner == owned and len(owned) >= 2
     final = [v for (i, r), v in expected.items() if i == last]
     assert model["sluice_exceptions_dead_letter"] == sum(v["dead_letter_at_end"] for v in final)
     for column in COUNTS:

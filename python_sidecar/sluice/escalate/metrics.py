@@ -99,17 +99,24 @@ class OperationalMetrics:
     freshness: tuple[ModelFreshness, ...] = ()
 
 
-def _rule_labels(r: RuleMetrics) -> str:
-    return (
-        f'model="{label(r.model)}",rule="{label(r.rule)}",severity="{label(r.severity)}",'
-        f'owner="{label(r.owner)}"'
-    )
+def _owned(rules: Sequence[RuleMetrics]) -> list[tuple[str, int]]:
+    """Per model, severity and owner of ``rules`` (sorted by model): the labels and the
+    exceptions open."""
+    open_by: dict[tuple[str, str, str], int] = {}
+    for r in rules:
+        key = (r.model, r.severity, r.owner)
+        open_by[key] = open_by.get(key, 0) + r.open
+    return [
+        (f'model="{label(m)}",severity="{label(s)}",owner="{label(o)}"', n)
+        for (m, s, o), n in sorted(open_by.items())
+    ]
 
 
 def render_operational(metrics: OperationalMetrics, sources: Sequence[SourceLag] = ()) -> str:
-    """The queue depth per rule (model, rule, severity, owner); everything else per model
-    (model), the model's system once in ``sluice_model_info``, and the sources' freshness per
-    source (source): the file stays small (about 1 MB for 500 models of 8 rules)."""
+    """The queue depth per rule (model, rule) and per model, severity and owner; everything
+    else per model (model), the model's system once in ``sluice_model_info``, and the sources'
+    freshness per source (source): the file stays small (under 1 MB for 500 models of 8
+    rules)."""
     rules = sorted(metrics.rules, key=lambda r: (r.model, r.rule))
     by_model: dict[str, list[RuleMetrics]] = {}
     for r in rules:
@@ -121,6 +128,7 @@ def render_operational(metrics: OperationalMetrics, sources: Sequence[SourceLag]
     of = [by_model.get(n, []) for n in names]
     ages = [[r.oldest_open_seconds for r in rs if r.oldest_open_seconds is not None] for rs in of]
     built = [runs.get(n) for n in names]
+    owned = _owned(rules)
     # (name, type, help, labels, values): one family each, in this order
     families: list[tuple[str, str, str, list[str], Sequence[float | None]]] = [
         ("sluice_model_info", "gauge",
@@ -128,7 +136,11 @@ def render_operational(metrics: OperationalMetrics, sources: Sequence[SourceLag]
          [f'model="{label(n)}",system="{label(systems[n])}"' for n in names], [1] * len(names)),
         ("sluice_exceptions_open", "gauge",
          "Open exceptions of the rule (the queue depth).",
-         [_rule_labels(r) for r in rules], [r.open for r in rules]),
+         [f'model="{label(r.model)}",rule="{label(r.rule)}"' for r in rules],
+         [r.open for r in rules]),
+        ("sluice_exceptions_open_by_owner", "gauge",
+         "Open exceptions of the model's rules of one severity and owner.",
+         [where for where, _ in owned], [n for _, n in owned]),
         ("sluice_exceptions_dead_letter", "gauge", "Exceptions of the model in dead_letter.",
          per_model, [sum(r.dead_letter for r in rs) for rs in of]),
         ("sluice_exceptions_oldest_open_age_seconds", "gauge",

@@ -81,7 +81,8 @@ def _queues_sql(runs: str, queues: str) -> str:
                 select r.model_unique_id, r.invocation_id,
                     row_number() over (
                         partition by r.model_unique_id
-                        order by coalesce(r.finished_at, r.run_started_at) desc, r.invocation_id desc
+                        order by coalesce(r.finished_at, r.run_started_at) desc,
+                            r.invocation_id desc
                     ) as sluice_rn
                 from {runs} as r
             ) as r
@@ -126,7 +127,8 @@ def _queue_from_events_sql(events: str) -> str:
     return f"""
         select e.model_unique_id, e.rule_name, {queue}
         from {events} as e
-        where {_STATUS} and (e.to_status in ('open', 'dead_letter') or e.from_status in ('open', 'dead_letter'))
+        where {_STATUS}
+            and (e.to_status in ('open', 'dead_letter') or e.from_status in ('open', 'dead_letter'))
         group by e.model_unique_id, e.rule_name
     """
 
