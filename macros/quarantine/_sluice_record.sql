@@ -274,7 +274,7 @@
       cast(coalesce(sum(case when q.status = 'dead_letter' then 1 else 0 end), 0) as {{ bi }}) as dead_letter_at_end,
       min(case when q.status = 'open' then q.status_changed_at end) as oldest_opened_at
   {%- endset -%}
-  {%- set held -%}
+  {%- set queued -%}
     from {{ quarantine }} as q
     where q.model_unique_id = {{ mid }}
       and (q.status in ('open', 'dead_letter') or q.status_invocation_id = {{ inv }})
@@ -285,11 +285,11 @@
     from (
       select {{ inv }} as invocation_id, {{ mid }} as model_unique_id, q.rule_name, {{ tallies }},
         max(q.severity) as severity, max(q.owner) as owner
-      {{ held }}
+      {{ queued }}
       group by q.rule_name
       union all
       select {{ inv }}, {{ mid }}, cast(null as {{ s }}), {{ tallies }}, cast(null as {{ s }}), cast(null as {{ s }})
-      {{ held }}
+      {{ queued }}
     ) as t
     where not exists (
       select 1 from {{ queues }} as r where r.invocation_id = {{ inv }} and r.model_unique_id = {{ mid }}

@@ -1,6 +1,6 @@
 {#- Creates the shared bookkeeping tables (sluice_runs, sluice_exception_events,
-    sluice_decisions, sluice_load_states, sluice_rule_queues, the audit trail's sluice_audit_chain and
-    sluice_audit_records, and on Snowflake sluice_locks) once per
+    sluice_decisions, sluice_load_states, sluice_rule_queues, the audit trail's
+    sluice_audit_chain and sluice_audit_records, and on Snowflake sluice_locks) once per
     invocation, before any model runs, from the package's on-run-start hook. Sluice models
     building in parallel then never race to create them (DuckDB refuses a second concurrent
     CREATE with a write-write conflict). -#}

@@ -98,8 +98,8 @@ Queue = tuple[int, int, Any]
 
 
 def _recorded_queues(wh: Warehouse, schema: str, events: str) -> dict[tuple[str, str], Queue]:
-    """{(model unique id, rule): its queue} as each model's latest build recorded it, or from
-    the events when a model with events has a latest build that recorded none."""
+    """{(model unique id, rule): its queue} as each model's latest build recorded it; every
+    queue counted from the events instead when some model's latest build recorded none."""
     table = wh.project.table_name("sluice_rule_queues_table", "sluice_rule_queues")
     runs_table = wh.project.settings.runs_table
     if wh.table_exists(schema, table) and wh.table_exists(schema, runs_table):
