@@ -28,7 +28,8 @@ round, each result written to a temporary table (its row count checked against t
   open ones of the latest builds recovered, its queue recorded), the model's SELECT as an
   incremental run compiles it (the rows of the new build only; the delete+insert that follows
   is not timed).
-Then the textfile rendered for PROM_MODELS models of 8 rules each: its size.
+Then the textfile rendered for PROM_MODELS models of 8 rules each (tests/test_metrics_textfile.py,
+`at_scale`): its size.
 The last line printed is one JSON object with every figure. Targets: sluice_metrics at most 2x
 group_by (the incremental SELECT is given as a ratio too); the textfile under 1 MB for 500 models.
 """
@@ -46,15 +47,11 @@ from pathlib import Path
 
 import duckdb
 from _dbt import REPO, dbt_command, make_duckdb_project, run_dbt
-from sluice.escalate.metrics import (
-    EXCEPTION_COUNTERS,
-    ModelFreshness,
-    ModelMetrics,
-    OperationalMetrics,
-    RuleMetrics,
-    render_operational,
-)
+from sluice.escalate.metrics import render_operational
 from sluice.warehouse.metrics import _oldest_sql, _queue_from_events_sql, _queues_sql, _rules_sql
+
+sys.path.insert(0, str(REPO))
+from tests.test_metrics_textfile import at_scale  # the textfile sized as the test sizes it
 
 WORK = REPO / "bench" / ".work" / "metrics"
 STATUSES = ("open", "dead_letter", "open", "recovered")
@@ -310,38 +307,7 @@ def main() -> int:
                     raise SystemExit(f"{name}: {count} rows, the warm-up had {rows[name]}")
                 times[name].append(elapsed)
     medians = {name: statistics.median(values) for name, values in times.items()}
-    rules = tuple(
-        RuleMetrics(
-            model=f"model_{m:04d}",
-            rule=f"model_{m:04d}_rule_{r}",
-            severity="medium",
-            owner=f"team_{m % 20}",
-            system="erp",
-            counts={n: 123456 for n, _ in EXCEPTION_COUNTERS},
-            open=1234,
-            dead_letter=56,
-            oldest_open_seconds=123456.789,
-        )
-        for m in range(args.prom_models)
-        for r in range(8)
-    )
-    models = tuple(
-        ModelMetrics(
-            model=f"model_{m:04d}",
-            system="erp",
-            builds=9999,
-            rows={n: 123456789 for n in ("in", "published", "held", "set_aside", "flagged")},
-            last_build_timestamp=1796600544.746,
-            rows_held_last_build=1234,
-            last_build_duration_seconds=123.456789,
-        )
-        for m in range(args.prom_models)
-    )
-    freshness = tuple(
-        ModelFreshness(model=f"model_{m:04d}", lag_seconds=123456.789)
-        for m in range(args.prom_models)
-    )
-    size = len(render_operational(OperationalMetrics(rules, models, freshness)).encode())
+    size = len(render_operational(at_scale(args.prom_models)).encode())
     figures = {
         "events": events,
         "exceptions": args.exceptions,

@@ -181,7 +181,7 @@ def test_tables_of_the_version_before_gain_the_latency_columns(make_project, tmp
     flags = ["--project-dir", str(project.root), "--profiles-dir", str(project.root)]
     assert main(["metrics", "--prom", str(path), *flags]) == 0
     names = {name for name, _ in _parse_textfile(path)}
-    assert "sluice_model_builds_total" in names
+    assert "sluice_model_rows_in_total" in names
     assert "sluice_model_build_duration_seconds" not in names
 
     # this version

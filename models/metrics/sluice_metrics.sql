@@ -157,30 +157,7 @@ grid as (
     inner join keys as k on k.model_unique_id = b.model_unique_id
 ),
 
-{%- if recorded %}
-
-counted as (
-    select
-        g.*,
-        {%- for column in ['new_exceptions', 'recovered', 'released', 'rejected', 'dead_lettered', 'retried', 'withdrawn'] %}
-        cast(coalesce(c.{{ column }}, 0) as {{ bi }}) as {{ column }},
-        {%- endfor %}
-        cast(coalesce(q.open_at_end, 0) as {{ bi }}) as open_at_end,
-        cast(coalesce(q.dead_letter_at_end, 0) as {{ bi }}) as dead_letter_at_end,
-        q.oldest_opened_at,
-        q.severity as _sluice_event_severity,
-        q.owner as _sluice_event_owner
-    from grid as g
-    left join changes as c
-        on c.invocation_id = g.invocation_id
-        and c.model_unique_id = g.model_unique_id
-        and c.rule_name = g.rule_name
-    left join queues as q
-        on q.invocation_id = g.invocation_id
-        and q.model_unique_id = g.model_unique_id
-        and q.rule_name = g.rule_name
-),
-{%- else %}
+{%- if not recorded %}
 
 -- the status events into and out of `open` (each status event moves an exception from the
 -- status of its previous one, so an open spell ends at the next event out of `open`, which
@@ -321,12 +298,23 @@ oldest as (
     where c._sluice_kind = 1
 ),
 
+{%- endif %}
+
+-- each build's counts and the queue it left
 counted as (
     select
         g.*,
         {%- for column in ['new_exceptions', 'recovered', 'released', 'rejected', 'dead_lettered', 'retried', 'withdrawn'] %}
         cast(coalesce(c.{{ column }}, 0) as {{ bi }}) as {{ column }},
         {%- endfor %}
+        {%- if recorded %}
+        {%- for status in ['open', 'dead_letter'] %}
+        cast(coalesce(q.{{ status }}_at_end, 0) as {{ bi }}) as {{ status }}_at_end,
+        {%- endfor %}
+        q.oldest_opened_at,
+        q.severity as _sluice_event_severity,
+        q.owner as _sluice_event_owner
+        {%- else %}
         {%- for status in ['open', 'dead_letter'] %}
         cast({% if is_incremental() %}coalesce(q.{{ status }}_at_end, 0) + {% endif %}sum(coalesce(c.{{ status }}_change, 0)) over (
             partition by g.model_unique_id, g.rule_name
@@ -337,11 +325,18 @@ counted as (
         o.oldest_opened_at,
         c.severity as _sluice_event_severity,
         c.owner as _sluice_event_owner
+        {%- endif %}
     from grid as g
     left join changes as c
         on c.invocation_id = g.invocation_id
         and c.model_unique_id = g.model_unique_id
         and c.rule_name = g.rule_name
+    {%- if recorded %}
+    left join queues as q
+        on q.invocation_id = g.invocation_id
+        and q.model_unique_id = g.model_unique_id
+        and q.rule_name = g.rule_name
+    {%- else %}
     left join oldest as o
         on o.invocation_id = g.invocation_id
         and o.model_unique_id = g.model_unique_id
@@ -349,8 +344,8 @@ counted as (
     {%- if is_incremental() %}
     left join carried as q on q.model_unique_id = g.model_unique_id and q.rule_name = g.rule_name
     {%- endif %}
+    {%- endif %}
 ),
-{%- endif %}
 
 -- each build's duration and its data's freshness lag (macros/metrics/_sluice_metrics_latency_sql.sql)
 latency as (

@@ -61,11 +61,9 @@ class ModelMetrics:
 
     model: str
     system: str
-    builds: int
     rows: dict[str, int]
     """``ROW_COUNTERS`` name -> rows."""
     last_build_timestamp: float
-    rows_held_last_build: int
     last_build_duration_seconds: float | None = None
     """The latest build's ``build_duration_seconds`` (None: recorded before that column)."""
 
@@ -99,24 +97,19 @@ class OperationalMetrics:
     freshness: tuple[ModelFreshness, ...] = ()
 
 
-def _owned(rules: Sequence[RuleMetrics]) -> list[tuple[str, int]]:
-    """Per model, severity and owner of ``rules`` (sorted by model): the labels and the
-    exceptions open."""
-    open_by: dict[tuple[str, str, str], int] = {}
-    for r in rules:
-        key = (r.model, r.severity, r.owner)
-        open_by[key] = open_by.get(key, 0) + r.open
-    return [
-        (f'model="{label(m)}",severity="{label(s)}",owner="{label(o)}"', n)
-        for (m, s, o), n in sorted(open_by.items())
-    ]
+def _rule_labels(r: RuleMetrics) -> str:
+    return (
+        f'model="{label(r.model)}",rule="{label(r.rule)}",severity="{label(r.severity)}",'
+        f'owner="{label(r.owner)}"'
+    )
 
 
 def render_operational(metrics: OperationalMetrics, sources: Sequence[SourceLag] = ()) -> str:
-    """The queue depth per rule (model, rule) and per model, severity and owner; everything
-    else per model (model), the model's system once in ``sluice_model_info``, and the sources'
-    freshness per source (source): the file stays small (under 1 MB for 500 models of 8
-    rules)."""
+    """The queue depth per rule (model, rule, severity, owner); everything else per model
+    (model), the model's system once in ``sluice_model_info``, and the sources' freshness per
+    source (source): the file stays small (under 1 MB for 500 models of 8 rules). What
+    PromQL derives from these (the builds per model from the changes of the latest build's
+    time, the rows a build held from the increase of the rows held) is not written again."""
     rules = sorted(metrics.rules, key=lambda r: (r.model, r.rule))
     by_model: dict[str, list[RuleMetrics]] = {}
     for r in rules:
@@ -128,7 +121,6 @@ def render_operational(metrics: OperationalMetrics, sources: Sequence[SourceLag]
     of = [by_model.get(n, []) for n in names]
     ages = [[r.oldest_open_seconds for r in rs if r.oldest_open_seconds is not None] for rs in of]
     built = [runs.get(n) for n in names]
-    owned = _owned(rules)
     # (name, type, help, labels, values): one family each, in this order
     families: list[tuple[str, str, str, list[str], Sequence[float | None]]] = [
         ("sluice_model_info", "gauge",
@@ -136,11 +128,7 @@ def render_operational(metrics: OperationalMetrics, sources: Sequence[SourceLag]
          [f'model="{label(n)}",system="{label(systems[n])}"' for n in names], [1] * len(names)),
         ("sluice_exceptions_open", "gauge",
          "Open exceptions of the rule (the queue depth).",
-         [f'model="{label(r.model)}",rule="{label(r.rule)}"' for r in rules],
-         [r.open for r in rules]),
-        ("sluice_exceptions_open_by_owner", "gauge",
-         "Open exceptions of the model's rules of one severity and owner.",
-         [where for where, _ in owned], [n for _, n in owned]),
+         [_rule_labels(r) for r in rules], [r.open for r in rules]),
         ("sluice_exceptions_dead_letter", "gauge", "Exceptions of the model in dead_letter.",
          per_model, [sum(r.dead_letter for r in rs) for rs in of]),
         ("sluice_exceptions_oldest_open_age_seconds", "gauge",
@@ -149,13 +137,9 @@ def render_operational(metrics: OperationalMetrics, sources: Sequence[SourceLag]
         *((f"sluice_exceptions_{name}_total", "counter", help_text,
            per_model, [sum(r.counts.get(name, 0) for r in rs) for rs in of])
           for name, help_text in EXCEPTION_COUNTERS),
-        ("sluice_model_builds_total", "counter", "Recorded builds of the sluice model.",
-         per_model, [m.builds if m else 0 for m in built]),
         *((f"sluice_model_rows_{name}_total", "counter", help_text,
            per_model, [m.rows.get(name, 0) if m else 0 for m in built])
           for name, help_text in ROW_COUNTERS),
-        ("sluice_model_rows_held_last_build", "gauge", "Rows the model's latest build held back.",
-         per_model, [m.rows_held_last_build if m else None for m in built]),
         ("sluice_model_last_build_timestamp_seconds", "gauge",
          "When the model's latest build recorded its run (Unix time).",
          per_model, [m.last_build_timestamp if m else None for m in built]),

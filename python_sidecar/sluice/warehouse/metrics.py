@@ -134,13 +134,12 @@ def _queue_from_events_sql(events: str) -> str:
 
 
 def _models_sql(runs: str, with_duration: bool = True) -> str:
-    """Per model: its builds and their rows, its latest build's time, rows held and duration
-    (``with_duration`` false: a table written before ``build_duration_seconds``)."""
+    """Per model: its builds' rows, its latest build's time and duration (``with_duration``
+    false: a table written before ``build_duration_seconds``)."""
     duration = "build_duration_seconds" if with_duration else "null"
     return f"""
-        select model_unique_id, max(model_name), count(*), sum(rows_in), sum(rows_published),
+        select model_unique_id, max(model_name), sum(rows_in), sum(rows_published),
             sum(rows_held), sum(rows_set_aside), sum(rows_flagged), max(built_at),
-            max(case when sluice_rn = 1 then rows_held end),
             max(case when sluice_rn = 1 then {duration} end)
         from (
             select r.*, coalesce(r.finished_at, r.run_started_at) as built_at,
@@ -236,12 +235,11 @@ def read_operational_metrics(
         if wh.table_exists(schema, runs_table):
             timed = "build_duration_seconds" in wh.columns(schema, runs_table)
             for row in wh.query(_models_sql(wh.relation(schema, runs_table), timed)):
-                model_id, model, builds, *rows, last_at, held_last, duration = row
+                model_id, model, *rows, last_at, duration = row
                 models.append(
                     ModelMetrics(
                         model=str(model),
                         system=systems.get(model_id, ""),
-                        builds=int(builds),
                         rows=dict(
                             zip(
                                 ("in", "published", "held", "set_aside", "flagged"),
@@ -250,7 +248,6 @@ def read_operational_metrics(
                             )
                         ),
                         last_build_timestamp=_utc(last_at).timestamp() if last_at else 0.0,
-                        rows_held_last_build=int(held_last or 0),
                         last_build_duration_seconds=(None if duration is None else float(duration)),
                     )
                 )
