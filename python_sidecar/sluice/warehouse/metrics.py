@@ -67,6 +67,19 @@ def _oldest_sql(events: str) -> str:
     """
 
 
+def _ranked_runs_sql(runs: str) -> str:
+    """Each run of ``runs`` with its model's ``built_at`` (when it recorded the run) and its
+    rank among the model's runs, newest first (``sluice_rn`` 1: the latest)."""
+    return f"""
+        select r.*, coalesce(r.finished_at, r.run_started_at) as built_at,
+            row_number() over (
+                partition by r.model_unique_id
+                order by coalesce(r.finished_at, r.run_started_at) desc, r.invocation_id desc
+            ) as sluice_rn
+        from {runs} as r
+    """
+
+
 def _queues_sql(runs: str, queues: str) -> str:
     """Per model, the queue its latest build recorded: one row per rule (model, rule, open,
     dead-lettered, when the oldest open one opened), and the model's own row (rule NULL) that
@@ -75,21 +88,10 @@ def _queues_sql(runs: str, queues: str) -> str:
     return f"""
         select r.model_unique_id, q.rule_name, q.open_at_end, q.dead_letter_at_end,
             q.oldest_opened_at, q.invocation_id
-        from (
-            select model_unique_id, invocation_id
-            from (
-                select r.model_unique_id, r.invocation_id,
-                    row_number() over (
-                        partition by r.model_unique_id
-                        order by coalesce(r.finished_at, r.run_started_at) desc,
-                            r.invocation_id desc
-                    ) as sluice_rn
-                from {runs} as r
-            ) as r
-            where sluice_rn = 1
-        ) as r
+        from ({_ranked_runs_sql(runs)}) as r
         left join {queues} as q
             on q.model_unique_id = r.model_unique_id and q.invocation_id = r.invocation_id
+        where r.sluice_rn = 1
     """
 
 
@@ -120,8 +122,8 @@ def _recorded_queues(wh: Warehouse, schema: str, events: str) -> dict[tuple[str,
 def _queue_from_events_sql(events: str) -> str:
     """Per model and rule: the exceptions open and dead-lettered now, from the status events."""
     queue = ",\n".join(
-        f"sum(case when {_STATUS} and e.to_status = '{s}' then 1 else 0 end)"
-        f" - sum(case when {_STATUS} and e.from_status = '{s}' then 1 else 0 end)"
+        f"sum(case when e.to_status = '{s}' then 1 else 0 end)"
+        f" - sum(case when e.from_status = '{s}' then 1 else 0 end)"
         for s in ("open", "dead_letter")
     )
     return f"""
@@ -141,14 +143,7 @@ def _models_sql(runs: str, with_duration: bool = True) -> str:
         select model_unique_id, max(model_name), sum(rows_in), sum(rows_published),
             sum(rows_held), sum(rows_set_aside), sum(rows_flagged), max(built_at),
             max(case when sluice_rn = 1 then {duration} end)
-        from (
-            select r.*, coalesce(r.finished_at, r.run_started_at) as built_at,
-                row_number() over (
-                    partition by r.model_unique_id
-                    order by coalesce(r.finished_at, r.run_started_at) desc, r.invocation_id desc
-                ) as sluice_rn
-            from {runs} as r
-        ) as r
+        from ({_ranked_runs_sql(runs)}) as r
         group by model_unique_id
     """
 
@@ -279,16 +274,7 @@ def read_recent_builds(
             return {}
         rows = wh.query(f"""
             select model_unique_id, rows_in, rows_held, built_at
-            from (
-                select r.model_unique_id, r.rows_in, r.rows_held,
-                    coalesce(r.finished_at, r.run_started_at) as built_at,
-                    row_number() over (
-                        partition by r.model_unique_id
-                        order by coalesce(r.finished_at, r.run_started_at) desc,
-                            r.invocation_id desc
-                    ) as sluice_rn
-                from {wh.relation(schema, runs_table)} as r
-            ) as r
+            from ({_ranked_runs_sql(wh.relation(schema, runs_table))}) as r
             where sluice_rn <= {int(limit)}
             order by model_unique_id, sluice_rn
         """)
