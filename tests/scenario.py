@@ -3,6 +3,8 @@ customers, with one injected fault per error class and one rule per route."""
 
 from __future__ import annotations
 
+from sluice.audit.chain import redaction_marker
+
 from tests.dbt_harness import DbtProject
 
 ORDERS_HEADER = "order_id,customer_id,status,amount,order_date,loaded_at"
@@ -112,3 +114,15 @@ def published(project: DbtProject) -> list[tuple]:
     return project.query(
         "select order_id, customer_id, status, amount, order_date, loaded_at from {schema}.orders order by 1, 6"
     )
+
+
+def event_key(key: str) -> str:
+    """How the history (sluice_exception_events) stores the record key ``key``: its redaction
+    marker, never the key in clear."""
+    return redaction_marker(key)
+
+
+def clear_keys(project: DbtProject, quarantine: str = "orders__quarantine") -> dict[str, str]:
+    """marker -> record key in clear, for every record key the quarantine holds."""
+    keys = project.query(f"select distinct record_key from {{schema}}.{quarantine}")
+    return {event_key(str(k)): str(k) for (k,) in keys}

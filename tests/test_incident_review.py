@@ -118,6 +118,10 @@ def test_a_review_lists_exactly_the_events_of_its_incident(make_project, capsys,
     assert sorted(s["exception_id"] for s in review["still_open"]) == sorted(e for (e,) in open_now)
     assert held[0] not in {s["exception_id"] for s in review["still_open"]}
     assert len(review["still_open"]) > 0
+    # record keys in clear, from the quarantine: the history keeps only their markers
+    keys = dict(project.query("select exception_id, record_key from {schema}.orders__quarantine"))
+    for entry in review["events"] + review["still_open"]:
+        assert entry["record_key"] == keys[entry["exception_id"]], entry
     assert review["recurring"] == []
 
     code, out, err = _review(project, capsys, incident_b)

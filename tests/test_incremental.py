@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tests import scenario
 from tests.dbt_harness import SNOWFLAKE_TOO
 
 RAW = """event_id,account,amount,loaded_at
@@ -212,5 +213,6 @@ def test_incremental_builds_replay_dead_letters_and_recover_them_once_fixed(make
     ) == [("[2]", "recovered", 1), ("[5]", "dead_letter", 1)]
     assert project.query(
         "select from_status, to_status from {schema}.sluice_exception_events "
-        "where record_key = '[2]' and event_type = 'status' order by event_at"
+        f"where record_key = '{scenario.event_key('[2]')}' and event_type = 'status' "
+        "order by event_at"
     ) == [(None, "dead_letter"), ("dead_letter", "recovered")]

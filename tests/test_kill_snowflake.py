@@ -80,7 +80,7 @@ def test_a_snowflake_build_killed_at_its_critical_statements(make_project, fakes
     assert exceptions_without_history(project, "orders") == 0
     events = project.query(
         "select count(*), count(distinct event_id) from {schema}.sluice_exception_events "
-        "where record_key = '[7]'"
+        f"where record_key = '{scenario.event_key('[7]')}'"
     )[0]
     assert events == (1, 1)
     # the rerun dropped its scratch tables; the killed build's stay, named by its invocation
@@ -142,7 +142,7 @@ def test_a_snowflake_build_killed_while_it_applies_a_decision(make_project, fake
     ) == [("released",)]
     assert project.query(
         "select event_type, from_status, to_status from {schema}.sluice_exception_events "
-        "where record_key = '[7]' and event_type <> 'published' "
+        f"where record_key = '{scenario.event_key('[7]')}' and event_type <> 'published' "
         "order by event_type, coalesce(from_status, '')"
     ) == [("decided", "open", "released"), ("status", None, "open"), ("status", "open", "released")]
 
@@ -199,7 +199,7 @@ def test_a_snowflake_build_killed_once_a_decision_is_applied_keeps_its_status_ev
     assert exceptions_without_history(project, "orders") == 0
     assert project.query(
         "select event_type, from_status, to_status from {schema}.sluice_exception_events "
-        "where record_key = '[7]' and event_type <> 'published' "
+        f"where record_key = '{scenario.event_key('[7]')}' and event_type <> 'published' "
         "order by event_type, coalesce(from_status, '')"
     ) == [("decided", "open", "released"), ("status", None, "open"), ("status", "open", "released")]
     code = main(

@@ -21,11 +21,18 @@ def _status(project, key, rule):
 
 
 def _events(project, key=None):
-    where = f"where record_key = '[{key}]'" if key else ""
-    return project.query(
-        "select record_key, rule_name, from_status, to_status, actor, reason, event_type "
-        f"from {{schema}}.sluice_exception_events {where} order by event_at, event_type, to_status"
-    )
+    """The history (of record ``key``), each record key back in clear: the history holds only
+    its marker."""
+    where = f"where record_key = '{scenario.event_key(f'[{key}]')}'" if key else ""
+    clear = scenario.clear_keys(project)
+    return [
+        (clear[r[0]], *r[1:])
+        for r in project.query(
+            "select record_key, rule_name, from_status, to_status, actor, reason, event_type "
+            f"from {{schema}}.sluice_exception_events {where} "
+            "order by event_at, event_type, to_status"
+        )
+    ]
 
 
 def _decide(project, key, rule, decision, by="ana@finance", reason="checked with the ERP team"):
@@ -98,7 +105,7 @@ def test_statuses_a_build_changes_without_decisions_each_leave_one_event(make_pr
             "select max(case when to_status = '" + left + "' then event_at end), "
             "max(case when from_status = '" + left + "' then from_status_at end) "
             "from {schema}.sluice_exception_events "
-            f"where record_key = '[{key}]' and event_type = 'status'"
+            f"where record_key = '{scenario.event_key(f'[{key}]')}' and event_type = 'status'"
         )[0]
         assert entered is not None and reopened_from == entered, (key, entered, reopened_from)
 
@@ -389,7 +396,8 @@ def test_a_release_while_the_gate_holds_is_decided_then_held_then_published(make
             (kind, before, after, actor, event_at, gate[inv])
             for kind, before, after, actor, event_at, inv in project.query(
                 "select event_type, from_status, to_status, actor, event_at, invocation_id "
-                "from {schema}.sluice_exception_events where record_key = '[4]' "
+                "from {schema}.sluice_exception_events "
+                f"where record_key = '{scenario.event_key('[4]')}' "
                 "order by event_at, event_type"
             )
         ]

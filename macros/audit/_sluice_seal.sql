@@ -179,6 +179,16 @@
 {% endmacro %}
 
 
+{#- An evidence value as its redaction marker (the prefix and the value's digest): what the
+    history stores of a record key, so that no event holds one in clear and redacting an
+    exception never rewrites its history. NULL and markers stay as they are. -#}
+{% macro _sluice_redaction_sql(expr) %}
+  {%- set prefix = sluice._sluice_redaction_prefix() -%}
+  {%- set text = 'cast(' ~ expr ~ ' as ' ~ dbt.type_string() ~ ')' -%}
+  {{ return("(case when " ~ text ~ " is null or substring(" ~ text ~ ", 1, " ~ (prefix | length) ~ ") = '" ~ prefix ~ "' then " ~ text ~ " else " ~ dbt.concat(["'" ~ prefix ~ "'", dbt.hash(text)]) ~ " end)") }}
+{% endmacro %}
+
+
 {#- The text that starts a redacted evidence value; the value's digest follows it. -#}
 {% macro _sluice_redaction_prefix() %}
   {{ return('sluice:redacted:') }}

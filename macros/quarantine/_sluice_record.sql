@@ -112,7 +112,7 @@
   {%- set _sql0 -%}
     insert into {{ events }} ({{ sluice._sluice_events_columns() | map(attribute=0) | join(', ') }})
     select
-      {{ decided_id }}, q.exception_id, q.model_name, q.model_unique_id, q.record_key, q.record_copy,
+      {{ decided_id }}, q.exception_id, q.model_name, q.model_unique_id, {{ sluice._sluice_redaction_sql('q.record_key') }}, q.record_copy,
       q.rule_name, q.error_class, q.severity, q.route, q.owner,
       q.status, {{ decided_status }}, (case when d.decision = 'retry' then 0 else q.attempt_count end), {{ inv }},
       d.decided_at, d.decided_by, d.reason, 'decided', cast(null as {{ dbt.type_timestamp() }})
@@ -140,7 +140,7 @@
   {%- set _sql2 -%}
     insert into {{ events }} ({{ sluice._sluice_events_columns() | map(attribute=0) | join(', ') }})
     select
-      {{ refused_id }}, q.exception_id, q.model_name, q.model_unique_id, q.record_key, q.record_copy,
+      {{ refused_id }}, q.exception_id, q.model_name, q.model_unique_id, {{ sluice._sluice_redaction_sql('q.record_key') }}, q.record_copy,
       q.rule_name, q.error_class, q.severity, q.route, q.owner,
       q.status, q.status, q.attempt_count, {{ inv }},
       {{ now }}, 'sluice', {{ refused_reason }}, 'refused', cast(null as {{ dbt.type_timestamp() }})
@@ -205,7 +205,8 @@
       `from_status_at`, the time of the exception's latest status event into the status it
       leaves (NULL for a new exception), so that a spell is read from one event;
     - `published`: the first passing build that publishes a released record's row.
-    A reviewer's `decided` event is written where the decision is applied
+    Every event's `record_key` is the key's redaction marker (sluice._sluice_redaction_sql): the
+    history holds no record key in clear, the quarantine does. A reviewer's `decided` event is written where the decision is applied
     (sluice._sluice_apply_decisions_sql). Every statement of the record that changes a status
     sets `status_invocation_id` to this build's invocation, so unless statuses changed before the
     audit (`changed_before_audit`: decisions applied, records moved to a new identity), only those
@@ -213,7 +214,7 @@
 {% macro _sluice_record_events_sql(spec, quarantine, before, events, published=false, changed_before_audit=true) %}
   {%- set inv = sluice._sluice_lit(invocation_id) -%}
   {%- set cols = sluice._sluice_events_columns() | map(attribute=0) | join(', ') -%}
-  {%- set base = "q.exception_id, q.model_name, q.model_unique_id, q.record_key, q.record_copy, q.rule_name, q.error_class, q.severity, q.route, q.owner" -%}
+  {%- set base = "q.exception_id, q.model_name, q.model_unique_id, " ~ sluice._sluice_redaction_sql('q.record_key') ~ ", q.record_copy, q.rule_name, q.error_class, q.severity, q.route, q.owner" -%}
   {%- set status_id = dbt.hash(dbt.concat(["q.exception_id", "'|'", inv, "'|'", "q.status"])) -%}
   {%- set published_id = dbt.hash(dbt.concat(["q.exception_id", "'|published|'", "q.status_invocation_id"])) -%}
   {%- set mid = sluice._sluice_lit(model.unique_id) -%}

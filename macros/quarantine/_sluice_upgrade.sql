@@ -114,7 +114,7 @@
     {%- set update -%}
     update {{ rel }} as t set
       {%- for c in columns %}
-      {{ c }} = u.{{ 'new_id' if c == 'exception_id' else 'new_key' }}{{ "," if not loop.last }}
+      {{ c }} = {{ 'u.new_id' if c == 'exception_id' else sluice._sluice_redaction_sql('u.new_key') if rel == events else 'u.new_key' }}{{ "," if not loop.last }}
       {%- endfor %}
     from {{ upgrade }} as u
     where t.exception_id = u.legacy_id and u.legacy_id <> u.new_id
@@ -139,17 +139,17 @@
   {%- set here_id = dbt.hash(dbt.concat(["u.new_id", "'|rekeyed from|'", "u.legacy_id"])) -%}
   {%- set _sql -%}
     insert into {{ events }} ({{ sluice._sluice_events_columns() | map(attribute=0) | join(', ') }})
-    select {{ away_id }}, u.legacy_id, {{ base }}, q.record_key, {{ tail }},
+    select {{ away_id }}, u.legacy_id, {{ base }}, {{ sluice._sluice_redaction_sql('q.record_key') }}, {{ tail }},
       q.status, 'withdrawn', q.attempt_count, {{ inv }}, {{ now }}, 'sluice',
-      {{ dbt.concat(["'record identity moved to exception '", "u.new_id", "' (record key '", "u.new_key", "')'"]) }}, 'rekeyed', cast(null as {{ dbt.type_timestamp() }})
+      {{ dbt.concat(["'record identity moved to exception '", "u.new_id"]) }}, 'rekeyed', cast(null as {{ dbt.type_timestamp() }})
     from {{ upgrade }} as u
     join {{ quarantine }} as q on q.exception_id = u.legacy_id
     where u.legacy_id <> u.new_id
       and not exists (select 1 from {{ events }} as e where e.event_id = {{ away_id }})
     union all
-    select {{ here_id }}, u.new_id, {{ base }}, u.new_key, {{ tail }},
+    select {{ here_id }}, u.new_id, {{ base }}, {{ sluice._sluice_redaction_sql('u.new_key') }}, {{ tail }},
       q.status, q.status, q.attempt_count, {{ inv }}, {{ now }}, 'sluice',
-      {{ dbt.concat(["'record identity moved from exception '", "u.legacy_id", "' (record key '", "q.record_key", "')'"]) }}, 'rekeyed', cast(null as {{ dbt.type_timestamp() }})
+      {{ dbt.concat(["'record identity moved from exception '", "u.legacy_id"]) }}, 'rekeyed', cast(null as {{ dbt.type_timestamp() }})
     from {{ upgrade }} as u
     join {{ quarantine }} as q on q.exception_id = u.legacy_id
     where u.legacy_id <> u.new_id and u._sluice_rank = 1

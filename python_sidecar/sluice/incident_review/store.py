@@ -1,12 +1,13 @@
 """What a post-incident review reads from the warehouse: every recorded incident
 (:mod:`sluice.warehouse.incidents`), the opening build's ``sluice_runs`` rows, the exception
-events of the incident's models from its start on, their exceptions not decided yet, the
-alerts ``sluice build`` recorded (``sluice_build_alerts``) and the decisions with their
-approvals (:mod:`sluice.review.store`)."""
+events of the incident's models from its start on, their exceptions not decided yet (with their
+record keys from the quarantines: the history keeps only their markers), the alerts ``sluice
+build`` recorded (``sluice_build_alerts``) and the decisions with their approvals
+(:mod:`sluice.review.store`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -29,6 +30,7 @@ from sluice.warehouse.build_record import ALERTS_TABLE
 from sluice.warehouse.connection import describe_error
 from sluice.warehouse.incidents import read_all_incidents
 from sluice.warehouse.records import utc
+from sluice.warehouse.sluice_tables import quarantine_relations, query_relation
 
 EVENT_COLUMNS: Final = (
     "event_id",
@@ -67,15 +69,36 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def read_events(wh: Warehouse, models: Sequence[str], since: datetime) -> list[ExceptionEvent]:
-    """The exception events of ``models`` at or after ``since``."""
+def read_record_keys(wh: Warehouse, models: Sequence[str]) -> dict[str, str]:
+    """exception_id -> record key of the exceptions of ``models`` their quarantines still hold:
+    the history stores each key as its redaction marker, the quarantine in clear (or as its
+    own marker once redacted)."""
+    if not models:
+        return {}
+    keys: dict[str, str] = {}
+    sql = (
+        "select exception_id, record_key from {relation} "
+        f"where model_unique_id in ({_marks(models)})"
+    )
+    for relation in quarantine_relations(wh):
+        keys.update((str(r[0]), str(r[1])) for r in query_relation(wh, relation, sql, (*models,)))
+    return keys
+
+
+def read_events(
+    wh: Warehouse, models: Sequence[str], since: datetime, keys: Mapping[str, str]
+) -> list[ExceptionEvent]:
+    """The exception events of ``models`` at or after ``since``, each with its record key from
+    ``keys`` (:func:`read_record_keys`), else the marker the event keeps. A model's summary
+    events (retention's: no exception) are not an exception's."""
     project = wh.project
     schema, table = project.sluice_schema(), project.settings.events_table
     if not models or not wh.table_exists(schema, table):
         return []
     rows = wh.query(
         f"select {', '.join(EVENT_COLUMNS)} from {wh.relation(schema, table)} "
-        f"where model_unique_id in ({_marks(models)}) and event_at >= %s",
+        f"where model_unique_id in ({_marks(models)}) and event_at >= %s "
+        "and exception_id is not null",
         (*models, _naive(since)),
     )
     return [
@@ -84,7 +107,7 @@ def read_events(wh: Warehouse, models: Sequence[str], since: datetime) -> list[E
             exception_id=str(r[1]),
             model_unique_id=str(r[2]),
             model_name=str(r[3] or r[2]),
-            record_key=str(r[4]),
+            record_key=keys.get(str(r[1]), str(r[4])),
             record_copy=int(r[5] or 1),
             rule_name=str(r[6] or ""),
             error_class=str(r[7] or ""),
@@ -102,9 +125,9 @@ def read_events(wh: Warehouse, models: Sequence[str], since: datetime) -> list[E
     ]
 
 
-def read_open(wh: Warehouse, models: Sequence[str]) -> list[StillOpen]:
+def read_open(wh: Warehouse, models: Sequence[str], keys: Mapping[str, str]) -> list[StillOpen]:
     """The exceptions of ``models`` whose latest status event moved them into ``open`` or
-    ``dead_letter``, with their first status event."""
+    ``dead_letter``, with their first status event and their record key from ``keys``."""
     project = wh.project
     schema, table = project.sluice_schema(), project.settings.events_table
     if not models or not wh.table_exists(schema, table):
@@ -133,7 +156,7 @@ def read_open(wh: Warehouse, models: Sequence[str]) -> list[StillOpen]:
             model_unique_id=str(r[1]),
             model_name=str(r[2] or r[1]),
             rule_name=str(r[3] or ""),
-            record_key=str(r[4]),
+            record_key=keys.get(str(r[0]), str(r[4])),
             status=str(r[5]),
             since=since,
             first_seen_at=first,
@@ -178,9 +201,10 @@ def read_review(wh: Warehouse, incident_id: str, *, now: datetime | None = None)
         start = span_start(incident, runs)
         models = cause_models(incident)
         nodes = tuple(dict.fromkeys(c.node_unique_id for c in incident.causes))
-        events = read_events(wh, models, start)
+        keys = read_record_keys(wh, models)
+        events = read_events(wh, models, start, keys)
         alerts = read_alerts(wh, nodes, start)
-        open_now = read_open(wh, models)
+        open_now = read_open(wh, models, keys)
         decided = {e.exception_id for e in events if e.event_type == DECIDED}
         requests = (
             [q for q in ReviewStore(wh).requests() if q.exception_id in decided] if decided else []

@@ -10,8 +10,10 @@ are never touched.
 A redaction is the one of ``sluice review forget`` (:func:`sluice.review.forget.redact_evidence`):
 the quarantine's evidence, the history's and the decisions' evidence become redaction markers,
 so the trail still verifies. A deleted exception's rows in the history and the decisions stay,
-redacted the same way. Each exception changed gets one ``retained`` event, sealed by its model's
-next build. One transaction; a second run changes nothing.
+redacted the same way (a build writes the history's record keys as markers already, so there
+this is the decisions' reasons and an earlier release's events). Each model gets one
+``retained`` event per policy applied, counting the exceptions it redacted or deleted and naming
+the cut-off, sealed by the model's next build. One transaction; a second run changes nothing.
 
 It all happens in the warehouse, by condition: what is due is a condition on the quarantine's
 own columns (closed, ``status_changed_at`` before the cut-off of its model's policy, its evidence
@@ -139,6 +141,16 @@ DELETED: Final = "deleted"
 REDACTED: Final = "redacted"
 
 
+def _summary(what: str, cut: datetime, reason: str) -> tuple[str, str]:
+    """The reason of a model's ``retained`` event, around the count of its exceptions:
+    ``retention deleted: 12 exception(s) closed before 2025-12-08 10:00:00 UTC (closed for more
+    than 365d)``."""
+    return (
+        f"retention {what}: ",
+        f" exception(s) closed before {cut:%Y-%m-%d %H:%M:%S} UTC ({reason.split(': ', 1)[1]})",
+    )
+
+
 def _due(relations: Sequence[str], policies: Policies, stamp: datetime) -> list[tuple[str, Chosen]]:
     """(what, the exceptions it is due for) per quarantine relation and policy: the project's
     policy for the models without their own, each model's own for it."""
@@ -163,15 +175,21 @@ def _due(relations: Sequence[str], policies: Policies, stamp: datetime) -> list[
                 cut = stamp - policy.delete_after
                 reason = f"retention deleted: closed for more than {_span(policy.delete_after)}"
                 where = f"{base} and {before}"
-                due.append((DELETED, Chosen(relation, where, (*params, cut), reason, redact=False)))
+                chosen = Chosen(
+                    relation, where, (*params, cut), reason, False, _summary(DELETED, cut, reason)
+                )
+                due.append((DELETED, chosen))
             if policy.redact_after is not None:
+                cut = stamp - policy.redact_after
                 where = f"{base} and {before} and {not_redacted}"
-                values: tuple[Any, ...] = (*params, stamp - policy.redact_after)
+                values: tuple[Any, ...] = (*params, cut)
                 if policy.delete_after is not None:  # not what is deleted anyway
                     where += f" and not ({before})"
                     values += (stamp - policy.delete_after,)
                 reason = f"retention redacted: closed for more than {_span(policy.redact_after)}"
-                due.append((REDACTED, Chosen(relation, where, values, reason)))
+                summary = _summary(REDACTED, cut, reason)
+                chosen = Chosen(relation, where, values, reason, True, summary)
+                due.append((REDACTED, chosen))
     return due
 
 
@@ -206,7 +224,7 @@ def apply(
             if dry_run or not work:
                 return result
             refuse_clear_seals(store, work)
-            redact_evidence(store, work, RETAINED, by, stamp)
+            redact_evidence(store, work, RETAINED, by, stamp, per_exception=False)
             for relation in sorted({c.relation for c in work if not c.redact}):
                 gone = [c for c in work if not c.redact and c.relation == relation]
                 wh.execute(

@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from sluice.audit.chain import redaction_marker
-from sluice.audit.sql import literal, md5_sql, redaction_sql
+from sluice.audit.sql import literal, md5_sql, redacted_sql, redaction_sql
 from sluice.audit.store import trail_tables
 from sluice.errors import InputError, SluiceError
 from sluice.review.store import ReviewStore
@@ -128,6 +128,8 @@ class Chosen:
     reason: str
     redact: bool = True
     """Whether their evidence in the quarantine is redacted too (not when they are deleted)."""
+    summary: tuple[str, str] = ("", "")
+    """The text before and after their count in the reason of a summary event."""
 
 
 def _ids(chosen: Sequence[Chosen]) -> tuple[str, list[Any]]:
@@ -169,12 +171,19 @@ def _event_select(wh: Any, chosen: Chosen) -> str:
 
 
 def redact_evidence(
-    store: ReviewStore, chosen: Sequence[Chosen], event_type: str, by: str, stamp: datetime
+    store: ReviewStore,
+    chosen: Sequence[Chosen],
+    event_type: str,
+    by: str,
+    stamp: datetime,
+    *,
+    per_exception: bool = True,
 ) -> None:
     """Replace the evidence of the chosen exceptions by redaction markers in the history, the
-    decisions and (those with ``redact``) their quarantines, and append one ``event_type`` event
-    for each: a statement per table, whatever the number of exceptions. The caller holds the
-    transaction."""
+    decisions and (those with ``redact``) their quarantines, and append ``event_type`` events:
+    one for each exception, or with ``per_exception`` false one per model and entry of
+    ``chosen`` counting them (:func:`_summary_select`). A statement per table, whatever the
+    number of exceptions. The caller holds the transaction."""
     if not chosen:
         return
     wh = store.wh
@@ -188,13 +197,28 @@ def redact_evidence(
     if wh.table_exists(schema, project.settings.decisions_table):
         redactions.append((store.decisions_relation, _DECISION_EVIDENCE))
     for relation, columns in redactions:
+        # only the rows still holding a value in clear: a build writes the history's record
+        # keys as markers, so there these are decisions' reasons and an earlier release's events
         sets = ", ".join(f"{c} = {redaction_sql(c)}" for c in columns)
-        wh.execute(f"update {relation} set {sets} where exception_id in ({ids})", ids_params)
+        clear = " and ".join(redacted_sql(c) for c in columns)
+        wh.execute(
+            f"update {relation} set {sets} where not ({clear}) and exception_id in ({ids})",
+            ids_params,
+        )
     salt = f"|{event_type}|{uuid.uuid4().hex}"
+    if per_exception:
+        selects = [_event_select(wh, c) for c in chosen]
+        params = [p for c in chosen for p in (salt, stamp, by, c.reason, event_type, *c.params)]
+    else:
+        selects = [_summary_select(wh, c) for c in chosen]
+        params = [
+            p
+            for i, c in enumerate(chosen)
+            for p in (f"{salt}|{i}", stamp, by, *c.summary, event_type, *c.params)
+        ]
     wh.execute(
-        f"insert into {events} ({', '.join(_EVENT_COLUMNS)}) "
-        + " union all ".join(_event_select(wh, c) for c in chosen),
-        [p for c in chosen for p in (salt, stamp, by, c.reason, event_type, *c.params)],
+        f"insert into {events} ({', '.join(_EVENT_COLUMNS)}) " + " union all ".join(selects),
+        params,
     )
     sets = ", ".join(f"{c} = {redaction_sql(c)}" for c in QUARANTINE_EVIDENCE)
     for relation in sorted({c.relation for c in chosen if c.redact}):
@@ -203,6 +227,33 @@ def redact_evidence(
             f"update {relation} set {sets} where " + " or ".join(f"({c.where})" for c in mine),
             [p for c in mine for p in c.params],
         )
+
+
+def _summary_select(wh: Any, chosen: Chosen) -> str:
+    """One event per model of the chosen exceptions, saying how many there are: no exception,
+    record or status of its own, the count between the two parts of ``chosen.summary`` in its
+    reason; ``%s`` for the id's salt, the time, the actor, the reason's two parts and the event
+    type, then the condition's parameters."""
+    text = wh.types["text"]
+    none = f"cast(null as {text})"
+    count = f"cast(count(*) as {text})"
+    columns = {
+        "event_id": md5_sql(f"q.model_unique_id || cast(%s as {text})"),
+        "model_name": "max(q.model_name)",
+        "model_unique_id": "q.model_unique_id",
+        "record_copy": "cast(null as integer)",
+        "attempt_count": "cast(null as integer)",
+        "invocation_id": none,
+        "event_at": "cast(%s as timestamp)",
+        "actor": f"cast(%s as {text})",
+        "reason": f"cast(%s as {text}) || {count} || cast(%s as {text})",
+        "event_type": f"cast(%s as {text})",
+    }
+    select = ", ".join(columns.get(c, none) for c in _EVENT_COLUMNS)
+    return (
+        f"select {select} from {chosen.relation} as q where {chosen.where} "
+        "group by q.model_unique_id"
+    )
 
 
 def _count(store: ReviewStore, chosen: Sequence[Chosen]) -> tuple[int, int]:
