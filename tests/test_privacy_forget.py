@@ -4,8 +4,12 @@ intact, and a hand edit of redacted or erasure evidence is still reported."""
 
 from __future__ import annotations
 
+import html
+import json
+
 from sluice.audit.chain import REDACTED_PREFIX, redaction_marker
 from sluice.cli import main
+from sluice.destinations import REPORT_FILES
 
 from tests import scenario
 from tests.dbt_harness import SNOWFLAKE_TOO, DbtProject
@@ -117,6 +121,74 @@ def test_forget_redacts_one_record_everywhere_and_the_trail_verifies(make_projec
     )
     code, out = _sluice(project, capsys, "audit", "verify")
     assert code == 1 and decision in out, out
+
+
+def test_forget_redacts_the_key_in_the_reports_and_an_export_holds_no_evidence(
+    make_project, capsys
+):
+    project = make_project("duckdb")
+    scenario.setup(project)
+    project.dbt("build")
+    _decide(project, "4", REASON)
+    project.dbt("build")
+    out_dir = project.root / "reports"
+    code, out = _sluice(project, capsys, "report", "--output-dir", str(out_dir))
+    assert code in (0, 1), out
+    files = {fmt: out_dir / name for fmt, name in REPORT_FILES.items()}
+    held = [
+        r for rc in json.loads(files["json"].read_text())["root_causes"] for r in rc["held_records"]
+    ]
+    keys = {r["record_key"] for r in held}
+    assert len(keys) > 1, held  # one record forgotten, another left as it was
+    key = held[0]["record_key"]
+    gone = {r["exception_id"] for r in held if r["record_key"] == key}
+    before = {fmt: path.read_text() for fmt, path in files.items()}
+
+    # the trail's export holds the evidence's digests, never the evidence
+    export = project.root / "trail.jsonl"
+    code, out = _sluice(project, capsys, "audit", "export", "--output", str(export))
+    assert code == 0, out
+    text = export.read_text()
+    assert REASON not in text and redaction_marker(REASON) in text
+    assert '"[4]"' not in text and redaction_marker("[4]") in text
+
+    code, out = _sluice(
+        project,
+        capsys,
+        *("review", "forget", "--model", "orders", "--key", key),
+        *("--by", "dpo@shop", "--reason", "erasure request 19"),
+    )
+    assert code == 0, out
+    marker = redaction_marker(key)
+    assert all(f"redacted the record's key in {path.resolve()}" in out for path in files.values())
+    after = {fmt: path.read_text() for fmt, path in files.items()}
+    # impact.json: exactly the forgotten record's entries changed
+    redacted = [r for rc in json.loads(after["json"])["root_causes"] for r in rc["held_records"]]
+    assert redacted == [
+        {**r, "record_key": marker} if r["exception_id"] in gone else r for r in held
+    ]
+    # report.html and summary.md: the row or entry of each forgotten exception shows the marker,
+    # every other line is as it was
+    for fmt in ("html", "md"):
+        changed = [
+            (old, new)
+            for old, new in zip(before[fmt].splitlines(), after[fmt].splitlines(), strict=True)
+            if old != new
+        ]
+        assert changed, fmt
+        for old, new in changed:
+            assert marker in new and any(f"sluice review show {e}" in new for e in gone), new
+            assert new.replace(marker, "") == old.replace(
+                html.escape(key, quote=False) if fmt == "md" else html.escape(key), ""
+            ), (old, new)
+    # a second report lists it by its marker, and a second forget finds nothing more to do
+    code, out = _sluice(project, capsys, "report", "--output-dir", str(out_dir))
+    assert code in (0, 1), out
+    assert key not in {
+        r["record_key"]
+        for rc in json.loads(files["json"].read_text())["root_causes"]
+        for r in rc["held_records"]
+    }
 
 
 def test_forget_of_an_unknown_record_changes_nothing(make_project, capsys):

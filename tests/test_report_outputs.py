@@ -125,6 +125,7 @@ def test_previous_outputs_survive_a_refused_run(tmp_path: Path) -> None:
     assert sorted(p.name for p in (target / "sluice").iterdir()) == [
         "impact.json",
         "report.html",
+        "report_files.txt",  # the report files written, for `sluice review forget`
         "state.json",
         "state.json.lock",  # the state file's lock, kept for the next report
         "summary.md",

@@ -23,6 +23,7 @@ from sluice.audit.chain import (
     check_records,
     compare_with_copy,
     kept_seal,
+    redaction_marker,
     sort_findings,
     trail_head,
 )
@@ -219,7 +220,10 @@ def export_trail(trail: Trail, output: Path) -> ExportSummary:
     """Write the trail as JSON lines: every seal (``kind: seal``), every sealed record once with
     the row of its table that holds the content it sealed (``kind: record``; ``row`` is null
     when no such row is left: removed, edited, or replaced by sluice under a later seal), and
-    last the head (``kind: head``). Written to a temporary file renamed at the end: a failed
+    last the head (``kind: head``). Evidence columns (a chain's ``evidence``) are written as
+    their redaction markers, the digests the seals hold: an export is never a copy of the
+    evidence that erasure and retention would have to find. Written to a temporary file renamed
+    at the end: a failed
     export leaves nothing behind. The summary's ``records`` counts the record lines: on an
     intact trail, the sealed records ``sluice audit verify`` counts."""
     seals = trail.seals()
@@ -249,7 +253,10 @@ def export_trail(trail: Trail, output: Path) -> ExportSummary:
                             "record_hash": row[4],
                             "row": None
                             if key_value is None
-                            else {k: _json_value(v) for k, v in content.items()},
+                            else {
+                                k: redaction_marker(v) if k in spec.evidence else _json_value(v)
+                                for k, v in content.items()
+                            },
                         },
                     )
                     records += 1

@@ -17,9 +17,9 @@ def register(actions: Any) -> None:
         "forget",
         help=text,
         description=f"{text}: the quarantine's record key, failed value and row, the history's "
-        "record key and reasons, the decisions' reasons are replaced by redaction markers; the "
-        "audit trail still verifies, and an `erased` event records who, when and why. One "
-        "transaction.",
+        "and the decisions' reasons, and the key where a report file sluice wrote lists the "
+        "record are replaced by redaction markers; the audit trail still verifies, and an "
+        "`erased` event records who, when and why. One transaction in the warehouse.",
     )
     add_project_flags(sub)
     sub.add_argument("--model", required=True, help="the model (name or unique_id)")
@@ -50,4 +50,6 @@ def run(args: argparse.Namespace) -> int:
         f"{erasure.decisions} decision(s) redacted (now {erasure.marker}); "
         "the erasure is sealed at the model's next build"
     )
+    for path in erasure.report_files:
+        print(f"redacted the record's key in {path}")
     return 0

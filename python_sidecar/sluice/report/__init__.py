@@ -37,6 +37,7 @@ from sluice.errors import FileNotWritten, InputError
 from sluice.freshness.sources import as_utc
 from sluice.impact import ExposureImpact, ExposureStatus, Impact, ModelQuarantine, analyze
 from sluice.incidents import IncidentChange, assemble, patterns, track
+from sluice.privacy.files import remember
 from sluice.project import Project, ProjectFlags, load_project, parse_duration
 from sluice.report.document import SCHEMA_VERSION, build_document
 from sluice.report.history import History
@@ -448,6 +449,7 @@ def _write_report(
             _discard(staged)
             raise
         _commit(staged)
+    remember(project.target_path, [out_dir / FILE_NAMES[fmt] for fmt in chosen])
     head_note = None
     if wh is not None:
         from sluice.audit.heads import keep_head

@@ -145,3 +145,23 @@ def render_markdown(document: Document) -> str:
 def render_all(document: Document, formats: tuple[str, ...]) -> dict[str, str]:
     renderers = {"html": render_html, "json": render_json, "md": render_markdown}
     return {fmt: renderers[fmt](document) for fmt in formats}
+
+
+def redact_held_record(fmt: str, text: str, exception_id: str, marker: str) -> str:
+    """``text``, a report file of format ``fmt`` as :func:`render_all` wrote it, with the record
+    key of the held record ``exception_id`` replaced by ``marker`` wherever the file lists it
+    (``sluice review forget``). Anchored on the exception id that the same entry names, so the
+    same key of another record or model is left as it is."""
+    command = re.escape(f"sluice review show {exception_id}")
+    if fmt == "json":
+        eid = re.escape(msgspec.json.encode(exception_id).decode())
+        pattern = rf'("exception_id": {eid},\s*"record_key": )"(?:[^"\\]|\\.)*"()'
+        value = msgspec.json.encode(marker).decode()
+    elif fmt == "html":  # the row's key cell, before its command
+        opening = re.escape(str(_ident(""))[: -len("</span>")])
+        pattern = rf"(<tr><td><code>{opening})[^<]*(</span></code>(?:(?!</tr>).)*?{command})"
+        value = html.escape(marker)
+    else:  # `key` rule: `command`
+        pattern = rf"(`)[^`\n]*(` [^`\n]*: `{command}`)"
+        value = _md_cell(marker)
+    return re.sub(pattern, lambda m: m.group(1) + value + m.group(2), text, flags=re.S)

@@ -5,12 +5,16 @@ statuses, classes, rules, counts and times; their evidence is replaced by redact
 (:func:`sluice.audit.chain.redaction_marker`: the digest of the value, nothing else of it):
 
 * in the model's quarantine: ``record_key``, ``failed_value``, ``row_json``;
-* in the history (``sluice_exception_events``): the events' ``record_key`` and ``reason``;
-* in the decisions: the ``reason`` of every decision on those exceptions.
+* in the history (``sluice_exception_events``): the events' ``reason`` (their ``record_key``
+  is a marker from the start; an earlier release's in clear is redacted too);
+* in the decisions: the ``reason`` of every decision on those exceptions;
+* in the report files sluice wrote (:mod:`sluice.privacy.files`): the record's key where they
+  list it as a held record.
 
 The history and the decisions are sealed by the digests of their evidence, so the seals still
 hold (``sluice audit verify`` stays intact). Each exception gets an ``erased`` event (by, reason,
-time UTC), which the model's next build seals. One transaction: all of it, or nothing.
+time UTC), which the model's next build seals. One transaction: all of it, or nothing; the
+report files, checked writable before it, are rewritten after it commits.
 
 The redaction is set-based (:func:`redact_evidence`, shared with ``sluice retention apply``):
 the exceptions are chosen by a condition on their quarantine's columns, and each table gets one
@@ -23,12 +27,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Final
 
 from sluice.audit.chain import redaction_marker
 from sluice.audit.sql import literal, md5_sql, redacted_sql, redaction_sql
 from sluice.audit.store import trail_tables
 from sluice.errors import InputError, SluiceError
+from sluice.privacy.files import redact_report_files, report_files
 from sluice.review.store import ReviewStore
 from sluice.warehouse.connection import describe_error
 from sluice.warehouse.sluice_tables import query_relation
@@ -72,6 +78,8 @@ class Erasure:
     exceptions: int
     events: int
     decisions: int
+    report_files: tuple[Path, ...] = ()
+    """The report files whose listing of the record's key was redacted."""
 
 
 def forget(
@@ -94,6 +102,7 @@ def forget(
         )
     chosen = [Chosen(rel, where, params, reason) for rel in sorted({rel for rel, _ in found})]
     stamp = now.astimezone(UTC).replace(tzinfo=None)
+    files = report_files(store.project.target_path)  # refused here if one cannot be rewritten
     try:
         with wh.transaction():
             refuse_clear_seals(store, chosen)
@@ -105,13 +114,22 @@ def forget(
         raise InputError(
             f"{wh.description}: forget failed, nothing changed: {describe_error(exc)}"
         ) from None
+    marker = redaction_marker(record_key) or ""
+    ids = sorted({str(r[0]) for _, r in found})
+    try:
+        rewritten = redact_report_files(files, ids, marker)
+    except InputError as exc:
+        raise InputError(
+            f"forget redacted the record in the warehouse, but not in a report file: {exc}"
+        ) from None
     return Erasure(
         str(found[0][1][1]),
         record_key,
-        redaction_marker(record_key) or "",
-        len({str(r[0]) for _, r in found}),
+        marker,
+        len(ids),
         events,
         decisions,
+        tuple(rewritten),
     )
 
 
