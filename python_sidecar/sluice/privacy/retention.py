@@ -141,13 +141,14 @@ DELETED: Final = "deleted"
 REDACTED: Final = "redacted"
 
 
-def _summary(what: str, cut: datetime, reason: str) -> tuple[str, str]:
+def _summary(what: str, cut: datetime, after: timedelta) -> tuple[str, str]:
     """The reason of a model's ``retained`` event, around the count of its exceptions:
     ``retention deleted: 12 exception(s) closed before 2025-12-08 10:00:00 UTC (closed for more
     than 365d)``."""
     return (
         f"retention {what}: ",
-        f" exception(s) closed before {cut:%Y-%m-%d %H:%M:%S} UTC ({reason.split(': ', 1)[1]})",
+        f" exception(s) closed before {cut:%Y-%m-%d %H:%M:%S} UTC "
+        f"(closed for more than {_span(after)})",
     )
 
 
@@ -175,9 +176,8 @@ def _due(relations: Sequence[str], policies: Policies, stamp: datetime) -> list[
                 cut = stamp - policy.delete_after
                 reason = f"retention deleted: closed for more than {_span(policy.delete_after)}"
                 where = f"{base} and {before}"
-                chosen = Chosen(
-                    relation, where, (*params, cut), reason, False, _summary(DELETED, cut, reason)
-                )
+                summary = _summary(DELETED, cut, policy.delete_after)
+                chosen = Chosen(relation, where, (*params, cut), reason, False, summary)
                 due.append((DELETED, chosen))
             if policy.redact_after is not None:
                 cut = stamp - policy.redact_after
@@ -187,7 +187,7 @@ def _due(relations: Sequence[str], policies: Policies, stamp: datetime) -> list[
                     where += f" and not ({before})"
                     values += (stamp - policy.delete_after,)
                 reason = f"retention redacted: closed for more than {_span(policy.redact_after)}"
-                summary = _summary(REDACTED, cut, reason)
+                summary = _summary(REDACTED, cut, policy.redact_after)
                 chosen = Chosen(relation, where, values, reason, True, summary)
                 due.append((REDACTED, chosen))
     return due
