@@ -150,6 +150,7 @@ def test_every_suggested_command_runs_without_a_usage_error(make_project, tmp_pa
         "<id>": exception_id,
         "<exception_id>": exception_id,
         "{r.exception_id}": exception_id,
+        "{exception_id}": exception_id,
         "{name}": "orders",
         "M": "orders",
         "MODEL": "orders",
