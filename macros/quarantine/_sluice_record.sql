@@ -206,8 +206,8 @@
       leaves (NULL for a new exception), so that a spell is read from one event;
     - `published`: the first passing build that publishes a released record's row.
     Every event's `record_key` is the key's redaction marker (sluice._sluice_redaction_sql): the
-    history holds no record key in clear, the quarantine does. A reviewer's `decided` event is written where the decision is applied
-    (sluice._sluice_apply_decisions_sql). Every statement of the record that changes a status
+    history holds no record key in clear, the quarantine does. A reviewer's `decided` event is
+    written where the decision is applied (sluice._sluice_apply_decisions_sql). Every statement of the record that changes a status
     sets `status_invocation_id` to this build's invocation, so unless statuses changed before the
     audit (`changed_before_audit`: decisions applied, records moved to a new identity), only those
     exceptions are compared with `before`. -#}

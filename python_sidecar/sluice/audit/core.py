@@ -223,9 +223,8 @@ def export_trail(trail: Trail, output: Path) -> ExportSummary:
     last the head (``kind: head``). Evidence columns (a chain's ``evidence``) are written as
     their redaction markers, the digests the seals hold: an export is never a copy of the
     evidence that erasure and retention would have to find. Written to a temporary file renamed
-    at the end: a failed
-    export leaves nothing behind. The summary's ``records`` counts the record lines: on an
-    intact trail, the sealed records ``sluice audit verify`` counts."""
+    at the end: a failed export leaves nothing behind. The summary's ``records`` counts the
+    record lines: on an intact trail, the sealed records ``sluice audit verify`` counts."""
     seals = trail.seals()
     table_of = {c.name: trail.tables.audited[c.name] for c in CHAINS}
     head = trail_head(seals)
@@ -254,7 +253,9 @@ def export_trail(trail: Trail, output: Path) -> ExportSummary:
                             "row": None
                             if key_value is None
                             else {
-                                k: redaction_marker(v) if k in spec.evidence else _json_value(v)
+                                k: _json_value(v)
+                                if k not in spec.evidence or v is None
+                                else redaction_marker(str(v))
                                 for k, v in content.items()
                             },
                         },
