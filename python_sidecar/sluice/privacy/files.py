@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Final
 
+from sluice.build.layout import write_atomically
 from sluice.destinations import REPORT_FILES
 from sluice.errors import InputError
 
@@ -86,9 +87,7 @@ def redact_report_files(
                 redacted = redact_held_record(fmt, redacted, exception_id, marker)
             if redacted == text:
                 continue
-            partial = path.with_name(path.name + ".partial")
-            partial.write_text(redacted, encoding="utf-8")
-            partial.replace(path)
+            write_atomically(path, redacted)
         except OSError as exc:
             raise InputError(f"{path}: cannot rewrite the report file: {exc}") from None
         changed.append(path)

@@ -50,9 +50,12 @@ _BREAK_AFTER: Final = re.compile(r"(?<=[._/:-])")
 _SPARK_BLOCKS: Final = "▁▂▃▄▅▆▇█"
 
 
+_IDENT: Final = markupsafe.Markup('<span class="id">{}</span>')
+
+
 def _ident(value: Any) -> markupsafe.Markup:
     """An identifier (node, rule, record key): escaped, in a span that never wraps."""
-    return markupsafe.Markup('<span class="id">{}</span>').format("" if value is None else value)
+    return _IDENT.format("" if value is None else value)
 
 
 _WBR: Final = markupsafe.Markup("<wbr>")
@@ -158,8 +161,8 @@ def redact_held_record(fmt: str, text: str, exception_id: str, marker: str) -> s
         pattern = rf'("exception_id": {eid},\s*"record_key": )"(?:[^"\\]|\\.)*"()'
         value = msgspec.json.encode(marker).decode()
     elif fmt == "html":  # the row's key cell, before its command
-        opening = re.escape(str(_ident(""))[: -len("</span>")])
-        pattern = rf"(<tr><td><code>{opening})[^<]*(</span></code>(?:(?!</tr>).)*?{command})"
+        opening, closing = (re.escape(part) for part in _IDENT.split("{}"))
+        pattern = rf"(<tr><td><code>{opening})[^<]*({closing}</code>(?:(?!</tr>).)*?{command})"
         value = html.escape(marker)
     else:  # `key` rule: `command`
         pattern = rf"(`)[^`\n]*(` [^`\n]*: `{command}`)"
